@@ -1,0 +1,100 @@
+"""Settings: frozen dataclasses built once from the environment by a composition root.
+
+Nothing here is a global: :meth:`Settings.from_env` returns a new value each call, and the API
+app factory and the CLI pass it down explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rebac import limits
+
+__all__ = ["ApiSettings", "DatabaseSettings", "EngineSettings", "Settings", "default_home"]
+
+
+def default_home(env: Mapping[str, str]) -> Path:
+    """``REBAC_HOME``, else ``~/.local/share/rebac``."""
+    home = env.get("REBAC_HOME")
+    if home:
+        return Path(home).expanduser()
+    return Path("~/.local/share/rebac").expanduser()
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """Where the store lives.
+
+    Attributes:
+        url: SQLAlchemy URL (``postgresql+psycopg://...``); ``None`` means the embedded server.
+        home: Data directory for the embedded server and local state.
+        max_updates_per_write: Largest write call accepted.
+        gc_window_seconds: How long deleted/expired rows stay readable at old revisions.
+        pool_size: Connections kept open.
+    """
+
+    url: str | None = None
+    home: Path = field(default_factory=lambda: Path("~/.local/share/rebac").expanduser())
+    max_updates_per_write: int = limits.MAX_UPDATES_PER_WRITE
+    gc_window_seconds: float = limits.GC_WINDOW_SECONDS
+    pool_size: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Evaluation limits and caching."""
+
+    max_depth: int = limits.MAX_DEPTH
+    max_delegation_hops: int = limits.MAX_DELEGATION_HOPS
+    request_deadline_seconds: float = limits.REQUEST_DEADLINE_SECONDS
+    quantization_seconds: float = limits.QUANTIZATION_SECONDS
+    cache_entries: int = limits.CHECK_CACHE_ENTRIES
+    cache_enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """HTTP service settings. ``preshared_key`` is never logged."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    preshared_key: str | None = field(default=None, repr=False)
+    max_request_bytes: int = limits.MAX_REQUEST_BYTES
+    max_bulk_items: int = limits.MAX_BULK_CHECK_ITEMS
+    max_page_size: int = limits.MAX_LOOKUP_PAGE_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All settings."""
+
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``REBAC_*`` variables (``os.environ`` when ``env`` is None)."""
+        source = os.environ if env is None else env
+        database = DatabaseSettings(
+            url=source.get("REBAC_DATABASE_URL") or None,
+            home=default_home(source),
+            max_updates_per_write=int(
+                source.get("REBAC_MAX_UPDATES_PER_WRITE", limits.MAX_UPDATES_PER_WRITE)
+            ),
+            gc_window_seconds=float(source.get("REBAC_GC_WINDOW_SECONDS", limits.GC_WINDOW_SECONDS)),
+        )
+        engine = EngineSettings(
+            max_depth=int(source.get("REBAC_MAX_DEPTH", limits.MAX_DEPTH)),
+            max_delegation_hops=int(source.get("REBAC_MAX_DELEGATION_HOPS", limits.MAX_DELEGATION_HOPS)),
+            cache_enabled=source.get("REBAC_CACHE", "on").lower() not in {"0", "off", "false", "no"},
+        )
+        api = ApiSettings(
+            host=source.get("REBAC_HOST", "127.0.0.1"),
+            port=int(source.get("REBAC_PORT", "8080")),
+            preshared_key=source.get("REBAC_PRESHARED_KEY") or None,
+        )
+        return cls(database=database, engine=engine, api=api)

@@ -1,0 +1,76 @@
+"""Named defaults for every limit rebac enforces. Nothing here is mutable state."""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "CHECK_CACHE_ENTRIES",
+    "CHUNK_SIZE",
+    "DEFAULT_LOOKUP_PAGE_SIZE",
+    "EXPAND_NODE_BUDGET",
+    "GC_WINDOW_SECONDS",
+    "MAX_BULK_CHECK_ITEMS",
+    "MAX_CAVEAT_CONTEXT_BYTES",
+    "MAX_DELEGATION_HOPS",
+    "MAX_DEPTH",
+    "MAX_FANOUT",
+    "MAX_LOOKUP_PAGE_SIZE",
+    "MAX_OBJECT_ID_LENGTH",
+    "MAX_PRECONDITIONS",
+    "MAX_REQUEST_BYTES",
+    "MAX_UPDATES_PER_WRITE",
+    "QUANTIZATION_SECONDS",
+    "REQUEST_DEADLINE_SECONDS",
+]
+
+MAX_DEPTH: Final = 50
+"""Dispatch depth budget per check (SpiceDB's ``dispatch-max-depth``)."""
+
+MAX_DELEGATION_HOPS: Final = 8
+"""Longest principal chain followed for an ``acts_for`` subject."""
+
+MAX_FANOUT: Final = 10_000
+"""Most subjects one relation of one object may fan out to in a single read chunk loop."""
+
+CHUNK_SIZE: Final = 100
+"""How many object ids one batched store read asks for."""
+
+EXPAND_NODE_BUDGET: Final = 100_000
+"""Most nodes an expand or blast-radius computation may visit."""
+
+MAX_UPDATES_PER_WRITE: Final = 1_000
+"""Most relationship updates one write call may carry (SpiceDB's default)."""
+
+MAX_PRECONDITIONS: Final = 1_000
+"""Most preconditions one write call may carry."""
+
+MAX_BULK_CHECK_ITEMS: Final = 1_000
+"""Most items in one bulk check or AuthZEN evaluations call."""
+
+DEFAULT_LOOKUP_PAGE_SIZE: Final = 1_000
+"""Page size of lookups when the caller names none."""
+
+MAX_LOOKUP_PAGE_SIZE: Final = 10_000
+"""Largest page size a caller may ask for."""
+
+MAX_REQUEST_BYTES: Final = 4 * 1024 * 1024
+"""Largest accepted HTTP request body."""
+
+MAX_CAVEAT_CONTEXT_BYTES: Final = 64 * 1024
+"""Largest caveat context (JSON) on a relationship or request."""
+
+MAX_OBJECT_ID_LENGTH: Final = 1024
+"""Longest object id (SpiceDB's rule)."""
+
+REQUEST_DEADLINE_SECONDS: Final = 5.0
+"""Per-request evaluation deadline."""
+
+QUANTIZATION_SECONDS: Final = 5.0
+"""Window to which ``minimize_latency`` rounds the revision so caches hit."""
+
+GC_WINDOW_SECONDS: Final = 24 * 3600
+"""How long deleted and expired relationships stay readable at old revisions."""
+
+CHECK_CACHE_ENTRIES: Final = 100_000
+"""Entries of the per-process check result cache."""

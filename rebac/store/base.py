@@ -1,0 +1,283 @@
+"""The store contract: small role protocols, and the value types they exchange.
+
+The engine depends only on these protocols; ``rebac.store.postgres`` and ``rebac.store.memory``
+implement them and pass one shared test suite. Subject relations are ``None`` for a plain
+subject; in filters, :data:`ANY_RELATION` matches any subject relation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Final, Protocol, runtime_checkable
+
+from rebac.refs import Relationship
+from rebac.store.revision import Revision
+
+__all__ = [
+    "ANY_RELATION",
+    "Change",
+    "Changelog",
+    "Consistency",
+    "ConsistencyMode",
+    "ImportResult",
+    "Operation",
+    "Precondition",
+    "PreconditionKind",
+    "RelationshipFilter",
+    "RelationshipUpdate",
+    "SchemaStore",
+    "SchemaVersion",
+    "TupleReader",
+    "TupleStore",
+    "TupleWriter",
+    "WriteResult",
+]
+
+
+class _AnyRelation:
+    """Sentinel type: a subject-relation filter that matches every subject relation."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ANY_RELATION"
+
+
+ANY_RELATION: Final = _AnyRelation()
+
+
+@dataclass(frozen=True, slots=True)
+class RelationshipFilter:
+    """Selects relationships. Empty fields match everything.
+
+    Attributes:
+        resource_type: Resource type, or ``None`` for any (then ``resource_ids`` must be empty).
+        resource_ids: Resource ids to match (any of them); empty matches all.
+        relation: Relation name, or ``None`` for any.
+        subject_type: Subject type, or ``None`` for any.
+        subject_ids: Subject ids to match (any of them); empty matches all.
+        subject_relation: ``ANY_RELATION`` (default), ``None`` for plain subjects only, or a name.
+    """
+
+    resource_type: str | None = None
+    resource_ids: tuple[str, ...] = ()
+    relation: str | None = None
+    subject_type: str | None = None
+    subject_ids: tuple[str, ...] = ()
+    subject_relation: str | _AnyRelation | None = ANY_RELATION
+
+    def matches(self, rel: Relationship) -> bool:
+        """True when ``rel`` is selected by this filter (used by the memory engine and tests)."""
+        if self.resource_type is not None and rel.resource.type != self.resource_type:
+            return False
+        if self.resource_ids and rel.resource.id not in self.resource_ids:
+            return False
+        if self.relation is not None and rel.relation != self.relation:
+            return False
+        if self.subject_type is not None and rel.subject.type != self.subject_type:
+            return False
+        if self.subject_ids and rel.subject.id not in self.subject_ids:
+            return False
+        return self.subject_relation is ANY_RELATION or rel.subject.relation == self.subject_relation
+
+
+class ConsistencyMode(StrEnum):
+    """SpiceDB's four consistency modes."""
+
+    MINIMIZE_LATENCY = "minimize_latency"
+    AT_LEAST_AS_FRESH = "at_least_as_fresh"
+    AT_EXACT_SNAPSHOT = "at_exact_snapshot"
+    FULLY_CONSISTENT = "fully_consistent"
+
+
+@dataclass(frozen=True, slots=True)
+class Consistency:
+    """How fresh a read must be. ``token`` is required for the two token modes."""
+
+    mode: ConsistencyMode = ConsistencyMode.MINIMIZE_LATENCY
+    token: str | None = None
+
+
+class Operation(StrEnum):
+    """Write operations (SpiceDB's ``OPERATION_TOUCH/CREATE/DELETE``)."""
+
+    TOUCH = "touch"
+    CREATE = "create"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class RelationshipUpdate:
+    """One update of a write call."""
+
+    operation: Operation
+    relationship: Relationship
+
+
+class PreconditionKind(StrEnum):
+    """Whether the filter must or must not match a live relationship."""
+
+    MUST_MATCH = "must_match"
+    MUST_NOT_MATCH = "must_not_match"
+
+
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """A write precondition, checked inside the write transaction."""
+
+    kind: PreconditionKind
+    filter: RelationshipFilter
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a write committed: the revision and the token that names it."""
+
+    revision: Revision
+    token: str
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """Outcome of a bulk import. ``position`` is the number of input lines durably committed."""
+
+    revision: Revision
+    token: str
+    loaded: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One changelog entry: at ``revision``, ``relationship`` was touched or deleted."""
+
+    revision: Revision
+    operation: Operation
+    relationship: Relationship
+    committed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaVersion:
+    """An immutable schema version."""
+
+    version: int
+    text: str
+    hash: str
+    author: str
+    created_at: datetime
+    revision: Revision = field(default_factory=lambda: Revision(0))
+
+
+@runtime_checkable
+class TupleReader(Protocol):
+    """Reads relationships at a revision. Expired relationships are never returned."""
+
+    async def resolve(self, consistency: Consistency) -> Revision:
+        """The revision a read with ``consistency`` must use (waits or raises as needed)."""
+        ...
+
+    async def head_revision(self) -> Revision:
+        """The newest committed revision."""
+        ...
+
+    def query(
+        self,
+        flt: RelationshipFilter,
+        *,
+        revision: Revision,
+        limit: int | None = None,
+        after: Relationship | None = None,
+    ) -> AsyncIterator[Relationship]:
+        """Live relationships matching ``flt`` at ``revision``, ordered by ``Relationship.key()``.
+
+        ``after`` resumes strictly after that relationship's key (cursor pagination).
+        """
+        ...
+
+
+@runtime_checkable
+class TupleWriter(Protocol):
+    """Writes relationships atomically."""
+
+    async def write(
+        self,
+        updates: Sequence[RelationshipUpdate],
+        preconditions: Sequence[Precondition] = (),
+    ) -> WriteResult:
+        """Apply all updates in one transaction after checking every precondition, or nothing."""
+        ...
+
+    async def delete_matching(
+        self,
+        flt: RelationshipFilter,
+        preconditions: Sequence[Precondition] = (),
+        *,
+        limit: int | None = None,
+    ) -> WriteResult:
+        """Delete every live relationship matching ``flt`` in one transaction."""
+        ...
+
+    async def bulk_import(self, relationships: Iterable[Relationship]) -> ImportResult:
+        """Load many relationships (create semantics) atomically."""
+        ...
+
+    async def gc(self, *, older_than_seconds: float) -> int:
+        """Remove relationships deleted or expired longer ago than the window; return the count."""
+        ...
+
+
+@runtime_checkable
+class Changelog(Protocol):
+    """Reads the change log; followers are woken when new revisions commit."""
+
+    async def changes_since(self, revision: Revision, *, limit: int = 1000) -> list[Change]:
+        """Changes with revision strictly greater than ``revision``, in revision order."""
+        ...
+
+    async def wait_for_revision(self, revision: Revision, *, timeout: float) -> bool:
+        """Wait until the head revision is at least ``revision``; False on timeout."""
+        ...
+
+
+@runtime_checkable
+class SchemaStore(Protocol):
+    """Stores immutable schema versions and the current pointer."""
+
+    async def write_schema(self, text: str, *, author: str) -> SchemaVersion:
+        """Store ``text`` as a new version and make it current."""
+        ...
+
+    async def current_schema(self) -> SchemaVersion | None:
+        """The current version, or ``None`` before the first write."""
+        ...
+
+    async def schema_version(self, version: int) -> SchemaVersion:
+        """One version; raises ``SchemaVersionNotFoundError``."""
+        ...
+
+    async def schema_history(self) -> list[SchemaVersion]:
+        """Every version, oldest first."""
+        ...
+
+
+@runtime_checkable
+class TupleStore(TupleReader, TupleWriter, Changelog, SchemaStore, Protocol):
+    """Everything a store engine provides."""
+
+    @property
+    def store_id(self) -> str:
+        """Stable id of this store, embedded in its tokens."""
+        ...
+
+    def token_for(self, revision: Revision) -> str:
+        """The opaque token for ``revision`` of this store."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...

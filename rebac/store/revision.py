@@ -1,0 +1,58 @@
+"""Revisions and the opaque consistency tokens that carry them (SpiceDB's zedtoken analogue).
+
+A :class:`Revision` is a totally ordered integer assigned to each committed write transaction;
+revision order equals commit order as readers see it. Clients only ever see tokens: an opaque,
+versioned, URL-safe string that names the store it came from, so a token from another store (or a
+corrupted one) is rejected with :class:`rebac.errors.InvalidTokenError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Final
+
+from rebac.errors import InvalidTokenError
+
+__all__ = ["Revision", "decode_token", "encode_token"]
+
+_TOKEN_VERSION: Final = 1
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Revision:
+    """A committed store revision. Revision 0 is the empty store before any write."""
+
+    value: int
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+def encode_token(revision: Revision, store_id: str) -> str:
+    """Encode a revision of the store ``store_id`` as an opaque token."""
+    payload = json.dumps({"v": _TOKEN_VERSION, "r": revision.value, "s": store_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, store_id: str) -> Revision:
+    """Decode a token made by :func:`encode_token` for the same store.
+
+    Raises:
+        InvalidTokenError: if the token is malformed, of an unknown version, or from another store.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidTokenError("the consistency token is malformed") from None
+    if not isinstance(data, dict) or data.get("v") != _TOKEN_VERSION:
+        raise InvalidTokenError("the consistency token has an unknown format")
+    value = data.get("r")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidTokenError("the consistency token is malformed")
+    if data.get("s") != store_id:
+        raise InvalidTokenError("the consistency token was issued by another store")
+    return Revision(value)
