@@ -1,0 +1,26 @@
+"""The ``rebac`` command: one click group; each command family lives in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from rebac import __version__
+from rebac.cli.schema_cmds import schema
+from rebac.cli.store_cmds import export_cmd, gc_cmd, import_cmd, migrate_cmd
+from rebac.cli.validate_cmd import validate
+
+__all__ = ["cli"]
+
+
+@click.group()
+@click.version_option(__version__, prog_name="rebac")
+def cli() -> None:
+    """rebac: relationship-based authorization for AI agents."""
+
+
+cli.add_command(migrate_cmd)
+cli.add_command(import_cmd)
+cli.add_command(export_cmd)
+cli.add_command(gc_cmd)
+cli.add_command(schema)
+cli.add_command(validate)
