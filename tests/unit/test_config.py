@@ -1,0 +1,33 @@
+"""Settings are built from an explicit environment mapping; secrets stay out of repr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rebac.config import Settings
+
+
+def test_defaults_use_the_embedded_database_under_rebac_home(tmp_path: Path) -> None:
+    settings = Settings.from_env({"REBAC_HOME": str(tmp_path)})
+    assert settings.database.url is None
+    assert settings.database.home == tmp_path
+    assert settings.engine.max_depth == 50
+    assert settings.database.max_updates_per_write == 1000
+
+
+def test_environment_overrides() -> None:
+    settings = Settings.from_env(
+        {
+            "REBAC_DATABASE_URL": "postgresql+psycopg://u:secret@db/x",
+            "REBAC_MAX_DEPTH": "7",
+            "REBAC_MAX_UPDATES_PER_WRITE": "10",
+            "REBAC_CACHE": "off",
+            "REBAC_PRESHARED_KEY": "k3y-value",
+        }
+    )
+    assert settings.database.url == "postgresql+psycopg://u:secret@db/x"
+    assert settings.engine.max_depth == 7
+    assert settings.database.max_updates_per_write == 10
+    assert settings.engine.cache_enabled is False
+    assert settings.api.preshared_key == "k3y-value"
+    assert "k3y-value" not in repr(settings)
