@@ -1,31 +1,127 @@
-"""Store commands: migrate, import, export, gc. (Being written: see the store work.)"""
+"""Store commands: ``migrate``, ``import``, ``export``, ``gc``.
+
+Import reads NDJSON (``{"relationship": "<text>"}``) or plain text lines (see
+:mod:`rebac.store.ndjson`); it is atomic, so a bad line (reported with its number) or a duplicate
+writes nothing. Export streams NDJSON to stdout at one consistent revision.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable, Iterator
+from typing import TextIO
+
 import click
 
+from rebac.cli._runtime import cli_errors, load_settings, with_store
+from rebac.refs import Relationship
+from rebac.store.base import ANY_RELATION, Consistency, ConsistencyMode, RelationshipFilter, TupleStore
+from rebac.store.factory import database_url
+from rebac.store.migrate import upgrade_to_head
+from rebac.store.ndjson import encode_line, parse_lines
+
 __all__ = ["export_cmd", "gc_cmd", "import_cmd", "migrate_cmd"]
+
+_PROGRESS_EVERY = 100_000
 
 
 @click.command("migrate")
 def migrate_cmd() -> None:
-    """Migrate the database to the newest schema."""
-    raise click.ClickException("not implemented yet")
+    """Migrate the database to the newest schema (the embedded one when REBAC_DATABASE_URL is unset)."""
+    settings = load_settings()
+    with cli_errors(), database_url(settings) as url:
+        upgrade_to_head(url)
+    click.echo("database is at the newest migration")
+
+
+def _with_progress(relationships: Iterable[Relationship], err: TextIO) -> Iterator[Relationship]:
+    count = 0
+    for rel in relationships:
+        count += 1
+        if count % _PROGRESS_EVERY == 0:
+            err.write(f"\rread {count:,} relationships")
+            err.flush()
+        yield rel
+    if count >= _PROGRESS_EVERY:
+        err.write(f"\rread {count:,} relationships, committing\n")
 
 
 @click.command("import")
-def import_cmd() -> None:
-    """Import relationships."""
-    raise click.ClickException("not implemented yet")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+def import_cmd(file: TextIO) -> None:
+    """Import relationships from FILE (or - for stdin): NDJSON or one relationship per line.
+
+    The import is atomic: on any bad line or duplicate nothing is written.
+    """
+    settings = load_settings()
+    err = sys.stderr
+
+    async def action(store: TupleStore) -> tuple[int, int, str]:
+        result = await store.bulk_import(_with_progress(parse_lines(file), err))
+        return result.loaded, result.revision.value, result.token
+
+    loaded, revision, token = with_store(settings, action)
+    click.echo(f"loaded {loaded} relationships at revision {revision}")
+    click.echo(f"token: {token}")
 
 
 @click.command("export")
-def export_cmd() -> None:
-    """Export relationships."""
-    raise click.ClickException("not implemented yet")
+@click.option("--resource-type", help="Only relationships of this resource type.")
+@click.option("--resource-id", "resource_ids", multiple=True, help="Only these resource ids (repeatable).")
+@click.option("--relation", help="Only this relation.")
+@click.option("--subject-type", help="Only subjects of this type.")
+@click.option("--subject-id", "subject_ids", multiple=True, help="Only these subject ids (repeatable).")
+@click.option("--subject-relation", help="Only this subject relation ('' for plain subjects).")
+def export_cmd(
+    *,
+    resource_type: str | None,
+    resource_ids: tuple[str, ...],
+    relation: str | None,
+    subject_type: str | None,
+    subject_ids: tuple[str, ...],
+    subject_relation: str | None,
+) -> None:
+    """Stream relationships as NDJSON to stdout, at one fully consistent revision."""
+    settings = load_settings()
+    flt = RelationshipFilter(
+        resource_type=resource_type,
+        resource_ids=resource_ids,
+        relation=relation,
+        subject_type=subject_type,
+        subject_ids=subject_ids,
+        subject_relation=ANY_RELATION if subject_relation is None else (subject_relation or None),
+    )
+    out = sys.stdout
+
+    async def action(store: TupleStore) -> int:
+        revision = await store.resolve(Consistency(ConsistencyMode.FULLY_CONSISTENT))
+        count = 0
+        async for rel in store.query(flt, revision=revision):
+            out.write(encode_line(rel) + "\n")
+            count += 1
+        out.flush()
+        return count
+
+    count = with_store(settings, action)
+    click.echo(f"exported {count} relationships", err=True)
 
 
 @click.command("gc")
-def gc_cmd() -> None:
-    """Garbage-collect old revisions."""
-    raise click.ClickException("not implemented yet")
+@click.option(
+    "--older-than",
+    type=float,
+    default=None,
+    help="Retention window in seconds (default: REBAC_GC_WINDOW_SECONDS, 24 h).",
+)
+def gc_cmd(older_than: float | None) -> None:
+    """Garbage-collect relationships deleted or expired before the retention window."""
+    settings = load_settings()
+    window = settings.database.gc_window_seconds if older_than is None else older_than
+    if window < 0:
+        raise click.BadParameter("must be >= 0", param_hint="--older-than")
+
+    async def action(store: TupleStore) -> int:
+        return await store.gc(older_than_seconds=window)
+
+    removed = with_store(settings, action)
+    click.echo(f"removed {removed} relationship versions")

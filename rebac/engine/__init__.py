@@ -1,1 +1,316 @@
-"""rebac."""
+"""The evaluation engine: check, bulk check, expand, lookups (the facade over the dispatcher chain).
+
+Build one :class:`Engine` per (store, schema) in a composition root and pass it down::
+
+    engine = Engine.build(store, schema, settings=EngineSettings(), cache=CheckCache())
+    result = await engine.check(parse_object("doc:1"), "view", parse_subject("user:tom"))
+
+Every method takes a :class:`~rebac.store.base.Consistency` (or an explicit revision) and fails
+closed: any :class:`~rebac.errors.EvaluationError` means *deny*.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rebac import limits
+from rebac.config import EngineSettings
+from rebac.engine.caching import CacheStats, CheckCache
+from rebac.engine.dispatch import Dispatcher, build_chain
+from rebac.engine.expand import Expander
+from rebac.engine.lookup import (
+    cursor_revision,
+    lookup_resources,
+    lookup_subjects,
+    resources_digest,
+    subjects_digest,
+)
+from rebac.engine.model import Reachability, SchemaModel
+from rebac.engine.requests import (
+    CheckRequest,
+    EvalContext,
+    ExpandRequest,
+    LookupResourcesRequest,
+    LookupSubjectsRequest,
+    canonical_context,
+)
+from rebac.engine.results import (
+    CheckResult,
+    ExpandKind,
+    ExpandNode,
+    ExpandSubject,
+    LookupPage,
+    LookupResourceItem,
+    LookupSubjectItem,
+    Permissionship,
+)
+from rebac.errors import EvaluationError, InvalidInputError, LimitExceededError, UnknownRelationError
+from rebac.refs import ObjectRef, SubjectRef
+from rebac.schema.ir import Schema
+from rebac.store.base import Consistency, TupleReader
+from rebac.store.revision import Revision
+
+__all__ = [
+    "CacheStats",
+    "CheckCache",
+    "CheckItem",
+    "CheckResult",
+    "Engine",
+    "ExpandKind",
+    "ExpandNode",
+    "ExpandSubject",
+    "LookupPage",
+    "LookupResourceItem",
+    "LookupSubjectItem",
+    "Permissionship",
+    "SchemaModel",
+]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckItem:
+    """One item of a bulk check."""
+
+    resource: ObjectRef
+    permission: str
+    subject: SubjectRef
+    context: Mapping[str, Any] | None = None
+
+
+class Engine:
+    """Check / expand / lookup over one reader and one schema.
+
+    Args:
+        reader: The store (only its read protocol is used).
+        model: The schema model (see :meth:`build`).
+        settings: Depth, deadline and cache settings.
+        cache: The check cache; ``None`` (or ``settings.cache_enabled`` false) disables caching.
+        clock: Wall clock deciding expiration (injectable for tests).
+    """
+
+    __slots__ = ("_cache", "_clock", "_head", "_reader", "model", "settings")
+
+    def __init__(
+        self,
+        reader: TupleReader,
+        model: SchemaModel,
+        *,
+        settings: EngineSettings | None = None,
+        cache: CheckCache | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._reader = reader
+        self.model = model
+        self.settings = settings or EngineSettings()
+        self._cache = cache if self.settings.cache_enabled else None
+        self._clock = clock
+        self._head: Dispatcher = build_chain(reader, self._cache)
+
+    @classmethod
+    def build(
+        cls,
+        reader: TupleReader,
+        schema: Schema,
+        *,
+        schema_hash: str | None = None,
+        reachability: Reachability | None = None,
+        settings: EngineSettings | None = None,
+        cache: CheckCache | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> Engine:
+        """Compile the schema's caveats once and build the engine."""
+        model = SchemaModel.build(schema, schema_hash=schema_hash, reachability=reachability)
+        return cls(reader, model, settings=settings, cache=cache, clock=clock or _utcnow)
+
+    @property
+    def cache(self) -> CheckCache | None:
+        """The cache in use, if any."""
+        return self._cache
+
+    async def _context(
+        self, consistency: Consistency | None, revision: Revision | None, context: Mapping[str, Any] | None
+    ) -> EvalContext:
+        start = time.monotonic()
+        if revision is None:
+            revision = await self._reader.resolve(consistency or Consistency())
+        ctx_map = dict(context or {})
+        key = canonical_context(ctx_map)
+        if len(key.encode()) > limits.MAX_CAVEAT_CONTEXT_BYTES:
+            raise LimitExceededError(
+                "the caveat context is too large",
+                limit="MAX_CAVEAT_CONTEXT_BYTES",
+                maximum=limits.MAX_CAVEAT_CONTEXT_BYTES,
+                actual=len(key.encode()),
+            )
+        return EvalContext(
+            revision=revision,
+            model=self.model,
+            context=ctx_map,
+            context_key=key,
+            deadline=start + self.settings.request_deadline_seconds,
+            now=self._clock(),
+        )
+
+    def _validate(self, resource_type: str, permission: str, subject: SubjectRef | None) -> None:
+        self.model.member(resource_type, permission)
+        if subject is None:
+            return
+        self.model.definition(subject.type)
+        if subject.relation is not None and not self.model.has_member(subject.type, subject.relation):
+            raise UnknownRelationError(f"{subject.type!r} has no relation or permission {subject.relation!r}")
+
+    def _check_subject(self, subject: SubjectRef) -> None:
+        if subject.is_wildcard:
+            raise InvalidInputError("a check subject cannot be a wildcard")
+
+    # --- operations -------------------------------------------------------------------------------
+
+    async def resolve(self, consistency: Consistency | None = None) -> Revision:
+        """The revision reads with ``consistency`` use."""
+        return await self._reader.resolve(consistency or Consistency())
+
+    async def check(
+        self,
+        resource: ObjectRef,
+        permission: str,
+        subject: SubjectRef,
+        *,
+        consistency: Consistency | None = None,
+        revision: Revision | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> CheckResult:
+        """Does ``subject`` have ``permission`` on ``resource``?
+
+        Raises:
+            EvaluationError: (and subclasses) when no decision could be made; treat as deny.
+            NotFoundError: unknown type or relation.
+            InvalidInputError: malformed request (e.g. a wildcard subject).
+        """
+        self._check_subject(subject)
+        self._validate(resource.type, permission, subject)
+        ctx = await self._context(consistency, revision, context)
+        request = CheckRequest(
+            resource.type, (resource.id,), permission, subject, self.settings.max_depth, ctx
+        )
+        answers = await self._head.check(request)
+        return answers[resource.id]
+
+    async def check_bulk(
+        self,
+        items: Sequence[CheckItem],
+        *,
+        consistency: Consistency | None = None,
+        revision: Revision | None = None,
+    ) -> list[CheckResult | EvaluationError]:
+        """Check many items at one revision; a failing item yields its error, not a decision.
+
+        Raises:
+            LimitExceededError: more than ``MAX_BULK_CHECK_ITEMS`` items.
+        """
+        if len(items) > limits.MAX_BULK_CHECK_ITEMS:
+            raise LimitExceededError(
+                "too many bulk check items",
+                limit="MAX_BULK_CHECK_ITEMS",
+                maximum=limits.MAX_BULK_CHECK_ITEMS,
+                actual=len(items),
+            )
+        if revision is None:
+            revision = await self._reader.resolve(consistency or Consistency())
+        out: list[CheckResult | EvaluationError] = []
+        for item in items:
+            try:
+                out.append(
+                    await self.check(
+                        item.resource, item.permission, item.subject, revision=revision, context=item.context
+                    )
+                )
+            except EvaluationError as exc:
+                out.append(exc)
+        return out
+
+    async def expand(
+        self,
+        resource: ObjectRef,
+        permission: str,
+        *,
+        consistency: Consistency | None = None,
+        revision: Revision | None = None,
+    ) -> ExpandNode:
+        """The userset tree of ``resource#permission``."""
+        self._validate(resource.type, permission, None)
+        ctx = await self._context(consistency, revision, None)
+        return await Expander(self._reader).expand(
+            ExpandRequest(resource, permission, self.settings.max_depth, ctx)
+        )
+
+    async def lookup_resources(
+        self,
+        resource_type: str,
+        permission: str,
+        subject: SubjectRef,
+        *,
+        consistency: Consistency | None = None,
+        revision: Revision | None = None,
+        context: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> LookupPage[LookupResourceItem]:
+        """Resources of ``resource_type`` on which ``subject`` has ``permission`` (one page)."""
+        self._check_subject(subject)
+        self._validate(resource_type, permission, subject)
+        ctx = await self._context(consistency, revision, context)
+        request = LookupResourcesRequest(
+            resource_type, permission, subject, self.settings.max_depth, ctx, limit, cursor
+        )
+        pinned = cursor_revision(cursor, resources_digest(request))
+        if pinned is not None and pinned != ctx.revision:
+            ctx = await self._context(None, pinned, context)
+            request = LookupResourcesRequest(
+                resource_type, permission, subject, self.settings.max_depth, ctx, limit, cursor
+            )
+        return await lookup_resources(self._reader, self._head, request)
+
+    async def lookup_subjects(
+        self,
+        resource: ObjectRef,
+        permission: str,
+        subject_type: str,
+        subject_relation: str | None = None,
+        *,
+        consistency: Consistency | None = None,
+        revision: Revision | None = None,
+        context: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> LookupPage[LookupSubjectItem]:
+        """Subjects of ``subject_type`` with ``permission`` on ``resource`` (one page)."""
+        self._validate(resource.type, permission, None)
+        self.model.definition(subject_type)
+        if subject_relation is not None:
+            self.model.member(subject_type, subject_relation)
+        ctx = await self._context(consistency, revision, context)
+        request = LookupSubjectsRequest(
+            resource, permission, subject_type, subject_relation, self.settings.max_depth, ctx, limit, cursor
+        )
+        pinned = cursor_revision(cursor, subjects_digest(request))
+        if pinned is not None and pinned != ctx.revision:
+            ctx = await self._context(None, pinned, context)
+            request = LookupSubjectsRequest(
+                resource,
+                permission,
+                subject_type,
+                subject_relation,
+                self.settings.max_depth,
+                ctx,
+                limit,
+                cursor,
+            )
+        return await lookup_subjects(self._reader, self._head, request)

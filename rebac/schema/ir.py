@@ -149,6 +149,8 @@ class Permission:
     rewrite: Rewrite
     doc: str | None = None
     position: SourcePosition | None = field(default=None, compare=False)
+    annotations: tuple[str, ...] = ()
+    """Optional subject-type annotation (``permission view: user | agent = ...``); informational."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,299 @@
+"""The check evaluator: relations, set operations and arrows over batched, indexed reads.
+
+A request carries a batch of resource ids of one type. Each relation is answered with one store
+query per (type, relation, subject shape) per chunk of :data:`rebac.limits.CHUNK_SIZE` ids, and
+every sub-problem (a userset, a computed relation, an arrow's target) goes back through the chain
+head (``redispatch``), so caching and limits apply at every hop. Caveats are evaluated eagerly
+with the request context; results are three-valued (see :mod:`rebac.engine.logic`).
+
+Cycles: each resource id carries the ``(type, id, relation)`` triples on its evaluation path. A
+sub-problem that re-enters one of them contributes NO_PERMISSION and is flagged
+``cycle_detected`` (never cached), so data cycles terminate and never grant on their own.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Protocol
+
+from rebac import limits
+from rebac.engine.logic import both, exclude, from_caveat, intersect_all, union_all
+from rebac.engine.requests import CheckRequest, EvalContext
+from rebac.engine.results import CheckResult, Permissionship
+from rebac.refs import Relationship
+from rebac.schema import ir
+from rebac.store.base import RelationshipFilter, TupleReader
+
+__all__ = ["CheckRedispatcher", "Checker", "chunked", "read_relationships", "tuple_existence"]
+
+Path = frozenset[tuple[str, str, str]]
+Results = dict[str, CheckResult]
+
+_NO = CheckResult(Permissionship.NO_PERMISSION)
+_YES = CheckResult(Permissionship.HAS_PERMISSION)
+_CYCLE = CheckResult(Permissionship.NO_PERMISSION, cycle_detected=True)
+
+
+class CheckRedispatcher(Protocol):
+    """The chain head, as the evaluator sees it."""
+
+    async def check(self, request: CheckRequest) -> Mapping[str, CheckResult]:
+        """Answer a check sub-problem."""
+        ...
+
+
+def chunked(ids: Sequence[str], size: int = limits.CHUNK_SIZE) -> Iterable[tuple[str, ...]]:
+    """Split ``ids`` into tuples of at most ``size``."""
+    for start in range(0, len(ids), size):
+        yield tuple(ids[start : start + size])
+
+
+async def read_relationships(
+    reader: TupleReader, ctx: EvalContext, flt: RelationshipFilter, resource_ids: Sequence[str]
+) -> list[Relationship]:
+    """Live, unexpired relationships matching ``flt`` for ``resource_ids``, chunk by chunk."""
+    found: list[Relationship] = []
+    for chunk in chunked(resource_ids):
+        ctx.check_deadline()
+        found.extend(
+            [
+                rel
+                async for rel in reader.query(replace(flt, resource_ids=chunk), revision=ctx.revision)
+                if not rel.is_expired(ctx.now)
+            ]
+        )
+    return found
+
+
+def tuple_existence(ctx: EvalContext, rel: Relationship) -> CheckResult:
+    """Whether ``rel`` exists for this request: its caveat outcome, with its expiration."""
+    if rel.caveat is None:
+        result = _YES
+    else:
+        outcome = ctx.model.caveats.evaluate(rel.caveat.name, rel.caveat.context, ctx.context)
+        result = from_caveat(outcome)
+    if rel.expires_at is not None:
+        result = replace(result, expires_at=rel.expires_at)
+    return result
+
+
+def _hop(result: CheckResult) -> CheckResult:
+    """A sub-result seen one dispatch up: one more unit of depth required."""
+    return replace(result, depth_required=result.depth_required + 1)
+
+
+class Checker:
+    """Evaluates one check request locally; sub-problems go to ``redispatch``."""
+
+    __slots__ = ("_reader", "redispatch")
+
+    def __init__(self, reader: TupleReader, redispatch: CheckRedispatcher | None = None) -> None:
+        self._reader = reader
+        self.redispatch = redispatch
+
+    async def check(self, request: CheckRequest) -> dict[str, CheckResult]:
+        """Answer ``request`` for every resource id in it."""
+        ctx = request.ctx
+        ctx.check_deadline()
+        model = ctx.model
+        member = model.member(request.resource_type, request.relation)
+        model.definition(request.subject.type)
+        results: Results = {}
+        todo: list[str] = []
+        subject = request.subject
+        for rid in dict.fromkeys(request.resource_ids):
+            if (
+                subject.type == request.resource_type
+                and subject.relation == request.relation
+                and subject.id == rid
+            ):
+                results[rid] = _YES
+            elif (request.resource_type, rid, request.relation) in request.path_of(rid):
+                results[rid] = _CYCLE
+            else:
+                todo.append(rid)
+        if todo:
+            if isinstance(member, ir.Relation):
+                found = await self._relation(request, member, todo)
+            else:
+                found = await self._rewrite(request, member.rewrite, todo)
+            results.update(found)
+        return results
+
+    # --- sub-dispatch -----------------------------------------------------------------------------
+
+    async def _dispatch(
+        self,
+        request: CheckRequest,
+        resource_type: str,
+        relation: str,
+        parents: Mapping[str, Iterable[str]],
+    ) -> Results:
+        """Check ``resource_type:child#relation`` for every child; ``parents`` maps child -> parents."""
+        if self.redispatch is None:
+            raise RuntimeError("the checker has no redispatcher")
+        subject = request.subject
+        self_member = subject.type == resource_type and subject.relation == relation
+        if not self_member and not request.ctx.model.may_reach(
+            resource_type, relation, subject.type, subject.relation
+        ):
+            return dict.fromkeys(parents, _NO)
+        here = (request.resource_type, request.relation)
+        paths: dict[str, Path] = {}
+        for child, parent_ids in parents.items():
+            path: Path | None = None
+            for parent in parent_ids:
+                candidate = request.path_of(parent) | {(here[0], parent, here[1])}
+                path = candidate if path is None else path & candidate
+            paths[child] = path or frozenset()
+        out: Results = {}
+        for chunk in chunked(list(parents)):
+            sub = request.sub(resource_type, chunk, relation, {c: paths[c] for c in chunk})
+            answer = await self.redispatch.check(sub)
+            for rid in chunk:
+                out[rid] = _hop(answer.get(rid, _NO))
+        return out
+
+    # --- relations --------------------------------------------------------------------------------
+
+    async def _relation(self, request: CheckRequest, relation: ir.Relation, ids: list[str]) -> Results:
+        ctx = request.ctx
+        subject = request.subject
+        per_resource: dict[str, list[CheckResult]] = defaultdict(list)
+        direct = any(
+            a.type == subject.type
+            and (
+                (subject.relation is None and a.relation is None)
+                or (subject.relation is not None and a.relation == subject.relation and not a.wildcard)
+            )
+            for a in relation.allowed
+        )
+        if direct:
+            subject_ids = (subject.id,) if subject.relation is not None else tuple({subject.id, "*"})
+            flt = RelationshipFilter(
+                resource_type=request.resource_type,
+                relation=relation.name,
+                subject_type=subject.type,
+                subject_ids=subject_ids,
+                subject_relation=subject.relation,
+            )
+            for rel in await read_relationships(self._reader, ctx, flt, ids):
+                per_resource[rel.resource.id].append(tuple_existence(ctx, rel))
+        usersets = dict.fromkeys((a.type, a.relation) for a in relation.allowed if a.relation is not None)
+        for subject_type, subject_relation in usersets:
+            if subject_relation is None:
+                continue
+            model = ctx.model
+            if not model.has_member(subject_type, subject_relation):
+                continue
+            if not model.may_reach(subject_type, subject_relation, subject.type, subject.relation):
+                continue
+            flt = RelationshipFilter(
+                resource_type=request.resource_type,
+                relation=relation.name,
+                subject_type=subject_type,
+                subject_relation=subject_relation,
+            )
+            open_ids = [rid for rid in ids if not any(r.allowed for r in per_resource.get(rid, ()))]
+            if not open_ids:
+                break
+            rels = await read_relationships(self._reader, ctx, flt, open_ids)
+            if not rels:
+                continue
+            parents: dict[str, set[str]] = defaultdict(set)
+            for rel in rels:
+                parents[rel.subject.id].add(rel.resource.id)
+            answers = await self._dispatch(request, subject_type, subject_relation, parents)
+            for rel in rels:
+                per_resource[rel.resource.id].append(both(tuple_existence(ctx, rel), answers[rel.subject.id]))
+        return {rid: union_all(per_resource.get(rid, ())) for rid in ids}
+
+    # --- rewrites ---------------------------------------------------------------------------------
+
+    async def _rewrite(self, request: CheckRequest, rewrite: ir.Rewrite, ids: list[str]) -> Results:
+        match rewrite:
+            case ir.Nil():
+                return dict.fromkeys(ids, _NO)
+            case ir.SelfRef():
+                subject = request.subject
+                return {
+                    rid: _YES
+                    if subject.relation is None
+                    and subject.type == request.resource_type
+                    and subject.id == rid
+                    else _NO
+                    for rid in ids
+                }
+            case ir.ComputedUserset(relation=name):
+                return await self._dispatch(
+                    request, request.resource_type, name, {rid: (rid,) for rid in ids}
+                )
+            case ir.TupleToUserset():
+                return await self._arrow(request, rewrite, ids)
+            case ir.Union(children=children):
+                return await self._union(request, children, ids)
+            case ir.Intersection(children=children):
+                return await self._intersection(request, children, ids)
+            case ir.Exclusion(base=base, subtract=subtract):
+                base_results = await self._rewrite(request, base, ids)
+                pending = [rid for rid in ids if not base_results[rid].is_no]
+                sub_results = await self._rewrite(request, subtract, pending) if pending else {}
+                return {
+                    rid: exclude(base_results[rid], sub_results[rid])
+                    if rid in sub_results
+                    else base_results[rid]
+                    for rid in ids
+                }
+        raise TypeError(f"unknown rewrite {rewrite!r}")  # pragma: no cover
+
+    async def _union(self, request: CheckRequest, children: Sequence[ir.Rewrite], ids: list[str]) -> Results:
+        collected: dict[str, list[CheckResult]] = {rid: [] for rid in ids}
+        pending = list(ids)
+        for child in children:
+            if not pending:
+                break
+            answers = await self._rewrite(request, child, pending)
+            for rid in pending:
+                collected[rid].append(answers[rid])
+            pending = [rid for rid in pending if not answers[rid].allowed]
+        return {rid: union_all(found) for rid, found in collected.items()}
+
+    async def _intersection(
+        self, request: CheckRequest, children: Sequence[ir.Rewrite], ids: list[str]
+    ) -> Results:
+        collected: dict[str, list[CheckResult]] = {rid: [] for rid in ids}
+        pending = list(ids)
+        for child in children:
+            if not pending:
+                break
+            answers = await self._rewrite(request, child, pending)
+            for rid in pending:
+                collected[rid].append(answers[rid])
+            pending = [rid for rid in pending if not answers[rid].is_no]
+        return {rid: intersect_all(found) for rid, found in collected.items()}
+
+    async def _arrow(self, request: CheckRequest, arrow: ir.TupleToUserset, ids: list[str]) -> Results:
+        ctx = request.ctx
+        model = ctx.model
+        flt = RelationshipFilter(resource_type=request.resource_type, relation=arrow.tupleset)
+        rels = [
+            rel
+            for rel in await read_relationships(self._reader, ctx, flt, ids)
+            if model.has_member(rel.subject.type, arrow.computed)
+        ]
+        by_type: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for rel in rels:
+            by_type[rel.subject.type][rel.subject.id].add(rel.resource.id)
+        answers: dict[tuple[str, str], CheckResult] = {}
+        for subject_type, parents in by_type.items():
+            found = await self._dispatch(request, subject_type, arrow.computed, parents)
+            for sid, result in found.items():
+                answers[subject_type, sid] = result
+        per_resource: dict[str, list[CheckResult]] = defaultdict(list)
+        for rel in rels:
+            term = both(tuple_existence(ctx, rel), answers[rel.subject.type, rel.subject.id])
+            per_resource[rel.resource.id].append(term)
+        combine = union_all if arrow.mode == "any" else intersect_all
+        return {rid: combine(per_resource.get(rid, ())) for rid in ids}

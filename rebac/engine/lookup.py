@@ -1,0 +1,221 @@
+"""lookup_resources and lookup_subjects: candidate generation, then exact checks, paginated.
+
+Every result is decided by the same check path (through the dispatcher chain), so the lookups
+agree with check by construction, including caveats (conditional items carry the missing
+parameter names), exclusions and wildcards. Pages are ordered by id; the cursor is opaque and
+bound to the request and its revision, and a page is never truncated silently: when ``limit``
+items were returned and more may follow, a cursor is returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from rebac import limits
+from rebac.engine.candidates import ReverseWalk, forward_subjects
+from rebac.engine.check import chunked
+from rebac.engine.requests import CheckRequest, EvalContext, LookupResourcesRequest, LookupSubjectsRequest
+from rebac.engine.results import (
+    CheckResult,
+    LookupPage,
+    LookupResourceItem,
+    LookupSubjectItem,
+)
+from rebac.errors import InvalidTokenError
+from rebac.refs import WILDCARD, SubjectRef
+from rebac.store.base import TupleReader
+from rebac.store.revision import Revision
+
+__all__ = [
+    "Cursor",
+    "cursor_revision",
+    "lookup_resources",
+    "lookup_subjects",
+    "resources_digest",
+    "subjects_digest",
+]
+
+
+class _Head(Protocol):
+    async def check(self, request: CheckRequest) -> Mapping[str, CheckResult]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Decoded pagination cursor: the revision, a digest of the request, the last key returned."""
+
+    revision: int
+    request: str
+    after: str
+
+    def encode(self) -> str:
+        """The opaque text form."""
+        raw = json.dumps({"r": self.revision, "q": self.request, "a": self.after}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str, request_digest: str) -> Cursor:
+        """Parse and validate a cursor for the request with ``request_digest``.
+
+        Raises:
+            InvalidTokenError: if the cursor is malformed or belongs to another request.
+        """
+        try:
+            data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise InvalidTokenError("the lookup cursor is malformed") from None
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("r"), int)
+            or isinstance(data.get("r"), bool)
+            or not isinstance(data.get("a"), str)
+            or data.get("q") != request_digest
+        ):
+            raise InvalidTokenError("the lookup cursor is malformed or belongs to another request")
+        return cls(data["r"], request_digest, data["a"])
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def cursor_revision(cursor: str | None, request_digest: str) -> Revision | None:
+    """The revision a cursor pins (so every page reads the same snapshot)."""
+    if cursor is None:
+        return None
+    return Revision(Cursor.decode(cursor, request_digest).revision)
+
+
+def resources_digest(request: LookupResourcesRequest) -> str:
+    """The digest binding a lookup_resources cursor to its request."""
+    s = request.subject
+    return _digest(
+        "lr", request.resource_type, request.permission, s.type, s.id, s.relation, request.ctx.context_key
+    )
+
+
+def subjects_digest(request: LookupSubjectsRequest) -> str:
+    """The digest binding a lookup_subjects cursor to its request."""
+    return _digest(
+        "ls",
+        request.resource.type,
+        request.resource.id,
+        request.permission,
+        request.subject_type,
+        request.subject_relation,
+        request.ctx.context_key,
+    )
+
+
+def _page_size(limit: int | None) -> int:
+    return limits.MAX_LOOKUP_PAGE_SIZE * 1000 if limit is None else max(1, limit)
+
+
+async def lookup_resources(
+    reader: TupleReader, head: _Head, request: LookupResourcesRequest
+) -> LookupPage[LookupResourceItem]:
+    """Resources of ``request.resource_type`` on which the subject has the permission."""
+    ctx = request.ctx
+    digest = resources_digest(request)
+    after = Cursor.decode(request.cursor, digest).after if request.cursor else None
+    walk = ReverseWalk(reader, ctx, request.subject)
+    candidates = sorted(await walk.resources(request.resource_type, request.permission))
+    if after is not None:
+        candidates = [c for c in candidates if c > after]
+    size = _page_size(request.limit)
+    items: list[LookupResourceItem] = []
+    more = False
+    for chunk in chunked(candidates):
+        answers = await head.check(
+            CheckRequest(
+                request.resource_type,
+                chunk,
+                request.permission,
+                request.subject,
+                request.depth_remaining,
+                ctx,
+            )
+        )
+        for rid in chunk:
+            result = answers[rid]
+            if result.is_no:
+                continue
+            if len(items) == size:
+                more = True
+                break
+            items.append(LookupResourceItem(rid, result.permissionship, result.missing))
+        if more:
+            break
+    cursor = Cursor(ctx.revision.value, digest, items[-1].resource_id).encode() if more else None
+    return LookupPage(tuple(items), cursor)
+
+
+async def _check_subject(
+    head: _Head, request: LookupSubjectsRequest, ctx: EvalContext, subject: SubjectRef
+) -> CheckResult:
+    answers = await head.check(
+        CheckRequest(
+            request.resource.type,
+            (request.resource.id,),
+            request.permission,
+            subject,
+            request.depth_remaining,
+            ctx,
+        )
+    )
+    return answers[request.resource.id]
+
+
+def _subject_key(subject: SubjectRef) -> str:
+    return str(subject)
+
+
+async def lookup_subjects(
+    reader: TupleReader, head: _Head, request: LookupSubjectsRequest
+) -> LookupPage[LookupSubjectItem]:
+    """Subjects with the permission on the resource; a reachable wildcard is reported as ``*``.
+
+    The wildcard item lists the concrete subjects it excludes (those seen in the data that do not
+    have the permission); it is decided by probing a subject id that occurs in no relationship.
+    """
+    ctx = request.ctx
+    digest = subjects_digest(request)
+    after = Cursor.decode(request.cursor, digest).after if request.cursor else None
+    found = await forward_subjects(
+        reader,
+        ctx,
+        resource_type=request.resource.type,
+        resource_id=request.resource.id,
+        name=request.permission,
+        subject_type=request.subject_type,
+        subject_relation=request.subject_relation,
+    )
+    wildcard = SubjectRef(request.subject_type, WILDCARD)
+    has_wildcard = request.subject_relation is None and wildcard in found
+    concrete = sorted((s for s in found if not s.is_wildcard), key=_subject_key)
+    decided: list[LookupSubjectItem] = []
+    excluded: list[SubjectRef] = []
+    for subject in concrete:
+        result = await _check_subject(head, request, ctx, subject)
+        if result.is_no:
+            excluded.append(subject)
+        else:
+            decided.append(LookupSubjectItem(subject, result.permissionship, result.missing))
+    if has_wildcard:
+        probe = await _check_subject(head, request, ctx, wildcard)
+        if not probe.is_no:
+            decided.append(LookupSubjectItem(wildcard, probe.permissionship, probe.missing, tuple(excluded)))
+    decided.sort(key=lambda item: _subject_key(item.subject))
+    if after is not None:
+        decided = [d for d in decided if _subject_key(d.subject) > after]
+    size = _page_size(request.limit)
+    more = len(decided) > size
+    page = decided[:size]
+    cursor = Cursor(ctx.revision.value, digest, _subject_key(page[-1].subject)).encode() if more else None
+    return LookupPage(tuple(page), cursor)

@@ -1,0 +1,386 @@
+"""MemoryTupleStore: the in-process engine, with the same semantics as the Postgres one.
+
+Used by unit tests, the check-engine tests and as the reference the Postgres engine is compared
+with. Rows are soft-deleted (``created``/``deleted`` revisions), so every read is answered *at* a
+revision; expired rows are invisible on every read; writes are all-or-nothing.
+
+Note on ``minimize_latency``: as in Postgres, it answers at the newest revision committed before
+the start of the current quantization bucket (``quantization_seconds``, default
+``limits.QUANTIZATION_SECONDS``), so a read right after a write may not see it. Tests that write and
+then read should pass the write's token (``at_least_as_fresh``), use ``fully_consistent``, or build
+the store with ``quantization_seconds=0``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from rebac import limits
+from rebac.errors import (
+    DuplicateRelationshipError,
+    PreconditionFailedError,
+    RevisionUnavailableError,
+    SchemaVersionNotFoundError,
+)
+from rebac.refs import Relationship
+from rebac.store._common import (
+    LIVE,
+    check_context_size,
+    quantize,
+    resolve_revision,
+    schema_hash,
+    validate_filter,
+    validate_write,
+)
+from rebac.store.base import (
+    Change,
+    Consistency,
+    ImportResult,
+    Operation,
+    Precondition,
+    PreconditionKind,
+    RelationshipFilter,
+    RelationshipUpdate,
+    SchemaVersion,
+    WriteResult,
+)
+from rebac.store.revision import Revision, encode_token
+
+__all__ = ["MemoryTupleStore"]
+
+_Key = tuple[str, str, str, str, str, str]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class _Row:
+    rel: Relationship
+    created: int
+    deleted: int = LIVE
+
+    def visible(self, revision: int, now: datetime) -> bool:
+        return self.created <= revision < self.deleted and not self.rel.is_expired(now)
+
+
+class MemoryTupleStore:
+    """An in-memory :class:`rebac.store.base.TupleStore`.
+
+    Args:
+        max_updates_per_write: Largest write call accepted (``LimitExceededError`` above it).
+        quantization_seconds: Bucket size of ``minimize_latency`` reads; ``0`` reads the head.
+        clock: Returns the current aware UTC time; injectable so tests can move time without sleeping.
+        store_id: The id embedded in tokens; a fresh UUID by default.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_updates_per_write: int = limits.MAX_UPDATES_PER_WRITE,
+        quantization_seconds: float = limits.QUANTIZATION_SECONDS,
+        clock: Callable[[], datetime] = _utcnow,
+        store_id: str | None = None,
+    ) -> None:
+        self._max_updates = max_updates_per_write
+        self._quantization = quantization_seconds
+        self._clock = clock
+        self._store_id = store_id or str(uuid.uuid4())
+        self._rows: list[_Row] = []
+        self._live: dict[_Key, _Row] = {}
+        self._by_resource: dict[tuple[str, str], list[_Row]] = {}
+        self._by_subject: dict[tuple[str, str], list[_Row]] = {}
+        self._changes: list[Change] = []
+        self._revisions: dict[int, datetime] = {0: clock()}
+        self._head = 0
+        self._oldest = 0
+        self._schemas: list[SchemaVersion] = []
+        self._cond = asyncio.Condition()
+
+    # --- identity ---------------------------------------------------------------------------------
+
+    @property
+    def store_id(self) -> str:
+        """Stable id of this store, embedded in its tokens."""
+        return self._store_id
+
+    def token_for(self, revision: Revision) -> str:
+        """The opaque token for ``revision`` of this store."""
+        return encode_token(revision, self._store_id)
+
+    async def close(self) -> None:
+        """Nothing to release; present for the protocol."""
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    async def head_revision(self) -> Revision:
+        """The newest committed revision."""
+        return Revision(self._head)
+
+    def _quantized(self) -> Revision:
+        start = quantize(self._clock(), self._quantization)
+        if start is None:
+            return Revision(self._head)
+        best = self._oldest
+        for value, committed_at in self._revisions.items():
+            if committed_at <= start and value > best:
+                best = value
+        return Revision(best)
+
+    async def resolve(self, consistency: Consistency) -> Revision:
+        """The revision a read with ``consistency`` must use."""
+        return resolve_revision(
+            consistency,
+            store_id=self._store_id,
+            head=Revision(self._head),
+            oldest=Revision(self._oldest),
+            quantized=self._quantized(),
+        )
+
+    def _candidates(self, flt: RelationshipFilter) -> Iterable[_Row]:
+        if flt.resource_type is not None and flt.resource_ids:
+            return [
+                r for rid in flt.resource_ids for r in self._by_resource.get((flt.resource_type, rid), ())
+            ]
+        if flt.subject_type is not None and flt.subject_ids:
+            stype = flt.subject_type
+            return [r for sid in flt.subject_ids for r in self._by_subject.get((stype, sid), ())]
+        return self._rows
+
+    def _select(self, flt: RelationshipFilter, revision: int, now: datetime) -> list[Relationship]:
+        found = {
+            row.rel.key(): row.rel
+            for row in self._candidates(flt)
+            if row.visible(revision, now) and flt.matches(row.rel)
+        }
+        return [found[key] for key in sorted(found)]
+
+    async def query(
+        self,
+        flt: RelationshipFilter,
+        *,
+        revision: Revision,
+        limit: int | None = None,
+        after: Relationship | None = None,
+    ) -> AsyncIterator[Relationship]:
+        """Live relationships matching ``flt`` at ``revision``, ordered by key."""
+        validate_filter(flt)
+        selected = self._select(flt, revision.value, self._clock())
+        if after is not None:
+            cursor = after.key()
+            selected = [rel for rel in selected if rel.key() > cursor]
+        if limit is not None:
+            selected = selected[:limit]
+        for rel in selected:
+            yield rel
+
+    # --- writes ------------------------------------------------------------------------------------
+
+    def _check_preconditions(self, preconditions: Sequence[Precondition], now: datetime) -> None:
+        for precondition in preconditions:
+            exists = any(
+                row.visible(self._head, now) and precondition.filter.matches(row.rel)
+                for row in self._candidates(precondition.filter)
+            )
+            if exists != (precondition.kind is PreconditionKind.MUST_MATCH):
+                raise PreconditionFailedError(
+                    f"precondition {precondition.kind.value} failed",
+                    details={"precondition": precondition.kind.value},
+                )
+
+    def _live_visible(self, key: _Key, now: datetime) -> _Row | None:
+        row = self._live.get(key)
+        if row is None or row.rel.is_expired(now):
+            return None
+        return row
+
+    def _add_row(self, rel: Relationship, revision: int) -> None:
+        row = _Row(rel, revision)
+        self._rows.append(row)
+        self._live[rel.key()] = row
+        self._by_resource.setdefault((rel.resource.type, rel.resource.id), []).append(row)
+        self._by_subject.setdefault((rel.subject.type, rel.subject.id), []).append(row)
+
+    def _kill(self, key: _Key, revision: int) -> bool:
+        row = self._live.pop(key, None)
+        if row is None:
+            return False
+        row.deleted = revision
+        return True
+
+    def _commit(self, now: datetime) -> int:
+        self._head += 1
+        self._revisions[self._head] = now
+        return self._head
+
+    async def _notify(self) -> None:
+        async with self._cond:
+            self._cond.notify_all()
+
+    def _result(self, revision: int, count: int) -> WriteResult:
+        rev = Revision(revision)
+        return WriteResult(revision=rev, token=self.token_for(rev), count=count)
+
+    async def write(
+        self,
+        updates: Sequence[RelationshipUpdate],
+        preconditions: Sequence[Precondition] = (),
+    ) -> WriteResult:
+        """Apply all updates atomically after checking every precondition, or nothing."""
+        validate_write(updates, preconditions, max_updates=self._max_updates)
+        now = self._clock()
+        self._check_preconditions(preconditions, now)
+        for update in updates:
+            if update.operation is Operation.CREATE and self._live_visible(update.relationship.key(), now):
+                raise DuplicateRelationshipError(
+                    f"the relationship {update.relationship} already exists",
+                    details={"relationship": str(update.relationship)},
+                )
+        # Everything is validated: from here on nothing can fail, so the write is all-or-nothing.
+        revision = self._commit(now)
+        count = 0
+        for update in updates:
+            rel = update.relationship
+            if update.operation is Operation.DELETE:
+                if self._kill(rel.key(), revision):
+                    count += 1
+                    self._changes.append(Change(Revision(revision), Operation.DELETE, rel, now))
+                continue
+            self._kill(rel.key(), revision)
+            self._add_row(rel, revision)
+            count += 1
+            self._changes.append(Change(Revision(revision), Operation.TOUCH, rel, now))
+        await self._notify()
+        return self._result(revision, count)
+
+    async def delete_matching(
+        self,
+        flt: RelationshipFilter,
+        preconditions: Sequence[Precondition] = (),
+        *,
+        limit: int | None = None,
+    ) -> WriteResult:
+        """Delete live relationships matching ``flt`` (at most ``limit``, in key order) atomically."""
+        validate_filter(flt, for_delete=True)
+        validate_write((), preconditions, max_updates=self._max_updates)
+        now = self._clock()
+        self._check_preconditions(preconditions, now)
+        doomed = self._select(flt, self._head, now)
+        if limit is not None:
+            doomed = doomed[:limit]
+        revision = self._commit(now)
+        for rel in doomed:
+            self._kill(rel.key(), revision)
+            self._changes.append(Change(Revision(revision), Operation.DELETE, rel, now))
+        await self._notify()
+        return self._result(revision, len(doomed))
+
+    async def bulk_import(self, relationships: Iterable[Relationship]) -> ImportResult:
+        """Load relationships with create semantics; all or nothing."""
+        now = self._clock()
+        batch: dict[_Key, Relationship] = {}
+        for rel in relationships:
+            key = rel.key()
+            check_context_size(rel)
+            if key in batch or self._live_visible(key, now):
+                raise DuplicateRelationshipError(
+                    f"the relationship {rel} already exists", details={"relationship": str(rel)}
+                )
+            batch[key] = rel
+        revision = self._commit(now)
+        for key, rel in batch.items():
+            self._kill(key, revision)
+            self._add_row(rel, revision)
+            self._changes.append(Change(Revision(revision), Operation.TOUCH, rel, now))
+        await self._notify()
+        rev = Revision(revision)
+        return ImportResult(revision=rev, token=self.token_for(rev), loaded=len(batch), position=len(batch))
+
+    async def gc(self, *, older_than_seconds: float) -> int:
+        """Drop rows deleted or expired before the window; older revisions become unreadable."""
+        now = self._clock()
+        cutoff = now - timedelta(seconds=older_than_seconds)
+        horizon = max(
+            (value for value, committed_at in self._revisions.items() if committed_at <= cutoff),
+            default=self._oldest,
+        )
+        horizon = max(horizon, self._oldest)
+
+        def doomed(row: _Row) -> bool:
+            expired = row.rel.expires_at is not None and row.rel.expires_at <= cutoff
+            return row.deleted <= horizon or expired
+
+        kept = [row for row in self._rows if not doomed(row)]
+        removed = len(self._rows) - len(kept)
+        self._rows = kept
+        self._live = {row.rel.key(): row for row in kept if row.deleted == LIVE}
+        self._by_resource = {}
+        self._by_subject = {}
+        for row in kept:
+            self._by_resource.setdefault((row.rel.resource.type, row.rel.resource.id), []).append(row)
+            self._by_subject.setdefault((row.rel.subject.type, row.rel.subject.id), []).append(row)
+        self._changes = [change for change in self._changes if change.revision.value > horizon]
+        self._revisions = {v: t for v, t in self._revisions.items() if v >= horizon}
+        self._oldest = horizon
+        return removed
+
+    # --- changelog ---------------------------------------------------------------------------------
+
+    async def changes_since(self, revision: Revision, *, limit: int = 1000) -> list[Change]:
+        """Changes after ``revision`` in revision order; whole revisions only (one may exceed ``limit``)."""
+        if revision.value < self._oldest:
+            raise RevisionUnavailableError(f"changes since revision {revision} were garbage-collected")
+        pending = [change for change in self._changes if change.revision > revision]
+        if len(pending) <= limit:
+            return pending
+        last = pending[limit].revision
+        whole = [change for change in pending[:limit] if change.revision < last]
+        if whole:
+            return whole
+        return [change for change in pending if change.revision == last]
+
+    async def wait_for_revision(self, revision: Revision, *, timeout: float) -> bool:
+        """Wait until the head is at least ``revision``; False on timeout."""
+        async with self._cond:
+            try:
+                await asyncio.wait_for(self._cond.wait_for(lambda: self._head >= revision.value), timeout)
+            except TimeoutError:
+                return False
+        return True
+
+    # --- schema ------------------------------------------------------------------------------------
+
+    async def write_schema(self, text: str, *, author: str) -> SchemaVersion:
+        """Store ``text`` as a new immutable version and make it current."""
+        now = self._clock()
+        revision = self._commit(now)
+        version = SchemaVersion(
+            version=len(self._schemas) + 1,
+            text=text,
+            hash=schema_hash(text),
+            author=author,
+            created_at=now,
+            revision=Revision(revision),
+        )
+        self._schemas.append(version)
+        await self._notify()
+        return version
+
+    async def current_schema(self) -> SchemaVersion | None:
+        """The current version, or ``None`` before the first write."""
+        return self._schemas[-1] if self._schemas else None
+
+    async def schema_version(self, version: int) -> SchemaVersion:
+        """One version; raises ``SchemaVersionNotFoundError``."""
+        if 1 <= version <= len(self._schemas):
+            return self._schemas[version - 1]
+        raise SchemaVersionNotFoundError(f"schema version {version} does not exist")
+
+    async def schema_history(self) -> list[SchemaVersion]:
+        """Every version, oldest first."""
+        return list(self._schemas)

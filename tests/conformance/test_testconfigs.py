@@ -1,0 +1,34 @@
+"""Every SpiceDB testconfigs file through the validation runner, on every store, cache on and off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conformance_corpus import corpus_files
+
+from rebac.config import EngineSettings
+from rebac.engine import CheckCache
+from rebac.engine.validation_run import run_file
+from rebac.engine.validationfile import load_validation_file
+
+pytestmark = pytest.mark.conformance
+
+FILES = corpus_files()
+
+
+def test_the_corpus_is_present():
+    assert len(FILES) == 73
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["cache", "nocache"])
+@pytest.mark.parametrize("kind", ["memory", "postgres"])
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+async def test_testconfig(path: Path, kind: str, cached: bool, store_factory):
+    vf = load_validation_file(path)
+    settings = EngineSettings(cache_enabled=cached)
+    cache = CheckCache() if cached else None
+    async with store_factory(kind, quantization_seconds=0) as store:
+        report = await run_file(vf, store, settings=settings, cache=cache)
+    assert report.passed, "\n".join(f.render() for f in report.failures)
+    assert report.assertions == len(vf.assertions)
