@@ -6,6 +6,7 @@ import click
 
 from rebac import __version__
 from rebac.cli.schema_cmds import schema
+from rebac.cli.serve_cmd import serve_cmd
 from rebac.cli.store_cmds import export_cmd, gc_cmd, import_cmd, migrate_cmd
 from rebac.cli.validate_cmd import validate
 
@@ -24,3 +25,4 @@ cli.add_command(export_cmd)
 cli.add_command(gc_cmd)
 cli.add_command(schema)
 cli.add_command(validate)
+cli.add_command(serve_cmd)

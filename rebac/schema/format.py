@@ -27,6 +27,13 @@ def _doc(doc: str | None, indent: str) -> list[str]:
     return [f"{indent}/**", *body, f"{indent} */"]
 
 
+def _ordered(order: tuple[str, ...], names: list[str]) -> list[str]:
+    """Names in declaration order; names missing from ``order`` (hand-built IR) come last."""
+    known = set(names)
+    listed = [n for n in dict.fromkeys(order) if n in known]
+    return listed + [n for n in names if n not in set(listed)]
+
+
 def _operand(rewrite: ir.Rewrite) -> str:
     text = format_rewrite(rewrite)
     if isinstance(rewrite, ir.Union | ir.Intersection | ir.Exclusion):
@@ -62,7 +69,7 @@ def format_rewrite(rewrite: ir.Rewrite) -> str:
 
 def _definition(definition: ir.Definition) -> list[str]:
     lines = _doc(definition.doc, "")
-    names = list(definition.order) or [*definition.relations, *definition.permissions]
+    names = _ordered(definition.order, [*definition.relations, *definition.permissions])
     if not names and definition.acts_for is None:
         return [*lines, f"definition {definition.name} {{}}"]
     lines.append(f"definition {definition.name} {{")
@@ -98,7 +105,7 @@ def format_schema(schema: ir.Schema) -> str:
     blocks: list[list[str]] = []
     if schema.use_flags:
         blocks.append([f"use {flag}" for flag in sorted(schema.use_flags)])
-    names = list(schema.order) or [*schema.definitions, *schema.caveats]
+    names = _ordered(schema.order, [*schema.definitions, *schema.caveats])
     for name in names:
         if name in schema.definitions:
             blocks.append(_definition(schema.definitions[name]))

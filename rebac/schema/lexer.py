@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import Final, NamedTuple
 
-__all__ = ["Token", "TokenKind", "doc_text", "iter_tokens", "tokenize"]
+__all__ = ["Token", "TokenKind", "doc_text", "iter_tokens", "plain_comments", "tokenize"]
 
 
 class TokenKind(enum.Enum):
@@ -175,6 +175,24 @@ def tokenize(text: str) -> list[Token]:
         The tokens. Whitespace and comments are dropped; doc comments ride on the next token.
     """
     return list(iter_tokens(text))
+
+
+def plain_comments(text: str) -> list[int]:
+    """Offsets of the ``//`` and ``/* */`` comments (not ``/** doc */``) in ``text``.
+
+    The formatter keeps only doc comments; callers use this to warn before dropping the others.
+    Scanning stops at the first lexical error.
+    """
+    offsets: list[int] = []
+    pos = 0
+    while pos < len(text):
+        found = _TOKEN_RE.match(text, pos)
+        if found is None or found.lastgroup == "open":
+            break
+        if found.lastgroup in ("line", "block"):
+            offsets.append(pos)
+        pos = found.end()
+    return offsets
 
 
 def iter_tokens(text: str, start: int = 0) -> Iterator[Token]:

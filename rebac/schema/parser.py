@@ -13,10 +13,11 @@ top-level item, so one run reports every independent error.
 from __future__ import annotations
 
 import re
-from typing import Final, Literal, NoReturn
+from typing import Final, Literal
 
 from rebac.errors import Diagnostic
 from rebac.schema import ast
+from rebac.schema.cursor import TERMINATORS, ParseError, TokenCursor
 from rebac.schema.lexer import Token, TokenKind, iter_tokens
 from rebac.schema.source import Source, Span
 
@@ -29,7 +30,6 @@ MAX_EXPRESSION_DEPTH: Final = 128
 """Tallest permission expression tree accepted (operators nested in any way)."""
 
 USE_FLAGS: Final = frozenset({"expiration", "import", "partial", "self", "typechecking"})
-_BASE_KEYWORDS: Final = frozenset({"definition", "caveat", "relation", "permission", "nil", "with"})
 _FLAG_KEYWORDS: Final = {
     "expiration": ("expiration", "and"),
     "self": ("self",),
@@ -38,101 +38,11 @@ _FLAG_KEYWORDS: Final = {
     "typechecking": ("typechecking",),
 }
 _STARTERS: Final = frozenset({"definition", "caveat", "use", "partial", "import"})
-_TERMINATORS: Final = frozenset({TokenKind.SEMICOLON, TokenKind.NEWLINE_END})
 _RESYNC: Final = re.compile(r"^[ \t]*(?=(?:definition|caveat|use|partial|import)\b)", re.MULTILINE)
 
 
-class _ParseError(Exception):
-    """A syntax error at ``offset``; ``fatal`` stops the whole parse (lexical errors)."""
-
-    def __init__(self, offset: int, message: str, *, fatal: bool = False, abort: bool = False) -> None:
-        """Record where and what; ``abort`` leaves the current definition, ``fatal`` the file."""
-        super().__init__(message)
-        self.offset = offset
-        self.message = message
-        self.fatal = fatal
-        self.abort = abort
-
-
-class _Parser:
-    """Parser state over one token list."""
-
-    def __init__(self, source: Source) -> None:
-        self.source = source
-        self.stream = iter_tokens(source.text)
-        self.tokens: list[Token] = []
-        self.index = 0
-        self.prev_end = 0
-        self.flags: set[str] = set()
-        self.keywords: set[str] = set(_BASE_KEYWORDS)
-        self.seen_definition = False
-        self.diagnostics: list[Diagnostic] = []
-
-    # --- token helpers -------------------------------------------------------------------------
-
-    def peek(self, ahead: int = 0) -> Token:
-        wanted = self.index + ahead
-        while len(self.tokens) <= wanted:
-            if self.tokens and self.tokens[-1].kind in (TokenKind.EOF, TokenKind.ERROR):
-                return self.tokens[-1]
-            self.tokens.append(next(self.stream))
-        return self.tokens[wanted]
-
-    def advance(self) -> Token:
-        token = self.peek()
-        if token.kind is not TokenKind.EOF and token.kind is not TokenKind.ERROR:
-            self.index += 1
-            self.prev_end = token.end
-        return token
-
-    def span_from(self, start: Token) -> Span:
-        return Span(start.start, max(self.prev_end, start.start))
-
-    def is_keyword(self, token: Token, word: str) -> bool:
-        return token.kind is TokenKind.IDENT and token.value == word and word in self.keywords
-
-    def is_name(self, token: Token) -> bool:
-        return token.kind is TokenKind.IDENT and token.value not in self.keywords
-
-    def failure(self, token: Token, message: str, *, abort: bool = False) -> _ParseError:
-        if token.kind is TokenKind.ERROR:
-            return _ParseError(token.start, token.value, fatal=True)
-        return _ParseError(token.start, message, abort=abort)
-
-    def fail(self, token: Token, message: str, *, abort: bool = False) -> NoReturn:
-        raise self.failure(token, message, abort=abort)
-
-    def too_deep(self, token: Token, message: str) -> NoReturn:
-        """Stop the whole parse: skipping past pathological nesting would cost more than it tells."""
-        raise _ParseError(token.start, message, fatal=True)
-
-    def found(self, token: Token) -> str:
-        if token.kind is TokenKind.IDENT and token.value in self.keywords:
-            return f"keyword `{token.value}`"
-        return token.describe()
-
-    def expect(self, kind: TokenKind, message: str) -> Token:
-        token = self.peek()
-        if token.kind is not kind:
-            self.fail(token, f"{message}, found {self.found(token)}")
-        return self.advance()
-
-    def expect_name(self, what: str) -> Token:
-        token = self.peek()
-        if not self.is_name(token):
-            self.fail(token, f"expected {what}, found {self.found(token)}")
-        return self.advance()
-
-    def skip_terminators(self) -> None:
-        while self.peek().kind in _TERMINATORS:
-            self.advance()
-
-    def skip_newlines(self) -> None:
-        while self.peek().kind is TokenKind.NEWLINE_END:
-            self.advance()
-
-    def record(self, failure: _ParseError) -> None:
-        self.diagnostics.append(self.source.diagnostic(failure.offset, failure.message))
+class _Parser(TokenCursor):
+    """Recursive-descent parser over a :class:`TokenCursor`."""
 
     # --- top level -----------------------------------------------------------------------------
 
@@ -146,7 +56,7 @@ class _Parser:
             start = self.index
             try:
                 items.append(self.top_level(token))
-            except _ParseError as failure:
+            except ParseError as failure:
                 self.record(failure)
                 if failure.fatal:
                     break
@@ -235,7 +145,7 @@ class _Parser:
             try:
                 members.append(self.member(token, kind, name))
                 self.end_statement()
-            except _ParseError as failure:
+            except ParseError as failure:
                 if failure.fatal or failure.abort:
                     raise
                 self.record(failure)
@@ -250,12 +160,12 @@ class _Parser:
             if token.kind is TokenKind.IDENT and token.value in ("definition", "caveat"):
                 return
             self.advance()
-            if token.kind in _TERMINATORS:
+            if token.kind in TERMINATORS:
                 return
 
     def end_statement(self) -> None:
         token = self.peek()
-        if token.kind in _TERMINATORS:
+        if token.kind in TERMINATORS:
             self.advance()
             return
         if token.kind is TokenKind.RBRACE:

@@ -49,7 +49,9 @@ _RETIRE_EXPIRED: Final = sa.text(
     """
 )
 _INSERT: Final = sa.text(
-    f"INSERT INTO relation_tuple ({_COLUMNS}, created_rev) SELECT {_COLUMNS}, :rev FROM rebac_import"  # noqa: S608 - constant column list
+    f"INSERT INTO relation_tuple ({_COLUMNS}, created_rev) SELECT {_COLUMNS}, :rev FROM rebac_import "  # noqa: S608 - constant column list
+    # Key order makes the primary-key and live-key btree inserts append-mostly (measured faster).
+    "ORDER BY resource_type, resource_id, relation, subject_type, subject_id, subject_relation"
 )
 
 

@@ -101,6 +101,7 @@ class MemoryTupleStore:
         self._oldest = 0
         self._schemas: list[SchemaVersion] = []
         self._cond = asyncio.Condition()
+        self._quantized_cache: tuple[datetime, int] | None = None
 
     # --- identity ---------------------------------------------------------------------------------
 
@@ -126,10 +127,14 @@ class MemoryTupleStore:
         start = quantize(self._clock(), self._quantization)
         if start is None:
             return Revision(self._head)
+        cached = self._quantized_cache
+        if cached is not None and cached[0] == start:
+            return Revision(cached[1])
         best = self._oldest
         for value, committed_at in self._revisions.items():
             if committed_at <= start and value > best:
                 best = value
+        self._quantized_cache = (start, best)
         return Revision(best)
 
     async def resolve(self, consistency: Consistency) -> Revision:
@@ -206,14 +211,16 @@ class MemoryTupleStore:
         self._by_resource.setdefault((rel.resource.type, rel.resource.id), []).append(row)
         self._by_subject.setdefault((rel.subject.type, rel.subject.id), []).append(row)
 
-    def _kill(self, key: _Key, revision: int) -> bool:
+    def _kill(self, key: _Key, revision: int) -> Relationship | None:
+        """Soft-delete the live row of ``key``; return what it held."""
         row = self._live.pop(key, None)
         if row is None:
-            return False
+            return None
         row.deleted = revision
-        return True
+        return row.rel
 
     def _commit(self, now: datetime) -> int:
+        self._quantized_cache = None
         self._head += 1
         self._revisions[self._head] = now
         return self._head
@@ -243,18 +250,18 @@ class MemoryTupleStore:
                 )
         # Everything is validated: from here on nothing can fail, so the write is all-or-nothing.
         revision = self._commit(now)
-        count = 0
+        changes: list[Change] = []
         for update in updates:
             rel = update.relationship
+            killed = self._kill(rel.key(), revision)
             if update.operation is Operation.DELETE:
-                if self._kill(rel.key(), revision):
-                    count += 1
-                    self._changes.append(Change(Revision(revision), Operation.DELETE, rel, now))
+                if killed is not None:
+                    changes.append(Change(Revision(revision), Operation.DELETE, killed, now))
                 continue
-            self._kill(rel.key(), revision)
             self._add_row(rel, revision)
-            count += 1
-            self._changes.append(Change(Revision(revision), Operation.TOUCH, rel, now))
+            changes.append(Change(Revision(revision), Operation.TOUCH, rel, now))
+        self._changes.extend(sorted(changes, key=lambda change: change.relationship.key()))
+        count = len(changes)
         await self._notify()
         return self._result(revision, count)
 
@@ -293,7 +300,7 @@ class MemoryTupleStore:
                 )
             batch[key] = rel
         revision = self._commit(now)
-        for key, rel in batch.items():
+        for key, rel in sorted(batch.items()):
             self._kill(key, revision)
             self._add_row(rel, revision)
             self._changes.append(Change(Revision(revision), Operation.TOUCH, rel, now))
@@ -327,6 +334,7 @@ class MemoryTupleStore:
         self._changes = [change for change in self._changes if change.revision.value > horizon]
         self._revisions = {v: t for v, t in self._revisions.items() if v >= horizon}
         self._oldest = horizon
+        self._quantized_cache = None
         return removed
 
     # --- changelog ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -40,16 +40,17 @@ from rebac.store._common import (
     validate_filter,
     validate_write,
 )
+from rebac.store._pg_changes import changes_stmt, collapse, schema_from_row
 from rebac.store._pg_listen import CHANNEL, RevisionListener
 from rebac.store._pg_sql import (
     KEY_COLUMNS,
-    ROW_COLUMNS,
     filter_conditions,
     live_now,
     relationship_from_row,
     select_relationships,
     translate_errors,
 )
+from rebac.store._pg_write import DUPLICATES, KILL, insert_params, key_arrays
 from rebac.store.base import (
     Change,
     Consistency,
@@ -65,43 +66,12 @@ from rebac.store.base import (
 )
 from rebac.store.migrate import async_url
 from rebac.store.models import LIVE_REVISION, relation_tuple, revision, schema_version, store_meta
-from rebac.store.revision import Revision, encode_token
+from rebac.store.revision import Revision, decode_token, encode_token
 
 __all__ = ["PostgresTupleStore"]
 
 _T: Final = relation_tuple.c
 _PAGE: Final = 1000
-
-_KILL: Final = sa.text(
-    """
-    UPDATE relation_tuple AS t SET deleted_rev = :rev
-    FROM unnest(CAST(:rt AS text[]), CAST(:rid AS text[]), CAST(:rel AS text[]),
-                CAST(:st AS text[]), CAST(:sid AS text[]), CAST(:sr AS text[]))
-         AS k(rt, rid, rel, st, sid, sr)
-    WHERE t.deleted_rev = 9223372036854775807
-      AND t.resource_type = k.rt AND t.resource_id = k.rid AND t.relation = k.rel
-      AND t.subject_type = k.st AND t.subject_id = k.sid AND t.subject_relation = k.sr
-    RETURNING t.resource_type, t.resource_id, t.relation, t.subject_type, t.subject_id, t.subject_relation
-    """
-)
-_DUPLICATES: Final = sa.text(
-    """
-    SELECT t.resource_type, t.resource_id, t.relation, t.subject_type, t.subject_id, t.subject_relation
-    FROM relation_tuple AS t
-    JOIN unnest(CAST(:rt AS text[]), CAST(:rid AS text[]), CAST(:rel AS text[]),
-                CAST(:st AS text[]), CAST(:sid AS text[]), CAST(:sr AS text[]))
-         AS k(rt, rid, rel, st, sid, sr)
-      ON t.resource_type = k.rt AND t.resource_id = k.rid AND t.relation = k.rel
-     AND t.subject_type = k.st AND t.subject_id = k.sid AND t.subject_relation = k.sr
-    WHERE t.deleted_rev = 9223372036854775807 AND (t.expires_at IS NULL OR t.expires_at > now())
-    LIMIT 1
-    """
-)
-
-
-def _key_arrays(rels: Sequence[Relationship]) -> dict[str, list[str]]:
-    keys = [rel.key() for rel in rels]
-    return {name: [key[i] for key in keys] for i, name in enumerate(("rt", "rid", "rel", "st", "sid", "sr"))}
 
 
 class PostgresTupleStore:
@@ -220,6 +190,10 @@ class PostgresTupleStore:
         quantized = await self._quantized_revision()
         if consistency.mode is ConsistencyMode.MINIMIZE_LATENCY:
             return quantized
+        if consistency.mode is ConsistencyMode.AT_LEAST_AS_FRESH and consistency.token is not None:
+            wanted = decode_token(consistency.token, self._store_id)
+            if wanted <= quantized:  # the cached recent revision is fresh enough: no round trip
+                return quantized
         stmt = sa.select(
             sa.select(sa.func.max(revision.c.value)).scalar_subquery(),
             sa.select(store_meta.c.gc_revision).scalar_subquery(),
@@ -314,7 +288,7 @@ class PostgresTupleStore:
                 value = await self._begin_revision(conn)
                 await self._check_preconditions(conn, preconditions)
                 if creates:
-                    dup = (await conn.execute(_DUPLICATES, _key_arrays(creates))).first()
+                    dup = (await conn.execute(DUPLICATES, key_arrays(creates))).first()
                     if dup is not None:
                         text = next(str(rel) for rel in creates if rel.key() == tuple(dup))
                         raise DuplicateRelationshipError(
@@ -323,7 +297,7 @@ class PostgresTupleStore:
                 killed = (
                     (
                         await conn.execute(
-                            _KILL, {"rev": value, **_key_arrays([u.relationship for u in updates])}
+                            KILL, {"rev": value, **key_arrays([u.relationship for u in updates])}
                         )
                     ).all()
                     if updates
@@ -332,7 +306,7 @@ class PostgresTupleStore:
                 if writes:
                     await conn.execute(
                         relation_tuple.insert(),
-                        [_insert_params(rel, value) for rel in writes],
+                        [insert_params(rel, value) for rel in writes],
                     )
         count = len(writes) + sum(1 for key in killed if tuple(key) in deletes)
         return self._result(value, count)
@@ -407,13 +381,13 @@ class PostgresTupleStore:
                     raise RevisionUnavailableError(
                         f"changes since revision {revision_} were garbage-collected"
                     )
-                rows = (await conn.execute(_changes_stmt(since, None, limit + 1))).all()
+                rows = (await conn.execute(changes_stmt(since, None, limit + 1))).all()
                 if len(rows) > limit:
                     last = rows[limit][0]
                     rows = [row for row in rows[:limit] if row[0] < last]
                     if not rows:
-                        rows = list((await conn.execute(_changes_stmt(since, last, None))).all())
-        return _collapse(rows)
+                        rows = list((await conn.execute(changes_stmt(since, last, None))).all())
+        return collapse(rows)
 
     async def wait_for_revision(self, revision_: Revision, *, timeout: float) -> bool:
         """Wait until the head is at least ``revision_``; woken by NOTIFY, re-checking every second."""
@@ -456,7 +430,7 @@ class PostgresTupleStore:
                     )
                 ).one()
                 await conn.execute(store_meta.update().values(current_schema=number))
-        return _schema_from_row(row)
+        return schema_from_row(row)
 
     async def current_schema(self) -> SchemaVersion | None:
         """The current version, or ``None`` before the first write."""
@@ -466,7 +440,7 @@ class PostgresTupleStore:
         with translate_errors():
             async with self._engine.connect() as conn:
                 row = (await conn.execute(stmt)).first()
-        return None if row is None else _schema_from_row(row)
+        return None if row is None else schema_from_row(row)
 
     async def schema_version(self, version: int) -> SchemaVersion:
         """One version; raises ``SchemaVersionNotFoundError``."""
@@ -476,7 +450,7 @@ class PostgresTupleStore:
                 row = (await conn.execute(stmt)).first()
         if row is None:
             raise SchemaVersionNotFoundError(f"schema version {version} does not exist")
-        return _schema_from_row(row)
+        return schema_from_row(row)
 
     async def schema_history(self) -> list[SchemaVersion]:
         """Every version, oldest first."""
@@ -484,64 +458,4 @@ class PostgresTupleStore:
         with translate_errors():
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(stmt)).all()
-        return [_schema_from_row(row) for row in rows]
-
-
-def _insert_params(rel: Relationship, value: int) -> dict[str, Any]:
-    caveat = rel.caveat
-    return {
-        "resource_type": rel.resource.type,
-        "resource_id": rel.resource.id,
-        "relation": rel.relation,
-        "subject_type": rel.subject.type,
-        "subject_id": rel.subject.id,
-        "subject_relation": rel.subject.relation or "",
-        "caveat_name": caveat.name if caveat else None,
-        "caveat_context": caveat.context if caveat else None,
-        "expires_at": rel.expires_at,
-        "created_rev": value,
-        "deleted_rev": LIVE_REVISION,
-    }
-
-
-def _changes_stmt(since: int, only: int | None, limit: int | None) -> sa.Select[Any]:
-    def side(rev_col: sa.ColumnElement[int], op: str, *where: sa.ColumnElement[bool]) -> sa.Select[Any]:
-        rev_where = rev_col > since if only is None else rev_col == only
-        return sa.select(rev_col.label("rev"), sa.literal(op).label("op"), *ROW_COLUMNS).where(
-            rev_where, *where
-        )
-
-    union = sa.union_all(
-        side(_T.created_rev, Operation.TOUCH.value),
-        side(_T.deleted_rev, Operation.DELETE.value, _T.deleted_rev < LIVE_REVISION),
-    ).subquery("c")
-    stmt = (
-        sa.select(union, revision.c.committed_at)
-        .join(revision, revision.c.value == union.c.rev)
-        .order_by(union.c.rev, *[union.c[col.name] for col in KEY_COLUMNS], union.c.op.desc())
-    )
-    return stmt if limit is None else stmt.limit(limit)
-
-
-def _collapse(rows: Sequence[Any]) -> list[Change]:
-    """Rows to changes; a DELETE and a TOUCH of one key at one revision (a touch) become the TOUCH."""
-    touched = {(row[0], tuple(row[2:8])) for row in rows if row[1] == Operation.TOUCH.value}
-    changes: list[Change] = []
-    for row in rows:
-        op = Operation(row[1])
-        if op is Operation.DELETE and (row[0], tuple(row[2:8])) in touched:
-            continue
-        changes.append(Change(Revision(int(row[0])), op, relationship_from_row(row[2:11]), row[11]))
-    return changes
-
-
-def _schema_from_row(row: Any) -> SchemaVersion:
-    mapping = row._mapping  # noqa: SLF001 - SQLAlchemy's public Row mapping accessor
-    return SchemaVersion(
-        version=int(mapping["version"]),
-        text=str(mapping["text"]),
-        hash=str(mapping["hash"]),
-        author=str(mapping["author"]),
-        created_at=mapping["created_at"],
-        revision=Revision(int(mapping["revision"])),
-    )
+        return [schema_from_row(row) for row in rows]

@@ -67,7 +67,7 @@ def test_migrate_import_export_gc(empty_database_url: str, tmp_path: Path) -> No
 def test_bad_import_writes_nothing(empty_database_url: str) -> None:
     env = {"REBAC_DATABASE_URL": empty_database_url}
     assert invoke(env, "migrate")[0] == 0
-    code, out, err = invoke(env, "import", "-", stdin="doc:1#viewer@user:tom\ndoc:2#viewer@user:\n")
+    code, _, err = invoke(env, "import", "-", stdin="doc:1#viewer@user:tom\ndoc:2#viewer@user:\n")
     assert code == 1
     assert "line 2" in err
     assert exported(env) == []

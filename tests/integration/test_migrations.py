@@ -30,3 +30,12 @@ def test_upgrade_check_downgrade_upgrade(empty_database_url: str) -> None:
     assert not is_at_head(empty_database_url)
     upgrade_to_head(empty_database_url)
     assert is_at_head(empty_database_url)
+
+
+def test_every_index_names_the_query_shape_it_serves() -> None:
+    from rebac.store.models import metadata  # noqa: PLC0415 - only this test needs the tables
+
+    indexes = [index for table in metadata.tables.values() for index in table.indexes]
+    assert len(indexes) >= 5
+    for index in indexes:
+        assert "shape" in index.info.get("query_shape", ""), index.name

@@ -444,4 +444,10 @@ def worlds(draw: st.DrawFn) -> World:
         contexts += draw(st.lists(_CONTEXTS, min_size=1, max_size=2))
     subjects = [SubjectRef(USER, uid) for uid in (*USER_IDS, STRANGER)]
     subjects += [SubjectRef(t, "o1") for t in schema.definitions if t != USER]
+    # Subject sets as check subjects (``group:o1#rel_a``): matched exactly, never by a wildcard.
+    subjects += [
+        SubjectRef(t, "o1", next(iter(d.relations)))
+        for t, d in schema.definitions.items()
+        if d.relations
+    ]
     return World(schema, print_schema(schema), rels, contexts, subjects)

@@ -45,7 +45,7 @@ def test_empty_and_blank_files_are_empty_schemas() -> None:
 
 def test_binary_data() -> None:
     for seed in range(5):
-        data = random.Random(seed).randbytes(4096)  # noqa: S311 (test data).decode("latin-1")
+        data = random.Random(seed).randbytes(4096).decode("latin-1")  # noqa: S311 (test data)
         assert first_error(data)
     assert "U+0001" in first_error("\x01\x02 definition")
 

@@ -123,3 +123,21 @@ def test_formatting_is_idempotent_on_messy_text() -> None:
     assert format_schema(compile_schema(once)) == once
     assert "permission view = viewer - ((viewer & viewer) + nil)" in once
     assert "\ta > 1 &&\n\ta < 3\n" in once
+
+
+def test_hand_built_ir_without_order_is_printed_completely() -> None:
+    user = ir.Definition("user", {}, {})
+    doc = ir.Definition(
+        "document",
+        {"viewer": ir.Relation("viewer", (ir.AllowedSubject("user"),))},
+        {"view": ir.Permission("view", ir.ComputedUserset("viewer"))},
+        order=("view",),
+    )
+    schema = ir.Schema({"user": user, "document": doc}, {}, order=("document",))
+    text = format_schema(schema)
+    assert text == (
+        "definition document {\n\tpermission view = viewer\n\trelation viewer: user\n}\n\n"
+        "definition user {}\n"
+    )
+    compiled = compile_schema(text).definitions["document"]
+    assert (compiled.relations, compiled.permissions) == (doc.relations, doc.permissions)

@@ -1,0 +1,125 @@
+"""The composition root of the HTTP API: :func:`create_app` builds one Litestar app per call.
+
+This is the only module of ``rebac.api`` that knows the concrete stores: with no ``store`` given,
+the lifespan opens the configured one (the embedded PostgreSQL when ``REBAC_DATABASE_URL`` is
+unset, migrated to head) and closes it on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+
+from rebac import __version__
+from rebac.api.auth import Authenticator, KeyLookup
+from rebac.api.controllers import (
+    AuthZenController,
+    HealthController,
+    PermissionsController,
+    RelationshipsController,
+    SchemaController,
+    WatchController,
+    WellKnownController,
+)
+from rebac.api.deps import dependencies
+from rebac.api.middleware import RequestIdMiddleware
+from rebac.api.problems import exception_handlers
+from rebac.api.services import Readiness, Services
+from rebac.config import Settings
+from rebac.store.base import TupleStore
+from rebac.store.factory import database_url
+from rebac.store.migrate import is_at_head, upgrade_to_head
+from rebac.store.postgres import PostgresTupleStore
+
+__all__ = ["Seed", "create_app"]
+
+Seed = Callable[[TupleStore], Awaitable[None]]
+"""A startup hook that loads data into the freshly opened store."""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: TupleStore | None = None,
+    keys: KeyLookup | None = None,
+    readiness: Readiness | None = None,
+    schema_refresh_seconds: float = 1.0,
+    seed: Seed | None = None,
+) -> Litestar:
+    """Build the app.
+
+    Args:
+        settings: Process settings (API limits, preshared key, engine limits, database).
+        store: An open store to serve (the caller closes it); ``None`` opens the configured one.
+        keys: The scoped-key table; ``None`` with ``store=None`` uses the database's key table.
+        readiness: Probe for ``/readyz``; defaults to "migrations at head" for an opened store.
+        schema_refresh_seconds: How stale the cached current-schema pointer may get.
+        seed: Called with the open store at startup (``rebac serve --demo`` loads its data so).
+    """
+    services = Services(settings, readiness=readiness, schema_refresh_seconds=schema_refresh_seconds)
+    services.authenticator = Authenticator(settings.api.preshared_key, keys)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if store is not None:
+                services.attach(store)
+            else:
+                opened, probe, table = await _open_configured(settings, stack)
+                services.attach(opened)
+                if readiness is None:
+                    services.set_readiness(probe)
+                if keys is None and table is not None:
+                    services.authenticator = Authenticator(settings.api.preshared_key, table)
+            if seed is not None:
+                await seed(services.store)
+            try:
+                yield
+            finally:
+                services.attach(None)
+
+    return Litestar(
+        route_handlers=[
+            HealthController,
+            PermissionsController,
+            RelationshipsController,
+            SchemaController,
+            WatchController,
+            AuthZenController,
+            WellKnownController,
+        ],
+        dependencies=dependencies(),
+        exception_handlers=exception_handlers(),
+        middleware=[RequestIdMiddleware],
+        lifespan=[lifespan],
+        state=State({"services": services}),
+        openapi_config=OpenAPIConfig(title="rebac", version=__version__, path="/schema"),
+        request_max_body_size=settings.api.max_request_bytes,
+        logging_config=None,
+        debug=False,
+    )
+
+
+async def _open_configured(
+    settings: Settings, stack: AsyncExitStack
+) -> tuple[TupleStore, Readiness, KeyLookup | None]:
+    url = stack.enter_context(database_url(settings))
+    if settings.database.url is None:
+        await asyncio.to_thread(upgrade_to_head, url)
+    store = await PostgresTupleStore.connect(
+        url,
+        max_updates_per_write=settings.database.max_updates_per_write,
+        quantization_seconds=settings.engine.quantization_seconds,
+        pool_size=settings.database.pool_size,
+    )
+    stack.push_async_callback(store.close)
+
+    async def probe() -> bool:
+        return await asyncio.to_thread(is_at_head, url) and (await store.head_revision()) is not None
+
+    return store, probe, None

@@ -1,0 +1,138 @@
+"""msgspec DTOs of OpenID AuthZEN Authorization API 1.0 (snake_case, as the spec spells them)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = [
+    "Action",
+    "Decision",
+    "Entity",
+    "EvaluationItem",
+    "EvaluationRequest",
+    "EvaluationsOptions",
+    "EvaluationsRequest",
+    "EvaluationsResponse",
+    "PageRequest",
+    "PageResponse",
+    "SearchActionRequest",
+    "SearchEntityRequest",
+    "SearchResponse",
+]
+
+Semantic = Literal["execute_all", "deny_on_first_deny", "permit_on_first_permit"]
+
+
+class Entity(msgspec.Struct, omit_defaults=True):
+    """A subject or resource: ``{type, id, properties?}``."""
+
+    type: str
+    id: str
+    properties: dict[str, Any] | None = None
+
+
+class SearchEntity(msgspec.Struct, omit_defaults=True):
+    """The searched-for entity: ``id`` is ignored."""
+
+    type: str
+    id: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+class Action(msgspec.Struct, omit_defaults=True):
+    """``{name, properties?}``; ``name`` is the permission."""
+
+    name: str
+    properties: dict[str, Any] | None = None
+
+
+class EvaluationRequest(msgspec.Struct):
+    """``POST /access/v1/evaluation``."""
+
+    subject: Entity
+    resource: Entity
+    action: Action
+    context: dict[str, Any] | None = None
+
+
+class Decision(msgspec.Struct, omit_defaults=True):
+    """``{decision, context?}``: a deny is ``{"decision": false}`` with status 200."""
+
+    decision: bool
+    context: dict[str, Any] | None = None
+
+
+class EvaluationItem(msgspec.Struct):
+    """One item; missing members default to the request's top-level ones."""
+
+    subject: Entity | None = None
+    resource: Entity | None = None
+    action: Action | None = None
+    context: dict[str, Any] | None = None
+
+
+class EvaluationsOptions(msgspec.Struct):
+    """``options``; unknown members are ignored."""
+
+    evaluations_semantic: Semantic = "execute_all"
+
+
+class EvaluationsRequest(msgspec.Struct):
+    """``POST /access/v1/evaluations``."""
+
+    subject: Entity | None = None
+    resource: Entity | None = None
+    action: Action | None = None
+    context: dict[str, Any] | None = None
+    evaluations: list[EvaluationItem] | None = None
+    options: EvaluationsOptions | None = None
+
+
+class EvaluationsResponse(msgspec.Struct, omit_defaults=True):
+    """Decisions in request order (or a single ``decision`` when no ``evaluations`` were sent)."""
+
+    evaluations: list[Decision] | None = None
+    decision: bool | None = None
+    context: dict[str, Any] | None = None
+
+
+class PageRequest(msgspec.Struct):
+    """``page: {token?, limit?}``."""
+
+    token: str | None = None
+    limit: int | None = None
+
+
+class PageResponse(msgspec.Struct, omit_defaults=True):
+    """``next_token`` is ``""`` at the end."""
+
+    next_token: str
+    count: int | None = None
+
+
+class SearchEntityRequest(msgspec.Struct):
+    """Subject search (``subject`` has only a type) or resource search (``resource`` has only a type)."""
+
+    subject: SearchEntity
+    action: Action
+    resource: SearchEntity
+    context: dict[str, Any] | None = None
+    page: PageRequest | None = None
+
+
+class SearchActionRequest(msgspec.Struct):
+    """Action search: which actions may ``subject`` take on ``resource``."""
+
+    subject: Entity
+    resource: Entity
+    context: dict[str, Any] | None = None
+    page: PageRequest | None = None
+
+
+class SearchResponse(msgspec.Struct, omit_defaults=True):
+    """``{page, results}`` (``page`` first, as the spec recommends)."""
+
+    page: PageResponse
+    results: list[dict[str, Any]]

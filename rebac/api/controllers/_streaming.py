@@ -1,0 +1,68 @@
+"""Shared helpers: page-size limits, NDJSON negotiation and streaming (errors end the stream)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+import msgspec
+from litestar import Request
+from litestar.response import Stream
+
+from rebac.api.problems import problem_for
+from rebac.config import ApiSettings
+from rebac.errors import LimitExceededError
+from rebac.limits import DEFAULT_LOOKUP_PAGE_SIZE
+
+__all__ = ["NDJSON", "check_batch", "ndjson", "page_limit", "wants_ndjson"]
+
+NDJSON: Final = "application/x-ndjson"
+
+
+def wants_ndjson(request: Request[Any, Any, Any]) -> bool:
+    """True when the caller asked for NDJSON (``Accept: application/x-ndjson``)."""
+    return NDJSON in request.headers.get("accept", "")
+
+
+def page_limit(requested: int | None, settings: ApiSettings, *, name: str = "optionalLimit") -> int:
+    """The page size to use: the default when unset or 0, else the request's if within the limit.
+
+    Raises:
+        LimitExceededError: a negative size or one above ``max_page_size``.
+    """
+    if requested is None or requested == 0:
+        return min(DEFAULT_LOOKUP_PAGE_SIZE, settings.max_page_size)
+    if requested < 0 or requested > settings.max_page_size:
+        raise LimitExceededError(
+            f"{name} must be between 1 and {settings.max_page_size}",
+            limit="MAX_LOOKUP_PAGE_SIZE",
+            maximum=settings.max_page_size,
+            actual=requested,
+        )
+    return requested
+
+
+def check_batch(count: int, maximum: int, *, limit: str, what: str) -> None:
+    """Refuse a batch larger than ``maximum`` before any work is done.
+
+    Raises:
+        LimitExceededError: naming ``limit``.
+    """
+    if count > maximum:
+        raise LimitExceededError(
+            f"too many {what}: {count} > {maximum}", limit=limit, maximum=maximum, actual=count
+        )
+
+
+async def _lines(items: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+    encoder = msgspec.json.Encoder()
+    try:
+        async for item in items:
+            yield encoder.encode({"result": item}) + b"\n"
+    except Exception as exc:  # noqa: BLE001 - the stream has started: report the error as its last line
+        yield encoder.encode({"error": problem_for(exc).body()}) + b"\n"
+
+
+def ndjson(items: AsyncIterator[Any], headers: dict[str, str] | None = None) -> Stream:
+    """Stream ``{"result": item}`` lines; an error mid-stream becomes a final ``{"error": problem}`` line."""
+    return Stream(_lines(items), media_type=NDJSON, headers=headers or {})

@@ -1,0 +1,269 @@
+"""OpenID AuthZEN 1.0: evaluation, evaluations (boxcarring), searches, and discovery metadata.
+
+``action.name`` is the permission, ``subject``/``resource`` ``{type, id}`` are objects, and
+``context`` feeds caveats. A deny is ``200 {"decision": false}``; a conditional result (a caveat
+lacks context) is a deny that names the missing parameters. Errors of one item of a batch are
+reported in that item (``context.error``), never as the batch's status. ``X-Rebac-Consistency-Token``
+(an addition) makes the decision at least as fresh as a write's token (the new-enemy guard).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+
+from rebac import errors
+from rebac.api import authzen_dto as az
+from rebac.api.auth import require_scope
+from rebac.api.controllers._streaming import check_batch
+from rebac.api.problems import problem_for
+from rebac.api.services import Current, Services
+from rebac.engine import CheckResult, Engine, Permissionship
+from rebac.refs import ObjectRef, SubjectRef, parse_object, parse_subject
+from rebac.store.base import Consistency, ConsistencyMode
+from rebac.store.revision import Revision
+
+__all__ = ["AuthZenController", "WellKnownController"]
+
+TOKEN_HEADER: Final = "x-rebac-consistency-token"  # noqa: S105 - a header name, not a secret
+_DEFAULT_PAGE: Final = 100
+
+
+def _subject(entity: az.Entity) -> SubjectRef:
+    return parse_subject(f"{entity.type}:{entity.id}")
+
+
+def _resource(entity: az.Entity) -> ObjectRef:
+    return parse_object(f"{entity.type}:{entity.id}")
+
+
+def _decision(result: CheckResult) -> az.Decision:
+    if result.permissionship is Permissionship.HAS_PERMISSION:
+        return az.Decision(decision=True)
+    if result.permissionship is Permissionship.CONDITIONAL:
+        return az.Decision(
+            decision=False, context={"reason": "conditional", "missing_context": sorted(result.missing)}
+        )
+    return az.Decision(decision=False)
+
+
+def _error_decision(exc: Exception) -> az.Decision:
+    problem = problem_for(exc)
+    return az.Decision(
+        decision=False,
+        context={
+            "error": {"status": problem.kind.status, "message": problem.detail, "type": problem.kind.type}
+        },
+    )
+
+
+async def _revision(engine: Engine, request: Request[Any, Any, Any]) -> Revision:
+    token = request.headers.get(TOKEN_HEADER)
+    if token is not None:
+        return await engine.resolve(Consistency(ConsistencyMode.AT_LEAST_AS_FRESH, token))
+    return await engine.resolve(Consistency())
+
+
+def _merge(base: dict[str, Any] | None, item: dict[str, Any] | None) -> dict[str, Any] | None:
+    if base is None:
+        return item
+    return {**base, **(item or {})}
+
+
+async def _evaluate(  # noqa: PLR0917 - the four AuthZEN members, positionally as in the spec
+    engine: Engine,
+    revision: Revision,
+    subject: az.Entity,
+    resource: az.Entity,
+    action: az.Action,
+    context: dict[str, Any] | None,
+) -> az.Decision:
+    result = await engine.check(
+        _resource(resource), action.name, _subject(subject), revision=revision, context=context
+    )
+    return _decision(result)
+
+
+def _page(page: az.PageRequest | None, services: NamedDependency[Services]) -> tuple[int, str | None]:
+    limit = (page.limit if page else None) or min(_DEFAULT_PAGE, services.settings.api.max_page_size)
+    if limit < 1 or limit > services.settings.api.max_page_size:
+        raise errors.LimitExceededError(
+            f"page.limit must be between 1 and {services.settings.api.max_page_size}",
+            limit="MAX_LOOKUP_PAGE_SIZE",
+            maximum=services.settings.api.max_page_size,
+            actual=limit,
+        )
+    return limit, (page.token or None) if page else None
+
+
+class AuthZenController(Controller):
+    """The AuthZEN PDP endpoints (scope ``check``)."""
+
+    path = "/access/v1"
+    guards = [require_scope("check")]  # noqa: RUF012 - Litestar reads this class attribute
+    tags = ["authzen"]  # noqa: RUF012
+
+    @post("/evaluation", operation_id="AuthZenEvaluation", status_code=200)
+    async def evaluation(
+        self, data: az.EvaluationRequest, current: NamedDependency[Current], request: Request[Any, Any, Any]
+    ) -> az.Decision:
+        """One decision."""
+        revision = await _revision(current.engine, request)
+        return await _evaluate(
+            current.engine, revision, data.subject, data.resource, data.action, data.context
+        )
+
+    @post("/evaluations", operation_id="AuthZenEvaluations", status_code=200)
+    async def evaluations(
+        self,
+        data: az.EvaluationsRequest,
+        current: NamedDependency[Current],
+        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
+    ) -> az.EvaluationsResponse:
+        """Many decisions at one revision; top-level members are defaults for each item."""
+        engine = current.engine
+        revision = await _revision(engine, request)
+        if not data.evaluations:
+            if data.subject is None or data.resource is None or data.action is None:
+                raise errors.InvalidInputError(
+                    "subject, resource and action are required without evaluations"
+                )
+            single = await _evaluate(engine, revision, data.subject, data.resource, data.action, data.context)
+            return az.EvaluationsResponse(decision=single.decision, context=single.context)
+        check_batch(
+            len(data.evaluations),
+            services.settings.api.max_bulk_items,
+            limit="MAX_BULK_CHECK_ITEMS",
+            what="evaluations",
+        )
+        semantic = data.options.evaluations_semantic if data.options else "execute_all"
+        out: list[az.Decision] = []
+        for item in data.evaluations:
+            subject, resource, action = (
+                item.subject or data.subject,
+                item.resource or data.resource,
+                item.action or data.action,
+            )
+            try:
+                if subject is None or resource is None or action is None:
+                    raise errors.InvalidInputError(
+                        "subject, resource and action are required (item or default)"
+                    )
+                decision = await _evaluate(
+                    engine, revision, subject, resource, action, _merge(data.context, item.context)
+                )
+            except (errors.RebacError, ValueError) as exc:
+                decision = _error_decision(exc)
+            if semantic == "deny_on_first_deny" and not decision.decision:
+                context = dict(decision.context or {})
+                context.setdefault("code", "200")
+                context.setdefault("reason", "deny_on_first_deny")
+                out.append(az.Decision(decision=False, context=context))
+                break
+            out.append(decision)
+            if semantic == "permit_on_first_permit" and decision.decision:
+                break
+        return az.EvaluationsResponse(evaluations=out)
+
+    @post("/search/subject", operation_id="AuthZenSearchSubject", status_code=200)
+    async def search_subject(
+        self,
+        data: az.SearchEntityRequest,
+        current: NamedDependency[Current],
+        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
+    ) -> az.SearchResponse:
+        """Subjects of ``subject.type`` that may do ``action`` on ``resource`` (transitively)."""
+        if data.resource.id is None:
+            raise errors.InvalidInputError("resource.id is required for a subject search")
+        limit, token = _page(data.page, services)
+        revision = await _revision(current.engine, request)
+        page = await current.engine.lookup_subjects(
+            parse_object(f"{data.resource.type}:{data.resource.id}"),
+            data.action.name,
+            data.subject.type,
+            revision=revision,
+            context=data.context,
+            limit=limit,
+            cursor=token,
+        )
+        results = [
+            {"type": item.subject.type, "id": item.subject.id}
+            for item in page.items
+            if item.permissionship is Permissionship.HAS_PERMISSION
+        ]
+        return az.SearchResponse(
+            page=az.PageResponse(next_token=page.cursor or "", count=len(results)), results=results
+        )
+
+    @post("/search/resource", operation_id="AuthZenSearchResource", status_code=200)
+    async def search_resource(
+        self,
+        data: az.SearchEntityRequest,
+        current: NamedDependency[Current],
+        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
+    ) -> az.SearchResponse:
+        """Resources of ``resource.type`` on which ``subject`` may do ``action``."""
+        if data.subject.id is None:
+            raise errors.InvalidInputError("subject.id is required for a resource search")
+        limit, token = _page(data.page, services)
+        revision = await _revision(current.engine, request)
+        page = await current.engine.lookup_resources(
+            data.resource.type,
+            data.action.name,
+            parse_subject(f"{data.subject.type}:{data.subject.id}"),
+            revision=revision,
+            context=data.context,
+            limit=limit,
+            cursor=token,
+        )
+        results = [
+            {"type": data.resource.type, "id": item.resource_id}
+            for item in page.items
+            if item.permissionship is Permissionship.HAS_PERMISSION
+        ]
+        return az.SearchResponse(
+            page=az.PageResponse(next_token=page.cursor or "", count=len(results)), results=results
+        )
+
+    @post("/search/action", operation_id="AuthZenSearchAction", status_code=200)
+    async def search_action(
+        self, data: az.SearchActionRequest, current: NamedDependency[Current], request: Request[Any, Any, Any]
+    ) -> az.SearchResponse:
+        """Permissions of the resource's type that ``subject`` has on ``resource`` (one page)."""
+        engine = current.engine
+        if data.page is not None and data.page.token:
+            raise errors.InvalidTokenError("action search has a single page; page.token must be empty")
+        resource, subject = _resource(data.resource), _subject(data.subject)
+        definition = engine.model.definition(resource.type)
+        revision = await _revision(engine, request)
+        results: list[dict[str, Any]] = []
+        for name in sorted(definition.permissions):
+            result = await engine.check(resource, name, subject, revision=revision, context=data.context)
+            if result.permissionship is Permissionship.HAS_PERMISSION:
+                results.append({"name": name})
+        return az.SearchResponse(page=az.PageResponse(next_token="", count=len(results)), results=results)
+
+
+class WellKnownController(Controller):
+    """``/.well-known/authzen-configuration`` (public)."""
+
+    path = "/.well-known"
+    tags = ["authzen"]  # noqa: RUF012 - Litestar reads this class attribute
+
+    @get("/authzen-configuration", operation_id="AuthZenConfiguration")
+    async def configuration(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        """The PDP metadata: its identifier and endpoint URLs."""
+        base = str(request.base_url).rstrip("/")
+        return {
+            "policy_decision_point": base,
+            "access_evaluation_endpoint": f"{base}/access/v1/evaluation",
+            "access_evaluations_endpoint": f"{base}/access/v1/evaluations",
+            "search_subject_endpoint": f"{base}/access/v1/search/subject",
+            "search_resource_endpoint": f"{base}/access/v1/search/resource",
+            "search_action_endpoint": f"{base}/access/v1/search/action",
+        }

@@ -1,0 +1,236 @@
+"""``/v1/permissions/*``: check, bulk check, expand, lookup resources and lookup subjects."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+from litestar.response import Stream
+
+from rebac.api import convert, dto
+from rebac.api.auth import require_scope
+from rebac.api.controllers._streaming import check_batch, ndjson, page_limit, wants_ndjson
+from rebac.api.problems import problem_for
+from rebac.api.services import Current, Services
+from rebac.api.tracing import trace_check
+from rebac.engine import CheckItem, CheckResult, LookupResourceItem, LookupSubjectItem
+from rebac.errors import EvaluationError
+from rebac.refs import format_expiration
+from rebac.store.revision import Revision
+
+__all__ = ["PermissionsController"]
+
+
+def _item(result: CheckResult) -> dto.CheckBulkResult:
+    return dto.CheckBulkResult(
+        permissionship=result.permissionship.value,
+        partial_caveat_info=convert.partial(result.missing),
+    )
+
+
+def _resource_result(item: LookupResourceItem, token: dto.ZedToken) -> dto.LookupResourcesResult:
+    return dto.LookupResourcesResult(
+        looked_up_at=token,
+        resource_object_id=item.resource_id,
+        permissionship=convert.lookup_permissionship(item.permissionship),
+        partial_caveat_info=convert.partial(item.missing),
+    )
+
+
+def _subject_result(item: LookupSubjectItem, token: dto.ZedToken) -> dto.LookupSubjectsResult:
+    return dto.LookupSubjectsResult(
+        looked_up_at=token,
+        subject=dto.ResolvedSubject(
+            subject_object_id=item.subject.id,
+            permissionship=convert.lookup_permissionship(item.permissionship),
+            partial_caveat_info=convert.partial(item.missing),
+        ),
+        excluded_subjects=[
+            dto.ResolvedSubject(
+                subject_object_id=ex.id, permissionship="LOOKUP_PERMISSIONSHIP_HAS_PERMISSION"
+            )
+            for ex in item.excluded
+        ],
+    )
+
+
+class PermissionsController(Controller):
+    """Decisions and lookups (scope ``check``)."""
+
+    path = "/v1/permissions"
+    guards = [require_scope("check")]  # noqa: RUF012 - Litestar reads this class attribute
+    tags = ["permissions"]  # noqa: RUF012
+
+    @post("/check", operation_id="CheckPermission", status_code=200)
+    async def check(
+        self, data: dto.CheckRequest, current: NamedDependency[Current], services: NamedDependency[Services]
+    ) -> dto.CheckResponse:
+        """May ``subject`` do ``permission`` on ``resource``? A deny is a 200 with NO_PERMISSION."""
+        engine = current.engine
+        resource, subject = convert.object_of(data.resource), convert.subject_of(data.subject)
+        revision = await engine.resolve(convert.consistency_of(data.consistency))
+        started = time.perf_counter()
+        result = await engine.check(
+            resource, data.permission, subject, revision=revision, context=data.context
+        )
+        debug = None
+        if data.with_tracing:
+            trace = await trace_check(
+                engine, services.store, resource, data.permission, subject, revision, data.context, started
+            )
+            debug = dto.DebugInformation(check=trace, schema_used=current.version.text)
+        return dto.CheckResponse(
+            checked_at=dto.ZedToken(services.store.token_for(revision)),
+            permissionship=result.permissionship.value,
+            partial_caveat_info=convert.partial(result.missing),
+            debug_trace=debug,
+            optional_expires_at=format_expiration(result.expires_at) if result.expires_at else None,
+        )
+
+    @post("/checkbulk", operation_id="CheckBulkPermissions", status_code=200)
+    async def check_bulk(
+        self, data: dto.CheckBulkRequest, current: NamedDependency[Current], services: Services
+    ) -> dto.CheckBulkResponse:
+        """Many checks at one revision; a failing item carries its error (treat it as a deny)."""
+        check_batch(
+            len(data.items), services.settings.api.max_bulk_items, limit="MAX_BULK_CHECK_ITEMS", what="items"
+        )
+        engine = current.engine
+        revision = await engine.resolve(convert.consistency_of(data.consistency))
+        pairs: list[dto.CheckBulkPair] = []
+        for raw in data.items:
+            try:
+                item = CheckItem(
+                    convert.object_of(raw.resource),
+                    raw.permission,
+                    convert.subject_of(raw.subject),
+                    raw.context,
+                )
+                result = await engine.check(
+                    item.resource, item.permission, item.subject, revision=revision, context=item.context
+                )
+                pairs.append(dto.CheckBulkPair(request=raw, item=_item(result)))
+            except (EvaluationError, ValueError, LookupError) as exc:
+                problem = problem_for(exc)
+                status = dto.Status(
+                    code=problem.kind.status, message=problem.detail, details=[problem.body()]
+                )
+                pairs.append(dto.CheckBulkPair(request=raw, error=status))
+        return dto.CheckBulkResponse(checked_at=dto.ZedToken(services.store.token_for(revision)), pairs=pairs)
+
+    @post("/expand", operation_id="ExpandPermissionTree", status_code=200)
+    async def expand(
+        self, data: dto.ExpandRequest, current: NamedDependency[Current], services: Services
+    ) -> dto.ExpandResponse:
+        """The userset tree of ``resource#permission``."""
+        engine = current.engine
+        revision = await engine.resolve(convert.consistency_of(data.consistency))
+        tree = await engine.expand(convert.object_of(data.resource), data.permission, revision=revision)
+        return dto.ExpandResponse(
+            expanded_at=dto.ZedToken(services.store.token_for(revision)), tree_root=convert.tree_dto(tree)
+        )
+
+    @post("/resources", operation_id="LookupResources", status_code=200)
+    async def lookup_resources(
+        self,
+        data: dto.LookupResourcesRequest,
+        current: NamedDependency[Current],
+        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
+    ) -> dto.LookupResourcesResponse | Stream:
+        """Resources of a type the subject has the permission on: one page, or NDJSON."""
+        engine = current.engine
+        subject = convert.subject_of(data.subject)
+        stream_all = wants_ndjson(request) and not data.optional_limit
+        limit = (
+            services.settings.api.max_page_size
+            if stream_all
+            else page_limit(data.optional_limit, services.settings.api)
+        )
+        revision = await engine.resolve(convert.consistency_of(data.consistency))
+        token = dto.ZedToken(services.store.token_for(revision))
+
+        async def fetch(cursor: str | None) -> tuple[list[dto.LookupResourcesResult], str | None]:
+            page = await engine.lookup_resources(
+                data.resource_object_type,
+                data.permission,
+                subject,
+                revision=revision,
+                context=data.context,
+                limit=limit,
+                cursor=cursor,
+            )
+            results = [_resource_result(item, token) for item in page.items]
+            return results, page.cursor
+
+        first_cursor = data.optional_cursor.token if data.optional_cursor else None
+        if wants_ndjson(request):
+            return ndjson(_pages(fetch, first_cursor, follow=stream_all))
+        results, cursor = await fetch(first_cursor)
+        after = dto.Cursor(cursor) if cursor else None
+        if results and after:
+            results[-1].after_result_cursor = after
+        return dto.LookupResourcesResponse(looked_up_at=token, results=results, after_result_cursor=after)
+
+    @post("/subjects", operation_id="LookupSubjects", status_code=200)
+    async def lookup_subjects(
+        self,
+        data: dto.LookupSubjectsRequest,
+        current: NamedDependency[Current],
+        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
+    ) -> dto.LookupSubjectsResponse | Stream:
+        """Subjects of a type with the permission on a resource: one page, or NDJSON."""
+        engine = current.engine
+        resource = convert.object_of(data.resource)
+        stream_all = wants_ndjson(request) and not data.optional_concrete_limit
+        limit = (
+            services.settings.api.max_page_size
+            if stream_all
+            else page_limit(data.optional_concrete_limit, services.settings.api, name="optionalConcreteLimit")
+        )
+        revision: Revision = await engine.resolve(convert.consistency_of(data.consistency))
+        token = dto.ZedToken(services.store.token_for(revision))
+        exclude_wildcards = data.wildcard_option == "WILDCARD_OPTION_EXCLUDE_WILDCARDS"
+
+        async def fetch(cursor: str | None) -> tuple[list[dto.LookupSubjectsResult], str | None]:
+            page = await engine.lookup_subjects(
+                resource,
+                data.permission,
+                data.subject_object_type,
+                data.optional_subject_relation or None,
+                revision=revision,
+                context=data.context,
+                limit=limit,
+                cursor=cursor,
+            )
+            items = [i for i in page.items if not (exclude_wildcards and i.subject.is_wildcard)]
+            return [_subject_result(item, token) for item in items], page.cursor
+
+        first_cursor = data.optional_cursor.token if data.optional_cursor else None
+        if wants_ndjson(request):
+            return ndjson(_pages(fetch, first_cursor, follow=stream_all))
+        results, cursor = await fetch(first_cursor)
+        after = dto.Cursor(cursor) if cursor else None
+        if results and after:
+            results[-1].after_result_cursor = after
+        return dto.LookupSubjectsResponse(looked_up_at=token, results=results, after_result_cursor=after)
+
+
+async def _pages(fetch: Any, cursor: str | None, *, follow: bool) -> AsyncIterator[Any]:
+    """Yield the results of one page (``follow=False``) or of all pages.
+
+    A page's last result carries the cursor to resume after it.
+    """
+    while True:
+        results, next_cursor = await fetch(cursor)
+        if results and next_cursor:
+            results[-1].after_result_cursor = dto.Cursor(next_cursor)
+        for result in results:
+            yield result
+        if not follow or not next_cursor:
+            return
+        cursor = next_cursor

@@ -1,0 +1,210 @@
+"""``/v1/relationships/*``: atomic write, read, delete by filter, bulk import and export (NDJSON)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+import msgspec
+from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+from litestar.response import Stream
+
+from rebac import errors, limits
+from rebac.api import convert, dto
+from rebac.api.auth import require_scope
+from rebac.api.controllers._streaming import NDJSON, check_batch, page_limit
+from rebac.api.cursors import decode_read_cursor, encode_read_cursor, filter_digest
+from rebac.api.schema_guard import check_relationship, check_updates
+from rebac.api.services import Current, Services
+from rebac.refs import Relationship, parse_relationship
+from rebac.store.base import Consistency, ConsistencyMode, RelationshipFilter
+
+__all__ = ["IMPORT_BODY_FACTOR", "RelationshipsController"]
+
+IMPORT_BODY_FACTOR: Final = 64
+"""``importbulk`` accepts bodies up to this many times ``max_request_bytes``."""
+
+_DTO_DECODER: Final = msgspec.json.Decoder(dto.Relationship)
+
+
+def _parse_import_line(raw: str, number: int) -> Relationship | None:
+    text = raw.strip()
+    if not text or text.startswith("//"):
+        return None
+    try:
+        if text.startswith("{"):
+            obj = json.loads(text)
+            value = obj.get("relationship") if isinstance(obj, dict) else None
+            if isinstance(value, str):
+                return parse_relationship(value)
+            if isinstance(value, dict):
+                return convert.relationship_of(_DTO_DECODER.decode(json.dumps(value)))
+            return convert.relationship_of(_DTO_DECODER.decode(text))
+        return parse_relationship(text)
+    except (ValueError, msgspec.ValidationError) as exc:
+        message = exc.message if isinstance(exc, errors.RebacError) else str(exc)
+        raise errors.RefSyntaxError(
+            f"line {number}: {message}", text=text[:200], part="line", position=0
+        ) from None
+
+
+class RelationshipsController(Controller):
+    """Relationship writes and reads (scope ``write``)."""
+
+    path = "/v1/relationships"
+    guards = [require_scope("write")]  # noqa: RUF012 - Litestar reads this class attribute
+    tags = ["relationships"]  # noqa: RUF012
+
+    @post("/write", operation_id="WriteRelationships", status_code=200)
+    async def write(
+        self, data: dto.WriteRequest, current: NamedDependency[Current], services: NamedDependency[Services]
+    ) -> dto.WriteResponse:
+        """Apply every update atomically (touch/create/delete) after the preconditions, or nothing."""
+        check_batch(
+            len(data.updates),
+            services.settings.database.max_updates_per_write,
+            limit="MAX_UPDATES_PER_WRITE",
+            what="updates",
+        )
+        check_batch(
+            len(data.optional_preconditions),
+            limits.MAX_PRECONDITIONS,
+            limit="MAX_PRECONDITIONS",
+            what="preconditions",
+        )
+        updates = convert.updates_of(data.updates)
+        check_updates(current.engine.model.schema, updates)
+        preconditions = convert.preconditions_of(data.optional_preconditions)
+        result = await services.store.write(updates, preconditions)
+        return dto.WriteResponse(written_at=dto.ZedToken(result.token))
+
+    @post("/read", operation_id="ReadRelationships", status_code=200)
+    async def read(self, data: dto.ReadRequest, services: NamedDependency[Services]) -> dto.ReadResponse:
+        """One page of relationships matching the filter, with a cursor when more follow."""
+        flt = convert.filter_of(data.relationship_filter)
+        limit = page_limit(data.optional_limit, services.settings.api)
+        digest = filter_digest(flt)
+        store = services.store
+        after: Relationship | None = None
+        if data.optional_cursor is not None:
+            revision, after = decode_read_cursor(data.optional_cursor.token, digest)
+        else:
+            revision = await store.resolve(convert.consistency_of(data.consistency))
+        token = dto.ZedToken(store.token_for(revision))
+        found = [rel async for rel in store.query(flt, revision=revision, limit=limit + 1, after=after)]
+        more = len(found) > limit
+        found = found[:limit]
+        results = [dto.ReadResult(read_at=token, relationship=convert.relationship_dto(rel)) for rel in found]
+        cursor = dto.Cursor(encode_read_cursor(revision, digest, found[-1])) if more and found else None
+        if cursor is not None:
+            results[-1].after_result_cursor = cursor
+        return dto.ReadResponse(read_at=token, results=results, after_result_cursor=cursor)
+
+    @post("/delete", operation_id="DeleteRelationships", status_code=200)
+    async def delete(
+        self, data: dto.DeleteRequest, services: NamedDependency[Services]
+    ) -> dto.DeleteResponse:
+        """Delete every relationship matching the filter (atomically; see ``optionalLimit``)."""
+        flt = convert.filter_of(data.relationship_filter)
+        check_batch(
+            len(data.optional_preconditions),
+            limits.MAX_PRECONDITIONS,
+            limit="MAX_PRECONDITIONS",
+            what="preconditions",
+        )
+        preconditions = convert.preconditions_of(data.optional_preconditions)
+        store = services.store
+        limit = data.optional_limit or None
+        if limit is not None and limit < 0:
+            raise errors.InvalidInputError("optionalLimit must not be negative")
+        if limit is not None and not data.optional_allow_partial_deletions:
+            head = await store.resolve(Consistency(ConsistencyMode.FULLY_CONSISTENT))
+            matching = [rel async for rel in store.query(flt, revision=head, limit=limit + 1)]
+            if len(matching) > limit:
+                raise errors.LimitExceededError(
+                    "more relationships match than optionalLimit; set optionalAllowPartialDeletions",
+                    limit="optionalLimit",
+                    maximum=limit,
+                    actual=len(matching),
+                )
+        result = await store.delete_matching(flt, preconditions, limit=limit)
+        partial = False
+        if limit is not None and result.count >= limit:
+            partial = any([True async for _ in store.query(flt, revision=result.revision, limit=1)])
+        return dto.DeleteResponse(
+            deleted_at=dto.ZedToken(result.token),
+            deletion_progress="DELETION_PROGRESS_PARTIAL" if partial else "DELETION_PROGRESS_COMPLETE",
+            relationships_deleted_count=str(result.count),
+        )
+
+    @post(
+        "/importbulk",
+        operation_id="ImportBulkRelationships",
+        status_code=200,
+        request_max_body_size=None,
+    )
+    async def import_bulk(
+        self, request: Request[Any, Any, Any], current: NamedDependency[Current], services: Services
+    ) -> dto.ImportResponse:
+        """Load NDJSON relationships atomically.
+
+        Each line is ``{"relationship": "<text>"}``, a v1 Relationship object, or plain text. A bad
+        line, a relationship the schema refuses, or a duplicate writes nothing.
+        """
+        budget = services.settings.api.max_request_bytes * IMPORT_BODY_FACTOR
+        schema = current.engine.model.schema
+        relationships: list[Relationship] = []
+        size = 0
+        pending = b""
+        number = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > budget:
+                raise errors.LimitExceededError(
+                    "the import body is too large; split it",
+                    limit="MAX_IMPORT_BYTES",
+                    maximum=budget,
+                    actual=size,
+                )
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                number += 1
+                _collect(relationships, schema, line, number)
+        if pending.strip():
+            _collect(relationships, schema, pending, number + 1)
+        result = await services.store.bulk_import(relationships)
+        return dto.ImportResponse(num_loaded=str(result.loaded), written_at=dto.ZedToken(result.token))
+
+    @post("/exportbulk", operation_id="ExportBulkRelationships", status_code=200, media_type=NDJSON)
+    async def export_bulk(self, data: dto.ExportRequest, services: NamedDependency[Services]) -> Stream:
+        """Stream every matching relationship at one revision as NDJSON.
+
+        Lines are ``{"relationship": "<text>"}``: the format ``importbulk`` and ``rebac import`` read.
+        """
+        store = services.store
+        flt = (
+            convert.filter_of(data.optional_relationship_filter, require_type=False)
+            if data.optional_relationship_filter is not None
+            else RelationshipFilter()
+        )
+        revision = await store.resolve(convert.consistency_of(data.consistency))
+
+        async def lines() -> AsyncIterator[bytes]:
+            async for rel in store.query(flt, revision=revision):
+                yield json.dumps({"relationship": str(rel)}, separators=(",", ":")).encode() + b"\n"
+
+        return Stream(lines(), media_type=NDJSON, headers={"X-Rebac-Read-At": store.token_for(revision)})
+
+
+def _collect(out: list[Relationship], schema: Any, raw: bytes, number: int) -> None:
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise errors.RefSyntaxError(f"line {number}: not UTF-8", text="", part="line") from None
+    rel = _parse_import_line(text, number)
+    if rel is not None:
+        check_relationship(schema, rel, index=number)
+        out.append(rel)

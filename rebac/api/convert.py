@@ -1,0 +1,240 @@
+"""Parse at the edge: DTOs → validated :mod:`rebac.refs` / store values, and results → DTOs.
+
+Every string from a request goes through the ONE text syntax of :mod:`rebac.refs`, so the API
+accepts exactly what the CLI and the YAML files accept and reports a bad part the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rebac import errors
+from rebac.api import dto
+from rebac.engine import ExpandKind, ExpandNode, Permissionship
+from rebac.refs import (
+    CAVEAT_NAME_RE,
+    RELATION_RE,
+    TYPE_RE,
+    CaveatRef,
+    ObjectRef,
+    Relationship,
+    SubjectRef,
+    format_expiration,
+    parse_expiration,
+    parse_object,
+    parse_subject,
+)
+from rebac.store.base import (
+    ANY_RELATION,
+    Consistency,
+    ConsistencyMode,
+    Operation,
+    Precondition,
+    PreconditionKind,
+    RelationshipFilter,
+    RelationshipUpdate,
+)
+
+__all__ = [
+    "consistency_of",
+    "filter_of",
+    "lookup_permissionship",
+    "object_dto",
+    "object_of",
+    "operation_name",
+    "partial",
+    "preconditions_of",
+    "relationship_dto",
+    "relationship_of",
+    "subject_dto",
+    "subject_of",
+    "tree_dto",
+    "updates_of",
+]
+
+_OPERATIONS = {
+    "OPERATION_TOUCH": Operation.TOUCH,
+    "OPERATION_CREATE": Operation.CREATE,
+    "OPERATION_DELETE": Operation.DELETE,
+}
+_OPERATION_NAMES = {value: key for key, value in _OPERATIONS.items()}
+_PRECONDITIONS = {
+    "OPERATION_MUST_MATCH": PreconditionKind.MUST_MATCH,
+    "OPERATION_MUST_NOT_MATCH": PreconditionKind.MUST_NOT_MATCH,
+}
+_SET_OPS = {
+    ExpandKind.UNION: "OPERATION_UNION",
+    ExpandKind.INTERSECTION: "OPERATION_INTERSECTION",
+    ExpandKind.EXCLUSION: "OPERATION_EXCLUSION",
+}
+
+
+def object_of(ref: dto.ObjectReference) -> ObjectRef:
+    """``{objectType, objectId}`` → :class:`ObjectRef` (no wildcard)."""
+    return parse_object(f"{ref.object_type}:{ref.object_id}")
+
+
+def subject_of(ref: dto.SubjectReference) -> SubjectRef:
+    """``{object, optionalRelation}`` → :class:`SubjectRef`.
+
+    Wildcards are allowed here; the engine refuses them where they make no sense.
+    """
+    text = f"{ref.object.object_type}:{ref.object.object_id}"
+    if ref.optional_relation:
+        text += f"#{ref.optional_relation}"
+    return parse_subject(text)
+
+
+def object_dto(ref: ObjectRef) -> dto.ObjectReference:
+    """:class:`ObjectRef` → DTO."""
+    return dto.ObjectReference(object_type=ref.type, object_id=ref.id)
+
+
+def subject_dto(ref: SubjectRef) -> dto.SubjectReference:
+    """:class:`SubjectRef` → DTO."""
+    return dto.SubjectReference(
+        object=dto.ObjectReference(object_type=ref.type, object_id=ref.id),
+        optional_relation=ref.relation or "",
+    )
+
+
+def consistency_of(value: dto.Consistency | None) -> Consistency:
+    """The consistency mode; more than one mode set is a 400."""
+    if value is None:
+        return Consistency()
+    chosen: list[Consistency] = []
+    if value.minimize_latency:
+        chosen.append(Consistency(ConsistencyMode.MINIMIZE_LATENCY))
+    if value.fully_consistent:
+        chosen.append(Consistency(ConsistencyMode.FULLY_CONSISTENT))
+    if value.at_least_as_fresh is not None:
+        chosen.append(Consistency(ConsistencyMode.AT_LEAST_AS_FRESH, value.at_least_as_fresh.token))
+    if value.at_exact_snapshot is not None:
+        chosen.append(Consistency(ConsistencyMode.AT_EXACT_SNAPSHOT, value.at_exact_snapshot.token))
+    if len(chosen) > 1:
+        raise errors.InvalidInputError("consistency: set exactly one mode")
+    if chosen and chosen[0].token is not None and not chosen[0].token:
+        raise errors.InvalidTokenError("the consistency token is empty")
+    return chosen[0] if chosen else Consistency()
+
+
+def relationship_of(rel: dto.Relationship) -> Relationship:
+    """A relationship DTO → :class:`Relationship` (syntax only; the schema is checked later)."""
+    resource = object_of(rel.resource)
+    subject = subject_of(rel.subject)
+    relation_text = f"{resource}#{rel.relation}@{subject}"
+    _check_name(rel.relation, "relation", RELATION_RE)
+    caveat: CaveatRef | None = None
+    if rel.optional_caveat is not None:
+        name = rel.optional_caveat.caveat_name
+        if CAVEAT_NAME_RE.fullmatch(name) is None:
+            raise errors.RefSyntaxError(
+                f"invalid caveat name {name!r}", text=relation_text, part="caveat name", position=0
+            )
+        caveat = CaveatRef(name, dict(rel.optional_caveat.context or {}))
+    expires = None
+    if rel.optional_expires_at:
+        expires = parse_expiration(rel.optional_expires_at)
+    return Relationship(resource, rel.relation, subject, caveat, expires)
+
+
+def relationship_dto(rel: Relationship) -> dto.Relationship:
+    """:class:`Relationship` → DTO."""
+    caveat = None
+    if rel.caveat is not None:
+        caveat = dto.ContextualizedCaveat(caveat_name=rel.caveat.name, context=dict(rel.caveat.context))
+    return dto.Relationship(
+        resource=object_dto(rel.resource),
+        relation=rel.relation,
+        subject=subject_dto(rel.subject),
+        optional_caveat=caveat,
+        optional_expires_at=format_expiration(rel.expires_at) if rel.expires_at else None,
+    )
+
+
+def updates_of(updates: list[dto.RelationshipUpdate]) -> list[RelationshipUpdate]:
+    """Write updates → store updates (the whole list is parsed before anything is written)."""
+    return [RelationshipUpdate(_OPERATIONS[u.operation], relationship_of(u.relationship)) for u in updates]
+
+
+def operation_name(operation: Operation) -> str:
+    """``Operation.TOUCH`` → ``"OPERATION_TOUCH"``."""
+    return _OPERATION_NAMES[operation]
+
+
+def _check_name(value: str, what: str, pattern: re.Pattern[str]) -> None:
+    if pattern.fullmatch(value) is None:
+        raise errors.RefSyntaxError(f"invalid {what} {value!r}", text=value, part=what)
+
+
+def filter_of(flt: dto.RelationshipFilter, *, require_type: bool = True) -> RelationshipFilter:
+    """A relationship filter DTO → store filter."""
+    if flt.resource_type:
+        _check_name(flt.resource_type, "resource type", TYPE_RE)
+    elif require_type:
+        raise errors.InvalidInputError("relationshipFilter.resourceType is required")
+    if flt.optional_resource_id and not flt.resource_type:
+        raise errors.InvalidInputError("optionalResourceId needs resourceType")
+    if flt.optional_relation:
+        _check_name(flt.optional_relation, "relation", RELATION_RE)
+    subject_type: str | None = None
+    subject_ids: tuple[str, ...] = ()
+    subject_relation: Any = ANY_RELATION
+    sub = flt.optional_subject_filter
+    if sub is not None:
+        _check_name(sub.subject_type, "subject type", TYPE_RE)
+        subject_type = sub.subject_type
+        if sub.optional_subject_id:
+            parse_subject(f"{sub.subject_type}:{sub.optional_subject_id}")
+            subject_ids = (sub.optional_subject_id,)
+        if sub.optional_relation is not None:
+            rel = sub.optional_relation.relation
+            if rel:
+                _check_name(rel, "subject relation", RELATION_RE)
+            subject_relation = rel or None
+    if flt.optional_resource_id:
+        parse_object(f"{flt.resource_type}:{flt.optional_resource_id}")
+    return RelationshipFilter(
+        resource_type=flt.resource_type or None,
+        resource_ids=(flt.optional_resource_id,) if flt.optional_resource_id else (),
+        relation=flt.optional_relation or None,
+        subject_type=subject_type,
+        subject_ids=subject_ids,
+        subject_relation=subject_relation,
+    )
+
+
+def preconditions_of(items: list[dto.Precondition]) -> list[Precondition]:
+    """Precondition DTOs → store preconditions."""
+    return [Precondition(_PRECONDITIONS[p.operation], filter_of(p.filter)) for p in items]
+
+
+def partial(missing: frozenset[str]) -> dto.PartialCaveatInfo | None:
+    """``partialCaveatInfo`` for a conditional result, else ``None``."""
+    return dto.PartialCaveatInfo(missing_required_context=sorted(missing)) if missing else None
+
+
+def lookup_permissionship(value: Permissionship) -> dto.LookupPermissionshipValue:
+    """Check permissionship → lookup permissionship."""
+    if value is Permissionship.CONDITIONAL:
+        return "LOOKUP_PERMISSIONSHIP_CONDITIONAL_PERMISSION"
+    return "LOOKUP_PERMISSIONSHIP_HAS_PERMISSION"
+
+
+def tree_dto(node: ExpandNode) -> dto.PermissionTree:
+    """An expand tree → SpiceDB's ``PermissionRelationshipTree``."""
+    if node.kind is ExpandKind.LEAF:
+        return dto.PermissionTree(
+            expanded_object=object_dto(node.resource),
+            expanded_relation=node.relation,
+            leaf=dto.DirectSubjectSet(subjects=[subject_dto(s.subject) for s in node.subjects]),
+        )
+    return dto.PermissionTree(
+        expanded_object=object_dto(node.resource),
+        expanded_relation=node.relation,
+        intermediate=dto.AlgebraicSubjectSet(
+            operation=_SET_OPS[node.kind],  # type: ignore[arg-type]
+            children=[tree_dto(child) for child in node.children],
+        ),
+    )

@@ -1,0 +1,94 @@
+"""Shared constants and builders of the API tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rebac.api.auth import GeneratedKey, generate_key
+from rebac.config import ApiSettings, DatabaseSettings, Settings
+
+PRESHARED = "test-preshared-key-9f8e7d6c5b4a"
+AUTH = {"Authorization": f"Bearer {PRESHARED}"}
+
+SCHEMA = """
+definition user {}
+
+definition team {
+    relation member: user | team#member
+}
+
+caveat on_weekday(day string) {
+    day != "sat" && day != "sun"
+}
+
+definition document {
+    relation owner: user
+    relation viewer: user | team#member | user:* | user with on_weekday
+    relation banned: user
+    permission edit = owner
+    permission view = (viewer + edit) - banned
+}
+"""
+
+LIMITS = ApiSettings(preshared_key=PRESHARED, max_bulk_items=5, max_page_size=50)
+MAX_UPDATES = 10
+
+
+@dataclass
+class FakeKey:
+    key_id: str
+    secret_hash: str
+    scopes: frozenset[str]
+    revoked: bool = False
+
+
+@dataclass
+class FakeKeys:
+    """An in-memory key table (the real one is the store's; this keeps auth tests independent)."""
+
+    rows: dict[str, FakeKey] = field(default_factory=dict)
+
+    def add(self, *scopes: str) -> GeneratedKey:
+        key = generate_key()
+        self.rows[key.key_id] = FakeKey(key.key_id, key.secret_hash, frozenset(scopes))
+        return key
+
+    async def find_key(self, key_id: str) -> FakeKey | None:
+        return self.rows.get(key_id)
+
+
+def settings(**api: Any) -> Settings:
+    base = {
+        "preshared_key": PRESHARED,
+        "max_bulk_items": LIMITS.max_bulk_items,
+        "max_page_size": LIMITS.max_page_size,
+    }
+    base.update(api)
+    return Settings(api=ApiSettings(**base), database=DatabaseSettings(max_updates_per_write=MAX_UPDATES))
+
+
+def obj(type_: str, id_: str) -> dict[str, str]:
+    return {"objectType": type_, "objectId": id_}
+
+
+def subj(type_: str, id_: str, relation: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {"object": obj(type_, id_)}
+    if relation:
+        out["optionalRelation"] = relation
+    return out
+
+
+def rel(rtype: str, rid: str, relation: str, stype: str, sid: str, srel: str = "") -> dict[str, Any]:
+    return {"resource": obj(rtype, rid), "relation": relation, "subject": subj(stype, sid, srel)}
+
+
+def touch(rtype: str, rid: str, relation: str, stype: str, sid: str, srel: str = "") -> dict[str, Any]:
+    return {"operation": "OPERATION_TOUCH", "relationship": rel(rtype, rid, relation, stype, sid, srel)}
+
+
+def check_body(rid: str, permission: str, sid: str, **extra: Any) -> dict[str, Any]:
+    return {"resource": obj("document", rid), "permission": permission, "subject": subj("user", sid), **extra}
+
+
+FULL = {"consistency": {"fullyConsistent": True}}

@@ -1,0 +1,54 @@
+"""Fixtures for the API tests: a real PostgreSQL store behind the app, via Litestar's test client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from api_helpers import AUTH, SCHEMA, FakeKeys, settings, touch
+from litestar.testing import AsyncTestClient
+
+from rebac.api.app import create_app
+from rebac.store.base import TupleStore
+
+
+@pytest.fixture
+async def pg_store(store_factory) -> AsyncIterator[TupleStore]:
+    async with store_factory("postgres", quantization_seconds=0) as store:
+        yield store
+
+
+@pytest.fixture
+def keys() -> FakeKeys:
+    return FakeKeys()
+
+
+@pytest.fixture
+async def client(pg_store, keys) -> AsyncIterator[AsyncTestClient[Any]]:
+    app = create_app(settings(), store=pg_store, keys=keys, schema_refresh_seconds=0)
+    async with AsyncTestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def seeded(client) -> AsyncTestClient[Any]:
+    """A client whose store has SCHEMA and a few relationships."""
+    response = await client.post("/v1/schema/write", json={"schema": SCHEMA}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    response = await client.post(
+        "/v1/relationships/write",
+        json={
+            "updates": [
+                touch("document", "d1", "viewer", "team", "eng", "member"),
+                touch("team", "eng", "member", "user", "tom"),
+                touch("document", "d1", "owner", "user", "ann"),
+                touch("document", "d2", "viewer", "user", "tom"),
+                touch("document", "d1", "banned", "user", "bob"),
+                touch("document", "d1", "viewer", "user", "bob"),
+            ]
+        },
+        headers=AUTH,
+    )
+    assert response.status_code == 200, response.text
+    return client
