@@ -23,7 +23,8 @@ Where it helps callers, an error also subclasses the nearest builtin (``ValueErr
     ├── ConflictError ............................. the request conflicts with stored state
     │   ├── PreconditionFailedError ................ a write precondition did not hold
     │   ├── DuplicateRelationshipError ............. CREATE of a relationship that exists
-    │   └── UnsafeSchemaChangeError ................ schema write would orphan stored tuples
+    │   ├── UnsafeSchemaChangeError ................ schema write would orphan stored tuples
+    │   └── SchemaVersionConflictError ............. a concurrent schema write won (compare-and-set)
     ├── StoreError ................................ the datastore failed
     │   ├── StoreUnavailableError .................. cannot reach the database
     │   ├── RevisionUnavailableError ............... revision garbage-collected or from the future
@@ -62,6 +63,7 @@ __all__ = [
     "RefSyntaxError",
     "RevisionUnavailableError",
     "SchemaError",
+    "SchemaVersionConflictError",
     "SchemaVersionNotFoundError",
     "SerializationFailureError",
     "StoreError",
@@ -236,6 +238,20 @@ class DuplicateRelationshipError(ConflictError):
 
 class UnsafeSchemaChangeError(ConflictError):
     """A schema write would orphan stored relationships (pass ``force`` to override)."""
+
+
+class SchemaVersionConflictError(ConflictError):
+    """A schema write expected another current version: a concurrent schema write won.
+
+    Attributes:
+        expected: The version the writer expected to be current (``0``: no schema yet).
+        actual: The version that is current (``0``: no schema yet).
+    """
+
+    def __init__(self, message: str, *, expected: int, actual: int) -> None:
+        super().__init__(message, details={"expected_version": expected, "current_version": actual})
+        self.expected = expected
+        self.actual = actual
 
 
 # --- store ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ __all__ = ["dependencies", "provide_current", "provide_principal", "provide_serv
 
 def provide_services(state: State) -> Services:
     """The app's :class:`Services`."""
-    services: Services = state.services
+    services: NamedDependency[Services] = state.services
     return services
 
 

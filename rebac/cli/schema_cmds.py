@@ -1,19 +1,23 @@
-"""``rebac schema``: check and format schema files.
+"""``rebac schema``: check and format schema files; write and inspect the stored versions.
 
-``check`` and ``fmt`` work on local files only. Store-backed subcommands (``write``, ``read``,
-``diff``, ``history``) attach to the same :data:`schema` group from their own module.
+``check`` and ``fmt`` work on local files only. ``write``, ``read``, ``diff`` and ``history`` use
+the store (the embedded PostgreSQL when ``REBAC_DATABASE_URL`` is unset, as every store command).
 """
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import click
 
-from rebac.errors import SchemaError
+from rebac.cli._runtime import load_settings, with_store
+from rebac.engine.schema_admin import diff_versions, write_schema
+from rebac.errors import SchemaError, UnsafeSchemaChangeError
 from rebac.schema import compile_schema, format_schema
 from rebac.schema.lexer import plain_comments
 from rebac.schema.source import Source
+from rebac.store.base import SchemaVersion, TupleStore
 
 __all__ = ["schema"]
 
@@ -90,3 +94,103 @@ def fmt_cmd(file: Path, write: bool, drop_comments: bool) -> None:
         raise click.exceptions.Exit(1)
     file.write_text(formatted, encoding="utf-8")
     click.echo(f"{file}: formatted", err=True)
+
+
+# --- store-backed: versions ----------------------------------------------------------------------
+
+CLI_AUTHOR = "cli"
+"""The author recorded for schema versions written with ``rebac schema write``."""
+
+_VERSION = click.IntRange(min=1)
+
+
+def _print_refusal(error: UnsafeSchemaChangeError) -> None:
+    listed: list[dict[str, str]] = error.details.get("relationships", [])
+    count = int(error.details.get("count", len(listed)))
+    click.echo(f"refused: the schema change would orphan {_count(count, 'stored relationship')}:", err=True)
+    for entry in listed:
+        click.echo(f"  {entry['relationship']}  ({entry['reason']})", err=True)
+    if count > len(listed):
+        click.echo(f"  ... and {count - len(listed)} more", err=True)
+    click.echo("delete them first, or pass --force to write the schema anyway", err=True)
+
+
+@schema.command("write")
+@click.argument("file", type=_FILE)
+@click.option("--force", is_flag=True, help="Write even if stored relationships would be orphaned.")
+def write_cmd(file: Path, force: bool) -> None:
+    """Store FILE as the new current schema version (author ``cli``).
+
+    Refused, listing the offending relationships and exiting 1, when relationships stored under
+    the current version would no longer be allowed; ``--force`` writes it anyway.
+    """
+    text = _read(file)
+    try:
+        compile_schema(text, str(file))
+    except SchemaError as error:
+        for diagnostic in error.diagnostics:
+            click.echo(diagnostic.render(), err=True)
+        raise click.exceptions.Exit(1) from None
+
+    async def action(store: TupleStore) -> SchemaVersion | UnsafeSchemaChangeError:
+        try:
+            return await write_schema(store, text, author=CLI_AUTHOR, force=force, source=str(file))
+        except UnsafeSchemaChangeError as refusal:
+            return refusal
+
+    outcome = with_store(load_settings(), action)
+    if isinstance(outcome, UnsafeSchemaChangeError):
+        _print_refusal(outcome)
+        raise click.exceptions.Exit(1)
+    click.echo(f"wrote schema version {outcome.version} (sha256 {outcome.hash})")
+
+
+@schema.command("read")
+@click.option("--version", "number", type=_VERSION, help="Read this version instead of the current one.")
+def read_cmd(number: int | None) -> None:
+    """Print the current schema (or version V) exactly as it was written."""
+
+    async def action(store: TupleStore) -> SchemaVersion:
+        if number is not None:
+            return await store.schema_version(number)
+        current = await store.current_schema()
+        if current is None:
+            raise click.ClickException("no schema has been written yet")
+        return current
+
+    version = with_store(load_settings(), action)
+    click.echo(f"version {version.version} (sha256 {version.hash})", err=True)
+    click.echo(version.text, nl=not version.text.endswith("\n"))
+
+
+@schema.command("diff")
+@click.argument("old", type=_VERSION)
+@click.argument("new", type=_VERSION)
+def diff_cmd(old: int, new: int) -> None:
+    """Print a unified diff from stored version OLD to version NEW (nothing when they are equal)."""
+
+    async def action(store: TupleStore) -> tuple[SchemaVersion, SchemaVersion]:
+        return await store.schema_version(old), await store.schema_version(new)
+
+    before, after = with_store(load_settings(), action)
+    click.echo(diff_versions(before, after).unified, nl=False)
+
+
+@schema.command("history")
+def history_cmd() -> None:
+    """List every stored version, oldest first; ``*`` marks the current one."""
+
+    async def action(store: TupleStore) -> tuple[list[SchemaVersion], SchemaVersion | None]:
+        return await store.schema_history(), await store.current_schema()
+
+    versions, current = with_store(load_settings(), action)
+    if not versions:
+        click.echo("no schema has been written yet", err=True)
+        return
+    for version in versions:
+        mark = "*" if current is not None and version.version == current.version else " "
+        written = version.created_at.astimezone(UTC).isoformat(timespec="seconds")
+        click.echo(
+            f"{mark} {version.version:>4}  {written}  {version.hash[:12]}  "
+            f"revision {version.revision.value}  {version.author}"
+        )

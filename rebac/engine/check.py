@@ -30,6 +30,7 @@ __all__ = ["CheckRedispatcher", "Checker", "chunked", "read_relationships", "tup
 
 Path = frozenset[tuple[str, str, str]]
 Results = dict[str, CheckResult]
+PairResults = dict[tuple[str, str], CheckResult]
 
 _NO = CheckResult(Permissionship.NO_PERMISSION)
 _YES = CheckResult(Permissionship.HAS_PERMISSION)
@@ -130,8 +131,14 @@ class Checker:
         resource_type: str,
         relation: str,
         parents: Mapping[str, Iterable[str]],
-    ) -> Results:
-        """Check ``resource_type:child#relation`` for every child; ``parents`` maps child -> parents."""
+    ) -> PairResults:
+        """Check ``resource_type:child#relation`` for every child; ``parents`` maps child -> parents.
+
+        The answer is keyed by ``(child, parent)``: whether a child re-enters the evaluation path
+        is decided exactly per parent (a re-entry contributes NO, flagged as a cycle). A child
+        evaluated for several parents carries the intersection of their paths, so a cut is never
+        wrong; termination in the worst case is still guaranteed by the depth budget.
+        """
         if self.redispatch is None:
             raise RuntimeError("the checker has no redispatcher")
         subject = request.subject
@@ -139,21 +146,28 @@ class Checker:
         if not self_member and not request.ctx.model.may_reach(
             resource_type, relation, subject.type, subject.relation
         ):
-            return dict.fromkeys(parents, _NO)
-        here = (request.resource_type, request.relation)
+            return {(child, parent): _NO for child, ids in parents.items() for parent in ids}
+        out: PairResults = {}
         paths: dict[str, Path] = {}
+        live: dict[str, list[str]] = {}
         for child, parent_ids in parents.items():
             path: Path | None = None
             for parent in parent_ids:
-                candidate = request.path_of(parent) | {(here[0], parent, here[1])}
-                path = candidate if path is None else path & candidate
-            paths[child] = path or frozenset()
-        out: Results = {}
-        for chunk in chunked(list(parents)):
+                extended = request.path_of(parent) | {(request.resource_type, parent, request.relation)}
+                if (resource_type, child, relation) in extended:
+                    out[child, parent] = _CYCLE
+                    continue
+                live.setdefault(child, []).append(parent)
+                path = extended if path is None else path & extended
+            if path is not None:
+                paths[child] = path
+        for chunk in chunked(list(live)):
             sub = request.sub(resource_type, chunk, relation, {c: paths[c] for c in chunk})
             answer = await self.redispatch.check(sub)
-            for rid in chunk:
-                out[rid] = _hop(answer.get(rid, _NO))
+            for child in chunk:
+                result = _hop(answer.get(child, _NO))
+                for parent in live[child]:
+                    out[child, parent] = result
         return out
 
     # --- relations --------------------------------------------------------------------------------
@@ -207,7 +221,8 @@ class Checker:
                 parents[rel.subject.id].add(rel.resource.id)
             answers = await self._dispatch(request, subject_type, subject_relation, parents)
             for rel in rels:
-                per_resource[rel.resource.id].append(both(tuple_existence(ctx, rel), answers[rel.subject.id]))
+                answer = answers[rel.subject.id, rel.resource.id]
+                per_resource[rel.resource.id].append(both(tuple_existence(ctx, rel), answer))
         return {rid: union_all(per_resource.get(rid, ())) for rid in ids}
 
     # --- rewrites ---------------------------------------------------------------------------------
@@ -227,9 +242,8 @@ class Checker:
                     for rid in ids
                 }
             case ir.ComputedUserset(relation=name):
-                return await self._dispatch(
-                    request, request.resource_type, name, {rid: (rid,) for rid in ids}
-                )
+                found = await self._dispatch(request, request.resource_type, name, {rid: (rid,) for rid in ids})
+                return {rid: found[rid, rid] for rid in ids}
             case ir.TupleToUserset():
                 return await self._arrow(request, rewrite, ids)
             case ir.Union(children=children):
@@ -286,14 +300,15 @@ class Checker:
         by_type: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         for rel in rels:
             by_type[rel.subject.type][rel.subject.id].add(rel.resource.id)
-        answers: dict[tuple[str, str], CheckResult] = {}
+        answers: dict[tuple[str, str, str], CheckResult] = {}
         for subject_type, parents in by_type.items():
             found = await self._dispatch(request, subject_type, arrow.computed, parents)
-            for sid, result in found.items():
-                answers[subject_type, sid] = result
+            for (sid, rid), result in found.items():
+                answers[subject_type, sid, rid] = result
         per_resource: dict[str, list[CheckResult]] = defaultdict(list)
         for rel in rels:
-            term = both(tuple_existence(ctx, rel), answers[rel.subject.type, rel.subject.id])
+            answer = answers[rel.subject.type, rel.subject.id, rel.resource.id]
+            term = both(tuple_existence(ctx, rel), answer)
             per_resource[rel.resource.id].append(term)
         combine = union_all if arrow.mode == "any" else intersect_all
         return {rid: combine(per_resource.get(rid, ())) for rid in ids}

@@ -1,30 +1,139 @@
 """Schema writes that never orphan stored relationships (unless forced), and version diffs.
 
 Every schema write becomes a new immutable version. Before it is stored, every stored relationship
-whose (type, relation) the change touches is checked against the new schema; if any no longer
-conforms (its type or relation is gone, or its subject type, caveat or expiration is no longer
-allowed), the write is refused with :class:`rebac.errors.UnsafeSchemaChangeError` listing the
-first :data:`MAX_LISTED_ORPHANS` offenders and the total count, and nothing is written.
+whose (type, relation) the change touches is checked against the new schema; if one that conformed
+to the current schema no longer would (its type or relation is gone, its subject type, caveat or
+expiration is no longer allowed, its caveat lost a parameter its context sets, or a parameter's
+type changed so that its stored value no longer fits), the write is refused with
+:class:`rebac.errors.UnsafeSchemaChangeError` listing the first :data:`MAX_LISTED_ORPHANS`
+offenders and the exact total, and nothing is written. Relationships that were already
+non-conforming (left behind by an earlier forced write, or imported before any schema) are not
+counted against a later change, except by the very first schema write, which checks everything.
+
+The check reads one snapshot (the head revision), and the version is stored with a
+compare-and-set on the version that check was made against, so a concurrent schema write makes
+this one fail with :class:`rebac.errors.SchemaVersionConflictError` instead of being silently
+checked against a schema it does not replace.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from rebac.errors import UnsafeSchemaChangeError
-from rebac.schema import compile_schema
+from rebac.engine.caveats import convert_value
+from rebac.errors import (
+    CaveatEvaluationError,
+    SchemaError,
+    SchemaVersionConflictError,
+    UnsafeSchemaChangeError,
+)
+from rebac.refs import Relationship
+from rebac.schema import compile_schema, ir
 from rebac.schema.conformity import affected_relations, nonconformity
 from rebac.store.base import RelationshipFilter, SchemaStore, SchemaVersion, TupleReader
 
-__all__ = ["MAX_LISTED_ORPHANS", "SchemaAdminStore", "SchemaDiff", "diff_versions", "write_schema"]
+__all__ = [
+    "MAX_LISTED_ORPHANS",
+    "SchemaAdminStore",
+    "SchemaDiff",
+    "diff_versions",
+    "orphaning_reason",
+    "write_schema",
+]
 
 MAX_LISTED_ORPHANS: Final = 100
+"""How many offending relationships an :class:`UnsafeSchemaChangeError` lists (the count is exact)."""
+
+_SHOWN_IN_MESSAGE: Final = 3
 
 
 class SchemaAdminStore(SchemaStore, TupleReader, Protocol):
     """What a schema write needs from the store: versions plus reads of stored relationships."""
+
+
+def _context_problem(old: ir.Schema | None, new: ir.Schema, rel: Relationship) -> str | None:
+    """A stored caveat context value that no longer fits its parameter's (changed) type."""
+    if rel.caveat is None or not rel.caveat.context:
+        return None
+    caveat = new.caveats.get(rel.caveat.name)
+    if caveat is None:
+        return None
+    previous = old.caveats.get(rel.caveat.name) if old is not None else None
+    for name, value in rel.caveat.context.items():
+        kind = caveat.parameters.get(name)
+        if kind is None:
+            continue
+        if previous is not None and previous.parameters.get(name) == kind:
+            continue
+        try:
+            convert_value(value, kind, name)
+        except CaveatEvaluationError as exc:
+            return f"caveat {rel.caveat.name!r}: {exc}"
+    return None
+
+
+def orphaning_reason(old: ir.Schema | None, new: ir.Schema, rel: Relationship) -> str | None:
+    """Why replacing ``old`` with ``new`` would orphan ``rel``, or ``None`` when it would not.
+
+    A relationship that does not conform to ``old`` is not orphaned by the change (it already
+    was); with ``old`` ``None`` (no schema yet, or one that no longer compiles) every relationship
+    that does not conform to ``new`` is.
+
+    Args:
+        old: The schema being replaced, or ``None``.
+        new: The schema being written.
+        rel: A stored relationship.
+    """
+    why = nonconformity(new, rel) or _context_problem(old, new, rel)
+    if why is None:
+        return None
+    if old is not None and nonconformity(old, rel) is not None:
+        return None
+    return why
+
+
+def _filters(old: ir.Schema | None, new: ir.Schema) -> Iterator[RelationshipFilter]:
+    if old is None:
+        yield RelationshipFilter()
+        return
+    for pair in affected_relations(old, new):
+        yield RelationshipFilter(resource_type=pair.resource_type, relation=pair.relation)
+
+
+def _compile_current(current: SchemaVersion | None) -> ir.Schema | None:
+    if current is None:
+        return None
+    try:
+        return compile_schema(current.text, f"version {current.version}")
+    except SchemaError:
+        # The stored text no longer compiles (the language changed under it): check everything.
+        return None
+
+
+async def _refuse_orphans(store: SchemaAdminStore, old: ir.Schema | None, new: ir.Schema) -> None:
+    revision = await store.head_revision()
+    offenders: list[dict[str, str]] = []
+    count = 0
+    for flt in _filters(old, new):
+        async for rel in store.query(flt, revision=revision):
+            why = orphaning_reason(old, new, rel)
+            if why is None:
+                continue
+            count += 1
+            if len(offenders) < MAX_LISTED_ORPHANS:
+                offenders.append({"relationship": str(rel), "reason": why})
+    if not count:
+        return
+    shown = ", ".join(o["relationship"] for o in offenders[:_SHOWN_IN_MESSAGE])
+    more = f" and {count - _SHOWN_IN_MESSAGE} more" if count > _SHOWN_IN_MESSAGE else ""
+    raise UnsafeSchemaChangeError(
+        f"the schema change would orphan {count} stored relationship(s): {shown}{more}; "
+        "delete them first or write with force",
+        details={"relationships": offenders, "count": count, "revision": revision.value},
+    )
 
 
 async def write_schema(
@@ -34,6 +143,7 @@ async def write_schema(
     author: str,
     force: bool = False,
     source: str = "<schema>",
+    expected_version: int | None = None,
 ) -> SchemaVersion:
     """Compile ``text`` and store it as the new current version.
 
@@ -43,6 +153,8 @@ async def write_schema(
         author: Who writes it (an API key id, or ``cli``).
         force: Store it even if stored relationships would be orphaned.
         source: Name used in compile error positions.
+        expected_version: Refuse unless this version is current (``0``: no schema yet), for
+            callers that edited a version they read. ``None`` replaces whatever is current.
 
     Returns:
         The new version.
@@ -50,48 +162,42 @@ async def write_schema(
     Raises:
         SchemaError: the text does not compile.
         UnsafeSchemaChangeError: stored relationships would be orphaned and ``force`` is false.
+        SchemaVersionConflictError: ``expected_version`` is not current, or another schema write
+            committed while this one was being checked. Nothing was written; retry.
     """
     new = compile_schema(text, source)
     current = await store.current_schema()
-    if current is not None and not force:
-        old = compile_schema(current.text, f"version {current.version}")
-        revision = await store.head_revision()
-        offenders: list[dict[str, str]] = []
-        count = 0
-        for pair in affected_relations(old, new):
-            flt = RelationshipFilter(resource_type=pair.resource_type, relation=pair.relation)
-            async for rel in store.query(flt, revision=revision):
-                why = nonconformity(new, rel)
-                if why is None:
-                    continue
-                count += 1
-                if len(offenders) < MAX_LISTED_ORPHANS:
-                    offenders.append({"relationship": str(rel), "reason": why})
-        if count:
-            shown = ", ".join(o["relationship"] for o in offenders[:3])
-            more = f" and {count - 3} more" if count > 3 else ""
-            raise UnsafeSchemaChangeError(
-                f"the schema change would orphan {count} stored relationship(s): {shown}{more}; "
-                "delete them first or write with force",
-                details={"relationships": offenders, "count": count},
-            )
-    return await store.write_schema(text, author=author)
+    current_number = 0 if current is None else current.version
+    if expected_version is not None and expected_version != current_number:
+        raise SchemaVersionConflictError(
+            f"the schema changed: expected version {expected_version}, current is {current_number}",
+            expected=expected_version,
+            actual=current_number,
+        )
+    if not force:
+        await _refuse_orphans(store, _compile_current(current), new)
+    return await store.write_schema(text, author=author, expected_version=current_number)
 
 
 @dataclass(frozen=True, slots=True)
 class SchemaDiff:
-    """A diff between two versions: a unified diff of their texts."""
+    """A diff between two versions: a unified diff of their texts (empty when they are equal)."""
 
     old_version: int
     new_version: int
     unified: str
 
 
+def _lines(text: str) -> list[str]:
+    # Every line ends with a newline, so a last line without one does not run into the next.
+    return [line if line.endswith("\n") else line + "\n" for line in text.splitlines(keepends=True)]
+
+
 def diff_versions(old: SchemaVersion, new: SchemaVersion) -> SchemaDiff:
     """Unified diff between two stored schema versions."""
     lines = difflib.unified_diff(
-        old.text.splitlines(keepends=True),
-        new.text.splitlines(keepends=True),
+        _lines(old.text),
+        _lines(new.text),
         fromfile=f"version {old.version}",
         tofile=f"version {new.version}",
     )

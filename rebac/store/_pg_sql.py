@@ -32,6 +32,7 @@ __all__ = [
     "KEY_COLUMNS",
     "ROW_COLUMNS",
     "filter_conditions",
+    "filter_params",
     "live_now",
     "relationship_from_row",
     "row_values",
@@ -68,24 +69,49 @@ def live_now() -> list[sa.ColumnElement[bool]]:
     return [_T.deleted_rev == LIVE_REVISION, _not_expired()]
 
 
+def _any_id(name: str, ids: tuple[str, ...]) -> sa.ColumnElement[Any]:
+    param: sa.BindParameter[Any] = sa.bindparam(name, list(ids), type_=_TEXT_ARRAY)
+    return sa.any_(param)
+
+
 def filter_conditions(flt: RelationshipFilter) -> list[sa.ColumnElement[bool]]:
-    """WHERE conditions selecting ``flt`` (id lists as one array parameter each)."""
+    """WHERE conditions selecting ``flt``, with the named parameters of :func:`filter_params`.
+
+    Id lists are one array parameter each, so the SQL text depends only on which fields are set.
+    """
+    params = filter_params(flt)
     conds: list[sa.ColumnElement[bool]] = []
-    if flt.resource_type is not None:
-        conds.append(_T.resource_type == flt.resource_type)
-    if flt.resource_ids:
-        conds.append(
-            _T.resource_id == sa.any_(sa.bindparam("rids", list(flt.resource_ids), type_=_TEXT_ARRAY))
-        )
-    if flt.relation is not None:
-        conds.append(_T.relation == flt.relation)
-    if flt.subject_type is not None:
-        conds.append(_T.subject_type == flt.subject_type)
-    if flt.subject_ids:
-        conds.append(_T.subject_id == sa.any_(sa.bindparam("sids", list(flt.subject_ids), type_=_TEXT_ARRAY)))
-    if flt.subject_relation is not ANY_RELATION:
-        conds.append(_T.subject_relation == (flt.subject_relation or ""))
+    if "rt" in params:
+        conds.append(_T.resource_type == sa.bindparam("rt", params["rt"], type_=sa.Text()))
+    if "rids" in params:
+        conds.append(_T.resource_id == _any_id("rids", flt.resource_ids))
+    if "rel" in params:
+        conds.append(_T.relation == sa.bindparam("rel", params["rel"], type_=sa.Text()))
+    if "st" in params:
+        conds.append(_T.subject_type == sa.bindparam("st", params["st"], type_=sa.Text()))
+    if "sids" in params:
+        conds.append(_T.subject_id == _any_id("sids", flt.subject_ids))
+    if "sr" in params:
+        conds.append(_T.subject_relation == sa.bindparam("sr", params["sr"], type_=sa.Text()))
     return conds
+
+
+def filter_params(flt: RelationshipFilter) -> dict[str, Any]:
+    """The parameter values of :func:`filter_conditions` for ``flt``, by parameter name."""
+    params: dict[str, Any] = {}
+    if flt.resource_type is not None:
+        params["rt"] = flt.resource_type
+    if flt.resource_ids:
+        params["rids"] = list(flt.resource_ids)
+    if flt.relation is not None:
+        params["rel"] = flt.relation
+    if flt.subject_type is not None:
+        params["st"] = flt.subject_type
+    if flt.subject_ids:
+        params["sids"] = list(flt.subject_ids)
+    if flt.subject_relation is not ANY_RELATION:
+        params["sr"] = flt.subject_relation or ""
+    return params
 
 
 def select_relationships(flt: RelationshipFilter, revision: int) -> sa.Select[Any]:

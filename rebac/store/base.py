@@ -248,8 +248,15 @@ class Changelog(Protocol):
 class SchemaStore(Protocol):
     """Stores immutable schema versions and the current pointer."""
 
-    async def write_schema(self, text: str, *, author: str) -> SchemaVersion:
-        """Store ``text`` as a new version and make it current."""
+    async def write_schema(
+        self, text: str, *, author: str, expected_version: int | None = None
+    ) -> SchemaVersion:
+        """Store ``text`` as a new version and make it current, atomically.
+
+        ``expected_version`` is a compare-and-set: the write happens only if that version is still
+        current (``0``: no schema written yet), else ``SchemaVersionConflictError`` and nothing is
+        written. ``None`` (default) writes unconditionally.
+        """
         ...
 
     async def current_schema(self) -> SchemaVersion | None:

@@ -24,6 +24,7 @@ from rebac.errors import (
     DuplicateRelationshipError,
     PreconditionFailedError,
     RevisionUnavailableError,
+    SchemaVersionConflictError,
     SchemaVersionNotFoundError,
 )
 from rebac.refs import Relationship
@@ -363,8 +364,21 @@ class MemoryTupleStore:
 
     # --- schema ------------------------------------------------------------------------------------
 
-    async def write_schema(self, text: str, *, author: str) -> SchemaVersion:
-        """Store ``text`` as a new immutable version and make it current."""
+    async def write_schema(
+        self, text: str, *, author: str, expected_version: int | None = None
+    ) -> SchemaVersion:
+        """Store ``text`` as a new immutable version and make it current.
+
+        Raises:
+            SchemaVersionConflictError: ``expected_version`` is given and is not current.
+        """
+        if expected_version is not None and expected_version != len(self._schemas):
+            raise SchemaVersionConflictError(
+                f"the schema changed concurrently: expected version {expected_version}, "
+                f"current is {len(self._schemas)}",
+                expected=expected_version,
+                actual=len(self._schemas),
+            )
         now = self._clock()
         revision = self._commit(now)
         version = SchemaVersion(

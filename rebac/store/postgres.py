@@ -29,7 +29,9 @@ from rebac.errors import (
     DuplicateRelationshipError,
     PreconditionFailedError,
     RevisionUnavailableError,
+    SchemaVersionConflictError,
     SchemaVersionNotFoundError,
+    StoreError,
 )
 from rebac.refs import Relationship
 from rebac.store import _pg_bulk
@@ -42,12 +44,12 @@ from rebac.store._common import (
 )
 from rebac.store._pg_changes import changes_stmt, collapse, schema_from_row
 from rebac.store._pg_listen import CHANNEL, RevisionListener
+from rebac.store._pg_read import ReadStatements
 from rebac.store._pg_sql import (
     KEY_COLUMNS,
     filter_conditions,
     live_now,
     relationship_from_row,
-    select_relationships,
     translate_errors,
 )
 from rebac.store._pg_write import DUPLICATES, KILL, insert_params, key_arrays
@@ -95,11 +97,14 @@ class PostgresTupleStore:
         quantization_seconds: float = limits.QUANTIZATION_SECONDS,
     ) -> None:
         self._engine = engine
+        # Reads are single statements: autocommit saves the BEGIN/ROLLBACK round trips per checkout.
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._store_id = store_id
         self._max_updates = max_updates_per_write
         self._quantization = quantization_seconds
         self._listener = RevisionListener(conninfo)
         self._quantized: tuple[float, Revision] | None = None
+        self._statements = ReadStatements(engine.dialect)
 
     @classmethod
     async def connect(
@@ -159,7 +164,7 @@ class PostgresTupleStore:
     async def head_revision(self) -> Revision:
         """The newest committed revision."""
         with translate_errors():
-            async with self._engine.connect() as conn:
+            async with self._reads.connect() as conn:
                 value = (await conn.execute(sa.select(sa.func.max(revision.c.value)))).scalar_one()
         return Revision(int(value))
 
@@ -179,7 +184,7 @@ class PostgresTupleStore:
             )
         )
         with translate_errors():
-            async with self._engine.connect() as conn:
+            async with self._reads.connect() as conn:
                 value = (await conn.execute(stmt)).scalar_one()
         result = Revision(int(value))
         self._quantized = (start.timestamp(), result)
@@ -199,7 +204,7 @@ class PostgresTupleStore:
             sa.select(store_meta.c.gc_revision).scalar_subquery(),
         )
         with translate_errors():
-            async with self._engine.connect() as conn:
+            async with self._reads.connect() as conn:
                 head, oldest = (await conn.execute(stmt)).one()
         return resolve_revision(
             consistency,
@@ -225,15 +230,20 @@ class PostgresTupleStore:
         the key), so an abandoned iteration never pins a connection.
         """
         validate_filter(flt)
-        base = select_relationships(flt, revision.value)
         remaining = limit
         cursor = after.key() if after is not None else None
         while remaining is None or remaining > 0:
             page = _PAGE if remaining is None else min(_PAGE, remaining)
-            stmt = base if cursor is None else base.where(sa.tuple_(*KEY_COLUMNS) > sa.tuple_(*cursor))
+            sql = self._statements.sql(flt, with_cursor=cursor is not None)
+            params = self._statements.params(flt, revision=revision.value, page_size=page, cursor=cursor)
             with translate_errors():
-                async with self._engine.connect() as conn:
-                    rows = (await conn.execute(stmt.limit(page))).all()
+                async with self._reads.connect() as conn:
+                    raw = await conn.get_raw_connection()
+                    driver = raw.driver_connection
+                    if driver is None:  # pragma: no cover - a pooled connection has its driver connection
+                        raise StoreError("the database connection is closed")
+                    cur = await driver.execute(sql, params, prepare=True)
+                    rows = await cur.fetchall()
             for row in rows:
                 yield relationship_from_row(row)
             if len(rows) < page:
@@ -342,6 +352,10 @@ class PostgresTupleStore:
             async with self._engine.begin() as conn:
                 value = await self._begin_revision(conn)
                 loaded = await _pg_bulk.copy_in(conn, relationships, value)
+            # Fresh statistics right away (not whenever autovacuum gets to it): without them the
+            # planner misjudges the forward/reverse shapes after a large load.
+            async with self._reads.connect() as conn:
+                await conn.execute(sa.text("ANALYZE relation_tuple"))
         rev = Revision(value)
         return ImportResult(revision=rev, token=self.token_for(rev), loaded=loaded, position=loaded)
 
@@ -375,7 +389,7 @@ class PostgresTupleStore:
         """Changes after ``revision_`` in revision order; whole revisions only (one may exceed ``limit``)."""
         since = revision_.value
         with translate_errors():
-            async with self._engine.connect() as conn:
+            async with self._reads.connect() as conn:
                 oldest = int((await conn.execute(sa.select(store_meta.c.gc_revision))).scalar_one())
                 if since < oldest:
                     raise RevisionUnavailableError(
@@ -405,11 +419,29 @@ class PostgresTupleStore:
 
     # --- schema ------------------------------------------------------------------------------------
 
-    async def write_schema(self, text: str, *, author: str) -> SchemaVersion:
-        """Store ``text`` as a new immutable version and make it current, in one transaction."""
+    async def write_schema(
+        self, text: str, *, author: str, expected_version: int | None = None
+    ) -> SchemaVersion:
+        """Store ``text`` as a new immutable version and make it current, in one transaction.
+
+        The compare-and-set on ``expected_version`` runs under the writer lock, so two concurrent
+        schema writes expecting the same version cannot both commit.
+
+        Raises:
+            SchemaVersionConflictError: ``expected_version`` is given and is not current.
+        """
         with translate_errors():
             async with self._engine.begin() as conn:
                 value = await self._begin_revision(conn)
+                if expected_version is not None:
+                    current = (await conn.execute(sa.select(store_meta.c.current_schema))).scalar_one()
+                    if (current or 0) != expected_version:
+                        raise SchemaVersionConflictError(
+                            f"the schema changed concurrently: expected version {expected_version}, "
+                            f"current is {current or 0}",
+                            expected=expected_version,
+                            actual=int(current or 0),
+                        )
                 number = (
                     await conn.execute(
                         sa.select(sa.func.coalesce(sa.func.max(schema_version.c.version), 0) + 1)
@@ -438,7 +470,7 @@ class PostgresTupleStore:
             store_meta, store_meta.c.current_schema == schema_version.c.version
         )
         with translate_errors():
-            async with self._engine.connect() as conn:
+            async with self._reads.connect() as conn:
                 row = (await conn.execute(stmt)).first()
         return None if row is None else schema_from_row(row)
 
@@ -446,7 +478,7 @@ class PostgresTupleStore:
         """One version; raises ``SchemaVersionNotFoundError``."""
         stmt = sa.select(*schema_version.c).where(schema_version.c.version == version)
         with translate_errors():
-            async with self._engine.connect() as conn:
+            async with self._reads.connect() as conn:
                 row = (await conn.execute(stmt)).first()
         if row is None:
             raise SchemaVersionNotFoundError(f"schema version {version} does not exist")
@@ -456,6 +488,6 @@ class PostgresTupleStore:
         """Every version, oldest first."""
         stmt = sa.select(*schema_version.c).order_by(schema_version.c.version)
         with translate_errors():
-            async with self._engine.connect() as conn:
+            async with self._reads.connect() as conn:
                 rows = (await conn.execute(stmt)).all()
         return [schema_from_row(row) for row in rows]

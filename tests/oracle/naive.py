@@ -58,6 +58,9 @@ CaveatFn = Callable[[Mapping[str, Any]], bool]
 Node = tuple[str, str]
 """A schema-level node: (type name, relation or permission name)."""
 
+Cell = tuple[str, str, str]
+"""A data-level node: (type name, object id, relation or permission name)."""
+
 
 class Tri(IntEnum):
     """Three-valued result, ordered NO < CONDITIONAL < YES (Kleene logic)."""
@@ -76,7 +79,7 @@ class Tri(IntEnum):
             return NotImplemented
         return Tri(max(self, other))
 
-    def __invert__(self) -> Tri:  # type: ignore[override]
+    def __invert__(self) -> Tri:
         return Tri(2 - self.value)
 
 
@@ -151,6 +154,19 @@ def strata(schema: ir.Schema) -> list[list[Node]]:
 # --- evaluation ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Env:
+    """One fixed-point computation: the subject, the request context and the values so far."""
+
+    subject: SubjectRef
+    context: dict[str, Any]
+    values: dict[Cell, Tri]
+
+    def value(self, cell: Cell) -> Tri:
+        """The current value of ``cell`` (NO until shown otherwise)."""
+        return self.values.get(cell, Tri.NO)
+
+
 @dataclass
 class NaiveWorld:
     """A schema, a set of relationships and a clock: answers checks by brute force.
@@ -169,7 +185,7 @@ class NaiveWorld:
 
     def __post_init__(self) -> None:
         self._strata = strata(self.schema)
-        self._live: dict[tuple[str, str, str], list[Relationship]] = defaultdict(list)
+        self._live: dict[Cell, list[Relationship]] = defaultdict(list)
         self._objects: dict[str, set[str]] = defaultdict(set)
         for rel in self.relationships:
             self._objects[rel.resource.type].add(rel.resource.id)
@@ -177,7 +193,7 @@ class NaiveWorld:
                 self._objects[rel.subject.type].add(rel.subject.id)
             if not rel.is_expired(self.now):
                 self._live[rel.resource.type, rel.resource.id, rel.relation].append(rel)
-        self._memo: dict[tuple[SubjectRef, str], dict[tuple[str, str, str], Tri]] = {}
+        self._memo: dict[tuple[SubjectRef, str], dict[Cell, Tri]] = {}
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -228,11 +244,12 @@ class NaiveWorld:
 
     # -- the fixed point --------------------------------------------------------------------------
 
-    def _solve(self, subject: SubjectRef, context: dict[str, Any]) -> dict[tuple[str, str, str], Tri]:
+    def _solve(self, subject: SubjectRef, context: dict[str, Any]) -> dict[Cell, Tri]:
         key = (subject, json.dumps(context, sort_keys=True))
         if key in self._memo:
             return self._memo[key]
-        values: dict[tuple[str, str, str], Tri] = {}
+        values: dict[Cell, Tri] = {}
+        env = _Env(subject, context, values)
         for group in self._strata:
             cells = [
                 (type_name, oid, member)
@@ -243,7 +260,7 @@ class NaiveWorld:
             while changed:
                 changed = False
                 for cell in cells:
-                    new = self._eval_member(cell, subject, context, values)
+                    new = self._eval_member(cell, env)
                     old = values.get(cell, Tri.NO)
                     if new < old:  # monotone iteration from NO may only go up
                         msg = f"non-monotone step at {cell}: {old!r} -> {new!r}"
@@ -260,63 +277,44 @@ class NaiveWorld:
             ids.add(subject.id)
         return ids
 
-    def _eval_member(
-        self,
-        cell: tuple[str, str, str],
-        subject: SubjectRef,
-        context: dict[str, Any],
-        values: dict[tuple[str, str, str], Tri],
-    ) -> Tri:
+    def _eval_member(self, cell: Cell, env: _Env) -> Tri:
         type_name, oid, member = cell
+        subject = env.subject
         if subject.relation is not None and (subject.type, subject.id, subject.relation) == cell:
             return Tri.YES  # a subject set is always a member of itself
         definition = self.schema.definitions[type_name]
         if member in definition.relations:
-            return self._eval_relation(cell, subject, context, values)
+            return self._eval_relation(cell, env)
         permission = definition.permissions[member]
-        return self._eval_rewrite(definition, oid, permission.rewrite, subject, context, values)
+        return self._eval_rewrite(definition, oid, permission.rewrite, env)
 
-    def _eval_relation(
-        self,
-        cell: tuple[str, str, str],
-        subject: SubjectRef,
-        context: dict[str, Any],
-        values: dict[tuple[str, str, str], Tri],
-    ) -> Tri:
+    def _eval_relation(self, cell: Cell, env: _Env) -> Tri:
+        subject = env.subject
         result = Tri.NO
         for rel in self._live.get(cell, []):
             target = rel.subject
             if target.relation is not None:
-                match = Tri.YES if target == subject else values.get(
-                    (target.type, target.id, target.relation), Tri.NO
-                )
+                match = Tri.YES if target == subject else env.value((target.type, target.id, target.relation))
             elif target.is_wildcard:
                 plain = subject.relation is None and not subject.is_wildcard
                 match = Tri.YES if plain and subject.type == target.type else Tri.NO
             else:
                 match = Tri.YES if target == subject else Tri.NO
-            result |= match & self._caveat(rel, context)
+            result |= match & self._caveat(rel, env.context)
         return result
 
-    def _eval_rewrite(
-        self,
-        definition: ir.Definition,
-        oid: str,
-        rewrite: ir.Rewrite,
-        subject: SubjectRef,
-        context: dict[str, Any],
-        values: dict[tuple[str, str, str], Tri],
-    ) -> Tri:
+    def _eval_rewrite(self, definition: ir.Definition, oid: str, rewrite: ir.Rewrite, env: _Env) -> Tri:
         def sub(child: ir.Rewrite) -> Tri:
-            return self._eval_rewrite(definition, oid, child, subject, context, values)
+            return self._eval_rewrite(definition, oid, child, env)
 
+        subject = env.subject
         if isinstance(rewrite, ir.Nil):
             return Tri.NO
         if isinstance(rewrite, ir.SelfRef):
             is_self = (subject.type, subject.id, subject.relation) == (definition.name, oid, None)
             return Tri.YES if is_self else Tri.NO
         if isinstance(rewrite, ir.ComputedUserset):
-            return values.get((definition.name, oid, rewrite.relation), Tri.NO)
+            return env.value((definition.name, oid, rewrite.relation))
         if isinstance(rewrite, ir.Union):
             result = Tri.NO
             for child in rewrite.children:
@@ -329,24 +327,17 @@ class NaiveWorld:
             return result
         if isinstance(rewrite, ir.Exclusion):
             return sub(rewrite.base) & ~sub(rewrite.subtract)
-        return self._eval_arrow(definition, oid, rewrite, context, values)
+        return self._eval_arrow(definition, oid, rewrite, env)
 
-    def _eval_arrow(
-        self,
-        definition: ir.Definition,
-        oid: str,
-        arrow: ir.TupleToUserset,
-        context: dict[str, Any],
-        values: dict[tuple[str, str, str], Tri],
-    ) -> Tri:
+    def _eval_arrow(self, definition: ir.Definition, oid: str, arrow: ir.TupleToUserset, env: _Env) -> Tri:
         branches: list[Tri] = []
         for rel in self._live.get((definition.name, oid, arrow.tupleset), []):
             target_def = self.schema.definitions.get(rel.subject.type)
             if target_def is None or target_def.member(arrow.computed) is None:
                 reached = Tri.NO
             else:
-                reached = values.get((rel.subject.type, rel.subject.id, arrow.computed), Tri.NO)
-            branches.append(self._caveat(rel, context) & reached)
+                reached = env.value((rel.subject.type, rel.subject.id, arrow.computed))
+            branches.append(self._caveat(rel, env.context) & reached)
         if arrow.mode == "all":
             if not branches:
                 return Tri.NO

@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from hypothesis import assume
+from hypothesis import reject
 from hypothesis import strategies as st
-
 from naive import CaveatFn, NotStratifiedError, strata
+
 from rebac.refs import CaveatRef, ObjectRef, Relationship, SubjectRef
 from rebac.schema import ir
 
@@ -49,6 +49,7 @@ RELATION_NAMES: Final = ("rel_a", "rel_b", "rel_c", "rel_d")
 PERMISSION_NAMES: Final = ("perm_a", "perm_b", "perm_c")
 OBJECT_IDS: Final = ("o1", "o2")
 USER_IDS: Final = ("u1", "u2")
+_MODES: Final[tuple[Literal["any", "all"], ...]] = ("any", "all")
 STRANGER: Final = "nobody"
 """A user id mentioned by no relationship: reachable only through wildcards."""
 
@@ -213,7 +214,7 @@ def _allowed_subjects(
 
 def _safe_relations(drafts: Mapping[str, _Draft], type_name: str) -> set[str]:
     draft = drafts[type_name]
-    return {n for n in draft.relation_names if n.startswith("rel_a") or n.startswith("rel_b")}
+    return {n for n in draft.relation_names if n.startswith(("rel_a", "rel_b"))}
 
 
 @st.composite
@@ -231,12 +232,12 @@ def _rewrite(
     arrows = _arrow_candidates(drafts, draft)
     if arrows:
         leaves.append(
-            st.tuples(st.sampled_from(arrows), st.sampled_from(["any", "all"])).map(
+            st.tuples(st.sampled_from(arrows), st.sampled_from(_MODES)).map(
                 lambda pair: ir.TupleToUserset(pair[0][0], pair[0][1], pair[1])
             )
         )
         leaves.append(
-            st.tuples(st.sampled_from(arrows), st.sampled_from(["any", "all"])).map(
+            st.tuples(st.sampled_from(arrows), st.sampled_from(_MODES)).map(
                 lambda pair: ir.TupleToUserset(pair[0][0], pair[0][1], pair[1])
             )
         )
@@ -250,7 +251,9 @@ def _rewrite(
         base = draw(_rewrite(drafts, draft, visible, depth - 1))
         subtract = draw(_rewrite(drafts, draft, visible, depth - 1))
         return ir.Exclusion(base, subtract)
-    children = tuple(draw(_rewrite(drafts, draft, visible, depth - 1)) for _ in range(draw(st.integers(2, 3))))
+    children = tuple(
+        draw(_rewrite(drafts, draft, visible, depth - 1)) for _ in range(draw(st.integers(2, 3)))
+    )
     return ir.Union(children) if op == "union" else ir.Intersection(children)
 
 
@@ -315,7 +318,7 @@ def schemas(draw: st.DrawFn) -> ir.Schema:
     try:
         strata(schema)
     except NotStratifiedError:
-        assume(False)
+        reject()
     return schema
 
 
@@ -351,12 +354,16 @@ def _drop_transitive_wildcards(drafts: Mapping[str, _Draft]) -> None:
         draft.relations[name] = kept or (ir.AllowedSubject(USER),)
 
 
-def _productive(drafts: Mapping[str, _Draft], draft: _Draft, rewrite: ir.Rewrite, done: set[tuple[str, str]]) -> bool:
+def _productive(
+    drafts: Mapping[str, _Draft], draft: _Draft, rewrite: ir.Rewrite, done: set[tuple[str, str]]
+) -> bool:
     """Whether ``rewrite`` can yield a subject without relying on a not-yet-productive member."""
     if isinstance(rewrite, ir.ComputedUserset):
         return (draft.name, rewrite.relation) in done
     if isinstance(rewrite, ir.TupleToUserset):
-        targets = {e.type for e in draft.relations[rewrite.tupleset] if rewrite.computed in _members(drafts, e.type)}
+        targets = {
+            e.type for e in draft.relations[rewrite.tupleset] if rewrite.computed in _members(drafts, e.type)
+        }
         return any((t, rewrite.computed) in done for t in targets)
     if isinstance(rewrite, ir.Union):
         return any(_productive(drafts, draft, c, done) for c in rewrite.children)
@@ -446,8 +453,6 @@ def worlds(draw: st.DrawFn) -> World:
     subjects += [SubjectRef(t, "o1") for t in schema.definitions if t != USER]
     # Subject sets as check subjects (``group:o1#rel_a``): matched exactly, never by a wildcard.
     subjects += [
-        SubjectRef(t, "o1", next(iter(d.relations)))
-        for t, d in schema.definitions.items()
-        if d.relations
+        SubjectRef(t, "o1", next(iter(d.relations))) for t, d in schema.definitions.items() if d.relations
     ]
     return World(schema, print_schema(schema), rels, contexts, subjects)

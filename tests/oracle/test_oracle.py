@@ -126,7 +126,9 @@ async def _all_subjects(
             return items
 
 
-def _expand_subject_items(items: list[LookupSubjectItem], candidates: list[SubjectRef]) -> dict[SubjectRef, Tri]:
+def _expand_subject_items(
+    items: list[LookupSubjectItem], candidates: list[SubjectRef]
+) -> dict[SubjectRef, Tri]:
     """What the engine's answer says about each candidate: listed, covered by ``*``, or NO."""
     listed = {item.subject: _TRI[item.permissionship] for item in items if not item.subject.is_wildcard}
     wildcards = [item for item in items if item.subject.is_wildcard]
@@ -168,7 +170,9 @@ async def _compare_lookups(engine: Engine, oracle: NaiveWorld, world: World) -> 
                         try:
                             items = await _all_subjects(engine, resource, member, subject_type, context)
                         except EvaluationError as exc:
-                            problems.append(f"lookup_subjects {resource}#{member} {subject_type}: error {exc}")
+                            problems.append(
+                                f"lookup_subjects {resource}#{member} {subject_type}: error {exc}"
+                            )
                             continue
                         got_s = _expand_subject_items(items, candidates)
                         if got_s != want_s:
@@ -216,7 +220,9 @@ async def test_lookups_match_brute_force_memory(store_factory: StoreFactory, wor
 @pytest.mark.integration
 @settings(max_examples=15, deadline=None, suppress_health_check=_HEALTH)
 @given(world=worlds())
-async def test_check_and_lookups_match_naive_oracle_postgres(store_factory: StoreFactory, world: World) -> None:
+async def test_check_and_lookups_match_naive_oracle_postgres(
+    store_factory: StoreFactory, world: World
+) -> None:
     note(world.describe())
     oracle = NaiveWorld(world.schema, world.relationships, CAVEAT_FNS)
     users = [s for s in world.subjects if s.type == USER]

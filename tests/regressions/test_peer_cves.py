@@ -98,7 +98,12 @@ async def lookup_resources(
     cursor: str | None = None
     while True:
         page = await engine.lookup_resources(
-            resource_type, permission, parse_subject(subject), consistency=FRESH, context=context, cursor=cursor
+            resource_type,
+            permission,
+            parse_subject(subject),
+            consistency=FRESH,
+            context=context,
+            cursor=cursor,
         )
         for item in page.items:
             assert item.resource_id not in found
@@ -116,7 +121,12 @@ async def lookup_subjects(
     cursor: str | None = None
     while True:
         page = await engine.lookup_subjects(
-            parse_object(resource), permission, subject_type, consistency=FRESH, context=context, cursor=cursor
+            parse_object(resource),
+            permission,
+            subject_type,
+            consistency=FRESH,
+            context=context,
+            cursor=cursor,
         )
         for item in page.items:
             found[str(item.subject)] = (item.permissionship, tuple(sorted(str(s) for s in item.excluded)))
@@ -130,6 +140,7 @@ async def assert_lookup_parity(
     resource_type: str,
     resource_ids: Sequence[str],
     permission: str,
+    *,
     subjects: Sequence[str],
     context: dict[str, Any] | None = None,
 ) -> None:
@@ -137,7 +148,9 @@ async def assert_lookup_parity(
     checks: dict[tuple[str, str], Permissionship] = {}
     for subject in subjects:
         for rid in resource_ids:
-            checks[rid, subject] = await check(engine, f"{resource_type}:{rid}#{permission}@{subject}", context)
+            checks[rid, subject] = await check(
+                engine, f"{resource_type}:{rid}#{permission}@{subject}", context
+            )
         found = await lookup_resources(engine, resource_type, permission, subject, context)
         expected = {rid: p for (rid, s), p in checks.items() if s == subject and p is not NO}
         assert found == expected, f"lookup_resources({permission}@{subject}) != check"
@@ -173,7 +186,9 @@ definition document {
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_cache_key_includes_caveat_context_cve_2026_33729(store_factory: StoreFactory, kind: str) -> None:
+async def test_cache_key_includes_caveat_context_cve_2026_33729(
+    store_factory: StoreFactory, kind: str
+) -> None:
     """CVE-2026-33729 / CVE-2024-56323 (OpenFGA): conditions + cache returned another context's answer.
 
     Same check, different caveat contexts, one engine with the cache ON: every answer must be the
@@ -219,7 +234,9 @@ async def test_cache_key_includes_revision(store_factory: StoreFactory, kind: st
     same engine: each revision gets its own answer.
     """
     async with store_factory(kind) as store:
-        schema = "definition user {}\ndefinition document {\n relation viewer: user\n permission view = viewer\n}"
+        schema = (
+            "definition user {}\ndefinition document {\n relation viewer: user\n permission view = viewer\n}"
+        )
         first = await write(store, ["document:plan#viewer@user:ann"])
         engine = engine_for(store, schema)
         rel = "document:plan#view@user:ann"
@@ -231,7 +248,10 @@ async def test_cache_key_includes_revision(store_factory: StoreFactory, kind: st
         assert await check(engine, rel) is NO
         assert await check(engine, rel, consistency=at_second) is NO
         assert await check(engine, rel, consistency=at_first) is HAS
-        assert await check(engine, rel, consistency=Consistency(ConsistencyMode.AT_LEAST_AS_FRESH, second.token)) is NO
+        assert (
+            await check(engine, rel, consistency=Consistency(ConsistencyMode.AT_LEAST_AS_FRESH, second.token))
+            is NO
+        )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -290,7 +310,9 @@ definition resource {
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_exclusion_under_multi_resource_arrow_cve_2024_38361(store_factory: StoreFactory, kind: str) -> None:
+async def test_exclusion_under_multi_resource_arrow_cve_2024_38361(
+    store_factory: StoreFactory, kind: str
+) -> None:
     """CVE-2024-38361 / GHSA-grjv-gjgr-66g2 (SpiceDB): an exclusion under an arrow over several
     resources gave NO_PERMISSION wrongly. Model: ``arrowovermultiexclusion.yaml``.
 
@@ -314,7 +336,7 @@ async def test_exclusion_under_multi_resource_arrow_cve_2024_38361(store_factory
         assert await check(engine, "resource:one#view@user:fred") is HAS
         assert await lookup_resources(engine, "resource", "view", "user:fred") == {"one": HAS}
         assert (await lookup_subjects(engine, "resource:one", "view", "user"))["user:fred"][0] is HAS
-        await assert_lookup_parity(engine, "resource", ["one"], "view", ["user:fred", "user:other"])
+        await assert_lookup_parity(engine, "resource", ["one"], "view", subjects=["user:fred", "user:other"])
 
 
 MULTI_BRANCH_CAVEAT_ARROWS = """
@@ -417,7 +439,9 @@ async def test_but_not_with_from_and_userset_cve_2024_42473(store_factory: Store
         assert await check(engine, "document:doc#view@user:bob") is NO
         assert await check(engine, "document:doc#view@user:anne") is HAS
         assert await check(engine, "document:doc#view@user:carl") is NO
-        await assert_lookup_parity(engine, "document", ["doc"], "view", ["user:anne", "user:bob", "user:carl"])
+        await assert_lookup_parity(
+            engine, "document", ["doc"], "view", subjects=["user:anne", "user:bob", "user:carl"]
+        )
 
 
 # --- (c) lookups disagreeing with check -----------------------------------------------------------
@@ -463,19 +487,29 @@ async def test_wildcard_under_exclusion_and_intersection_lookup_parity_cve_2022_
             ],
         )
         engine = engine_for(store, WILDCARD_EXCLUSION_INTERSECTION)
-        assert await lookup_resources(engine, "resource", "view", "user:alice") == {"r1": HAS, "r3": HAS, "r4": HAS}
+        assert await lookup_resources(engine, "resource", "view", "user:alice") == {
+            "r1": HAS,
+            "r3": HAS,
+            "r4": HAS,
+        }
         assert await lookup_resources(engine, "resource", "view", "user:mallory") == {"r3": HAS}
         assert await lookup_resources(engine, "resource", "both", "user:bob") == {"r3": HAS, "r5": HAS}
         assert await lookup_resources(engine, "resource", "both", "user:alice") == {"r4": HAS}
         assert await lookup_resources(engine, "resource", "nested", "user:bob") == {"r1": HAS, "r3": HAS}
-        assert await lookup_resources(engine, "resource", "nested", "user:zed") == {"r1": HAS, "r3": HAS, "r5": HAS}
+        assert await lookup_resources(engine, "resource", "nested", "user:zed") == {
+            "r1": HAS,
+            "r3": HAS,
+            "r5": HAS,
+        }
         r1 = await lookup_subjects(engine, "resource:r1", "view", "user")
         assert r1.get("user:*") == (HAS, ("user:mallory",))
         assert "user:mallory" not in r1
         assert await lookup_subjects(engine, "resource:r2", "view", "user") == {}
         subjects = ["user:alice", "user:bob", "user:mallory", "user:zed"]
         for permission in ("view", "both", "nested"):
-            await assert_lookup_parity(engine, "resource", ["r1", "r2", "r3", "r4", "r5"], permission, subjects)
+            await assert_lookup_parity(
+                engine, "resource", ["r1", "r2", "r3", "r4", "r5"], permission, subjects=subjects
+            )
 
 
 ARROW_OVER_SAME_TYPE = """
@@ -517,7 +551,9 @@ async def test_lookup_subjects_same_type_twice_in_relation_cve_2024_32001(
         listed = await lookup_subjects(engine, "document:firstdoc", "view", "user")
         assert listed == {"user:fred": (HAS, ()), "user:tom": (HAS, ())}
         assert await lookup_resources(engine, "document", "view", "user:fred") == {"firstdoc": HAS}
-        await assert_lookup_parity(engine, "document", ["firstdoc"], "view", ["user:tom", "user:fred", "user:x"])
+        await assert_lookup_parity(
+            engine, "document", ["firstdoc"], "view", subjects=["user:tom", "user:fred", "user:x"]
+        )
 
 
 ENTRYPOINTS = """
@@ -571,14 +607,18 @@ async def test_lookup_resources_complete_across_entrypoints_go_2025_4151(
         assert await lookup_resources(engine, "project", "view", "user:ann") == {**want_edit, "p_public": HAS}
         ids = ["p_direct", "p_team", "p_org", "p_org2", "p_public", "p_none"]
         for permission in ("edit", "view"):
-            await assert_lookup_parity(engine, "project", ids, permission, ["user:ann", "user:bob", "user:eve"])
+            await assert_lookup_parity(
+                engine, "project", ids, permission, subjects=["user:ann", "user:bob", "user:eve"]
+            )
 
 
 # --- (d) silent partial success -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_oversized_write_never_acks_partially_cve_2025_64529(store_factory: StoreFactory, kind: str) -> None:
+async def test_oversized_write_never_acks_partially_cve_2025_64529(
+    store_factory: StoreFactory, kind: str
+) -> None:
     """CVE-2025-64529 (SpiceDB): an oversized WriteRelationships reported success but failed (with
     exclusion schemas), leading to wrong checks. A write over the limit must fail as a whole and
     leave nothing behind; a write exactly at the limit must land as a whole.
@@ -600,7 +640,9 @@ async def test_oversized_write_never_acks_partially_cve_2025_64529(store_factory
         done = await write(store, exact)
         assert done.revision > head
         revision = await store.resolve(FRESH)
-        stored = [r async for r in store.query(RelationshipFilter(resource_type="resource"), revision=revision)]
+        stored = [
+            r async for r in store.query(RelationshipFilter(resource_type="resource"), revision=revision)
+        ]
         assert len(stored) == limit
         assert await check(engine, "resource:x0#view@user:eve") is NO
         assert await check(engine, "resource:x0#view@user:ann") is HAS
@@ -612,11 +654,18 @@ async def test_lookup_pages_are_never_truncated_silently(store_factory: StoreFac
     never repeat an item, and together they are exactly the unpaged answer.
     """
     async with store_factory(kind) as store:
-        schema = "definition user {}\ndefinition document {\n relation viewer: user | user:*\n permission view = viewer\n}"
-        await write(store, [f"document:d{i:02}#viewer@user:ann" for i in range(23)] + ["document:pub#viewer@user:*"])
+        schema = (
+            "definition user {}\n"
+            "definition document {\n relation viewer: user | user:*\n permission view = viewer\n}"
+        )
+        await write(
+            store, [f"document:d{i:02}#viewer@user:ann" for i in range(23)] + ["document:pub#viewer@user:*"]
+        )
         await write(store, [f"document:e{i:02}#viewer@user:u{i:02}" for i in range(9)])
         engine = engine_for(store, schema)
-        everything = await engine.lookup_resources("document", "view", parse_subject("user:ann"), consistency=FRESH)
+        everything = await engine.lookup_resources(
+            "document", "view", parse_subject("user:ann"), consistency=FRESH
+        )
         assert everything.cursor is None
         assert len(everything.items) == 24
         for limit in (1, 5, 7, 24, 25):
@@ -624,7 +673,12 @@ async def test_lookup_pages_are_never_truncated_silently(store_factory: StoreFac
             cursor: str | None = None
             while True:
                 page = await engine.lookup_resources(
-                    "document", "view", parse_subject("user:ann"), consistency=FRESH, limit=limit, cursor=cursor
+                    "document",
+                    "view",
+                    parse_subject("user:ann"),
+                    consistency=FRESH,
+                    limit=limit,
+                    cursor=cursor,
                 )
                 assert len(page.items) <= limit
                 seen.extend(item.resource_id for item in page.items)
@@ -633,14 +687,21 @@ async def test_lookup_pages_are_never_truncated_silently(store_factory: StoreFac
                 cursor = page.cursor
             assert len(seen) == len(set(seen)), f"limit {limit}: an item was repeated"
             assert sorted(seen) == sorted(i.resource_id for i in everything.items), f"limit {limit}"
-        subjects_all = await engine.lookup_subjects(parse_object("document:e00"), "view", "user", consistency=FRESH)
+        subjects_all = await engine.lookup_subjects(
+            parse_object("document:e00"), "view", "user", consistency=FRESH
+        )
         assert [str(i.subject) for i in subjects_all.items] == ["user:u00"]
         for limit in (1, 2):
             got: list[str] = []
             cursor = None
             while True:
                 spage = await engine.lookup_subjects(
-                    parse_object("document:pub"), "view", "user", consistency=FRESH, limit=limit, cursor=cursor
+                    parse_object("document:pub"),
+                    "view",
+                    "user",
+                    consistency=FRESH,
+                    limit=limit,
+                    cursor=cursor,
                 )
                 assert len(spage.items) <= limit
                 got.extend(str(i.subject) for i in spage.items)
@@ -706,7 +767,9 @@ async def _bounded(awaitable: Any) -> Any:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("schema", [CIRCULAR_RELATIONS, CIRCULAR_PERMISSIONS], ids=["relations", "permissions"])
+@pytest.mark.parametrize(
+    "schema", [CIRCULAR_RELATIONS, CIRCULAR_PERMISSIONS], ids=["relations", "permissions"]
+)
 async def test_circular_definitions_terminate_bounded_cve_2023_35933(
     store_factory: StoreFactory, kind: str, schema: str
 ) -> None:
@@ -755,6 +818,46 @@ async def test_circular_definitions_terminate_bounded_cve_2023_35933(
 
 
 _TYPED_EVALUATION_ERRORS = ("MaxDepthExceededError", "DeadlineExceededError", "BudgetExceededError")
+
+
+SMALL_CYCLES = """
+definition user {}
+
+definition group {
+    relation member: user | group#member
+}
+
+definition folder {
+    relation parent: folder
+    relation viewer: user
+    permission view = parent->view + viewer
+}
+"""
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_small_data_cycle_is_decided_not_depth_exhausted_cve_2023_35933(
+    store_factory: StoreFactory, kind: str
+) -> None:
+    """Pattern (e), CVE-2023-35933 class, found by the oracle: four objects that all point at each
+    other (through a subject set, and through an arrow) are a cycle of four nodes; it must be cut
+    and answered (NO for a stranger, YES for the one real member), not run the depth budget out.
+    A real grant must never turn into an error because a sibling branch is cyclic.
+    """
+    ids = "abcd"
+    async with store_factory(kind) as store:
+        await write(
+            store,
+            [f"group:{x}#member@group:{y}#member" for x in ids for y in ids if x != y]
+            + [f"folder:{x}#parent@folder:{y}" for x in ids for y in ids if x != y]
+            + ["group:d#member@user:ann", "folder:d#viewer@user:ann"],
+        )
+        engine = engine_for(store, SMALL_CYCLES)
+        for x in ids:
+            assert await _bounded(check(engine, f"group:{x}#member@user:ann")) is HAS
+            assert await _bounded(check(engine, f"group:{x}#member@user:eve")) is NO
+            assert await _bounded(check(engine, f"folder:{x}#view@user:ann")) is HAS
+            assert await _bounded(check(engine, f"folder:{x}#view@user:eve")) is NO
 
 
 CYCLE_CACHE = """

@@ -65,4 +65,5 @@ async def _lines(items: AsyncIterator[Any]) -> AsyncIterator[bytes]:
 
 def ndjson(items: AsyncIterator[Any], headers: dict[str, str] | None = None) -> Stream:
     """Stream ``{"result": item}`` lines; an error mid-stream becomes a final ``{"error": problem}`` line."""
-    return Stream(_lines(items), media_type=NDJSON, headers=headers or {})
+    # The explicit header wins over the JSON media type of handlers that may also answer JSON.
+    return Stream(_lines(items), media_type=NDJSON, headers={"Content-Type": NDJSON, **(headers or {})})

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from rebac import errors
 from rebac.api import authzen_dto as az
@@ -107,7 +108,10 @@ class AuthZenController(Controller):
 
     @post("/evaluation", operation_id="AuthZenEvaluation", status_code=200)
     async def evaluation(
-        self, data: az.EvaluationRequest, current: NamedDependency[Current], request: Request[Any, Any, Any]
+        self,
+        data: JSONBody[az.EvaluationRequest],
+        current: NamedDependency[Current],
+        request: Request[Any, Any, Any],
     ) -> az.Decision:
         """One decision."""
         revision = await _revision(current.engine, request)
@@ -118,7 +122,7 @@ class AuthZenController(Controller):
     @post("/evaluations", operation_id="AuthZenEvaluations", status_code=200)
     async def evaluations(
         self,
-        data: az.EvaluationsRequest,
+        data: JSONBody[az.EvaluationsRequest],
         current: NamedDependency[Current],
         services: NamedDependency[Services],
         request: Request[Any, Any, Any],
@@ -171,7 +175,7 @@ class AuthZenController(Controller):
     @post("/search/subject", operation_id="AuthZenSearchSubject", status_code=200)
     async def search_subject(
         self,
-        data: az.SearchEntityRequest,
+        data: JSONBody[az.SearchEntityRequest],
         current: NamedDependency[Current],
         services: NamedDependency[Services],
         request: Request[Any, Any, Any],
@@ -202,7 +206,7 @@ class AuthZenController(Controller):
     @post("/search/resource", operation_id="AuthZenSearchResource", status_code=200)
     async def search_resource(
         self,
-        data: az.SearchEntityRequest,
+        data: JSONBody[az.SearchEntityRequest],
         current: NamedDependency[Current],
         services: NamedDependency[Services],
         request: Request[Any, Any, Any],
@@ -232,7 +236,10 @@ class AuthZenController(Controller):
 
     @post("/search/action", operation_id="AuthZenSearchAction", status_code=200)
     async def search_action(
-        self, data: az.SearchActionRequest, current: NamedDependency[Current], request: Request[Any, Any, Any]
+        self,
+        data: JSONBody[az.SearchActionRequest],
+        current: NamedDependency[Current],
+        request: Request[Any, Any, Any],
     ) -> az.SearchResponse:
         """Permissions of the resource's type that ``subject`` has on ``resource`` (one page)."""
         engine = current.engine

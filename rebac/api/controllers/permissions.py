@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.response import Stream
 
 from rebac.api import convert, dto
@@ -66,7 +67,10 @@ class PermissionsController(Controller):
 
     @post("/check", operation_id="CheckPermission", status_code=200)
     async def check(
-        self, data: dto.CheckRequest, current: NamedDependency[Current], services: NamedDependency[Services]
+        self,
+        data: JSONBody[dto.CheckRequest],
+        current: NamedDependency[Current],
+        services: NamedDependency[Services],
     ) -> dto.CheckResponse:
         """May ``subject`` do ``permission`` on ``resource``? A deny is a 200 with NO_PERMISSION."""
         engine = current.engine
@@ -92,7 +96,10 @@ class PermissionsController(Controller):
 
     @post("/checkbulk", operation_id="CheckBulkPermissions", status_code=200)
     async def check_bulk(
-        self, data: dto.CheckBulkRequest, current: NamedDependency[Current], services: Services
+        self,
+        data: JSONBody[dto.CheckBulkRequest],
+        current: NamedDependency[Current],
+        services: NamedDependency[Services],
     ) -> dto.CheckBulkResponse:
         """Many checks at one revision; a failing item carries its error (treat it as a deny)."""
         check_batch(
@@ -123,7 +130,10 @@ class PermissionsController(Controller):
 
     @post("/expand", operation_id="ExpandPermissionTree", status_code=200)
     async def expand(
-        self, data: dto.ExpandRequest, current: NamedDependency[Current], services: Services
+        self,
+        data: JSONBody[dto.ExpandRequest],
+        current: NamedDependency[Current],
+        services: NamedDependency[Services],
     ) -> dto.ExpandResponse:
         """The userset tree of ``resource#permission``."""
         engine = current.engine
@@ -136,7 +146,7 @@ class PermissionsController(Controller):
     @post("/resources", operation_id="LookupResources", status_code=200)
     async def lookup_resources(
         self,
-        data: dto.LookupResourcesRequest,
+        data: JSONBody[dto.LookupResourcesRequest],
         current: NamedDependency[Current],
         services: NamedDependency[Services],
         request: Request[Any, Any, Any],
@@ -178,7 +188,7 @@ class PermissionsController(Controller):
     @post("/subjects", operation_id="LookupSubjects", status_code=200)
     async def lookup_subjects(
         self,
-        data: dto.LookupSubjectsRequest,
+        data: JSONBody[dto.LookupSubjectsRequest],
         current: NamedDependency[Current],
         services: NamedDependency[Services],
         request: Request[Any, Any, Any],

@@ -9,6 +9,7 @@ from typing import Any, Final
 import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.response import Stream
 
 from rebac import errors, limits
@@ -59,7 +60,10 @@ class RelationshipsController(Controller):
 
     @post("/write", operation_id="WriteRelationships", status_code=200)
     async def write(
-        self, data: dto.WriteRequest, current: NamedDependency[Current], services: NamedDependency[Services]
+        self,
+        data: JSONBody[dto.WriteRequest],
+        current: NamedDependency[Current],
+        services: NamedDependency[Services],
     ) -> dto.WriteResponse:
         """Apply every update atomically (touch/create/delete) after the preconditions, or nothing."""
         check_batch(
@@ -81,7 +85,9 @@ class RelationshipsController(Controller):
         return dto.WriteResponse(written_at=dto.ZedToken(result.token))
 
     @post("/read", operation_id="ReadRelationships", status_code=200)
-    async def read(self, data: dto.ReadRequest, services: NamedDependency[Services]) -> dto.ReadResponse:
+    async def read(
+        self, data: JSONBody[dto.ReadRequest], services: NamedDependency[Services]
+    ) -> dto.ReadResponse:
         """One page of relationships matching the filter, with a cursor when more follow."""
         flt = convert.filter_of(data.relationship_filter)
         limit = page_limit(data.optional_limit, services.settings.api)
@@ -104,7 +110,7 @@ class RelationshipsController(Controller):
 
     @post("/delete", operation_id="DeleteRelationships", status_code=200)
     async def delete(
-        self, data: dto.DeleteRequest, services: NamedDependency[Services]
+        self, data: JSONBody[dto.DeleteRequest], services: NamedDependency[Services]
     ) -> dto.DeleteResponse:
         """Delete every relationship matching the filter (atomically; see ``optionalLimit``)."""
         flt = convert.filter_of(data.relationship_filter)
@@ -146,7 +152,10 @@ class RelationshipsController(Controller):
         request_max_body_size=None,
     )
     async def import_bulk(
-        self, request: Request[Any, Any, Any], current: NamedDependency[Current], services: Services
+        self,
+        request: Request[Any, Any, Any],
+        current: NamedDependency[Current],
+        services: NamedDependency[Services],
     ) -> dto.ImportResponse:
         """Load NDJSON relationships atomically.
 
@@ -179,7 +188,9 @@ class RelationshipsController(Controller):
         return dto.ImportResponse(num_loaded=str(result.loaded), written_at=dto.ZedToken(result.token))
 
     @post("/exportbulk", operation_id="ExportBulkRelationships", status_code=200, media_type=NDJSON)
-    async def export_bulk(self, data: dto.ExportRequest, services: NamedDependency[Services]) -> Stream:
+    async def export_bulk(
+        self, data: JSONBody[dto.ExportRequest], services: NamedDependency[Services]
+    ) -> Stream:
         """Stream every matching relationship at one revision as NDJSON.
 
         Lines are ``{"relationship": "<text>"}``: the format ``importbulk`` and ``rebac import`` read.

@@ -6,6 +6,7 @@ import difflib
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from rebac.api import dto
 from rebac.api.auth import Principal, require_scope
@@ -25,7 +26,10 @@ class SchemaController(Controller):
 
     @post("/write", operation_id="WriteSchema", status_code=200)
     async def write(
-        self, data: dto.SchemaWriteRequest, services: NamedDependency[Services], principal: Principal
+        self,
+        data: JSONBody[dto.SchemaWriteRequest],
+        services: NamedDependency[Services],
+        principal: NamedDependency[Principal],
     ) -> dto.SchemaWriteResponse:
         """Store a new schema version; refused (409) if it would orphan stored relationships."""
         version = await write_schema(services.store, data.schema, author=principal.key_id, force=data.force)
@@ -52,7 +56,7 @@ class SchemaController(Controller):
 
     @post("/diffschema", operation_id="DiffSchema", status_code=200)
     async def diff(
-        self, data: dto.SchemaDiffRequest, services: NamedDependency[Services]
+        self, data: JSONBody[dto.SchemaDiffRequest], services: NamedDependency[Services]
     ) -> dto.SchemaDiffResponse:
         """Unified diff between two schemas.
 

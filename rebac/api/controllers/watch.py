@@ -8,6 +8,7 @@ from typing import Final
 
 from litestar import Controller, post
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.response import Stream
 
 from rebac.api import convert, dto
@@ -43,7 +44,7 @@ class WatchController(Controller):
     tags = ["watch"]  # noqa: RUF012
 
     @post("/", operation_id="Watch", status_code=200)
-    async def watch(self, data: dto.WatchRequest, services: NamedDependency[Services]) -> Stream:
+    async def watch(self, data: JSONBody[dto.WatchRequest], services: NamedDependency[Services]) -> Stream:
         """Stream the changes after ``optionalStartCursor`` (from now when absent) as NDJSON.
 
         One ``{"result": WatchResponse}`` line per revision, until ``optionalTimeoutSeconds`` (default

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from litestar.testing import AsyncTestClient
+
 from rebac.api.auth import GeneratedKey, generate_key
 from rebac.config import ApiSettings, DatabaseSettings, Settings
 
@@ -30,6 +32,9 @@ definition document {
     permission view = (viewer + edit) - banned
 }
 """
+
+Client = AsyncTestClient[Any]
+"""The test client type (Litestar's async test client)."""
 
 LIMITS = ApiSettings(preshared_key=PRESHARED, max_bulk_items=5, max_page_size=50)
 MAX_UPDATES = 10
@@ -59,7 +64,7 @@ class FakeKeys:
 
 
 def settings(**api: Any) -> Settings:
-    base = {
+    base: dict[str, Any] = {
         "preshared_key": PRESHARED,
         "max_bulk_items": LIMITS.max_bulk_items,
         "max_page_size": LIMITS.max_page_size,
@@ -79,11 +84,15 @@ def subj(type_: str, id_: str, relation: str = "") -> dict[str, Any]:
     return out
 
 
-def rel(rtype: str, rid: str, relation: str, stype: str, sid: str, srel: str = "") -> dict[str, Any]:
+def rel(  # noqa: PLR0917 - mirrors the text syntax, left to right
+    rtype: str, rid: str, relation: str, stype: str, sid: str, srel: str = ""
+) -> dict[str, Any]:
     return {"resource": obj(rtype, rid), "relation": relation, "subject": subj(stype, sid, srel)}
 
 
-def touch(rtype: str, rid: str, relation: str, stype: str, sid: str, srel: str = "") -> dict[str, Any]:
+def touch(  # noqa: PLR0917 - mirrors the text syntax, left to right
+    rtype: str, rid: str, relation: str, stype: str, sid: str, srel: str = ""
+) -> dict[str, Any]:
     return {"operation": "OPERATION_TOUCH", "relationship": rel(rtype, rid, relation, stype, sid, srel)}
 
 

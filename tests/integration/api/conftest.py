@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from api_helpers import AUTH, SCHEMA, FakeKeys, settings, touch
+from api_helpers import AUTH, SCHEMA, Client, FakeKeys, settings, touch
 from litestar.testing import AsyncTestClient
 
 from rebac.api.app import create_app
@@ -14,7 +14,7 @@ from rebac.store.base import TupleStore
 
 
 @pytest.fixture
-async def pg_store(store_factory) -> AsyncIterator[TupleStore]:
+async def pg_store(store_factory: Any) -> AsyncIterator[TupleStore]:
     async with store_factory("postgres", quantization_seconds=0) as store:
         yield store
 
@@ -25,14 +25,14 @@ def keys() -> FakeKeys:
 
 
 @pytest.fixture
-async def client(pg_store, keys) -> AsyncIterator[AsyncTestClient[Any]]:
+async def client(pg_store: TupleStore, keys: FakeKeys) -> AsyncIterator[AsyncTestClient[Any]]:
     app = create_app(settings(), store=pg_store, keys=keys, schema_refresh_seconds=0)
     async with AsyncTestClient(app) as test_client:
         yield test_client
 
 
 @pytest.fixture
-async def seeded(client) -> AsyncTestClient[Any]:
+async def seeded(client: Client) -> AsyncTestClient[Any]:
     """A client whose store has SCHEMA and a few relationships."""
     response = await client.post("/v1/schema/write", json={"schema": SCHEMA}, headers=AUTH)
     assert response.status_code == 200, response.text

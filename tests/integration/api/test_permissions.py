@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
-from api_helpers import AUTH, FULL, check_body, obj, rel, subj
+from api_helpers import AUTH, FULL, Client, check_body, obj, rel, subj
 
 pytestmark = pytest.mark.integration
 
@@ -14,7 +15,7 @@ NO = "PERMISSIONSHIP_NO_PERMISSION"
 CONDITIONAL = "PERMISSIONSHIP_CONDITIONAL_PERMISSION"
 
 
-async def test_check_allowed_and_denied(seeded):
+async def test_check_allowed_and_denied(seeded: Client) -> None:
     allowed = await seeded.post(
         "/v1/permissions/check", json=check_body("d1", "view", "tom", **FULL), headers=AUTH
     )
@@ -28,7 +29,7 @@ async def test_check_allowed_and_denied(seeded):
     assert denied.json()["permissionship"] == NO
 
 
-async def test_write_token_is_honoured_new_enemy(seeded):
+async def test_write_token_is_honoured_new_enemy(seeded: Client) -> None:
     """Revoke, then check with the revoke's token: the revoked subject must be denied."""
     revoke = await seeded.post(
         "/v1/relationships/write",
@@ -49,7 +50,7 @@ async def test_write_token_is_honoured_new_enemy(seeded):
     assert check.json()["permissionship"] == NO
 
 
-async def test_caveat_context_feeds_the_check(seeded):
+async def test_caveat_context_feeds_the_check(seeded: Client) -> None:
     write = await seeded.post(
         "/v1/relationships/write",
         json={
@@ -85,7 +86,7 @@ async def test_caveat_context_feeds_the_check(seeded):
     assert no.json()["permissionship"] == NO
 
 
-async def test_with_tracing_returns_the_deciding_path(seeded):
+async def test_with_tracing_returns_the_deciding_path(seeded: Client) -> None:
     response = await seeded.post(
         "/v1/permissions/check", json=check_body("d1", "view", "tom", withTracing=True, **FULL), headers=AUTH
     )
@@ -110,7 +111,7 @@ async def test_with_tracing_returns_the_deciding_path(seeded):
         ({"permission": "view"}, "invalid-request"),
     ],
 )
-async def test_check_bad_input_is_a_problem(seeded, body, kind):
+async def test_check_bad_input_is_a_problem(seeded: Client, body: Any, kind: str) -> None:
     response = await seeded.post("/v1/permissions/check", json=body, headers=AUTH)
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -118,7 +119,7 @@ async def test_check_bad_input_is_a_problem(seeded, body, kind):
     assert response.json()["status"] == 400
 
 
-async def test_check_bulk_with_per_item_errors(seeded):
+async def test_check_bulk_with_per_item_errors(seeded: Client) -> None:
     items = [
         {"resource": obj("document", "d1"), "permission": "view", "subject": subj("user", "tom")},
         {"resource": obj("document", "d1"), "permission": "view", "subject": subj("user", "bob")},
@@ -134,7 +135,7 @@ async def test_check_bulk_with_per_item_errors(seeded):
     assert pairs[2]["request"]["permission"] == "nope"
 
 
-async def test_check_bulk_over_the_limit_is_refused(seeded):
+async def test_check_bulk_over_the_limit_is_refused(seeded: Client) -> None:
     item = {"resource": obj("document", "d1"), "permission": "view", "subject": subj("user", "tom")}
     response = await seeded.post("/v1/permissions/checkbulk", json={"items": [item] * 6}, headers=AUTH)
     assert response.status_code == 400
@@ -142,7 +143,7 @@ async def test_check_bulk_over_the_limit_is_refused(seeded):
     assert response.json()["maximum"] == 5
 
 
-async def test_expand(seeded):
+async def test_expand(seeded: Client) -> None:
     response = await seeded.post(
         "/v1/permissions/expand",
         json={"resource": obj("document", "d1"), "permission": "view", **FULL},
@@ -155,7 +156,7 @@ async def test_expand(seeded):
     assert "team" in json.dumps(root)
 
 
-async def test_lookup_resources_pages_with_cursors(seeded):
+async def test_lookup_resources_pages_with_cursors(seeded: Client) -> None:
     body = {"resourceObjectType": "document", "permission": "view", "subject": subj("user", "tom"), **FULL}
     first = await seeded.post("/v1/permissions/resources", json={**body, "optionalLimit": 1}, headers=AUTH)
     assert first.status_code == 200, first.text
@@ -178,7 +179,7 @@ async def test_lookup_resources_pages_with_cursors(seeded):
         assert third.json()["results"] == []
 
 
-async def test_lookup_resources_ndjson_streams_everything(seeded):
+async def test_lookup_resources_ndjson_streams_everything(seeded: Client) -> None:
     body = {"resourceObjectType": "document", "permission": "view", "subject": subj("user", "tom"), **FULL}
     response = await seeded.post(
         "/v1/permissions/resources", json=body, headers={**AUTH, "Accept": "application/x-ndjson"}
@@ -189,7 +190,7 @@ async def test_lookup_resources_ndjson_streams_everything(seeded):
     assert sorted(line["result"]["resourceObjectId"] for line in lines) == ["d1", "d2"]
 
 
-async def test_lookup_page_too_large_and_bad_cursor(seeded):
+async def test_lookup_page_too_large_and_bad_cursor(seeded: Client) -> None:
     body = {"resourceObjectType": "document", "permission": "view", "subject": subj("user", "tom")}
     big = await seeded.post("/v1/permissions/resources", json={**body, "optionalLimit": 51}, headers=AUTH)
     assert big.status_code == 400
@@ -201,7 +202,7 @@ async def test_lookup_page_too_large_and_bad_cursor(seeded):
     assert bad.json()["type"] == "urn:rebac:problem:invalid-token"
 
 
-async def test_lookup_subjects(seeded):
+async def test_lookup_subjects(seeded: Client) -> None:
     body = {"resource": obj("document", "d1"), "permission": "view", "subjectObjectType": "user", **FULL}
     response = await seeded.post("/v1/permissions/subjects", json=body, headers=AUTH)
     assert response.status_code == 200, response.text
@@ -218,7 +219,7 @@ async def test_lookup_subjects(seeded):
     ]
 
 
-async def test_no_schema_yet_is_a_problem(client):
+async def test_no_schema_yet_is_a_problem(client: Client) -> None:
     response = await client.post("/v1/permissions/check", json=check_body("d1", "view", "tom"), headers=AUTH)
     assert response.status_code == 404
     assert response.json()["type"] == "urn:rebac:problem:schema-not-found"
