@@ -32,6 +32,7 @@ from rebac.schema import ir
 
 __all__ = [
     "CAVEAT_FNS",
+    "DENSE_OBJECT_IDS",
     "FUTURE",
     "PAST",
     "World",
@@ -411,7 +412,9 @@ def _caveat_ref(draw: st.DrawFn, name: str) -> CaveatRef:
 
 
 @st.composite
-def relationships(draw: st.DrawFn, schema: ir.Schema) -> list[Relationship]:
+def relationships(
+    draw: st.DrawFn, schema: ir.Schema, object_ids: Sequence[str] = OBJECT_IDS, max_count: int = 30
+) -> list[Relationship]:
     """Relationships consistent with ``schema``: unique keys, traits of one allowed entry each."""
     slots = [
         (d.name, r.name, a)
@@ -420,13 +423,13 @@ def relationships(draw: st.DrawFn, schema: ir.Schema) -> list[Relationship]:
         for a in r.allowed
     ]
     found: dict[tuple[str, ...], Relationship] = {}
-    for _ in range(draw(st.integers(0, 30))):
+    for _ in range(draw(st.integers(0, max_count))):
         type_name, relation, entry = draw(st.sampled_from(slots))
-        resource = ObjectRef(type_name, draw(st.sampled_from(OBJECT_IDS)))
+        resource = ObjectRef(type_name, draw(st.sampled_from(object_ids)))
         if entry.wildcard:
             subject = SubjectRef(entry.type, "*")
         else:
-            ids = USER_IDS if entry.type == USER else OBJECT_IDS
+            ids = USER_IDS if entry.type == USER else object_ids
             subject = SubjectRef(entry.type, draw(st.sampled_from(ids)), entry.relation)
         caveat = draw(_caveat_ref(entry.caveat)) if entry.caveat else None
         expires = draw(st.sampled_from([PAST, FUTURE])) if entry.expiration else None
@@ -441,11 +444,21 @@ _CONTEXTS: Final = st.fixed_dictionaries(
 )
 
 
+DENSE_OBJECT_IDS: Final = ("o1", "o2", "o3", "o4", "o5")
+
+
 @st.composite
-def worlds(draw: st.DrawFn) -> World:
-    """A schema, its text, relationships, request contexts and subjects to check."""
+def worlds(draw: st.DrawFn, *, dense: bool = False) -> World:
+    """A schema, its text, relationships, request contexts and subjects to check.
+
+    ``dense`` worlds have more objects per type and more relationships, so data cycles of
+    several nodes (through subject sets and arrows) are common.
+    """
     schema = draw(schemas())
-    rels = draw(relationships(schema))
+    if dense:
+        rels = draw(relationships(schema, DENSE_OBJECT_IDS, max_count=60))
+    else:
+        rels = draw(relationships(schema))
     contexts: list[dict[str, Any]] = [{}]
     if schema.caveats:
         contexts += draw(st.lists(_CONTEXTS, min_size=1, max_size=2))

@@ -19,7 +19,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, Phase, given, note, settings
 from naive import NaiveWorld, Tri
 from strategies import CAVEAT_FNS, OBJECT_IDS, STRANGER, USER, World, worlds
 
@@ -193,7 +193,7 @@ def _report(world: World, problems: list[str]) -> str:
 _HEALTH = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=_HEALTH)
+@settings(max_examples=150, deadline=None, suppress_health_check=_HEALTH)
 @given(world=worlds())
 async def test_check_matches_naive_oracle_memory(store_factory: StoreFactory, world: World) -> None:
     note(world.describe())
@@ -206,7 +206,27 @@ async def test_check_matches_naive_oracle_memory(store_factory: StoreFactory, wo
     assert not problems, _report(world, problems)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=_HEALTH)
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=_HEALTH,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # shrinking cyclic worlds takes minutes
+)
+@given(world=worlds(dense=True))
+async def test_dense_cyclic_worlds_match_naive_oracle_memory(
+    store_factory: StoreFactory, world: World
+) -> None:
+    """More objects and relationships per world: multi-node data cycles are the point here."""
+    note(world.describe())
+    oracle = NaiveWorld(world.schema, world.relationships, CAVEAT_FNS)
+    users = [s for s in world.subjects if s.type == USER]
+    async with store_factory("memory", quantization_seconds=0) as store:
+        engine = await _engine_for(store, world)
+        problems = await _compare_checks(engine, oracle, world, permissions_only=True, subjects=users)
+    assert not problems, _report(world, problems)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=_HEALTH)
 @given(world=worlds())
 async def test_lookups_match_brute_force_memory(store_factory: StoreFactory, world: World) -> None:
     note(world.describe())
@@ -218,7 +238,12 @@ async def test_lookups_match_brute_force_memory(store_factory: StoreFactory, wor
 
 
 @pytest.mark.integration
-@settings(max_examples=15, deadline=None, suppress_health_check=_HEALTH)
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=_HEALTH,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # the memory tests shrink; this one reports
+)
 @given(world=worlds())
 async def test_check_and_lookups_match_naive_oracle_postgres(
     store_factory: StoreFactory, world: World
