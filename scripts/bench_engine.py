@@ -104,7 +104,12 @@ async def run_lookups(engine: Engine, lookups: list[tuple[str, str, str, int]]) 
         count, cursor, pages = 0, None, 0
         while True:
             page = await engine.lookup_resources(
-                resource_type, permission, parse_subject(subject), revision=revision, limit=1000, cursor=cursor
+                resource_type,
+                permission,
+                parse_subject(subject),
+                revision=revision,
+                limit=1000,
+                cursor=cursor,
             )
             count += len(page.items)
             pages += 1
@@ -114,8 +119,10 @@ async def run_lookups(engine: Engine, lookups: list[tuple[str, str, str, int]]) 
         elapsed = (time.perf_counter() - start) * 1000
         status = "ok" if count == expected else f"MISMATCH (expected {expected})"
         mismatches += count != expected
-        print(f"lookup {resource_type}#{permission}@{subject}: {count} resources, {pages} pages, "
-              f"{elapsed:.1f} ms {status}")
+        print(
+            f"lookup {resource_type}#{permission}@{subject}: {count} resources, {pages} pages, "
+            f"{elapsed:.1f} ms {status}"
+        )
     return mismatches
 
 
@@ -151,7 +158,9 @@ async def main() -> int:
         elapsed = time.perf_counter() - start
         print(f"bulk import: {len(rels)} relationships in {elapsed:.2f} s ({len(rels) / elapsed:,.0f}/s)")
         reach = reachability_for(schema)
-        nocache = Engine.build(store, schema, reachability=reach, settings=EngineSettings(cache_enabled=False))
+        nocache = Engine.build(
+            store, schema, reachability=reach, settings=EngineSettings(cache_enabled=False)
+        )
         cached = Engine.build(store, schema, reachability=reach, cache=CheckCache())
         bad, cold = await verify_and_time_checks(cached, checks)
         print(f"verified {len(checks)} checks: {bad} mismatches")

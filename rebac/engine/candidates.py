@@ -74,6 +74,14 @@ class ReverseWalk:
             self._changed = True
         return current
 
+    async def resources_via(
+        self, resource_type: str, relation: str, subject_type: str, subject_ids: Iterable[str]
+    ) -> set[str]:
+        """Ids of ``resource_type`` with a live ``relation`` to any of the subjects (any relation)."""
+        return await self._by_subjects(
+            resource_type, relation, subject_type, subject_ids, None, any_relation=True
+        )
+
     async def _by_subjects(
         self,
         resource_type: str,

@@ -22,7 +22,7 @@ from rebac import limits
 from rebac.engine.logic import both, exclude, from_caveat, intersect_all, union_all
 from rebac.engine.requests import CheckRequest, EvalContext
 from rebac.engine.results import CheckResult, Permissionship
-from rebac.refs import Relationship
+from rebac.refs import WILDCARD, Relationship
 from rebac.schema import ir
 from rebac.store.base import RelationshipFilter, TupleReader
 
@@ -174,53 +174,61 @@ class Checker:
 
     async def _relation(self, request: CheckRequest, relation: ir.Relation, ids: list[str]) -> Results:
         ctx = request.ctx
+        model = ctx.model
         subject = request.subject
-        per_resource: dict[str, list[CheckResult]] = defaultdict(list)
         direct = any(
             a.type == subject.type
-            and (
-                (subject.relation is None and a.relation is None)
-                or (subject.relation is not None and a.relation == subject.relation and not a.wildcard)
-            )
+            and (a.relation is None if subject.relation is None else a.relation == subject.relation)
+            and not (a.wildcard and subject.relation is not None)
             for a in relation.allowed
         )
-        if direct:
-            subject_ids = (subject.id,) if subject.relation is not None else tuple({subject.id, "*"})
-            flt = RelationshipFilter(
-                resource_type=request.resource_type,
-                relation=relation.name,
-                subject_type=subject.type,
-                subject_ids=subject_ids,
-                subject_relation=subject.relation,
+        usersets = [
+            (t, r)
+            for t, r in dict.fromkeys(
+                (a.type, a.relation) for a in relation.allowed if a.relation is not None
             )
-            for rel in await read_relationships(self._reader, ctx, flt, ids):
+            if r is not None
+            and model.has_member(t, r)
+            and model.may_reach(t, r, subject.type, subject.relation)
+        ]
+        if not direct and not usersets:
+            return dict.fromkeys(ids, _NO)
+        # One read per (type, relation): narrowed to the subject when only direct matches matter,
+        # or to the one subject-set type when only that matters; otherwise every subject.
+        flt = RelationshipFilter(resource_type=request.resource_type, relation=relation.name)
+        if not usersets:
+            subject_ids = (subject.id,) if subject.relation is not None else tuple({subject.id, WILDCARD})
+            flt = replace(
+                flt, subject_type=subject.type, subject_ids=subject_ids, subject_relation=subject.relation
+            )
+        elif not direct and len(usersets) == 1:
+            flt = replace(flt, subject_type=usersets[0][0], subject_relation=usersets[0][1])
+        rels = await read_relationships(self._reader, ctx, flt, ids)
+        per_resource: dict[str, list[CheckResult]] = defaultdict(list)
+        by_set: dict[tuple[str, str], list[Relationship]] = defaultdict(list)
+        wanted = set(usersets)
+        for rel in rels:
+            found = rel.subject
+            if (
+                direct
+                and found.type == subject.type
+                and found.relation == subject.relation
+                and (found.id == subject.id or (subject.relation is None and found.id == WILDCARD))
+            ):
                 per_resource[rel.resource.id].append(tuple_existence(ctx, rel))
-        usersets = dict.fromkeys((a.type, a.relation) for a in relation.allowed if a.relation is not None)
-        for subject_type, subject_relation in usersets:
-            if subject_relation is None:
-                continue
-            model = ctx.model
-            if not model.has_member(subject_type, subject_relation):
-                continue
-            if not model.may_reach(subject_type, subject_relation, subject.type, subject.relation):
-                continue
-            flt = RelationshipFilter(
-                resource_type=request.resource_type,
-                relation=relation.name,
-                subject_type=subject_type,
-                subject_relation=subject_relation,
-            )
-            open_ids = [rid for rid in ids if not any(r.allowed for r in per_resource.get(rid, ()))]
-            if not open_ids:
-                break
-            rels = await read_relationships(self._reader, ctx, flt, open_ids)
-            if not rels:
+            if found.relation is not None and (found.type, found.relation) in wanted:
+                by_set[found.type, found.relation].append(rel)
+        for (subject_type, subject_relation), set_rels in by_set.items():
+            open_rels = [
+                rel for rel in set_rels if not any(r.allowed for r in per_resource.get(rel.resource.id, ()))
+            ]
+            if not open_rels:
                 continue
             parents: dict[str, set[str]] = defaultdict(set)
-            for rel in rels:
+            for rel in open_rels:
                 parents[rel.subject.id].add(rel.resource.id)
             answers = await self._dispatch(request, subject_type, subject_relation, parents)
-            for rel in rels:
+            for rel in open_rels:
                 answer = answers[rel.subject.id, rel.resource.id]
                 per_resource[rel.resource.id].append(both(tuple_existence(ctx, rel), answer))
         return {rid: union_all(per_resource.get(rid, ())) for rid in ids}
@@ -242,7 +250,9 @@ class Checker:
                     for rid in ids
                 }
             case ir.ComputedUserset(relation=name):
-                found = await self._dispatch(request, request.resource_type, name, {rid: (rid,) for rid in ids})
+                found = await self._dispatch(
+                    request, request.resource_type, name, {rid: (rid,) for rid in ids}
+                )
                 return {rid: found[rid, rid] for rid in ids}
             case ir.TupleToUserset():
                 return await self._arrow(request, rewrite, ids)
@@ -250,16 +260,8 @@ class Checker:
                 return await self._union(request, children, ids)
             case ir.Intersection(children=children):
                 return await self._intersection(request, children, ids)
-            case ir.Exclusion(base=base, subtract=subtract):
-                base_results = await self._rewrite(request, base, ids)
-                pending = [rid for rid in ids if not base_results[rid].is_no]
-                sub_results = await self._rewrite(request, subtract, pending) if pending else {}
-                return {
-                    rid: exclude(base_results[rid], sub_results[rid])
-                    if rid in sub_results
-                    else base_results[rid]
-                    for rid in ids
-                }
+            case ir.Exclusion():
+                return await self._exclusion(request, rewrite, ids)
         raise TypeError(f"unknown rewrite {rewrite!r}")  # pragma: no cover
 
     async def _union(self, request: CheckRequest, children: Sequence[ir.Rewrite], ids: list[str]) -> Results:
@@ -288,20 +290,30 @@ class Checker:
             pending = [rid for rid in pending if not answers[rid].is_no]
         return {rid: intersect_all(found) for rid, found in collected.items()}
 
+    async def _exclusion(self, request: CheckRequest, rewrite: ir.Exclusion, ids: list[str]) -> Results:
+        base = await self._rewrite(request, rewrite.base, ids)
+        pending = [rid for rid in ids if not base[rid].is_no]
+        subtract = await self._rewrite(request, rewrite.subtract, pending) if pending else {}
+        return {rid: exclude(base[rid], subtract[rid]) if rid in subtract else base[rid] for rid in ids}
+
     async def _arrow(self, request: CheckRequest, arrow: ir.TupleToUserset, ids: list[str]) -> Results:
         ctx = request.ctx
         model = ctx.model
         flt = RelationshipFilter(resource_type=request.resource_type, relation=arrow.tupleset)
-        rels = [
-            rel
-            for rel in await read_relationships(self._reader, ctx, flt, ids)
-            if model.has_member(rel.subject.type, arrow.computed)
-        ]
+        rels = await read_relationships(self._reader, ctx, flt, ids)
+        if arrow.mode == "any":
+            # ``->``/``.any``: subject types without the target relation are skipped.
+            rels = [rel for rel in rels if model.has_member(rel.subject.type, arrow.computed)]
         by_type: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         for rel in rels:
             by_type[rel.subject.type][rel.subject.id].add(rel.resource.id)
         answers: dict[tuple[str, str, str], CheckResult] = {}
         for subject_type, parents in by_type.items():
+            if not model.has_member(subject_type, arrow.computed):
+                # ``.all``: a subject whose type lacks the target is a non-member (SpiceDB).
+                for sid, rids in parents.items():
+                    answers.update({(subject_type, sid, rid): _NO for rid in rids})
+                continue
             found = await self._dispatch(request, subject_type, arrow.computed, parents)
             for (sid, rid), result in found.items():
                 answers[subject_type, sid, rid] = result

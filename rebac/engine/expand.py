@@ -89,11 +89,14 @@ class Expander:
         model = request.ctx.model
         flt = RelationshipFilter(resource_type=request.resource.type, relation=arrow.tupleset)
         rels = await read_relationships(self._reader, request.ctx, flt, [request.resource.id])
-        targets = dict.fromkeys(
-            ObjectRef(rel.subject.type, rel.subject.id)
-            for rel in rels
-            if model.has_member(rel.subject.type, arrow.computed)
-        )
-        children = [await self.expand(request.sub(target, arrow.computed)) for target in targets]
+        targets = dict.fromkeys(ObjectRef(rel.subject.type, rel.subject.id) for rel in rels)
+        children = [
+            await self.expand(request.sub(target, arrow.computed))
+            for target in targets
+            if model.has_member(target.type, arrow.computed)
+        ]
         kind = ExpandKind.UNION if arrow.mode == "any" else ExpandKind.INTERSECTION
+        if kind is ExpandKind.INTERSECTION and len(children) < len(targets):
+            # A subject whose type lacks the target is a non-member: the intersection is empty.
+            children.append(ExpandNode(ExpandKind.LEAF, request.resource, request.relation))
         return self._node(request, kind, children)

@@ -1,10 +1,13 @@
 """lookup_resources and lookup_subjects: candidate generation, then exact checks, paginated.
 
-Every result is decided by the same check path (through the dispatcher chain), so the lookups
-agree with check by construction, including caveats (conditional items carry the missing
-parameter names), exclusions and wildcards. Pages are ordered by id; the cursor is opaque and
-bound to the request and its revision, and a page is never truncated silently: when ``limit``
-items were returned and more may follow, a cursor is returned.
+lookup_resources first tries the exact set computation of :mod:`rebac.engine.exact` (sound only
+for caveat-free schema parts, see there); otherwise every candidate is decided by the same check
+path as ``check`` (through the dispatcher chain), including caveats (conditional items carry the
+missing parameter names), exclusions and wildcards. lookup_subjects always decides by check.
+
+Pages are ordered by id; the cursor is opaque and bound to the request and its revision, and a
+page is never truncated silently: when ``limit`` items were returned and more may follow, a
+cursor is returned.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from typing import Protocol
 from rebac import limits
 from rebac.engine.candidates import ReverseWalk, forward_subjects
 from rebac.engine.check import chunked
+from rebac.engine.exact import SchemaShape, exact_resources
 from rebac.engine.requests import CheckRequest, EvalContext, LookupResourcesRequest, LookupSubjectsRequest
 from rebac.engine.results import (
     CheckResult,
     LookupPage,
     LookupResourceItem,
     LookupSubjectItem,
+    Permissionship,
 )
 from rebac.errors import InvalidTokenError
 from rebac.refs import WILDCARD, SubjectRef
@@ -125,10 +130,18 @@ async def lookup_resources(
     digest = resources_digest(request)
     after = Cursor.decode(request.cursor, digest).after if request.cursor else None
     walk = ReverseWalk(reader, ctx, request.subject)
-    candidates = sorted(await walk.resources(request.resource_type, request.permission))
+    key = (request.resource_type, request.permission)
+    size = _page_size(request.limit)
+    exact = await exact_resources(walk, SchemaShape(ctx.model), ctx.model, request.subject, key)
+    if exact is not None:
+        found = sorted(rid for rid in exact if after is None or rid > after)
+        page = [LookupResourceItem(rid, Permissionship.HAS_PERMISSION) for rid in found[:size]]
+        more = len(found) > size
+        cursor = Cursor(ctx.revision.value, digest, page[-1].resource_id).encode() if more else None
+        return LookupPage(tuple(page), cursor)
+    candidates = sorted(await walk.resources(*key))
     if after is not None:
         candidates = [c for c in candidates if c > after]
-    size = _page_size(request.limit)
     items: list[LookupResourceItem] = []
     more = False
     for chunk in chunked(candidates):

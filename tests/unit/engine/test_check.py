@@ -1,3 +1,4 @@
+# mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """Check semantics on the memory store: relations, usersets, wildcards, set operations, arrows."""
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ async def engine():
         ("doc:2#view@user:zed", "yes"),  # wildcard on folder:f1 through the arrow
         ("doc:2#view@user:bob", "yes"),  # banned on f1, but viewer on f2
         ("doc:2#view_all@user:bob", "no"),  # f1 bans bob
-        ("doc:2#view_all@user:tom", "yes"),  # user:ann lacks `view`: skipped by the arrow
+        ("doc:2#view_all@user:tom", "no"),  # user:ann lacks `view`: a non-member for `.all`
+        ("doc:2#view@user:tom", "yes"),  # ... but merely skipped by `->`
         ("doc:3#view@group:eng#member", "yes"),  # a subject set as the subject
         ("doc:3#view@group:all#member", "no"),
         ("group:eng#member@group:eng#member", "yes"),  # a set contains itself
@@ -135,3 +137,19 @@ async def test_batched_reads_one_query_per_chunk():
     assert all(len(c.resource_ids) <= 100 for c in calls)
     # viewer (direct + userset) and banned are read per chunk of 100 folders: 3 chunks.
     assert len(folder_reads) <= 3 * 3
+
+
+async def test_check_bulk_reports_errors_per_item(engine):
+    from rebac.config import EngineSettings  # noqa: PLC0415
+    from rebac.engine import CheckItem  # noqa: PLC0415
+    from rebac.errors import MaxDepthExceededError  # noqa: PLC0415
+
+    items = [
+        CheckItem(parse_object("doc:1"), "edit", parse_subject("user:ann")),
+        CheckItem(parse_object("doc:1"), "edit", parse_subject("user:bob")),
+    ]
+    results = await engine.check_bulk(items)
+    assert [r.allowed for r in results] == [True, False]
+    shallow, _ = await make_engine(SCHEMA, RELS, settings=EngineSettings(max_depth=0))
+    results = await shallow.check_bulk(items)
+    assert all(isinstance(r, MaxDepthExceededError) for r in results)
