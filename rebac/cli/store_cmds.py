@@ -2,7 +2,13 @@
 
 Import reads NDJSON (``{"relationship": "<text>"}``) or plain text lines (see
 :mod:`rebac.store.ndjson`); it is atomic, so a bad line (reported with its number) or a duplicate
-writes nothing. Export streams NDJSON to stdout at one consistent revision.
+writes nothing. When a schema is stored, every relationship must conform to the current version
+(:func:`rebac.schema.conformity.nonconformity`, caveat context types included); the first one that
+does not is reported as ``FILE:LINE: reason`` and nothing is written. The check streams with the
+load, inside the import's transaction, and the import is refused if the schema changes before it
+commits. With no schema stored, relationships are imported unchecked (a note says so on stderr):
+the first schema write then checks every stored relationship and refuses a schema that would
+orphan any. Export streams NDJSON to stdout at one consistent revision.
 """
 
 from __future__ import annotations
@@ -14,13 +20,16 @@ from typing import TextIO
 import click
 
 from rebac.cli._runtime import cli_errors, load_settings, with_store
+from rebac.errors import InvalidInputError, SchemaError
 from rebac.refs import Relationship
+from rebac.schema import compile_schema, ir
+from rebac.schema.conformity import nonconformity
 from rebac.store.base import ANY_RELATION, Consistency, ConsistencyMode, RelationshipFilter, TupleStore
 from rebac.store.factory import database_url
 from rebac.store.migrate import upgrade_to_head
-from rebac.store.ndjson import encode_line, parse_lines
+from rebac.store.ndjson import encode_line, parse_numbered_lines
 
-__all__ = ["export_cmd", "gc_cmd", "import_cmd", "migrate_cmd"]
+__all__ = ["NonconformingImportError", "conforming", "export_cmd", "gc_cmd", "import_cmd", "migrate_cmd"]
 
 _PROGRESS_EVERY = 100_000
 
@@ -46,18 +55,70 @@ def _with_progress(relationships: Iterable[Relationship], err: TextIO) -> Iterat
         err.write(f"\rread {count:,} relationships, committing\n")
 
 
+class NonconformingImportError(InvalidInputError):
+    """An imported relationship does not conform to the current schema (``FILE:LINE: reason``)."""
+
+    def __init__(self, source: str, line: int, rel: Relationship, reason: str) -> None:
+        super().__init__(
+            f"{source}:{line}: {reason}",
+            details={"file": source, "line": line, "relationship": str(rel), "reason": reason},
+        )
+        self.line = line
+
+
+def conforming(
+    numbered: Iterable[tuple[int, Relationship]], schema: ir.Schema | None, source: str
+) -> Iterator[Relationship]:
+    """The relationships of ``numbered``, each checked against ``schema`` (unchecked when ``None``).
+
+    Raises:
+        NonconformingImportError: at the first relationship ``schema`` does not allow.
+    """
+    for line, rel in numbered:
+        if schema is not None:
+            reason = nonconformity(schema, rel)
+            if reason is not None:
+                raise NonconformingImportError(source, line, rel, reason)
+        yield rel
+
+
+async def _current_schema(store: TupleStore) -> tuple[int, ir.Schema | None]:
+    """The current schema version (``0``: none) and its compiled form, for checking an import."""
+    current = await store.current_schema()
+    if current is None:
+        return 0, None
+    try:
+        return current.version, compile_schema(current.text, f"schema version {current.version}")
+    except SchemaError as exc:  # fail closed: nothing can be checked against it
+        raise click.ClickException(
+            f"the current schema (version {current.version}) does not compile, so the import cannot "
+            f"be checked against it: {exc.message}; write a schema first"
+        ) from exc
+
+
 @click.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 def import_cmd(file: TextIO) -> None:
     """Import relationships from FILE (or - for stdin): NDJSON or one relationship per line.
 
-    The import is atomic: on any bad line or duplicate nothing is written.
+    The import is atomic: on any bad line, duplicate, or relationship the current schema does not
+    allow (reported as FILE:LINE: reason), nothing is written. With no schema stored yet the
+    relationships are not checked; the first `rebac schema write` checks them all.
     """
     settings = load_settings()
     err = sys.stderr
+    source = str(getattr(file, "name", "-"))
 
     async def action(store: TupleStore) -> tuple[int, int, str]:
-        result = await store.bulk_import(_with_progress(parse_lines(file), err))
+        version, schema = await _current_schema(store)
+        if schema is None:
+            click.echo(
+                "note: no schema is stored, so the relationships are not checked "
+                "(the first schema write checks every stored relationship)",
+                err=True,
+            )
+        relationships = conforming(parse_numbered_lines(file), schema, source)
+        result = await store.bulk_import(_with_progress(relationships, err), schema_version=version)
         return result.loaded, result.revision.value, result.token
 
     loaded, revision, token = with_store(settings, action)

@@ -3,7 +3,9 @@
 Used on every relationship write (a write that names an unknown type, a permission, or a subject
 the relation does not allow is refused) and before every schema write (a schema that would leave
 stored relationships non-conforming is refused unless forced). SpiceDB's rules: a relationship must
-match one allowed-subject entry exactly, including its caveat and its expiration trait.
+match one allowed-subject entry exactly, including its caveat and its expiration trait, and its
+caveat context may only set declared parameters, each with a value of the declared type
+(:mod:`rebac.schema.caveat_values`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 from rebac.refs import Relationship
 from rebac.schema import ir
+from rebac.schema.caveat_values import value_problem
 
 __all__ = ["AffectedRelation", "affected_relations", "nonconformity"]
 
@@ -70,6 +73,10 @@ def nonconformity(schema: ir.Schema, rel: Relationship) -> str | None:
         unknown = sorted(set(rel.caveat.context) - set(caveat.parameters))
         if unknown:
             return f"caveat {rel.caveat.name!r} has no parameter(s) {', '.join(unknown)}"
+        for name in sorted(rel.caveat.context):
+            problem = value_problem(rel.caveat.context[name], caveat.parameters[name], name)
+            if problem is not None:
+                return f"caveat {rel.caveat.name!r}: {problem}"
     if any(_matches(entry, rel) for entry in relation.allowed):
         return None
     allowed = " | ".join(str(entry) for entry in relation.allowed) or "nothing"

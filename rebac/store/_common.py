@@ -18,6 +18,7 @@ from rebac.errors import (
     InvalidTokenError,
     LimitExceededError,
     RevisionUnavailableError,
+    SchemaVersionConflictError,
 )
 from rebac.refs import Relationship
 from rebac.store.base import (
@@ -33,6 +34,7 @@ from rebac.store.revision import Revision, decode_token
 __all__ = [
     "LIVE",
     "check_context_size",
+    "check_schema_version",
     "quantize",
     "resolve_revision",
     "schema_hash",
@@ -59,6 +61,20 @@ def check_context_size(rel: Relationship) -> None:
             limit="MAX_CAVEAT_CONTEXT_BYTES",
             maximum=limits.MAX_CAVEAT_CONTEXT_BYTES,
             actual=size,
+        )
+
+
+def check_schema_version(expected: int | None, current: int) -> None:
+    """Refuse a write made against schema version ``expected`` when ``current`` is another one.
+
+    Raises:
+        SchemaVersionConflictError: ``expected`` is given (``0``: no schema) and is not ``current``.
+    """
+    if expected is not None and expected != current:
+        raise SchemaVersionConflictError(
+            f"the schema changed concurrently: expected version {expected}, current is {current}",
+            expected=expected,
+            actual=current,
         )
 
 

@@ -1,8 +1,10 @@
-"""Change-log and schema-version row handling of the Postgres store.
+"""Change-log reads and schema-version rows of the Postgres store.
 
 The change log is derived from ``relation_tuple``: a row's creation is a TOUCH at ``created_rev``,
 its soft deletion a DELETE at ``deleted_rev``. A TOUCH that replaced a live row shows up as both at
 one revision; :func:`collapse` keeps only the TOUCH, as the memory engine records it.
+
+The functions taking a connection run inside the store's cancellation-safe connection blocks.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from rebac.errors import RevisionUnavailableError
+from rebac.store._common import check_schema_version, schema_hash
 from rebac.store._pg_sql import KEY_COLUMNS, ROW_COLUMNS, relationship_from_row
 from rebac.store.base import Change, Operation, SchemaVersion
-from rebac.store.models import LIVE_REVISION, relation_tuple, revision
+from rebac.store.models import LIVE_REVISION, relation_tuple, revision, schema_version, store_meta
 from rebac.store.revision import Revision
 
-__all__ = ["changes_stmt", "collapse", "schema_from_row"]
+__all__ = ["changes_stmt", "collapse", "insert_schema_version", "read_changes", "schema_from_row"]
 
 _T: Final = relation_tuple.c
 
@@ -41,6 +46,56 @@ def changes_stmt(since: int, only: int | None, limit: int | None) -> sa.Select[A
         .order_by(union.c.rev, *[union.c[col.name] for col in KEY_COLUMNS], union.c.op.desc())
     )
     return stmt if limit is None else stmt.limit(limit)
+
+
+async def read_changes(conn: AsyncConnection, since: int, limit: int) -> Sequence[Any]:
+    """Change rows after revision ``since``, whole revisions only.
+
+    At most ``limit`` rows, unless the first revision alone has more (then all of that one).
+
+    Raises:
+        RevisionUnavailableError: revisions after ``since`` were garbage-collected.
+    """
+    oldest = int((await conn.execute(sa.select(store_meta.c.gc_revision))).scalar_one())
+    if since < oldest:
+        raise RevisionUnavailableError(f"changes since revision {since} were garbage-collected")
+    rows: Sequence[Any] = (await conn.execute(changes_stmt(since, None, limit + 1))).all()
+    if len(rows) > limit:
+        last = rows[limit][0]
+        rows = [row for row in rows[:limit] if row[0] < last]
+        if not rows:
+            rows = (await conn.execute(changes_stmt(since, last, None))).all()
+    return rows
+
+
+async def insert_schema_version(
+    conn: AsyncConnection, text: str, *, author: str, expected_version: int | None, revision: int
+) -> SchemaVersion:
+    """Store ``text`` as the next version and make it current, in the caller's write transaction.
+
+    Raises:
+        SchemaVersionConflictError: ``expected_version`` is given and is not current.
+    """
+    if expected_version is not None:
+        current = (await conn.execute(sa.select(store_meta.c.current_schema))).scalar_one()
+        check_schema_version(expected_version, int(current or 0))
+    next_number = sa.select(sa.func.coalesce(sa.func.max(schema_version.c.version), 0) + 1)
+    number = (await conn.execute(next_number)).scalar_one()
+    insert = (
+        schema_version.insert()
+        .values(
+            version=number,
+            text=text,
+            hash=schema_hash(text),
+            author=author,
+            created_at=sa.func.clock_timestamp(),
+            revision=revision,
+        )
+        .returning(*schema_version.c)
+    )
+    row = (await conn.execute(insert)).one()
+    await conn.execute(store_meta.update().values(current_schema=number))
+    return schema_from_row(row)
 
 
 def collapse(rows: Sequence[Any]) -> list[Change]:

@@ -222,8 +222,16 @@ class TupleWriter(Protocol):
         """Delete every live relationship matching ``flt`` in one transaction."""
         ...
 
-    async def bulk_import(self, relationships: Iterable[Relationship]) -> ImportResult:
-        """Load many relationships (create semantics) atomically."""
+    async def bulk_import(
+        self, relationships: Iterable[Relationship], *, schema_version: int | None = None
+    ) -> ImportResult:
+        """Load many relationships (create semantics) atomically.
+
+        With ``schema_version`` (``0``: no schema yet), the import is refused with
+        ``SchemaVersionConflictError`` unless that version is still current when it commits, so
+        relationships validated against it never land under another schema. The store itself does
+        not validate them against any schema.
+        """
         ...
 
     async def gc(self, *, older_than_seconds: float) -> int:

@@ -31,6 +31,7 @@ from rebac.refs import Relationship
 from rebac.store._common import (
     LIVE,
     check_context_size,
+    check_schema_version,
     quantize,
     resolve_revision,
     schema_hash,
@@ -288,8 +289,11 @@ class MemoryTupleStore:
         await self._notify()
         return self._result(revision, len(doomed))
 
-    async def bulk_import(self, relationships: Iterable[Relationship]) -> ImportResult:
-        """Load relationships with create semantics; all or nothing."""
+    async def bulk_import(
+        self, relationships: Iterable[Relationship], *, schema_version: int | None = None
+    ) -> ImportResult:
+        """Load relationships with create semantics; all or nothing (see ``TupleWriter.bulk_import``)."""
+        check_schema_version(schema_version, len(self._schemas))
         now = self._clock()
         batch: dict[_Key, Relationship] = {}
         for rel in relationships:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from rebac.errors import RefSyntaxError
 from rebac.refs import Relationship, parse_relationship
 
-__all__ = ["ImportLineError", "encode_line", "encode_lines", "parse_lines"]
+__all__ = ["ImportLineError", "encode_line", "encode_lines", "parse_lines", "parse_numbered_lines"]
 
 
 class ImportLineError(RefSyntaxError):
@@ -56,8 +56,8 @@ def _parse_one(raw: str, number: int) -> Relationship | None:
         raise ImportLineError(exc.message, text=text, line=number) from None
 
 
-def parse_lines(lines: Iterable[str], *, start: int = 1) -> Iterator[Relationship]:
-    """Parse import lines lazily.
+def parse_numbered_lines(lines: Iterable[str], *, start: int = 1) -> Iterator[tuple[int, Relationship]]:
+    """Parse import lines lazily, yielding each relationship with its 1-based line number.
 
     Raises:
         ImportLineError: naming the 1-based line number of the first bad line.
@@ -65,4 +65,14 @@ def parse_lines(lines: Iterable[str], *, start: int = 1) -> Iterator[Relationshi
     for number, raw in enumerate(lines, start=start):
         rel = _parse_one(raw, number)
         if rel is not None:
-            yield rel
+            yield number, rel
+
+
+def parse_lines(lines: Iterable[str], *, start: int = 1) -> Iterator[Relationship]:
+    """Parse import lines lazily.
+
+    Raises:
+        ImportLineError: naming the 1-based line number of the first bad line.
+    """
+    for _, rel in parse_numbered_lines(lines, start=start):
+        yield rel

@@ -12,14 +12,19 @@ with one concurrency test. Reads are plain READ COMMITTED statements filtered by
 never take locks.
 
 Deletes are soft (``deleted_rev``); the change log is derived from ``created_rev``/``deleted_rev``.
+
+Every statement runs through :meth:`PostgresTupleStore._read` or :meth:`PostgresTupleStore._write`,
+which hold a pooled connection only for one unit of work and return it even when the caller is
+cancelled (see :mod:`rebac.store._pg_cancel`); ``query`` never holds one across a ``yield``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Final
+from functools import partial
+from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -28,21 +33,20 @@ from rebac import limits
 from rebac.errors import (
     DuplicateRelationshipError,
     PreconditionFailedError,
-    RevisionUnavailableError,
-    SchemaVersionConflictError,
     SchemaVersionNotFoundError,
     StoreError,
 )
 from rebac.refs import Relationship
 from rebac.store import _pg_bulk
 from rebac.store._common import (
+    check_schema_version,
     quantize,
     resolve_revision,
-    schema_hash,
     validate_filter,
     validate_write,
 )
-from rebac.store._pg_changes import changes_stmt, collapse, schema_from_row
+from rebac.store._pg_cancel import run_on_connection
+from rebac.store._pg_changes import collapse, insert_schema_version, read_changes, schema_from_row
 from rebac.store._pg_listen import CHANNEL, RevisionListener
 from rebac.store._pg_read import ReadStatements
 from rebac.store._pg_sql import (
@@ -74,6 +78,36 @@ __all__ = ["PostgresTupleStore"]
 
 _T: Final = relation_tuple.c
 _PAGE: Final = 1000
+_MAX_VERSION: Final = 2**31 - 1
+"""Largest value of ``schema_version.version`` (a Postgres ``integer``)."""
+R = TypeVar("R")
+
+
+async def _scalar(conn: AsyncConnection, stmt: sa.Executable) -> Any:
+    return (await conn.execute(stmt)).scalar_one()
+
+
+async def _one(conn: AsyncConnection, stmt: sa.Executable) -> tuple[Any, ...]:
+    return tuple((await conn.execute(stmt)).one())
+
+
+async def _first(conn: AsyncConnection, stmt: sa.Executable) -> sa.Row[Any] | None:
+    return (await conn.execute(stmt)).first()
+
+
+async def _all(conn: AsyncConnection, stmt: sa.Executable) -> Sequence[sa.Row[Any]]:
+    return (await conn.execute(stmt)).all()
+
+
+async def _fetch_page(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """One ``query`` page, run as a prepared statement on the psycopg connection itself."""
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is None:  # pragma: no cover - a pooled connection has its driver connection
+        raise StoreError("the database connection is closed")
+    cur = await driver.execute(sql, params, prepare=True)
+    rows: list[tuple[Any, ...]] = await cur.fetchall()
+    return rows
 
 
 class PostgresTupleStore:
@@ -159,13 +193,21 @@ class PostgresTupleStore:
         await self._listener.close()
         await self._engine.dispose()
 
+    async def _read(self, body: Callable[[AsyncConnection], Awaitable[R]]) -> R:
+        """Run ``body`` on an autocommit connection; cancellation-safe (see :mod:`._pg_cancel`)."""
+        with translate_errors():
+            return await run_on_connection(self._reads.connect, body)
+
+    async def _write(self, body: Callable[[AsyncConnection], Awaitable[R]]) -> R:
+        """Run ``body`` in one transaction, committed when it returns; cancellation-safe."""
+        with translate_errors():
+            return await run_on_connection(self._engine.begin, body)
+
     # --- revisions ---------------------------------------------------------------------------------
 
     async def head_revision(self) -> Revision:
         """The newest committed revision."""
-        with translate_errors():
-            async with self._reads.connect() as conn:
-                value = (await conn.execute(sa.select(sa.func.max(revision.c.value)))).scalar_one()
+        value = await self._read(lambda conn: _scalar(conn, sa.select(sa.func.max(revision.c.value))))
         return Revision(int(value))
 
     async def _quantized_revision(self) -> Revision:
@@ -183,10 +225,7 @@ class PostgresTupleStore:
                 sa.select(sa.func.min(revision.c.value)).scalar_subquery(),
             )
         )
-        with translate_errors():
-            async with self._reads.connect() as conn:
-                value = (await conn.execute(stmt)).scalar_one()
-        result = Revision(int(value))
+        result = Revision(int(await self._read(lambda conn: _scalar(conn, stmt))))
         self._quantized = (start.timestamp(), result)
         return result
 
@@ -203,9 +242,8 @@ class PostgresTupleStore:
             sa.select(sa.func.max(revision.c.value)).scalar_subquery(),
             sa.select(store_meta.c.gc_revision).scalar_subquery(),
         )
-        with translate_errors():
-            async with self._reads.connect() as conn:
-                head, oldest = (await conn.execute(stmt)).one()
+        row = await self._read(lambda conn: _one(conn, stmt))
+        head, oldest = row[0], row[1]
         return resolve_revision(
             consistency,
             store_id=self._store_id,
@@ -226,8 +264,11 @@ class PostgresTupleStore:
     ) -> AsyncIterator[Relationship]:
         """Live relationships matching ``flt`` at ``revision``, ordered by key.
 
-        Reads in pages of at most 1,000 rows, one pooled connection per page (keyset pagination on
-        the key), so an abandoned iteration never pins a connection.
+        Reads in pages of at most 1,000 rows (keyset pagination on the key). Each page is fetched
+        whole on a pooled connection that is back in the pool before its first row is yielded, so
+        a consumer that stops early, fails or is cancelled between rows holds no connection; a
+        cancellation during a fetch returns the connection before it propagates (see
+        :mod:`rebac.store._pg_cancel`).
         """
         validate_filter(flt)
         remaining = limit
@@ -236,14 +277,7 @@ class PostgresTupleStore:
             page = _PAGE if remaining is None else min(_PAGE, remaining)
             sql = self._statements.sql(flt, with_cursor=cursor is not None)
             params = self._statements.params(flt, revision=revision.value, page_size=page, cursor=cursor)
-            with translate_errors():
-                async with self._reads.connect() as conn:
-                    raw = await conn.get_raw_connection()
-                    driver = raw.driver_connection
-                    if driver is None:  # pragma: no cover - a pooled connection has its driver connection
-                        raise StoreError("the database connection is closed")
-                    cur = await driver.execute(sql, params, prepare=True)
-                    rows = await cur.fetchall()
+            rows = await self._read(partial(_fetch_page, sql=sql, params=params))
             for row in rows:
                 yield relationship_from_row(row)
             if len(rows) < page:
@@ -293,31 +327,24 @@ class PostgresTupleStore:
         creates = [u.relationship for u in updates if u.operation is Operation.CREATE]
         writes = [u.relationship for u in updates if u.operation is not Operation.DELETE]
         deletes = {u.relationship.key() for u in updates if u.operation is Operation.DELETE}
-        with translate_errors():
-            async with self._engine.begin() as conn:
-                value = await self._begin_revision(conn)
-                await self._check_preconditions(conn, preconditions)
-                if creates:
-                    dup = (await conn.execute(DUPLICATES, key_arrays(creates))).first()
-                    if dup is not None:
-                        text = next(str(rel) for rel in creates if rel.key() == tuple(dup))
-                        raise DuplicateRelationshipError(
-                            f"the relationship {text} already exists", details={"relationship": text}
-                        )
-                killed = (
-                    (
-                        await conn.execute(
-                            KILL, {"rev": value, **key_arrays([u.relationship for u in updates])}
-                        )
-                    ).all()
-                    if updates
-                    else []
-                )
-                if writes:
-                    await conn.execute(
-                        relation_tuple.insert(),
-                        [insert_params(rel, value) for rel in writes],
+
+        async def txn(conn: AsyncConnection) -> tuple[int, Sequence[Any]]:
+            value = await self._begin_revision(conn)
+            await self._check_preconditions(conn, preconditions)
+            if creates:
+                dup = (await conn.execute(DUPLICATES, key_arrays(creates))).first()
+                if dup is not None:
+                    text = next(str(rel) for rel in creates if rel.key() == tuple(dup))
+                    raise DuplicateRelationshipError(
+                        f"the relationship {text} already exists", details={"relationship": text}
                     )
+            keys = key_arrays([u.relationship for u in updates])
+            killed = (await conn.execute(KILL, {"rev": value, **keys})).all() if updates else []
+            if writes:
+                await conn.execute(relation_tuple.insert(), [insert_params(rel, value) for rel in writes])
+            return value, killed
+
+        value, killed = await self._write(txn)
         count = len(writes) + sum(1 for key in killed if tuple(key) in deletes)
         return self._result(value, count)
 
@@ -331,77 +358,70 @@ class PostgresTupleStore:
         """Delete live relationships matching ``flt`` (at most ``limit``, in key order) atomically."""
         validate_filter(flt, for_delete=True)
         validate_write((), preconditions, max_updates=self._max_updates)
-        with translate_errors():
-            async with self._engine.begin() as conn:
-                value = await self._begin_revision(conn)
-                await self._check_preconditions(conn, preconditions)
-                doomed = sa.select(*KEY_COLUMNS).where(*filter_conditions(flt), *live_now())
-                if limit is not None:
-                    doomed = doomed.order_by(*KEY_COLUMNS).limit(limit)
-                stmt = (
-                    relation_tuple.update()
-                    .where(_T.deleted_rev == LIVE_REVISION, sa.tuple_(*KEY_COLUMNS).in_(doomed))
-                    .values(deleted_rev=value)
-                )
-                count = (await conn.execute(stmt)).rowcount
-        return self._result(value, count)
+        doomed = sa.select(*KEY_COLUMNS).where(*filter_conditions(flt), *live_now())
+        if limit is not None:
+            doomed = doomed.order_by(*KEY_COLUMNS).limit(limit)
 
-    async def bulk_import(self, relationships: Iterable[Relationship]) -> ImportResult:
-        """Load relationships with create semantics, atomically, via COPY into a staging table."""
-        with translate_errors():
-            async with self._engine.begin() as conn:
-                value = await self._begin_revision(conn)
-                loaded = await _pg_bulk.copy_in(conn, relationships, value)
-            # Fresh statistics right away (not whenever autovacuum gets to it): without them the
-            # planner misjudges the forward/reverse shapes after a large load.
-            async with self._reads.connect() as conn:
-                await conn.execute(sa.text("ANALYZE relation_tuple"))
+        async def txn(conn: AsyncConnection) -> tuple[int, int]:
+            value = await self._begin_revision(conn)
+            await self._check_preconditions(conn, preconditions)
+            stmt = (
+                relation_tuple.update()
+                .where(_T.deleted_rev == LIVE_REVISION, sa.tuple_(*KEY_COLUMNS).in_(doomed))
+                .values(deleted_rev=value)
+            )
+            return value, (await conn.execute(stmt)).rowcount
+
+        return self._result(*await self._write(txn))
+
+    async def bulk_import(
+        self, relationships: Iterable[Relationship], *, schema_version: int | None = None
+    ) -> ImportResult:
+        """Load relationships with create semantics, atomically, via COPY into a staging table.
+
+        ``schema_version`` is compared under the writer lock (see ``TupleWriter.bulk_import``).
+        """
+
+        async def txn(conn: AsyncConnection) -> tuple[int, int]:
+            value = await self._begin_revision(conn)
+            if schema_version is not None:
+                current = await _scalar(conn, sa.select(store_meta.c.current_schema))
+                check_schema_version(schema_version, int(current or 0))
+            return value, await _pg_bulk.copy_in(conn, relationships, value)
+
+        value, loaded = await self._write(txn)
+        # Fresh statistics right away (not whenever autovacuum gets to it): without them the
+        # planner misjudges the forward/reverse shapes after a large load.
+        await self._read(lambda conn: conn.execute(sa.text("ANALYZE relation_tuple")))
         rev = Revision(value)
         return ImportResult(revision=rev, token=self.token_for(rev), loaded=loaded, position=loaded)
 
     async def gc(self, *, older_than_seconds: float) -> int:
         """Drop rows deleted or expired before the window; older revisions become unreadable."""
         cutoff = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, older_than_seconds)
-        with translate_errors():
-            async with self._engine.begin() as conn:
-                lock = sa.select(store_meta.c.gc_revision).where(store_meta.c.id == 1).with_for_update()
-                oldest = int((await conn.execute(lock)).scalar_one())
-                newest_old = sa.select(sa.func.max(revision.c.value)).where(revision.c.committed_at <= cutoff)
-                found = (await conn.execute(newest_old)).scalar_one()
-                horizon = max(oldest, int(found) if found is not None else 0)
-                removed = (
-                    await conn.execute(
-                        relation_tuple.delete().where(
-                            sa.or_(
-                                sa.and_(_T.deleted_rev < LIVE_REVISION, _T.deleted_rev <= horizon),
-                                sa.and_(_T.expires_at.is_not(None), _T.expires_at <= cutoff),
-                            )
-                        )
-                    )
-                ).rowcount
-                await conn.execute(revision.delete().where(revision.c.value < horizon))
-                await conn.execute(store_meta.update().values(gc_revision=horizon))
-        return int(removed)
+
+        async def txn(conn: AsyncConnection) -> int:
+            lock = sa.select(store_meta.c.gc_revision).where(store_meta.c.id == 1).with_for_update()
+            oldest = int((await conn.execute(lock)).scalar_one())
+            newest_old = sa.select(sa.func.max(revision.c.value)).where(revision.c.committed_at <= cutoff)
+            found = (await conn.execute(newest_old)).scalar_one()
+            horizon = max(oldest, int(found) if found is not None else 0)
+            dead = sa.or_(
+                sa.and_(_T.deleted_rev < LIVE_REVISION, _T.deleted_rev <= horizon),
+                sa.and_(_T.expires_at.is_not(None), _T.expires_at <= cutoff),
+            )
+            removed = (await conn.execute(relation_tuple.delete().where(dead))).rowcount
+            await conn.execute(revision.delete().where(revision.c.value < horizon))
+            await conn.execute(store_meta.update().values(gc_revision=horizon))
+            return int(removed)
+
+        return await self._write(txn)
 
     # --- changelog ---------------------------------------------------------------------------------
 
     async def changes_since(self, revision_: Revision, *, limit: int = 1000) -> list[Change]:
         """Changes after ``revision_`` in revision order; whole revisions only (one may exceed ``limit``)."""
-        since = revision_.value
-        with translate_errors():
-            async with self._reads.connect() as conn:
-                oldest = int((await conn.execute(sa.select(store_meta.c.gc_revision))).scalar_one())
-                if since < oldest:
-                    raise RevisionUnavailableError(
-                        f"changes since revision {revision_} were garbage-collected"
-                    )
-                rows = (await conn.execute(changes_stmt(since, None, limit + 1))).all()
-                if len(rows) > limit:
-                    last = rows[limit][0]
-                    rows = [row for row in rows[:limit] if row[0] < last]
-                    if not rows:
-                        rows = list((await conn.execute(changes_stmt(since, last, None))).all())
-        return collapse(rows)
+        return collapse(await self._read(lambda conn: read_changes(conn, revision_.value, limit)))
 
     async def wait_for_revision(self, revision_: Revision, *, timeout: float) -> bool:
         """Wait until the head is at least ``revision_``; woken by NOTIFY, re-checking every second."""
@@ -430,56 +450,29 @@ class PostgresTupleStore:
         Raises:
             SchemaVersionConflictError: ``expected_version`` is given and is not current.
         """
-        with translate_errors():
-            async with self._engine.begin() as conn:
-                value = await self._begin_revision(conn)
-                if expected_version is not None:
-                    current = (await conn.execute(sa.select(store_meta.c.current_schema))).scalar_one()
-                    if (current or 0) != expected_version:
-                        raise SchemaVersionConflictError(
-                            f"the schema changed concurrently: expected version {expected_version}, "
-                            f"current is {current or 0}",
-                            expected=expected_version,
-                            actual=int(current or 0),
-                        )
-                number = (
-                    await conn.execute(
-                        sa.select(sa.func.coalesce(sa.func.max(schema_version.c.version), 0) + 1)
-                    )
-                ).scalar_one()
-                row = (
-                    await conn.execute(
-                        schema_version.insert()
-                        .values(
-                            version=number,
-                            text=text,
-                            hash=schema_hash(text),
-                            author=author,
-                            created_at=sa.func.clock_timestamp(),
-                            revision=value,
-                        )
-                        .returning(*schema_version.c)
-                    )
-                ).one()
-                await conn.execute(store_meta.update().values(current_schema=number))
-        return schema_from_row(row)
+
+        async def txn(conn: AsyncConnection) -> SchemaVersion:
+            value = await self._begin_revision(conn)
+            return await insert_schema_version(
+                conn, text, author=author, expected_version=expected_version, revision=value
+            )
+
+        return await self._write(txn)
 
     async def current_schema(self) -> SchemaVersion | None:
         """The current version, or ``None`` before the first write."""
         stmt = sa.select(*schema_version.c).join(
             store_meta, store_meta.c.current_schema == schema_version.c.version
         )
-        with translate_errors():
-            async with self._reads.connect() as conn:
-                row = (await conn.execute(stmt)).first()
+        row = await self._read(lambda conn: _first(conn, stmt))
         return None if row is None else schema_from_row(row)
 
     async def schema_version(self, version: int) -> SchemaVersion:
         """One version; raises ``SchemaVersionNotFoundError``."""
+        if not 1 <= version <= _MAX_VERSION:  # outside the integer column: there is no such row
+            raise SchemaVersionNotFoundError(f"schema version {version} does not exist")
         stmt = sa.select(*schema_version.c).where(schema_version.c.version == version)
-        with translate_errors():
-            async with self._reads.connect() as conn:
-                row = (await conn.execute(stmt)).first()
+        row = await self._read(lambda conn: _first(conn, stmt))
         if row is None:
             raise SchemaVersionNotFoundError(f"schema version {version} does not exist")
         return schema_from_row(row)
@@ -487,7 +480,4 @@ class PostgresTupleStore:
     async def schema_history(self) -> list[SchemaVersion]:
         """Every version, oldest first."""
         stmt = sa.select(*schema_version.c).order_by(schema_version.c.version)
-        with translate_errors():
-            async with self._reads.connect() as conn:
-                rows = (await conn.execute(stmt)).all()
-        return [schema_from_row(row) for row in rows]
+        return [schema_from_row(row) for row in await self._read(lambda conn: _all(conn, stmt))]

@@ -97,3 +97,90 @@ def test_embedded_default_when_no_url(embedded_home: Path, monkeypatch: pytest.M
     assert code == 0, out
     assert exported(env) == ["doc:1#viewer@user:tom"]
     assert (embedded_home / "pgdata" / "PG_VERSION").exists()
+
+
+# --- import against the current schema ----------------------------------------------------------
+
+SCHEMA = """
+caveat ip_ok(cidr string, hits int) {
+    hits >= 0 && cidr != ""
+}
+definition user {}
+definition team {
+    relation member: user
+}
+definition doc {
+    relation viewer: user | team#member | user with ip_ok
+    permission view = viewer
+}
+"""
+
+
+@pytest.fixture
+def schema_env(empty_database_url: str, tmp_path: Path) -> dict[str, str]:
+    env = {"REBAC_DATABASE_URL": empty_database_url}
+    assert invoke(env, "migrate")[0] == 0
+    schema = tmp_path / "schema.zed"
+    schema.write_text(SCHEMA)
+    code, out, err = invoke(env, "schema", "write", str(schema))
+    assert code == 0, (out, err)
+    return env
+
+
+def test_import_conforming_to_the_current_schema(schema_env: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "in.ndjson"
+    source.write_text(
+        "\n".join(LINES[:3]) + '\ndoc:3#viewer@user:ann[ip_ok:{"cidr":"10.0.0.0/8","hits":2}]\n'
+    )
+    code, out, err = invoke(schema_env, "import", str(source))
+    assert code == 0, err
+    assert "loaded 3 relationships" in out
+    assert "not checked" not in err
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ("doc:9#owner@user:tom", "relation 'owner' is not defined on 'doc'"),
+        ("folder:9#viewer@user:tom", "object type 'folder' is not defined"),
+        ("doc:9#view@user:tom", "doc#view is a permission"),
+        ("doc:9#viewer@team:eng", "subject team:eng is not allowed on doc#viewer"),
+        ('doc:9#viewer@user:ann[ip_ok:{"cidr":"10.0.0.0/8","hits":"2"}]', "parameter 'hits' expects int"),
+        ('doc:9#viewer@user:ann[ip_ok:{"port":22}]', "caveat 'ip_ok' has no parameter(s) port"),
+    ],
+)
+def test_a_nonconforming_line_is_reported_and_nothing_is_written(
+    schema_env: dict[str, str], tmp_path: Path, bad: str, reason: str
+) -> None:
+    source = tmp_path / "in.txt"
+    # line 1 and 3 are fine, line 2 is blank, line 4 offends, line 5 would offend too
+    source.write_text(f"doc:1#viewer@user:tom\n\ndoc:2#viewer@team:eng#member\n{bad}\nfolder:x#y@user:z\n")
+    code, out, err = invoke(schema_env, "import", str(source))
+    assert code == 1, out
+    assert f"{source}:4: " in err
+    assert reason in err
+    assert "folder:x" not in err  # only the first offending line
+    assert exported(schema_env) == []
+
+
+def test_a_nonconforming_line_from_stdin_names_stdin(schema_env: dict[str, str]) -> None:
+    code, _, err = invoke(schema_env, "import", "-", stdin='{"relationship": "doc:1#editor@user:tom"}\n')
+    assert code == 1
+    assert "<stdin>:1: relation 'editor' is not defined on 'doc'" in err
+    assert exported(schema_env) == []
+
+
+def test_without_a_schema_import_is_unchecked_until_the_first_schema_write(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    env = {"REBAC_DATABASE_URL": empty_database_url}
+    assert invoke(env, "migrate")[0] == 0
+    code, out, err = invoke(env, "import", "-", stdin="doc:1#viewer@user:tom\ndoc:1#owner@user:tom\n")
+    assert code == 0, err
+    assert "loaded 2 relationships" in out
+    assert "no schema is stored" in err
+    schema = tmp_path / "schema.zed"
+    schema.write_text(SCHEMA)
+    code, _, err = invoke(env, "schema", "write", str(schema))
+    assert code == 1  # the first schema write checks every stored relationship
+    assert "doc:1#owner@user:tom" in err

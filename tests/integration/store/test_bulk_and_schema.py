@@ -9,7 +9,11 @@ from typing import Any
 
 import pytest
 
-from rebac.errors import DuplicateRelationshipError, SchemaVersionNotFoundError
+from rebac.errors import (
+    DuplicateRelationshipError,
+    SchemaVersionConflictError,
+    SchemaVersionNotFoundError,
+)
 from rebac.refs import parse_relationship
 from rebac.store.base import (
     Consistency,
@@ -101,3 +105,18 @@ async def test_schema_versions(store: TupleStore) -> None:
         await store.schema_version(3)
     with pytest.raises(SchemaVersionNotFoundError):
         await store.schema_version(0)
+    for out_of_range in (2**31, 51_051_327_507_727, -(2**40)):  # beyond the version column
+        with pytest.raises(SchemaVersionNotFoundError):
+            await store.schema_version(out_of_range)
+
+
+async def test_import_against_a_schema_version_that_is_no_longer_current(store: TupleStore) -> None:
+    await store.bulk_import(parse_lines(["doc:0#viewer@user:a"]), schema_version=0)
+    await store.write_schema("definition user {}", author="alice")
+    before = await snapshot(store)
+    with pytest.raises(SchemaVersionConflictError) as info:
+        await store.bulk_import(parse_lines(["doc:1#viewer@user:a"]), schema_version=0)
+    assert (info.value.expected, info.value.actual) == (0, 1)
+    assert (await snapshot(store))[1] == before[1]
+    result = await store.bulk_import(parse_lines(["doc:1#viewer@user:a"]), schema_version=1)
+    assert result.loaded == 1
