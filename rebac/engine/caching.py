@@ -5,7 +5,7 @@ Safety rules (each one a known bug class of peer engines):
 * the key is the complete request: revision, schema hash, canonical caveat context, resource
   type and ids, relation, and subject (type, id, relation);
 * only complete answers are stored: errors propagate and are never stored, and an answer with a
-  cycle-cut branch is never stored;
+  cycle-cut branch (or a provisional value, see :mod:`rebac.engine.cycles`) is never stored;
 * a hit is served only when the request still has at least the depth the answer needed;
 * an entry never outlives the earliest expiration among the relationships it used.
 
@@ -81,7 +81,9 @@ class CheckCache:
 
     def put(self, request: CheckRequest, results: Mapping[str, CheckResult]) -> None:
         """Store ``results`` for ``request`` if they are complete and cycle-free."""
-        if set(results) != set(request.resource_ids) or any(r.cycle_detected for r in results.values()):
+        if set(results) != set(request.resource_ids) or any(
+            r.cycle_detected or r.provisional for r in results.values()
+        ):
             self.stats.skipped += 1
             return
         depth = 0

@@ -6,19 +6,26 @@ every sub-problem (a userset, a computed relation, an arrow's target) goes back 
 head (``redispatch``), so caching and limits apply at every hop. Caveats are evaluated eagerly
 with the request context; results are three-valued (see :mod:`rebac.engine.logic`).
 
-Cycles: each resource id carries the ``(type, id, relation)`` triples on its evaluation path. A
-sub-problem that re-enters one of them contributes NO_PERMISSION and is flagged
-``cycle_detected`` (never cached), so data cycles terminate and never grant on their own.
+Cycles (see :mod:`rebac.engine.cycles` for the reasoning): each resource id carries the nodes on
+its evaluation path. A child re-entering a node of its parent's path is cut and contributes the
+value recorded for that node so far (NO at first), flagged ``cycle_detected``. A child reached from
+several parents is evaluated once, on the path of one of them, and its value is shared: values are
+recorded per request scope and reused whatever the path while they are current, so batches are
+never split by path. A top-level request (and the subtracted side of every exclusion) is evaluated
+again until a pass changes no recorded value; its values are then the least fixed point, and are
+memoised for the rest of the request. Cycle-affected results are never put in the cross-request
+cache.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
 from rebac import limits
+from rebac.engine.cycles import Node, Path, Scope
 from rebac.engine.logic import both, exclude, from_caveat, intersect_all, union_all
 from rebac.engine.requests import CheckRequest, EvalContext
 from rebac.engine.results import CheckResult, Permissionship
@@ -28,13 +35,11 @@ from rebac.store.base import RelationshipFilter, TupleReader
 
 __all__ = ["CheckRedispatcher", "Checker", "chunked", "read_relationships", "tuple_existence"]
 
-Path = frozenset[tuple[str, str, str]]
 Results = dict[str, CheckResult]
 PairResults = dict[tuple[str, str], CheckResult]
 
 _NO = CheckResult(Permissionship.NO_PERMISSION)
 _YES = CheckResult(Permissionship.HAS_PERMISSION)
-_CYCLE = CheckResult(Permissionship.NO_PERMISSION, cycle_detected=True)
 
 
 class CheckRedispatcher(Protocol):
@@ -80,6 +85,12 @@ def tuple_existence(ctx: EvalContext, rel: Relationship) -> CheckResult:
     return result
 
 
+def _scope(request: CheckRequest) -> Scope:
+    if request.scope is None:  # pragma: no cover - Checker.check opens one for every request
+        raise RuntimeError("a sub-problem without a fixpoint scope")
+    return request.scope
+
+
 def _hop(result: CheckResult) -> CheckResult:
     """A sub-result seen one dispatch up: one more unit of depth required."""
     return replace(result, depth_required=result.depth_required + 1)
@@ -95,32 +106,80 @@ class Checker:
         self.redispatch = redispatch
 
     async def check(self, request: CheckRequest) -> dict[str, CheckResult]:
-        """Answer ``request`` for every resource id in it."""
+        """Answer ``request`` for every resource id in it.
+
+        A top-level request (no scope yet) opens its own fixpoint scope and is evaluated until it
+        settles; a sub-problem belongs to the scope of the request that issued it.
+        """
         ctx = request.ctx
         ctx.check_deadline()
         model = ctx.model
-        member = model.member(request.resource_type, request.relation)
+        model.member(request.resource_type, request.relation)
         model.definition(request.subject.type)
+        if request.scope is None:
+            scoped = replace(request, scope=Scope())
+            return await self._settle(scoped, lambda: self._nodes(scoped))
+        return await self._nodes(request)
+
+    async def _settle(self, request: CheckRequest, evaluate: Callable[[], Awaitable[Results]]) -> Results:
+        """Run ``evaluate`` in ``request.scope`` until a pass changes no recorded value.
+
+        The values of the last pass are then decided (least fixed point) and memoised.
+        """
+        scope = _scope(request)
+        while True:
+            generation = scope.generation
+            found = await evaluate()
+            if scope.generation == generation or all(not r.provisional or r.allowed for r in found.values()):
+                break
+            request.ctx.check_deadline()
+        memo = request.ctx.memo
+        if scope.generation == generation:
+            for node, result in scope.decided():
+                memo.put(request.subject, node, result)
+        return {rid: replace(r, provisional=False) for rid, r in found.items()}
+
+    async def _nodes(self, request: CheckRequest) -> Results:
+        """Answer each id: from the memo or the scope when possible, else by evaluating it."""
+        scope = _scope(request)
+        memo = request.ctx.memo
+        member = request.ctx.model.member(request.resource_type, request.relation)
+        subject = request.subject
         results: Results = {}
         todo: list[str] = []
-        subject = request.subject
         for rid in dict.fromkeys(request.resource_ids):
+            node = (request.resource_type, rid, request.relation)
+            path = request.path_of(rid)
             if (
                 subject.type == request.resource_type
                 and subject.relation == request.relation
                 and subject.id == rid
             ):
                 results[rid] = _YES
-            elif (request.resource_type, rid, request.relation) in request.path_of(rid):
-                results[rid] = _CYCLE
+            elif node in path:
+                results[rid] = scope.cut(node, path[node], memo.get(subject, node))
+            elif (known := memo.get(subject, node, request.depth_remaining)) is not None or (
+                known := scope.reusable(node, request.depth_remaining)
+            ) is not None:
+                results[rid] = known
             else:
                 todo.append(rid)
         if todo:
+            since = scope.generation
             if isinstance(member, ir.Relation):
                 found = await self._relation(request, member, todo)
             else:
                 found = await self._rewrite(request, member.rewrite, todo)
-            results.update(found)
+            for rid in todo:
+                node = (request.resource_type, rid, request.relation)
+                result = found[rid]
+                if result.allowed:
+                    # Every computed value under-approximates the least fixed point: YES is final.
+                    result = replace(result, provisional=False)
+                best = scope.record(node, result, since)
+                if not best.provisional:
+                    memo.put(subject, node, best)
+                results[rid] = best
         return results
 
     # --- sub-dispatch -----------------------------------------------------------------------------
@@ -134,10 +193,10 @@ class Checker:
     ) -> PairResults:
         """Check ``resource_type:child#relation`` for every child; ``parents`` maps child -> parents.
 
-        The answer is keyed by ``(child, parent)``: whether a child re-enters the evaluation path
-        is decided exactly per parent (a re-entry contributes NO, flagged as a cycle). A child
-        evaluated for several parents carries the intersection of their paths, so a cut is never
-        wrong; termination in the worst case is still guaranteed by the depth budget.
+        The answer is keyed by ``(child, parent)``: a child that re-enters its parent's evaluation
+        path is cut for that parent (see :meth:`Scope.cut`). Every other child is evaluated once,
+        on the path of its first such parent, and the value is shared by all its parents (values
+        are path-independent within a scope; see :mod:`rebac.engine.cycles`).
         """
         if self.redispatch is None:
             raise RuntimeError("the checker has no redispatcher")
@@ -147,20 +206,25 @@ class Checker:
             resource_type, relation, subject.type, subject.relation
         ):
             return {(child, parent): _NO for child, ids in parents.items() for parent in ids}
+        scope = _scope(request)
+        memo = request.ctx.memo
         out: PairResults = {}
         paths: dict[str, Path] = {}
         live: dict[str, list[str]] = {}
         for child, parent_ids in parents.items():
-            path: Path | None = None
-            for parent in parent_ids:
-                extended = request.path_of(parent) | {(request.resource_type, parent, request.relation)}
-                if (resource_type, child, relation) in extended:
-                    out[child, parent] = _CYCLE
+            node: Node = (resource_type, child, relation)
+            for parent in sorted(parent_ids):
+                here: Node = (request.resource_type, parent, request.relation)
+                path = request.path_of(parent)
+                # ``here`` is on the path already when an exclusion's subtracted side is being
+                # settled: it was entered by the enclosing scope (see ``_exclusion``).
+                if node in path or node == here:
+                    level = path.get(node, scope.level)
+                    out[child, parent] = scope.cut(node, level, memo.get(subject, node))
                     continue
                 live.setdefault(child, []).append(parent)
-                path = extended if path is None else path & extended
-            if path is not None:
-                paths[child] = path
+                if child not in paths:
+                    paths[child] = {here: scope.level, **path}
         for chunk in chunked(list(live)):
             sub = request.sub(resource_type, chunk, relation, {c: paths[c] for c in chunk})
             answer = await self.redispatch.check(sub)
@@ -293,7 +357,16 @@ class Checker:
     async def _exclusion(self, request: CheckRequest, rewrite: ir.Exclusion, ids: list[str]) -> Results:
         base = await self._rewrite(request, rewrite.base, ids)
         pending = [rid for rid in ids if not base[rid].is_no]
-        subtract = await self._rewrite(request, rewrite.subtract, pending) if pending else {}
+        subtract: Results = {}
+        if pending:
+            # ``a - b`` is not monotone in ``b``: settle ``b`` exactly, in a scope of its own.
+            outer = _scope(request)
+            entered = {
+                rid: {(request.resource_type, rid, request.relation): outer.level, **request.path_of(rid)}
+                for rid in pending
+            }
+            nested = replace(request, scope=outer.nested(), paths={**request.paths, **entered})
+            subtract = await self._settle(nested, lambda: self._rewrite(nested, rewrite.subtract, pending))
         return {rid: exclude(base[rid], subtract[rid]) if rid in subtract else base[rid] for rid in ids}
 
     async def _arrow(self, request: CheckRequest, arrow: ir.TupleToUserset, ids: list[str]) -> Results:

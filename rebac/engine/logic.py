@@ -1,7 +1,8 @@
 """Three-valued combination of check results (true / conditional / false) with their metadata.
 
 Every combinator keeps the bookkeeping the cache relies on: the deepest dispatch used, whether a
-branch was cut by a cycle, and the earliest expiration among the relationships consulted.
+branch was cut by a cycle (and whether the value is still provisional, see
+:mod:`rebac.engine.cycles`), and the earliest expiration among the relationships consulted.
 """
 
 from __future__ import annotations
@@ -24,17 +25,19 @@ _BY_RANK = {rank: perm for perm, rank in _RANK.items()}
 def _combine(results: list[CheckResult], permissionship: Permissionship) -> CheckResult:
     depth = 0
     cycle = False
+    provisional = False
     expires = None
     missing: set[str] = set()
     for result in results:
         depth = max(depth, result.depth_required)
         cycle = cycle or result.cycle_detected
+        provisional = provisional or result.provisional
         expires = earliest(expires, result.expires_at)
         if result.permissionship is Permissionship.CONDITIONAL:
             missing |= result.missing
     if permissionship is not Permissionship.CONDITIONAL:
         missing = set()
-    return CheckResult(permissionship, frozenset(missing), depth, cycle, expires)
+    return CheckResult(permissionship, frozenset(missing), depth, cycle, expires, provisional)
 
 
 def union_all(results: Iterable[CheckResult]) -> CheckResult:

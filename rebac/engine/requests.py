@@ -11,8 +11,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
+from rebac.engine.cycles import CheckMemo, Path, Scope
 from rebac.engine.model import SchemaModel
 from rebac.errors import DeadlineExceededError, InvalidInputError, MaxDepthExceededError
 from rebac.refs import ObjectRef, SubjectRef
@@ -26,6 +28,9 @@ __all__ = [
     "LookupSubjectsRequest",
     "canonical_context",
 ]
+
+
+_EMPTY_PATH: Path = MappingProxyType({})
 
 
 def canonical_context(context: Mapping[str, Any]) -> str:
@@ -51,6 +56,8 @@ class EvalContext:
         context_key: Canonical JSON of ``context`` (part of every cache key).
         deadline: ``time.monotonic()`` instant after which evaluation fails.
         now: Wall-clock instant used to decide expiration.
+        memo: Decided check results of this request (per subject and node); lives and dies with
+            the request, unlike the cross-request cache.
     """
 
     revision: Revision
@@ -59,6 +66,7 @@ class EvalContext:
     context_key: str
     deadline: float
     now: datetime
+    memo: CheckMemo = field(default_factory=CheckMemo, compare=False, hash=False, repr=False)
 
     def check_deadline(self) -> None:
         """Raise when the deadline has passed.
@@ -94,9 +102,11 @@ class CheckRequest:
         subject: The subject (``id == "*"`` only for internal wildcard probes).
         depth_remaining: Dispatch budget left; each hop spends one.
         ctx: Shared evaluation context.
-        paths: Per resource id, the ``(type, id, relation)`` triples already on its evaluation
-            path (used to cut cycles; not part of the cache key, since cut results are never
-            cached).
+        paths: Per resource id, the ``(type, id, relation)`` nodes already on its evaluation
+            path, each with the level of the scope that entered it (used to cut cycles; not part
+            of the cache key, since cycle-affected results are never cached).
+        scope: The fixpoint scope the request belongs to (``None`` for a top-level request, which
+            opens its own); see :mod:`rebac.engine.cycles`.
     """
 
     resource_type: str
@@ -105,9 +115,8 @@ class CheckRequest:
     subject: SubjectRef
     depth_remaining: int
     ctx: EvalContext = field(compare=False, hash=False)
-    paths: Mapping[str, frozenset[tuple[str, str, str]]] = field(
-        default_factory=dict, compare=False, hash=False
-    )
+    paths: Mapping[str, Path] = field(default_factory=dict, compare=False, hash=False)
+    scope: Scope | None = field(default=None, compare=False, hash=False)
 
     def key(self) -> tuple[object, ...]:
         """Cache key: every semantic input except the depth budget (served by depth rule)."""
@@ -122,16 +131,16 @@ class CheckRequest:
             self.subject.relation,
         )
 
-    def path_of(self, resource_id: str) -> frozenset[tuple[str, str, str]]:
+    def path_of(self, resource_id: str) -> Path:
         """The evaluation path of ``resource_id`` (empty at the top)."""
-        return self.paths.get(resource_id, frozenset())
+        return self.paths.get(resource_id, _EMPTY_PATH)
 
     def sub(
         self,
         resource_type: str,
         resource_ids: tuple[str, ...],
         relation: str,
-        paths: Mapping[str, frozenset[tuple[str, str, str]]],
+        paths: Mapping[str, Path],
     ) -> CheckRequest:
         """A sub-problem for the same subject with one less unit of depth.
 

@@ -16,6 +16,8 @@ __all__ = [
     "ExpandKind",
     "ExpandNode",
     "ExpandSubject",
+    "Hop",
+    "HopReason",
     "LookupPage",
     "LookupResourceItem",
     "LookupSubjectItem",
@@ -43,6 +45,46 @@ def earliest(a: datetime | None, b: datetime | None) -> datetime | None:
     return min(a, b)
 
 
+class HopReason(StrEnum):
+    """Why one hop of a delegation chain holds or fails (see :mod:`rebac.engine.delegation`)."""
+
+    GRANTED = "granted"
+    DENIED = "denied"
+    CONDITIONAL = "conditional"
+    ORPHAN = "orphan"
+    PRINCIPAL_CYCLE = "principal_cycle"
+    CHAIN_MISMATCH = "chain_mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One identity on the delegation chain of a checked subject, with its own result.
+
+    Attributes:
+        subject: The identity (the checked subject at depth 0, then its principals, ...).
+        depth: Fewest principal edges from the checked subject to this identity.
+        permissionship: This hop's own verdict: its raw check, combined with the principal edges
+            leading to it (a caveated edge makes it conditional), forced to no permission for an
+            orphan, a principal cycle or a ``via`` entry that matches no recorded edge.
+        reason: Why (``granted``, ``denied``, ``conditional``, ``orphan``, ``principal_cycle``,
+            ``chain_mismatch``).
+        raw: The identity's own (undelegated) check result; ``None`` when not evaluated (a
+            ``via`` entry that matches no edge).
+        missing: Caveat parameters whose absence made this hop conditional.
+        principal_of: The identities one hop closer to the checked subject that act for this one.
+        expires_at: Earliest expiration among the relationships this hop used.
+    """
+
+    subject: SubjectRef
+    depth: int
+    permissionship: Permissionship
+    reason: HopReason
+    raw: Permissionship | None = None
+    missing: frozenset[str] = frozenset()
+    principal_of: tuple[SubjectRef, ...] = ()
+    expires_at: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """The answer for one resource.
@@ -54,6 +96,11 @@ class CheckResult:
             with at least this much depth left).
         cycle_detected: A branch was cut because it re-entered itself; never cached.
         expires_at: Earliest expiration among the relationships this answer used.
+        provisional: Engine-internal: the value read a cycle's not yet settled value and may
+            still grow (see :mod:`rebac.engine.cycles`); answers leaving the engine never are.
+        delegation: For a subject whose type declares ``acts_for`` (or a check given ``via``):
+            every hop of its principal chain, nearest first, each with its own result; empty for
+            other subjects and for raw (undelegated) checks.
     """
 
     permissionship: Permissionship
@@ -61,6 +108,13 @@ class CheckResult:
     depth_required: int = 0
     cycle_detected: bool = False
     expires_at: datetime | None = None
+    provisional: bool = False
+    delegation: tuple[Hop, ...] = ()
+
+    @property
+    def failed_hop(self) -> Hop | None:
+        """The first delegation hop with no permission (nearest the subject), if any."""
+        return next((h for h in self.delegation if h.permissionship is Permissionship.NO_PERMISSION), None)
 
     @property
     def allowed(self) -> bool:
