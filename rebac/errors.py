@@ -34,7 +34,7 @@ Where it helps callers, an error also subclasses the nearest builtin (``ValueErr
     │   ├── DeadlineExceededError (TimeoutError)
     │   ├── BudgetExceededError .................... node / fan-out / hop budget exhausted
     │   ├── CaveatEvaluationError .................. CEL evaluation failed (type error, bad context)
-    │   └── DelegationError ........................ chain too long, cycle, mismatch (as an error)
+    │   └── DelegationError ........................ principal chain longer than the hop limit
     └── AuthError
         ├── UnauthenticatedError ................... no or unknown key
         └── ForbiddenError ......................... key lacks the scope
@@ -297,7 +297,11 @@ class CaveatEvaluationError(EvaluationError):
 
 
 class DelegationError(EvaluationError):
-    """A delegation chain could not be evaluated (too long)."""
+    """A delegation chain could not be evaluated (too long).
+
+    A principal cycle, an orphan agent or a ``via`` chain that matches no recorded edge are not
+    errors: they are decisions (denied), with the failing hop named in the result.
+    """
 
 
 # --- auth ----------------------------------------------------------------------------------------

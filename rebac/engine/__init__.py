@@ -7,6 +7,10 @@ Build one :class:`Engine` per (store, schema) in a composition root and pass it 
 
 Every method takes a :class:`~rebac.store.base.Consistency` (or an explicit revision) and fails
 closed: any :class:`~rebac.errors.EvaluationError` means *deny*.
+
+Delegation (``acts_for``, see :mod:`rebac.engine.delegation`) applies on every decision path:
+a plain subject whose type declares ``acts_for`` is capped by its principals in ``check``,
+``check_bulk`` and both lookups. ``delegation=False`` asks for the raw (uncapped) answer instead.
 """
 
 from __future__ import annotations
@@ -20,6 +24,13 @@ from typing import Any
 from rebac import limits
 from rebac.config import EngineSettings
 from rebac.engine.caching import CacheStats, CheckCache
+from rebac.engine.delegated_lookup import (
+    delegated_resources_digest,
+    delegated_subjects_digest,
+    lookup_resources_delegated,
+    lookup_subjects_delegated,
+)
+from rebac.engine.delegation import check_delegated, delegates, normalize_via
 from rebac.engine.dispatch import Dispatcher, build_chain
 from rebac.engine.expand import Expander
 from rebac.engine.lookup import (
@@ -43,6 +54,8 @@ from rebac.engine.results import (
     ExpandKind,
     ExpandNode,
     ExpandSubject,
+    Hop,
+    HopReason,
     LookupPage,
     LookupResourceItem,
     LookupSubjectItem,
@@ -63,6 +76,8 @@ __all__ = [
     "ExpandKind",
     "ExpandNode",
     "ExpandSubject",
+    "Hop",
+    "HopReason",
     "LookupPage",
     "LookupResourceItem",
     "LookupSubjectItem",
@@ -77,12 +92,13 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class CheckItem:
-    """One item of a bulk check."""
+    """One item of a bulk check (``via``: the claimed delegation chain, see :meth:`Engine.check`)."""
 
     resource: ObjectRef
     permission: str
     subject: SubjectRef
     context: Mapping[str, Any] | None = None
+    via: Sequence[SubjectRef] | None = None
 
 
 class Engine:
@@ -186,17 +202,46 @@ class Engine:
         consistency: Consistency | None = None,
         revision: Revision | None = None,
         context: Mapping[str, Any] | None = None,
+        via: Sequence[SubjectRef] | None = None,
+        delegation: bool = True,
     ) -> CheckResult:
         """Does ``subject`` have ``permission`` on ``resource``?
 
+        Args:
+            resource: The resource.
+            permission: A permission or relation of its type.
+            subject: Who asks.
+            consistency: How fresh the read must be (ignored with ``revision``).
+            revision: Read at exactly this revision.
+            context: Caveat context.
+            via: The actual call chain above ``subject``, nearest principal first, towards the
+                human (an OAuth ``act`` chain; a leading ``subject`` is ignored, a prefix of the
+                chain is accepted): each entry must be a recorded principal of the one before,
+                else the answer is no with a ``chain_mismatch`` hop.
+            delegation: ``False`` answers from the subject's own grants only (raw reach).
+
         Raises:
             EvaluationError: (and subclasses) when no decision could be made; treat as deny.
+            DelegationError: the subject's principal chain is longer than the hop limit.
             NotFoundError: unknown type or relation.
-            InvalidInputError: malformed request (e.g. a wildcard subject).
+            InvalidInputError: malformed request (e.g. a wildcard subject, ``via`` without
+                delegation or on a subject set).
         """
         self._check_subject(subject)
         self._validate(resource.type, permission, subject)
+        if via and (not delegation or subject.relation is not None):
+            raise InvalidInputError("via needs delegation and a plain object subject")
         ctx = await self._context(consistency, revision, context)
+        if delegation and (via or delegates(self.model, subject)):
+            return await check_delegated(
+                self._reader,
+                self._head,
+                ctx,
+                (resource, permission, subject),
+                depth_remaining=self.settings.max_depth,
+                max_hops=self.settings.max_delegation_hops,
+                via=normalize_via(subject, via or (), self.settings.max_delegation_hops),
+            )
         request = CheckRequest(
             resource.type, (resource.id,), permission, subject, self.settings.max_depth, ctx
         )
@@ -209,6 +254,7 @@ class Engine:
         *,
         consistency: Consistency | None = None,
         revision: Revision | None = None,
+        delegation: bool = True,
     ) -> list[CheckResult | EvaluationError]:
         """Check many items at one revision; a failing item yields its error, not a decision.
 
@@ -229,7 +275,13 @@ class Engine:
             try:
                 out.append(
                     await self.check(
-                        item.resource, item.permission, item.subject, revision=revision, context=item.context
+                        item.resource,
+                        item.permission,
+                        item.subject,
+                        revision=revision,
+                        context=item.context,
+                        via=item.via,
+                        delegation=delegation,
                     )
                 )
             except EvaluationError as exc:
@@ -262,19 +314,30 @@ class Engine:
         context: Mapping[str, Any] | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        delegation: bool = True,
     ) -> LookupPage[LookupResourceItem]:
-        """Resources of ``resource_type`` on which ``subject`` has ``permission`` (one page)."""
+        """Resources of ``resource_type`` on which ``subject`` has ``permission`` (one page).
+
+        For a delegating subject this is its effective reach (capped by every principal up its
+        chain); ``delegation=False`` gives its raw reach.
+        """
         self._check_subject(subject)
         self._validate(resource_type, permission, subject)
+        delegated = delegation and delegates(self.model, subject)
         ctx = await self._context(consistency, revision, context)
         request = LookupResourcesRequest(
             resource_type, permission, subject, self.settings.max_depth, ctx, limit, cursor
         )
-        pinned = cursor_revision(cursor, resources_digest(request))
+        digest = delegated_resources_digest(request) if delegated else resources_digest(request)
+        pinned = cursor_revision(cursor, digest)
         if pinned is not None and pinned != ctx.revision:
             ctx = await self._context(None, pinned, context)
             request = LookupResourcesRequest(
                 resource_type, permission, subject, self.settings.max_depth, ctx, limit, cursor
+            )
+        if delegated:
+            return await lookup_resources_delegated(
+                self._reader, self._head, request, max_hops=self.settings.max_delegation_hops
             )
         return await lookup_resources(self._reader, self._head, request)
 
@@ -290,17 +353,24 @@ class Engine:
         context: Mapping[str, Any] | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        delegation: bool = True,
     ) -> LookupPage[LookupSubjectItem]:
-        """Subjects of ``subject_type`` with ``permission`` on ``resource`` (one page)."""
+        """Subjects of ``subject_type`` with ``permission`` on ``resource`` (one page).
+
+        For a delegating ``subject_type`` (and no ``subject_relation``) only subjects whose
+        delegated check holds are listed, and no wildcard item; ``delegation=False`` lists raw.
+        """
         self._validate(resource.type, permission, None)
-        self.model.definition(subject_type)
+        definition = self.model.definition(subject_type)
         if subject_relation is not None:
             self.model.member(subject_type, subject_relation)
+        delegated = delegation and subject_relation is None and definition.acts_for is not None
         ctx = await self._context(consistency, revision, context)
         request = LookupSubjectsRequest(
             resource, permission, subject_type, subject_relation, self.settings.max_depth, ctx, limit, cursor
         )
-        pinned = cursor_revision(cursor, subjects_digest(request))
+        digest = delegated_subjects_digest(request) if delegated else subjects_digest(request)
+        pinned = cursor_revision(cursor, digest)
         if pinned is not None and pinned != ctx.revision:
             ctx = await self._context(None, pinned, context)
             request = LookupSubjectsRequest(
@@ -312,5 +382,9 @@ class Engine:
                 ctx,
                 limit,
                 cursor,
+            )
+        if delegated:
+            return await lookup_subjects_delegated(
+                self._reader, self._head, request, max_hops=self.settings.max_delegation_hops
             )
         return await lookup_subjects(self._reader, self._head, request)
