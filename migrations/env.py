@@ -13,10 +13,15 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from rebac.store.migrate import sync_url
-from rebac.store.models import metadata
+from rebac.store.models import DECISION_PARTITION_PREFIX, metadata
 
 config = context.config
 target_metadata = metadata
+
+
+def _include_name(name: str | None, type_: str, _parents: object) -> bool:
+    """Leave the store's daily ``decision_log`` partitions (made on demand) out of autogenerate."""
+    return not (type_ == "table" and name is not None and name.startswith(DECISION_PARTITION_PREFIX))
 
 
 def _url() -> str:
@@ -30,7 +35,13 @@ def _url() -> str:
 
 def run_migrations_offline() -> None:
     """Emit SQL without a connection (``alembic upgrade --sql``)."""
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, compare_type=True)
+    context.configure(
+        url=_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        compare_type=True,
+        include_name=_include_name,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -39,14 +50,24 @@ def run_migrations_online() -> None:
     """Run migrations over a connection (an existing one when the caller passed it)."""
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            compare_type=True,
+            include_name=_include_name,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = create_engine(_url(), poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
-            context.configure(connection=conn, target_metadata=target_metadata, compare_type=True)
+            context.configure(
+                connection=conn,
+                target_metadata=target_metadata,
+                compare_type=True,
+                include_name=_include_name,
+            )
             with context.begin_transaction():
                 context.run_migrations()
     finally:

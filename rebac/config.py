@@ -13,7 +13,14 @@ from pathlib import Path
 
 from rebac import limits
 
-__all__ = ["ApiSettings", "DatabaseSettings", "EngineSettings", "Settings", "default_home"]
+__all__ = [
+    "ApiSettings",
+    "DatabaseSettings",
+    "DecisionLogSettings",
+    "EngineSettings",
+    "Settings",
+    "default_home",
+]
 
 
 def default_home(env: Mapping[str, str]) -> Path:
@@ -53,6 +60,10 @@ class EngineSettings:
     quantization_seconds: float = limits.QUANTIZATION_SECONDS
     cache_entries: int = limits.CHECK_CACHE_ENTRIES
     cache_enabled: bool = True
+    non_human_types: tuple[str, ...] = ()
+    """Types listed in the identity inventory besides those declaring ``acts_for``."""
+    review_unused_days: int = 30
+    """An identity with no decision for this many days is flagged unused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +79,42 @@ class ApiSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DecisionLogSettings:
+    """The decision log (see :mod:`rebac.engine.decisions`).
+
+    Attributes:
+        enabled: Record decisions at all.
+        sample_rate: Fraction of *allowed* decisions recorded (``0.0`` to ``1.0``).
+        always_record_denials: Record every denied, conditional and failed decision whatever
+            ``sample_rate`` says (the ones an investigation needs).
+        queue_capacity: Records waiting to be written, at most.
+        batch_size: Records per insert.
+        flush_seconds: Longest a record waits before its batch is written.
+        overload_wait_seconds: How long a check waits for room in a full queue before its record
+            is dropped and counted (``dropped`` in ``/v1/decisions/stats``).
+        retention_days: Days kept; older daily partitions are dropped.
+        max_context_bytes: Largest caveat context kept on a record.
+    """
+
+    enabled: bool = True
+    sample_rate: float = 1.0
+    always_record_denials: bool = True
+    queue_capacity: int = limits.DECISION_QUEUE_CAPACITY
+    batch_size: int = limits.DECISION_BATCH_SIZE
+    flush_seconds: float = limits.DECISION_FLUSH_SECONDS
+    overload_wait_seconds: float = limits.DECISION_OVERLOAD_WAIT_SECONDS
+    retention_days: int = limits.DECISION_RETENTION_DAYS
+    max_context_bytes: int = limits.MAX_DECISION_CONTEXT_BYTES
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All settings."""
 
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    decisions: DecisionLogSettings = field(default_factory=DecisionLogSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,10 +132,19 @@ class Settings:
             max_depth=int(source.get("REBAC_MAX_DEPTH", limits.MAX_DEPTH)),
             max_delegation_hops=int(source.get("REBAC_MAX_DELEGATION_HOPS", limits.MAX_DELEGATION_HOPS)),
             cache_enabled=source.get("REBAC_CACHE", "on").lower() not in {"0", "off", "false", "no"},
+            non_human_types=tuple(
+                name.strip() for name in source.get("REBAC_NON_HUMAN_TYPES", "").split(",") if name.strip()
+            ),
+            review_unused_days=int(source.get("REBAC_REVIEW_UNUSED_DAYS", "30")),
         )
         api = ApiSettings(
             host=source.get("REBAC_HOST", "127.0.0.1"),
             port=int(source.get("REBAC_PORT", "8080")),
             preshared_key=source.get("REBAC_PRESHARED_KEY") or None,
         )
-        return cls(database=database, engine=engine, api=api)
+        decisions = DecisionLogSettings(
+            enabled=source.get("REBAC_DECISION_LOG", "on").lower() not in {"0", "off", "false", "no"},
+            sample_rate=float(source.get("REBAC_DECISION_SAMPLE_RATE", "1.0")),
+            retention_days=int(source.get("REBAC_DECISION_RETENTION_DAYS", limits.DECISION_RETENTION_DAYS)),
+        )
+        return cls(database=database, engine=engine, api=api, decisions=decisions)

@@ -7,11 +7,18 @@ from typing import Final
 __all__ = [
     "CHECK_CACHE_ENTRIES",
     "CHUNK_SIZE",
+    "DECISION_BATCH_SIZE",
+    "DECISION_FLUSH_SECONDS",
+    "DECISION_OVERLOAD_WAIT_SECONDS",
+    "DECISION_QUEUE_CAPACITY",
+    "DECISION_RETENTION_DAYS",
     "DEFAULT_LOOKUP_PAGE_SIZE",
     "EXPAND_NODE_BUDGET",
     "GC_WINDOW_SECONDS",
     "MAX_BULK_CHECK_ITEMS",
     "MAX_CAVEAT_CONTEXT_BYTES",
+    "MAX_DECISION_CONTEXT_BYTES",
+    "MAX_DECISION_PAGE_SIZE",
     "MAX_DELEGATION_HOPS",
     "MAX_DEPTH",
     "MAX_FANOUT",
@@ -74,3 +81,25 @@ GC_WINDOW_SECONDS: Final = 24 * 3600
 
 CHECK_CACHE_ENTRIES: Final = 100_000
 """Entries of the per-process check result cache."""
+
+MAX_DECISION_CONTEXT_BYTES: Final = 4 * 1024
+"""Largest caveat context (canonical JSON) kept on a decision record; larger ones are replaced
+by a ``{"truncated": true, "bytes": N}`` marker."""
+
+MAX_DECISION_PAGE_SIZE: Final = 1_000
+"""Largest page of ``/v1/decisions`` and ``rebac decisions``."""
+
+DECISION_QUEUE_CAPACITY: Final = 50_000
+"""Decision records waiting to be written, at most (the recorder's bounded queue)."""
+
+DECISION_BATCH_SIZE: Final = 500
+"""Most decision records written in one insert."""
+
+DECISION_FLUSH_SECONDS: Final = 0.2
+"""Longest a recorded decision waits in the queue before its batch is written."""
+
+DECISION_OVERLOAD_WAIT_SECONDS: Final = 0.05
+"""How long a check waits for room in a full decision queue before its record is counted dropped."""
+
+DECISION_RETENTION_DAYS: Final = 30
+"""Days of decision records kept; older daily partitions are dropped."""

@@ -9,6 +9,7 @@ For each server it starts a child process on a free 127.0.0.1 port (stopped by i
 ``POST /v1/permissions/check`` with a small keep-alive HTTP/1.1 client (raw asyncio sockets, so the
 load generator costs little), and prints req/s, p50 and p99 with the machine load. ``--store
 postgres`` uses ``REBAC_DATABASE_URL`` (a migrated database) instead of the in-memory store.
+uvicorn is not a dependency of rebac: ``pip install uvicorn httptools`` before comparing.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ CHECK = {
 }
 
 
-def serve(server: str, port: int, store_kind: str, loop: str) -> None:
+def serve(server: str, port: int, store_kind: str, loop: str, cpu: int | None = None) -> None:
     """Child process: build the app, seed it, serve it with ``server`` until SIGTERM."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     from rebac.api.app import create_app  # noqa: PLC0415 - the child imports the app, the parent does not
     from rebac.config import ApiSettings, Settings  # noqa: PLC0415
     from rebac.engine.schema_admin import write_schema  # noqa: PLC0415
@@ -140,7 +143,7 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0)
 
 
 def bench(
-    server: str, seconds: float, concurrency: int, store_kind: str, loop: str
+    server: str, seconds: float, concurrency: int, store_kind: str, loop: str, *, pin: bool = False
 ) -> dict[str, dict[str, float]]:
     """Start one server process, measure both endpoints, stop it by PID."""
     port = _free_port()
@@ -156,6 +159,7 @@ def bench(
             store_kind,
             "--loop",
             loop,
+            *(["--cpu", "0"] if pin else []),
         ],
         cwd=ROOT,
     )
@@ -185,20 +189,36 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--servers", default="granian,uvicorn")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--pin", action="store_true", help="server on CPU 0, load generator on CPU 1")
     args = parser.parse_args()
     if args.child:
-        serve(args.child, args.port, args.store, args.loop)
+        serve(args.child, args.port, args.store, args.loop, args.cpu)
         return
-    print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}")
-    for server in args.servers.split(","):
-        results = bench(server, args.seconds, args.concurrency, args.store, args.loop)
-        for endpoint, numbers in results.items():
-            print(
-                f"{server:8} {args.loop:7} {endpoint:8} {numbers['rps']:8.0f} req/s  p50 {numbers['p50_ms']:6.2f} ms  "
-                f"p99 {numbers['p99_ms']:6.2f} ms  ({numbers['requests']:.0f} requests, c={args.concurrency})"
-            )
-        ratio = results["check"]["rps"] / results["healthz"]["rps"]
-        print(f"{server:8} check/healthz throughput ratio {ratio:.2f}; load average {os.getloadavg()}")
+    if args.pin:
+        os.sched_setaffinity(0, {1})
+    print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}, pinned: {args.pin}")
+    servers = args.servers.split(",")
+    runs: dict[str, list[dict[str, dict[str, float]]]] = {server: [] for server in servers}
+    for round_ in range(args.rounds):
+        order = servers if round_ % 2 == 0 else servers[::-1]
+        for server in order:
+            results = bench(server, args.seconds, args.concurrency, args.store, args.loop, pin=args.pin)
+            runs[server].append(results)
+            for endpoint, numbers in results.items():
+                print(
+                    f"round {round_ + 1} {server:8} {endpoint:8} {numbers['rps']:8.0f} req/s  "
+                    f"p50 {numbers['p50_ms']:6.2f} ms  p99 {numbers['p99_ms']:6.2f} ms  "
+                    f"({numbers['requests']:.0f} requests, c={args.concurrency}, {args.loop})"
+                )
+    print(f"medians over {args.rounds} round(s); load average after: {os.getloadavg()}")
+    for server, results in runs.items():
+        for endpoint in ("healthz", "check"):
+            rps = statistics.median(r[endpoint]["rps"] for r in results)
+            p50 = statistics.median(r[endpoint]["p50_ms"] for r in results)
+            p99 = statistics.median(r[endpoint]["p99_ms"] for r in results)
+            print(f"median  {server:8} {endpoint:8} {rps:8.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
 
 
 if __name__ == "__main__":

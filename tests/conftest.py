@@ -52,7 +52,7 @@ from rebac.store.postgres import PostgresTupleStore
 StoreFactory = Callable[..., AbstractAsyncContextManager[TupleStore]]
 
 _RESET = """
-TRUNCATE relation_tuple, revision, store_meta, schema_version;
+TRUNCATE relation_tuple, revision, store_meta, schema_version, decision_log, identity_review;
 INSERT INTO revision (value, committed_at) VALUES (0, now());
 INSERT INTO store_meta (id) VALUES (1);
 """

@@ -14,11 +14,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 
 from rebac import __version__
 from rebac.api.auth import Authenticator, KeyLookup
 from rebac.api.controllers import (
     AuthZenController,
+    DecisionsController,
     HealthController,
     PermissionsController,
     RelationshipsController,
@@ -26,13 +28,16 @@ from rebac.api.controllers import (
     WatchController,
     WellKnownController,
 )
+from rebac.api.controllers.identities import IdentitiesController
 from rebac.api.deps import dependencies
 from rebac.api.middleware import RequestIdMiddleware
 from rebac.api.problems import exception_handlers
 from rebac.api.services import Readiness, Services
 from rebac.config import Settings
-from rebac.store.base import TupleStore
+from rebac.engine.decisions import DecisionRecorder
+from rebac.store.base import DecisionLog, TupleStore
 from rebac.store.factory import database_url
+from rebac.store.keys import PostgresKeyStore
 from rebac.store.migrate import is_at_head, upgrade_to_head
 from rebac.store.postgres import PostgresTupleStore
 
@@ -50,6 +55,7 @@ def create_app(
     readiness: Readiness | None = None,
     schema_refresh_seconds: float = 1.0,
     seed: Seed | None = None,
+    key_cache_seconds: float = 2.0,
 ) -> Litestar:
     """Build the app.
 
@@ -60,9 +66,10 @@ def create_app(
         readiness: Probe for ``/readyz``; defaults to "migrations at head" for an opened store.
         schema_refresh_seconds: How stale the cached current-schema pointer may get.
         seed: Called with the open store at startup (``rebac serve --demo`` loads its data so).
+        key_cache_seconds: How long a looked-up API key is reused (a revocation's delay).
     """
     services = Services(settings, readiness=readiness, schema_refresh_seconds=schema_refresh_seconds)
-    services.authenticator = Authenticator(settings.api.preshared_key, keys)
+    services.authenticator = Authenticator(settings.api.preshared_key, keys, cache_seconds=key_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -75,7 +82,10 @@ def create_app(
                 if readiness is None:
                     services.set_readiness(probe)
                 if keys is None and table is not None:
-                    services.authenticator = Authenticator(settings.api.preshared_key, table)
+                    services.authenticator = Authenticator(
+                        settings.api.preshared_key, table, cache_seconds=key_cache_seconds
+                    )
+            _start_decision_log(services, stack)
             if seed is not None:
                 await seed(services.store)
             try:
@@ -92,16 +102,47 @@ def create_app(
             WatchController,
             AuthZenController,
             WellKnownController,
+            DecisionsController,
+            IdentitiesController,
         ],
         dependencies=dependencies(),
         exception_handlers=exception_handlers(),
         middleware=[RequestIdMiddleware],
         lifespan=[lifespan],
         state=State({"services": services}),
-        openapi_config=OpenAPIConfig(title="rebac", version=__version__, path="/schema"),
+        openapi_config=_openapi(),
         request_max_body_size=settings.api.max_request_bytes,
         logging_config=None,
         debug=False,
+    )
+
+
+def _start_decision_log(services: Services, stack: AsyncExitStack) -> None:
+    """Start the decision recorder; the stack drains it on shutdown, before the store closes."""
+    store = services.store
+    if not services.settings.decisions.enabled or not isinstance(store, DecisionLog):
+        return
+    recorder = DecisionRecorder(store, services.settings.decisions)
+    recorder.start()
+    services.decisions = recorder
+
+    async def stop() -> None:
+        await recorder.aclose()
+        services.decisions = None
+
+    stack.push_async_callback(stop)
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="rebac",
+        version=__version__,
+        description="Zanzibar-style authorization for AI agents: SpiceDB-shaped v1 API and AuthZEN 1.0.",
+        path="/schema",
+        components=Components(
+            security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")}
+        ),
+        security=[{"apiKey": []}],
     )
 
 
@@ -119,7 +160,10 @@ async def _open_configured(
     )
     stack.push_async_callback(store.close)
 
+    keys = PostgresKeyStore.connect(url)
+    stack.push_async_callback(keys.close)
+
     async def probe() -> bool:
         return await asyncio.to_thread(is_at_head, url) and (await store.head_revision()) is not None
 
-    return store, probe, None
+    return store, probe, keys

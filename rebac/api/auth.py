@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
@@ -41,6 +42,7 @@ Scope = Literal["check", "write", "schema", "admin"]
 SCOPES: Final[tuple[Scope, ...]] = ("check", "write", "schema", "admin")
 PRESHARED_KEY_ID: Final = "preshared"
 _PREFIX: Final = "rbk_"
+_CACHE_ENTRIES: Final = 10_000
 
 
 def hash_secret(secret: str) -> str:
@@ -124,16 +126,38 @@ class Principal:
 class Authenticator:
     """Checks ``Authorization: Bearer <key>`` against the preshared key and the key table.
 
+    Found keys are remembered for ``cache_seconds`` (so a revocation takes effect within that
+    time, and a check costs no key-table read); unknown ids are never cached.
+
     Args:
         preshared_key: The admin key, or ``None``.
         keys: The key table, or ``None`` when scoped keys are not available.
+        cache_seconds: How long a looked-up key is reused (0 disables the cache).
     """
 
-    __slots__ = ("_keys", "_preshared_hash")
+    __slots__ = ("_cache", "_cache_seconds", "_keys", "_preshared_hash")
 
-    def __init__(self, preshared_key: str | None, keys: KeyLookup | None = None) -> None:
+    def __init__(
+        self, preshared_key: str | None, keys: KeyLookup | None = None, *, cache_seconds: float = 2.0
+    ) -> None:
         self._preshared_hash = hash_secret(preshared_key) if preshared_key else None
         self._keys = keys
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, StoredKey]] = {}
+
+    async def _find(self, key_id: str) -> StoredKey | None:
+        if self._keys is None:
+            return None
+        now = time.monotonic()
+        hit = self._cache.get(key_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        stored = await self._keys.find_key(key_id)
+        if stored is not None and self._cache_seconds > 0:
+            if len(self._cache) >= _CACHE_ENTRIES:
+                self._cache.clear()
+            self._cache[key_id] = (now + self._cache_seconds, stored)
+        return stored
 
     async def authenticate(self, header: str | None) -> Principal:
         """The caller for an ``Authorization`` header value.
@@ -152,7 +176,7 @@ class Authenticator:
             return Principal(PRESHARED_KEY_ID, frozenset({"admin"}))
         if self._keys is not None and token.startswith(_PREFIX):
             key_id, _, secret = token[len(_PREFIX) :].partition("_")
-            stored = await self._keys.find_key(key_id) if key_id and secret else None
+            stored = await self._find(key_id) if key_id and secret else None
             if (
                 stored is not None
                 and hmac.compare_digest(hash_secret(secret), stored.secret_hash)

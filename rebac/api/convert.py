@@ -12,6 +12,7 @@ from typing import Any
 from rebac import errors
 from rebac.api import dto
 from rebac.engine import ExpandKind, ExpandNode, Permissionship
+from rebac.engine.results import Hop
 from rebac.refs import (
     CAVEAT_NAME_RE,
     RELATION_RE,
@@ -39,6 +40,7 @@ from rebac.store.base import (
 __all__ = [
     "consistency_of",
     "filter_of",
+    "hops_dto",
     "lookup_permissionship",
     "object_dto",
     "object_of",
@@ -51,6 +53,7 @@ __all__ = [
     "subject_of",
     "tree_dto",
     "updates_of",
+    "via_of",
 ]
 
 _OPERATIONS = {
@@ -220,6 +223,28 @@ def lookup_permissionship(value: Permissionship) -> dto.LookupPermissionshipValu
     if value is Permissionship.CONDITIONAL:
         return "LOOKUP_PERMISSIONSHIP_CONDITIONAL_PERMISSION"
     return "LOOKUP_PERMISSIONSHIP_HAS_PERMISSION"
+
+
+def via_of(refs: list[dto.SubjectReference]) -> tuple[SubjectRef, ...] | None:
+    """A claimed call chain (``optionalVia``) → subject refs; ``None`` when empty."""
+    return tuple(subject_of(ref) for ref in refs) or None
+
+
+def hops_dto(hops: tuple[Hop, ...]) -> list[dto.DelegationHop] | None:
+    """A check's delegation hops → DTOs; ``None`` (omitted) for undelegated subjects."""
+    if not hops:
+        return None
+    return [
+        dto.DelegationHop(
+            subject=subject_dto(hop.subject),
+            depth=hop.depth,
+            permissionship=hop.permissionship.value,
+            reason=hop.reason.value,
+            partial_caveat_info=partial(hop.missing),
+            principal_of=[subject_dto(ref) for ref in hop.principal_of],
+        )
+        for hop in hops
+    ]
 
 
 def tree_dto(node: ExpandNode) -> dto.PermissionTree:

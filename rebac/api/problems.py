@@ -13,8 +13,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 
 from rebac import errors
 
@@ -22,10 +24,12 @@ __all__ = [
     "PROBLEMS",
     "PROBLEM_MEDIA_TYPE",
     "Problem",
+    "ProblemDetails",
     "ProblemType",
     "exception_handlers",
     "problem_for",
     "problem_response",
+    "problem_responses",
 ]
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
@@ -61,6 +65,7 @@ PROBLEMS: Final[tuple[tuple[type[errors.RebacError], ProblemType], ...]] = (
     (errors.PreconditionFailedError, _row(409, "precondition-failed", "A write precondition failed")),
     (errors.DuplicateRelationshipError, _row(409, "duplicate-relationship", "Relationship already exists")),
     (errors.UnsafeSchemaChangeError, _row(409, "unsafe-schema-change", "Schema change would orphan data")),
+    (errors.SchemaVersionConflictError, _row(409, "schema-version-conflict", "Schema changed concurrently")),
     (errors.ConflictError, _row(409, "conflict", "Conflict with stored state")),
     (errors.StoreUnavailableError, _row(503, "store-unavailable", "The datastore is unavailable")),
     (errors.RevisionUnavailableError, _row(400, "revision-unavailable", "The revision is not available")),
@@ -160,6 +165,41 @@ def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         _LOG.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
     headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
     return problem_response(problem, headers)
+
+
+class ProblemDetails(msgspec.Struct):
+    """RFC 9457 problem details (the OpenAPI shape; extension members such as ``limit`` may follow)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+_DESCRIPTIONS: Final = {
+    400: "Invalid request (problem details)",
+    401: "Missing or invalid API key",
+    403: "The API key lacks the scope",
+    404: "Not found (e.g. no schema yet)",
+    409: "Conflict with stored state",
+    413: "Request body too large",
+    422: "No decision could be made (fail closed)",
+    503: "Datastore unavailable or deadline passed",
+}
+
+
+def problem_responses(*extra: int) -> dict[int, ResponseSpec]:
+    """OpenAPI error responses of an authenticated endpoint (plus ``extra`` statuses)."""
+    statuses = sorted({400, 401, 403, 404, 413, 503, *extra})
+    return {
+        status: ResponseSpec(
+            data_container=ProblemDetails,
+            description=_DESCRIPTIONS[status],
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
+        for status in statuses
+    }
 
 
 def exception_handlers() -> dict[type[Exception] | int, Any]:

@@ -18,6 +18,7 @@ from typing import Final
 from rebac.api.auth import Authenticator
 from rebac.config import Settings
 from rebac.engine import CheckCache, Engine
+from rebac.engine.decisions import DecisionRecorder
 from rebac.engine.model import reachability_for
 from rebac.errors import SchemaVersionNotFoundError, StoreError, StoreUnavailableError
 from rebac.schema import compile_schema
@@ -59,6 +60,8 @@ class Services:
         self._current: SchemaVersion | None = None
         self._fetched_at = float("-inf")
         self.authenticator = Authenticator(settings.api.preshared_key)
+        self.decisions: DecisionRecorder | None = None
+        """The decision recorder while the app runs (``None``: decisions are not recorded)."""
 
     @property
     def store(self) -> TupleStore:

@@ -43,14 +43,29 @@ async def load_demo(store: TupleStore) -> None:
 def app_from_env() -> Litestar:
     """Granian's factory target: the app for the ``REBAC_*`` environment (demo data if asked)."""
     settings = Settings.from_env()
-    return create_app(settings, seed=load_demo if os.environ.get(_DEMO_FLAG) == "1" else None)
+    if os.environ.get(_DEMO_FLAG) != "1" or settings.api.preshared_key is None:
+        return create_app(settings)
+    key = settings.api.preshared_key
+
+    async def seed(store: TupleStore) -> None:
+        await load_demo(store)
+        click.echo("demo data loaded; try (alice may view the roadmap):\n")
+        click.echo(demo_curl(settings.api.host, settings.api.port, key) + "\n")
+        sys.stdout.flush()
+
+    return create_app(settings, seed=seed)
 
 
 def demo_curl(host: str, port: int, key: str) -> str:
-    """A ready-to-paste curl check against the demo data (alice may view the roadmap)."""
+    """A ready-to-paste curl check against the demo data (alice may view the roadmap).
+
+    It asks for a fully consistent read: the default (``minimizeLatency``) may answer from a
+    revision a few seconds old, which right after startup predates the data.
+    """
     body = (
         '{"resource":{"objectType":"document","objectId":"roadmap"},"permission":"view",'
-        '"subject":{"object":{"objectType":"user","objectId":"alice"}}}'
+        '"subject":{"object":{"objectType":"user","objectId":"alice"}},'
+        '"consistency":{"fullyConsistent":true}}'
     )
     return (
         f"curl -s http://{host}:{port}/v1/permissions/check \\\n"
@@ -68,7 +83,7 @@ def demo_curl(host: str, port: int, key: str) -> str:
 @click.option(
     "--preshared-key",
     default=None,
-    help="Admin API key (default: REBAC_PRESHARED_KEY; generated and printed once if neither is set).",
+    help="Admin API key (default: REBAC_PRESHARED_KEY; --demo generates one if neither is set).",
 )
 def serve_cmd(host: str | None, port: int | None, demo: bool, preshared_key: str | None) -> None:
     """Serve the HTTP API (embedded PostgreSQL unless REBAC_DATABASE_URL is set)."""
@@ -76,14 +91,20 @@ def serve_cmd(host: str | None, port: int | None, demo: bool, preshared_key: str
     bind_host = host or settings.api.host
     bind_port = port if port is not None else settings.api.port
     key = preshared_key or settings.api.preshared_key
-    if key is None:
-        key = secrets.token_urlsafe(24)
-        click.echo(f"generated preshared admin key for this run: {key}", err=True)
-    os.environ.update({"REBAC_HOST": bind_host, "REBAC_PORT": str(bind_port), "REBAC_PRESHARED_KEY": key})
-    if demo:
+    if key is None and demo:
+        key = secrets.token_urlsafe(24)  # a demo is for a person at a terminal: the key goes in the curl
+    os.environ.update({"REBAC_HOST": bind_host, "REBAC_PORT": str(bind_port)})
+    if key is not None:
+        os.environ["REBAC_PRESHARED_KEY"] = key
+    else:
+        click.echo(
+            "no preshared key (--preshared-key / REBAC_PRESHARED_KEY): only scoped keys from "
+            "`rebac keys create` are accepted",
+            err=True,
+        )
+    if demo and key is not None:
         os.environ[_DEMO_FLAG] = "1"
-        click.echo("demo: loading schema/agents.zed and sample relationships; then try:\n")
-        click.echo(demo_curl(bind_host, bind_port, key) + "\n")
+        click.echo("demo: loading schema/agents.zed and its sample relationships ...")
     sys.stdout.flush()
     Granian(
         "rebac.cli.serve_cmd:app_from_env",

@@ -20,11 +20,19 @@ from typing import TextIO
 import click
 
 from rebac.cli._runtime import cli_errors, load_settings, with_store
+from rebac.engine.decisions import DecisionRecorder
 from rebac.errors import InvalidInputError, SchemaError
 from rebac.refs import Relationship
 from rebac.schema import compile_schema, ir
 from rebac.schema.conformity import nonconformity
-from rebac.store.base import ANY_RELATION, Consistency, ConsistencyMode, RelationshipFilter, TupleStore
+from rebac.store.base import (
+    ANY_RELATION,
+    Consistency,
+    ConsistencyMode,
+    DecisionLog,
+    RelationshipFilter,
+    TupleStore,
+)
 from rebac.store.factory import database_url
 from rebac.store.migrate import upgrade_to_head
 from rebac.store.ndjson import encode_line, parse_numbered_lines
@@ -175,14 +183,20 @@ def export_cmd(
     help="Retention window in seconds (default: REBAC_GC_WINDOW_SECONDS, 24 h).",
 )
 def gc_cmd(older_than: float | None) -> None:
-    """Garbage-collect relationships deleted or expired before the retention window."""
+    """Garbage-collect relationships deleted or expired before the retention window.
+
+    Also drops the decision log's days older than ``REBAC_DECISION_RETENTION_DAYS``.
+    """
     settings = load_settings()
     window = settings.database.gc_window_seconds if older_than is None else older_than
     if window < 0:
         raise click.BadParameter("must be >= 0", param_hint="--older-than")
 
     async def action(store: TupleStore) -> int:
-        return await store.gc(older_than_seconds=window)
+        removed = await store.gc(older_than_seconds=window)
+        if isinstance(store, DecisionLog):
+            await DecisionRecorder(store, settings.decisions).prune()
+        return removed
 
     removed = with_store(settings, action)
     click.echo(f"removed {removed} relationship versions")

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
-from rebac.refs import Relationship
+from rebac.refs import Relationship, SubjectRef
 from rebac.store.revision import Revision
 
 __all__ = [
@@ -22,12 +22,21 @@ __all__ = [
     "Changelog",
     "Consistency",
     "ConsistencyMode",
+    "DecisionFilter",
+    "DecisionKey",
+    "DecisionLog",
+    "DecisionRecord",
+    "DecisionResult",
+    "IdentityReader",
     "ImportResult",
     "Operation",
     "Precondition",
     "PreconditionKind",
     "RelationshipFilter",
     "RelationshipUpdate",
+    "RelationshipVersion",
+    "Review",
+    "ReviewStore",
     "SchemaStore",
     "SchemaVersion",
     "TupleReader",
@@ -295,4 +304,192 @@ class TupleStore(TupleReader, TupleWriter, Changelog, SchemaStore, Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+        ...
+
+
+# --- decision log ----------------------------------------------------------------------------------
+
+
+class DecisionResult(StrEnum):
+    """The outcome of one recorded decision."""
+
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    CONDITIONAL = "conditional"
+    ERROR = "error"
+
+
+DecisionKey = tuple[datetime, str]
+"""``(decided_at, decision_id)``: the order of decision queries and their cursor."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """One recorded decision (a check, one bulk-check item or one AuthZEN evaluation).
+
+    Attributes:
+        decision_id: Time-ordered id (UUIDv7 text), returned to the caller.
+        decided_at: When the decision was made (aware UTC); the partition key.
+        source: Which endpoint decided (``check``, ``checkbulk``, ``authzen``, ...).
+        caller: The API key id, if any.
+        subject: Canonical subject text (``agent:a7``, ``team:eng#member``).
+        permission: The permission checked.
+        resource: Canonical resource text (``doc:1``).
+        result: Allowed, denied, conditional or error.
+        reason: The deciding path, the failing delegation hop or the error type.
+        chain: The delegation hops, nearest first (JSON objects).
+        revision: The revision the decision read at, if known.
+        schema_version: The schema version used, if known.
+        schema_hash: That version's hash.
+        context: The caveat context (size-capped by the recorder).
+        latency_ms: Time the decision took.
+    """
+
+    decision_id: str
+    decided_at: datetime
+    source: str
+    caller: str | None
+    subject: str
+    permission: str
+    resource: str
+    result: DecisionResult
+    reason: str
+    chain: tuple[dict[str, Any], ...] = ()
+    revision: int | None = None
+    schema_version: int | None = None
+    schema_hash: str | None = None
+    context: dict[str, Any] | None = None
+    latency_ms: float = 0.0
+
+    @property
+    def key(self) -> DecisionKey:
+        """The sort key (newest first) and pagination cursor of this record."""
+        return (self.decided_at, self.decision_id)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionFilter:
+    """Selects decision records; ``None`` fields match everything.
+
+    ``since`` is inclusive and ``until`` exclusive.
+    """
+
+    subject: str | None = None
+    resource: str | None = None
+    permission: str | None = None
+    result: DecisionResult | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def matches(self, record: DecisionRecord) -> bool:
+        """True when ``record`` is selected (used by the memory engine and tests)."""
+        return (
+            (self.subject is None or record.subject == self.subject)
+            and (self.resource is None or record.resource == self.resource)
+            and (self.permission is None or record.permission == self.permission)
+            and (self.result is None or record.result is self.result)
+            and (self.since is None or record.decided_at >= self.since)
+            and (self.until is None or record.decided_at < self.until)
+        )
+
+
+@runtime_checkable
+class DecisionLog(Protocol):
+    """Appends and queries decision records, kept in whole UTC days so retention is cheap."""
+
+    async def append_decisions(self, batch: Sequence[DecisionRecord]) -> None:
+        """Store every record of ``batch`` in one transaction; a repeated key stores nothing.
+
+        The key is ``(decided_at, decision_id)`` (a partitioned table's key must contain its
+        partition key); ids are UUIDv7, so they are unique anyway.
+        """
+        ...
+
+    async def query_decisions(
+        self, flt: DecisionFilter, *, limit: int, after: DecisionKey | None = None
+    ) -> list[DecisionRecord]:
+        """Records matching ``flt``, newest first, at most ``limit``, strictly after ``after``."""
+        ...
+
+    async def drop_decisions_before(self, before: datetime) -> int:
+        """Drop every whole UTC day of records that ends at or before ``before``; return the days dropped."""
+        ...
+
+
+# --- identity inventory and reviews (DESIGN §7) ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RelationshipVersion:
+    """A live relationship with the revision that created it and that revision's commit time.
+
+    ``committed_at`` is ``None`` when the revision's row was garbage-collected.
+    """
+
+    relationship: Relationship
+    created: Revision
+    committed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """An approval of an identity's grants as they were at ``revision``.
+
+    Attributes:
+        subject: The reviewed identity (a plain object).
+        reviewer: Who approved.
+        revision: The revision whose grants were approved.
+        reviewed_at: When.
+        note: Free text (may be empty).
+        fingerprint: Hex sha256 of ``grants`` (one line each, sorted).
+        grants: The approved relationships naming ``subject``, canonical text, sorted.
+        review_id: Assigned by the store (``0`` before it is stored).
+    """
+
+    subject: SubjectRef
+    reviewer: str
+    revision: Revision
+    reviewed_at: datetime
+    note: str
+    fingerprint: str
+    grants: tuple[str, ...]
+    review_id: int = 0
+
+
+@runtime_checkable
+class IdentityReader(Protocol):
+    """Reads for the identity inventory: which objects of a type exist, and relationship provenance."""
+
+    async def object_ids(
+        self, object_type: str, *, revision: Revision, after: str | None = None, limit: int
+    ) -> list[str]:
+        """Ids of ``object_type`` named by a live relationship (as resource or plain subject).
+
+        Sorted, strictly after ``after``, at most ``limit``; the wildcard ``*`` is never an id.
+        """
+        ...
+
+    async def query_versions(
+        self, flt: RelationshipFilter, *, revision: Revision, limit: int | None = None
+    ) -> list[RelationshipVersion]:
+        """Live relationships matching ``flt`` at ``revision`` (key order), with their provenance."""
+        ...
+
+
+@runtime_checkable
+class ReviewStore(Protocol):
+    """Stores identity reviews (append-only)."""
+
+    async def add_review(self, review: Review) -> Review:
+        """Store ``review``; return it with its assigned ``review_id``."""
+        ...
+
+    async def latest_reviews(self, subject_type: str, subject_ids: Sequence[str]) -> dict[str, Review]:
+        """The newest review of each listed identity that has one, by id."""
+        ...
+
+    async def list_reviews(
+        self, *, subject: SubjectRef | None = None, before_id: int | None = None, limit: int
+    ) -> list[Review]:
+        """Reviews, newest first (of ``subject`` only, when given), with ``review_id < before_id``."""
         ...

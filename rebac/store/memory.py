@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from rebac import limits
@@ -27,7 +27,7 @@ from rebac.errors import (
     SchemaVersionConflictError,
     SchemaVersionNotFoundError,
 )
-from rebac.refs import Relationship
+from rebac.refs import Relationship, SubjectRef
 from rebac.store._common import (
     LIVE,
     check_context_size,
@@ -38,15 +38,21 @@ from rebac.store._common import (
     validate_filter,
     validate_write,
 )
+from rebac.store._memory_decisions import MemoryDecisionLog
 from rebac.store.base import (
     Change,
     Consistency,
+    DecisionFilter,
+    DecisionKey,
+    DecisionRecord,
     ImportResult,
     Operation,
     Precondition,
     PreconditionKind,
     RelationshipFilter,
     RelationshipUpdate,
+    RelationshipVersion,
+    Review,
     SchemaVersion,
     WriteResult,
 )
@@ -104,6 +110,8 @@ class MemoryTupleStore:
         self._schemas: list[SchemaVersion] = []
         self._cond = asyncio.Condition()
         self._quantized_cache: tuple[datetime, int] | None = None
+        self._decisions = MemoryDecisionLog()
+        self._reviews: list[Review] = []
 
     # --- identity ---------------------------------------------------------------------------------
 
@@ -118,6 +126,22 @@ class MemoryTupleStore:
 
     async def close(self) -> None:
         """Nothing to release; present for the protocol."""
+
+    # --- decision log ------------------------------------------------------------------------------
+
+    async def append_decisions(self, batch: Sequence[DecisionRecord]) -> None:
+        """Store ``batch`` atomically (see :class:`~rebac.store.base.DecisionLog`)."""
+        await self._decisions.append(batch)
+
+    async def query_decisions(
+        self, flt: DecisionFilter, *, limit: int, after: DecisionKey | None = None
+    ) -> list[DecisionRecord]:
+        """Records matching ``flt``, newest first, at most ``limit``, strictly after ``after``."""
+        return await self._decisions.query(flt, limit=limit, after=after)
+
+    async def drop_decisions_before(self, before: datetime) -> int:
+        """Drop every whole UTC day that ends at or before ``before``; return how many."""
+        return await self._decisions.drop_before(before)
 
     # --- reads -------------------------------------------------------------------------------------
 
@@ -410,3 +434,69 @@ class MemoryTupleStore:
     async def schema_history(self) -> list[SchemaVersion]:
         """Every version, oldest first."""
         return list(self._schemas)
+
+    # --- identity inventory and reviews ------------------------------------------------------------
+
+    async def object_ids(
+        self, object_type: str, *, revision: Revision, after: str | None = None, limit: int
+    ) -> list[str]:
+        """Ids of ``object_type`` named by a live relationship (resource or plain subject), sorted."""
+        now = self._clock()
+        ids: set[str] = set()
+        for row in self._rows:
+            if not row.visible(revision.value, now):
+                continue
+            rel = row.rel
+            if rel.resource.type == object_type:
+                ids.add(rel.resource.id)
+            if (
+                rel.subject.type == object_type
+                and rel.subject.relation is None
+                and not rel.subject.is_wildcard
+            ):
+                ids.add(rel.subject.id)
+        return sorted(i for i in ids if after is None or i > after)[:limit]
+
+    async def query_versions(
+        self, flt: RelationshipFilter, *, revision: Revision, limit: int | None = None
+    ) -> list[RelationshipVersion]:
+        """Live relationships matching ``flt`` at ``revision`` (key order), with their provenance."""
+        validate_filter(flt)
+        now = self._clock()
+        rows = {
+            row.rel.key(): row
+            for row in self._candidates(flt)
+            if row.visible(revision.value, now) and flt.matches(row.rel)
+        }
+        found = [
+            RelationshipVersion(row.rel, Revision(row.created), self._revisions.get(row.created))
+            for _, row in sorted(rows.items())
+        ]
+        return found if limit is None else found[:limit]
+
+    async def add_review(self, review: Review) -> Review:
+        """Store ``review``; return it with its assigned id."""
+        stored = replace(review, review_id=len(self._reviews) + 1)
+        self._reviews.append(stored)
+        return stored
+
+    async def latest_reviews(self, subject_type: str, subject_ids: Sequence[str]) -> dict[str, Review]:
+        """The newest review of each listed identity that has one."""
+        wanted = set(subject_ids)
+        return {
+            review.subject.id: review
+            for review in self._reviews
+            if review.subject.type == subject_type and review.subject.id in wanted
+        }
+
+    async def list_reviews(
+        self, *, subject: SubjectRef | None = None, before_id: int | None = None, limit: int
+    ) -> list[Review]:
+        """Reviews newest first, optionally of one subject, with ``review_id < before_id``."""
+        found = [
+            review
+            for review in reversed(self._reviews)
+            if (subject is None or review.subject == subject)
+            and (before_id is None or review.review_id < before_id)
+        ]
+        return found[:limit]

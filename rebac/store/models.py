@@ -10,6 +10,9 @@ Tables:
 * ``revision`` — one row per committed write transaction, with its commit time (quantization, GC).
 * ``schema_version`` — immutable schema texts; ``store_meta.current_schema`` points at the current one.
 * ``store_meta`` — the single row naming this store (``store_id``) and its GC horizon.
+* ``decision_log`` — recorded decisions, RANGE-partitioned by ``decided_at`` into one partition per
+  UTC day (``decision_log_pYYYYMMDD``, created on demand by the store, see
+  :mod:`rebac.store._pg_decisions`), so retention drops whole partitions.
 """
 
 from __future__ import annotations
@@ -19,9 +22,20 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-__all__ = ["LIVE_REVISION", "metadata", "relation_tuple", "revision", "schema_version", "store_meta"]
+__all__ = [
+    "LIVE_REVISION",
+    "api_key",
+    "identity_review",
+    "metadata",
+    "relation_tuple",
+    "revision",
+    "schema_version",
+    "store_meta",
+]
 
 LIVE_REVISION: Final = 9_223_372_036_854_775_807
+DECISION_PARTITION_PREFIX: Final = "decision_log_p"
+"""Daily partitions of ``decision_log`` are named this plus ``YYYYMMDD`` (not in the metadata)."""
 
 metadata: Final = sa.MetaData(
     naming_convention={
@@ -156,4 +170,85 @@ store_meta: Final = sa.Table(
     ),
     sa.CheckConstraint("id = 1", name="single_row"),
     comment="The single row (id = 1) naming this store and its GC horizon; writers lock it.",
+)
+
+identity_review: Final = sa.Table(
+    "identity_review",
+    metadata,
+    sa.Column("id", sa.BigInteger(), sa.Identity(always=True), primary_key=True),
+    _key("subject_type"),
+    _key("subject_id"),
+    sa.Column("reviewer", sa.Text(), nullable=False),
+    sa.Column("revision", sa.BigInteger(), nullable=False),
+    sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("note", sa.Text(), nullable=False, server_default=""),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("grants", postgresql.JSONB(), nullable=False),
+    comment="Append-only approvals of an identity's grants (snapshot in grants) at a revision.",
+)
+sa.Index(
+    "ix_identity_review_subject_type_subject_id_id",
+    identity_review.c.subject_type,
+    identity_review.c.subject_id,
+    identity_review.c.id,
+    info={
+        "query_shape": "Latest-review shape: subject_type = ?, subject_id = ANY(?), newest id per "
+        "subject (inventory); and one subject's reviews newest first (GET /v1/reviews?subject=)."
+    },
+)
+
+decision_log: Final = sa.Table(
+    "decision_log",
+    metadata,
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decision_id", sa.Uuid(), nullable=False),
+    sa.Column("source", sa.Text(), nullable=False),
+    sa.Column("caller", sa.Text(), nullable=True),
+    sa.Column("subject", sa.Text(collation="C"), nullable=False),
+    sa.Column("permission", sa.Text(collation="C"), nullable=False),
+    sa.Column("resource", sa.Text(collation="C"), nullable=False),
+    sa.Column("result", sa.Text(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("chain", postgresql.JSONB(), nullable=False, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("revision", sa.BigInteger(), nullable=True),
+    sa.Column("schema_version", sa.Integer(), nullable=True),
+    sa.Column("schema_hash", sa.String(64), nullable=True),
+    sa.Column("context", postgresql.JSONB(), nullable=True),
+    sa.Column("latency_ms", sa.Float(), nullable=False),
+    # Time shape (list newest first, cursor pagination, retention): (decided_at, decision_id).
+    # A partitioned table's key must contain the partition key, hence decided_at first.
+    sa.PrimaryKeyConstraint("decided_at", "decision_id"),
+    sa.CheckConstraint("result IN ('allowed', 'denied', 'conditional', 'error')", name="result_kind"),
+    comment="Recorded decisions; RANGE-partitioned by decided_at, one partition per UTC day.",
+    postgresql_partition_by="RANGE (decided_at)",
+)
+sa.Index(
+    "ix_decision_log_subject",
+    decision_log.c.subject,
+    decision_log.c.decided_at,
+    info={"query_shape": "Decision subject shape: subject = ?, decided_at range, newest first."},
+)
+sa.Index(
+    "ix_decision_log_resource",
+    decision_log.c.resource,
+    decision_log.c.decided_at,
+    info={"query_shape": "Decision resource shape: resource = ?, decided_at range, newest first."},
+)
+sa.Index(
+    "ix_decision_log_result",
+    decision_log.c.result,
+    decision_log.c.decided_at,
+    info={"query_shape": "Decision result shape (denials, errors): result = ?, decided_at range."},
+)
+
+api_key: Final = sa.Table(
+    "api_key",
+    metadata,
+    sa.Column("key_id", sa.Text(), primary_key=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("scopes", postgresql.ARRAY(sa.Text()), nullable=False),
+    sa.Column("name", sa.Text(), nullable=False, server_default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    comment="API keys: only sha256(secret) is stored. Lookup shape: key_id = ? (PK).",
 )

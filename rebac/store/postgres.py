@@ -47,6 +47,8 @@ from rebac.store._common import (
 )
 from rebac.store._pg_cancel import run_on_connection
 from rebac.store._pg_changes import collapse, insert_schema_version, read_changes, schema_from_row
+from rebac.store._pg_decisions import PgDecisionLog
+from rebac.store._pg_identities import PostgresIdentityMixin
 from rebac.store._pg_listen import CHANNEL, RevisionListener
 from rebac.store._pg_read import ReadStatements
 from rebac.store._pg_sql import (
@@ -61,6 +63,9 @@ from rebac.store.base import (
     Change,
     Consistency,
     ConsistencyMode,
+    DecisionFilter,
+    DecisionKey,
+    DecisionRecord,
     ImportResult,
     Operation,
     Precondition,
@@ -110,7 +115,7 @@ async def _fetch_page(conn: AsyncConnection, sql: str, params: dict[str, Any]) -
     return rows
 
 
-class PostgresTupleStore:
+class PostgresTupleStore(PostgresIdentityMixin):
     """A :class:`rebac.store.base.TupleStore` over PostgreSQL. Build it with :meth:`connect`.
 
     Args:
@@ -139,6 +144,7 @@ class PostgresTupleStore:
         self._listener = RevisionListener(conninfo)
         self._quantized: tuple[float, Revision] | None = None
         self._statements = ReadStatements(engine.dialect)
+        self._decisions = PgDecisionLog(self._read, self._write)
 
     @classmethod
     async def connect(
@@ -481,3 +487,19 @@ class PostgresTupleStore:
         """Every version, oldest first."""
         stmt = sa.select(*schema_version.c).order_by(schema_version.c.version)
         return [schema_from_row(row) for row in await self._read(lambda conn: _all(conn, stmt))]
+
+    # --- decision log ------------------------------------------------------------------------------
+
+    async def append_decisions(self, batch: Sequence[DecisionRecord]) -> None:
+        """Store ``batch`` in one transaction (into daily partitions, see :mod:`._pg_decisions`)."""
+        await self._decisions.append(batch)
+
+    async def query_decisions(
+        self, flt: DecisionFilter, *, limit: int, after: DecisionKey | None = None
+    ) -> list[DecisionRecord]:
+        """Records matching ``flt``, newest first, at most ``limit``, strictly after ``after``."""
+        return await self._decisions.query(flt, limit=limit, after=after)
+
+    async def drop_decisions_before(self, before: datetime) -> int:
+        """Drop the daily partitions that end at or before ``before``; return how many."""
+        return await self._decisions.drop_before(before)

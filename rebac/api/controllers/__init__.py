@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rebac.api.controllers.authzen import AuthZenController, WellKnownController
+from rebac.api.controllers.decisions import DecisionsController
 from rebac.api.controllers.health import HealthController
 from rebac.api.controllers.permissions import PermissionsController
 from rebac.api.controllers.relationships import RelationshipsController
@@ -11,6 +12,7 @@ from rebac.api.controllers.watch import WatchController
 
 __all__ = [
     "AuthZenController",
+    "DecisionsController",
     "HealthController",
     "PermissionsController",
     "RelationshipsController",

@@ -14,14 +14,29 @@ from rebac.config import ApiSettings
 from rebac.errors import LimitExceededError
 from rebac.limits import DEFAULT_LOOKUP_PAGE_SIZE
 
-__all__ = ["NDJSON", "check_batch", "ndjson", "page_limit", "wants_ndjson"]
+__all__ = [
+    "NDJSON",
+    "SSE",
+    "check_batch",
+    "event_stream",
+    "ndjson",
+    "page_limit",
+    "wants_ndjson",
+    "wants_sse",
+]
 
 NDJSON: Final = "application/x-ndjson"
+SSE: Final = "text/event-stream"
 
 
 def wants_ndjson(request: Request[Any, Any, Any]) -> bool:
     """True when the caller asked for NDJSON (``Accept: application/x-ndjson``)."""
     return NDJSON in request.headers.get("accept", "")
+
+
+def wants_sse(request: Request[Any, Any, Any]) -> bool:
+    """True when the caller asked for server-sent events (``Accept: text/event-stream``)."""
+    return SSE in request.headers.get("accept", "")
 
 
 def page_limit(requested: int | None, settings: ApiSettings, *, name: str = "optionalLimit") -> int:
@@ -67,3 +82,17 @@ def ndjson(items: AsyncIterator[Any], headers: dict[str, str] | None = None) -> 
     """Stream ``{"result": item}`` lines; an error mid-stream becomes a final ``{"error": problem}`` line."""
     # The explicit header wins over the JSON media type of handlers that may also answer JSON.
     return Stream(_lines(items), media_type=NDJSON, headers={"Content-Type": NDJSON, **(headers or {})})
+
+
+async def _events(items: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+    encoder = msgspec.json.Encoder()
+    try:
+        async for item in items:
+            yield b"event: result\ndata: " + encoder.encode(item) + b"\n\n"
+    except Exception as exc:  # noqa: BLE001 - the stream has started: report the error as its last event
+        yield b"event: error\ndata: " + encoder.encode(problem_for(exc).body()) + b"\n\n"
+
+
+def event_stream(items: AsyncIterator[Any]) -> Stream:
+    """Server-sent events: one ``result`` event per item; an error ends the stream as an ``error`` event."""
+    return Stream(_events(items), media_type=SSE, headers={"Content-Type": SSE, "Cache-Control": "no-store"})

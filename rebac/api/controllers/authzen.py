@@ -1,10 +1,12 @@
 """OpenID AuthZEN 1.0: evaluation, evaluations (boxcarring), searches, and discovery metadata.
 
-``action.name`` is the permission, ``subject``/``resource`` ``{type, id}`` are objects, and
-``context`` feeds caveats. A deny is ``200 {"decision": false}``; a conditional result (a caveat
-lacks context) is a deny that names the missing parameters. Errors of one item of a batch are
-reported in that item (``context.error``), never as the batch's status. ``X-Rebac-Consistency-Token``
-(an addition) makes the decision at least as fresh as a write's token (the new-enemy guard).
+``action.name`` is the permission, ``subject``/``resource`` ``{type, id}`` are objects, ``context``
+feeds caveats and ``subject.properties.via`` carries the delegation call chain. A deny is
+``200 {"decision": false}``; a conditional result (a caveat lacks context) is a deny that names the
+missing parameters, and a deny decided by a delegation link names the hop that failed. Errors of
+one item of a batch are reported in that item (``context.error``), never as the batch's status.
+``X-Rebac-Consistency-Token`` (an addition) makes the decision at least as fresh as a write's token
+(the new-enemy guard).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from rebac import errors
 from rebac.api import authzen_dto as az
 from rebac.api.auth import require_scope
 from rebac.api.controllers._streaming import check_batch
-from rebac.api.problems import problem_for
+from rebac.api.decision_hooks import decide, decision_id_of
+from rebac.api.problems import problem_for, problem_responses
 from rebac.api.services import Current, Services
 from rebac.engine import CheckResult, Engine, Permissionship
+from rebac.engine.results import HopReason
 from rebac.refs import ObjectRef, SubjectRef, parse_object, parse_subject
 from rebac.store.base import Consistency, ConsistencyMode
 from rebac.store.revision import Revision
@@ -40,9 +44,36 @@ def _resource(entity: az.Entity) -> ObjectRef:
     return parse_object(f"{entity.type}:{entity.id}")
 
 
+def _via(subject: az.Entity) -> tuple[SubjectRef, ...] | None:
+    """``subject.properties.via``: the call chain, as ``"type:id"`` strings or ``{type, id}`` objects."""
+    raw = (subject.properties or {}).get("via")
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise errors.InvalidInputError("subject.properties.via must be a list")
+    chain: list[SubjectRef] = []
+    for entry in raw:
+        if isinstance(entry, str):
+            chain.append(parse_subject(entry))
+        elif (
+            isinstance(entry, dict)
+            and isinstance(entry.get("type"), str)
+            and isinstance(entry.get("id"), str)
+        ):
+            chain.append(parse_subject(f"{entry['type']}:{entry['id']}"))
+        else:
+            raise errors.InvalidInputError('subject.properties.via entries are "type:id" or {"type", "id"}')
+    return tuple(chain) or None
+
+
 def _decision(result: CheckResult) -> az.Decision:
     if result.permissionship is Permissionship.HAS_PERMISSION:
         return az.Decision(decision=True)
+    hop = result.failed_hop
+    if hop is not None and (hop.depth > 0 or hop.reason is not HopReason.DENIED):
+        # the subject's own grants sufficed or were not the point: a link of its chain failed
+        failed = {"type": hop.subject.type, "id": hop.subject.id, "reason": hop.reason.value}
+        return az.Decision(decision=False, context={"reason": "delegation", "failed_hop": failed})
     if result.permissionship is Permissionship.CONDITIONAL:
         return az.Decision(
             decision=False, context={"reason": "conditional", "missing_context": sorted(result.missing)}
@@ -73,18 +104,36 @@ def _merge(base: dict[str, Any] | None, item: dict[str, Any] | None) -> dict[str
     return {**base, **(item or {})}
 
 
+def _with_id(decision: az.Decision, decision_id: str | None) -> az.Decision:
+    """``decision`` with its decision-log id in ``context.decision_id`` (when recorded)."""
+    if decision_id is None:
+        return decision
+    return az.Decision(
+        decision=decision.decision, context={**(decision.context or {}), "decision_id": decision_id}
+    )
+
+
 async def _evaluate(  # noqa: PLR0917 - the four AuthZEN members, positionally as in the spec
-    engine: Engine,
+    current: Current,
     revision: Revision,
     subject: az.Entity,
     resource: az.Entity,
     action: az.Action,
     context: dict[str, Any] | None,
+    *,
+    request: Request[Any, Any, Any],
 ) -> az.Decision:
-    result = await engine.check(
-        _resource(resource), action.name, _subject(subject), revision=revision, context=context
+    decision_id, result = await decide(
+        request.app.state.services,
+        current,
+        request,
+        "authzen",
+        revision,
+        (_resource(resource), action.name, _subject(subject)),
+        context=context,
+        via=_via(subject),
     )
-    return _decision(result)
+    return _with_id(_decision(result), decision_id)
 
 
 def _page(page: az.PageRequest | None, services: NamedDependency[Services]) -> tuple[int, str | None]:
@@ -106,7 +155,7 @@ class AuthZenController(Controller):
     guards = [require_scope("check")]  # noqa: RUF012 - Litestar reads this class attribute
     tags = ["authzen"]  # noqa: RUF012
 
-    @post("/evaluation", operation_id="AuthZenEvaluation", status_code=200)
+    @post("/evaluation", operation_id="AuthZenEvaluation", status_code=200, responses=problem_responses(422))
     async def evaluation(
         self,
         data: JSONBody[az.EvaluationRequest],
@@ -116,10 +165,12 @@ class AuthZenController(Controller):
         """One decision."""
         revision = await _revision(current.engine, request)
         return await _evaluate(
-            current.engine, revision, data.subject, data.resource, data.action, data.context
+            current, revision, data.subject, data.resource, data.action, data.context, request=request
         )
 
-    @post("/evaluations", operation_id="AuthZenEvaluations", status_code=200)
+    @post(
+        "/evaluations", operation_id="AuthZenEvaluations", status_code=200, responses=problem_responses(422)
+    )
     async def evaluations(
         self,
         data: JSONBody[az.EvaluationsRequest],
@@ -135,7 +186,9 @@ class AuthZenController(Controller):
                 raise errors.InvalidInputError(
                     "subject, resource and action are required without evaluations"
                 )
-            single = await _evaluate(engine, revision, data.subject, data.resource, data.action, data.context)
+            single = await _evaluate(
+                current, revision, data.subject, data.resource, data.action, data.context, request=request
+            )
             return az.EvaluationsResponse(decision=single.decision, context=single.context)
         check_batch(
             len(data.evaluations),
@@ -157,10 +210,16 @@ class AuthZenController(Controller):
                         "subject, resource and action are required (item or default)"
                     )
                 decision = await _evaluate(
-                    engine, revision, subject, resource, action, _merge(data.context, item.context)
+                    current,
+                    revision,
+                    subject,
+                    resource,
+                    action,
+                    _merge(data.context, item.context),
+                    request=request,
                 )
             except (errors.RebacError, ValueError) as exc:
-                decision = _error_decision(exc)
+                decision = _with_id(_error_decision(exc), decision_id_of(exc))
             if semantic == "deny_on_first_deny" and not decision.decision:
                 context = dict(decision.context or {})
                 context.setdefault("code", "200")
@@ -172,7 +231,12 @@ class AuthZenController(Controller):
                 break
         return az.EvaluationsResponse(evaluations=out)
 
-    @post("/search/subject", operation_id="AuthZenSearchSubject", status_code=200)
+    @post(
+        "/search/subject",
+        operation_id="AuthZenSearchSubject",
+        status_code=200,
+        responses=problem_responses(422),
+    )
     async def search_subject(
         self,
         data: JSONBody[az.SearchEntityRequest],
@@ -203,7 +267,12 @@ class AuthZenController(Controller):
             page=az.PageResponse(next_token=page.cursor or "", count=len(results)), results=results
         )
 
-    @post("/search/resource", operation_id="AuthZenSearchResource", status_code=200)
+    @post(
+        "/search/resource",
+        operation_id="AuthZenSearchResource",
+        status_code=200,
+        responses=problem_responses(422),
+    )
     async def search_resource(
         self,
         data: JSONBody[az.SearchEntityRequest],
@@ -234,7 +303,12 @@ class AuthZenController(Controller):
             page=az.PageResponse(next_token=page.cursor or "", count=len(results)), results=results
         )
 
-    @post("/search/action", operation_id="AuthZenSearchAction", status_code=200)
+    @post(
+        "/search/action",
+        operation_id="AuthZenSearchAction",
+        status_code=200,
+        responses=problem_responses(422),
+    )
     async def search_action(
         self,
         data: JSONBody[az.SearchActionRequest],

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, get
 from litestar.di import NamedDependency
 
-from rebac.api.problems import Problem, ProblemType, problem_response
+from rebac.api.problems import Problem, ProblemType, problem_response, problem_responses
 from rebac.api.services import Services
 
 __all__ = ["HealthController"]
@@ -26,7 +26,7 @@ class HealthController(Controller):
         """Liveness: no I/O."""
         return {"status": "ok"}
 
-    @get("/readyz", operation_id="Readyz", cache=False)
+    @get("/readyz", operation_id="Readyz", cache=False, responses=problem_responses())
     async def readyz(self, services: NamedDependency[Services]) -> Any:
         """Readiness: 200 when the database is reachable and migrated to head, else a 503 problem."""
         if await services.ready():

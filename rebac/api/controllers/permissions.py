@@ -14,7 +14,8 @@ from litestar.response import Stream
 from rebac.api import convert, dto
 from rebac.api.auth import require_scope
 from rebac.api.controllers._streaming import check_batch, ndjson, page_limit, wants_ndjson
-from rebac.api.problems import problem_for
+from rebac.api.decision_hooks import decide, decision_id_of
+from rebac.api.problems import problem_for, problem_responses
 from rebac.api.services import Current, Services
 from rebac.api.tracing import trace_check
 from rebac.engine import CheckItem, CheckResult, LookupResourceItem, LookupSubjectItem
@@ -29,6 +30,7 @@ def _item(result: CheckResult) -> dto.CheckBulkResult:
     return dto.CheckBulkResult(
         permissionship=result.permissionship.value,
         partial_caveat_info=convert.partial(result.missing),
+        delegation=convert.hops_dto(result.delegation),
     )
 
 
@@ -65,20 +67,28 @@ class PermissionsController(Controller):
     guards = [require_scope("check")]  # noqa: RUF012 - Litestar reads this class attribute
     tags = ["permissions"]  # noqa: RUF012
 
-    @post("/check", operation_id="CheckPermission", status_code=200)
+    @post("/check", operation_id="CheckPermission", status_code=200, responses=problem_responses(422))
     async def check(
         self,
         data: JSONBody[dto.CheckRequest],
         current: NamedDependency[Current],
         services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
     ) -> dto.CheckResponse:
         """May ``subject`` do ``permission`` on ``resource``? A deny is a 200 with NO_PERMISSION."""
         engine = current.engine
         resource, subject = convert.object_of(data.resource), convert.subject_of(data.subject)
         revision = await engine.resolve(convert.consistency_of(data.consistency))
         started = time.perf_counter()
-        result = await engine.check(
-            resource, data.permission, subject, revision=revision, context=data.context
+        decision_id, result = await decide(
+            services,
+            current,
+            request,
+            "check",
+            revision,
+            (resource, data.permission, subject),
+            context=data.context,
+            via=convert.via_of(data.optional_via),
         )
         debug = None
         if data.with_tracing:
@@ -92,14 +102,19 @@ class PermissionsController(Controller):
             partial_caveat_info=convert.partial(result.missing),
             debug_trace=debug,
             optional_expires_at=format_expiration(result.expires_at) if result.expires_at else None,
+            delegation=convert.hops_dto(result.delegation),
+            decision_id=decision_id,
         )
 
-    @post("/checkbulk", operation_id="CheckBulkPermissions", status_code=200)
+    @post(
+        "/checkbulk", operation_id="CheckBulkPermissions", status_code=200, responses=problem_responses(422)
+    )
     async def check_bulk(
         self,
         data: JSONBody[dto.CheckBulkRequest],
         current: NamedDependency[Current],
         services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
     ) -> dto.CheckBulkResponse:
         """Many checks at one revision; a failing item carries its error (treat it as a deny)."""
         check_batch(
@@ -115,20 +130,42 @@ class PermissionsController(Controller):
                     raw.permission,
                     convert.subject_of(raw.subject),
                     raw.context,
+                    convert.via_of(raw.optional_via),
                 )
-                result = await engine.check(
-                    item.resource, item.permission, item.subject, revision=revision, context=item.context
+                started = time.perf_counter()
+                decision_id, result = await decide(
+                    services,
+                    current,
+                    request,
+                    "checkbulk",
+                    revision,
+                    (item.resource, item.permission, item.subject),
+                    context=item.context,
+                    via=item.via,
                 )
-                pairs.append(dto.CheckBulkPair(request=raw, item=_item(result)))
+                found = _item(result)
+                if data.with_tracing:
+                    trace = await trace_check(
+                        engine,
+                        services.store,
+                        item.resource,
+                        item.permission,
+                        item.subject,
+                        revision,
+                        item.context,
+                        started,
+                    )
+                    found.debug_trace = dto.DebugInformation(check=trace)
+                pairs.append(dto.CheckBulkPair(request=raw, item=found, decision_id=decision_id))
             except (EvaluationError, ValueError, LookupError) as exc:
                 problem = problem_for(exc)
                 status = dto.Status(
                     code=problem.kind.status, message=problem.detail, details=[problem.body()]
                 )
-                pairs.append(dto.CheckBulkPair(request=raw, error=status))
+                pairs.append(dto.CheckBulkPair(request=raw, error=status, decision_id=decision_id_of(exc)))
         return dto.CheckBulkResponse(checked_at=dto.ZedToken(services.store.token_for(revision)), pairs=pairs)
 
-    @post("/expand", operation_id="ExpandPermissionTree", status_code=200)
+    @post("/expand", operation_id="ExpandPermissionTree", status_code=200, responses=problem_responses(422))
     async def expand(
         self,
         data: JSONBody[dto.ExpandRequest],
@@ -143,7 +180,7 @@ class PermissionsController(Controller):
             expanded_at=dto.ZedToken(services.store.token_for(revision)), tree_root=convert.tree_dto(tree)
         )
 
-    @post("/resources", operation_id="LookupResources", status_code=200)
+    @post("/resources", operation_id="LookupResources", status_code=200, responses=problem_responses(422))
     async def lookup_resources(
         self,
         data: JSONBody[dto.LookupResourcesRequest],
@@ -185,7 +222,7 @@ class PermissionsController(Controller):
             results[-1].after_result_cursor = after
         return dto.LookupResourcesResponse(looked_up_at=token, results=results, after_result_cursor=after)
 
-    @post("/subjects", operation_id="LookupSubjects", status_code=200)
+    @post("/subjects", operation_id="LookupSubjects", status_code=200, responses=problem_responses(422))
     async def lookup_subjects(
         self,
         data: JSONBody[dto.LookupSubjectsRequest],

@@ -17,6 +17,7 @@ from rebac.api import convert, dto
 from rebac.api.auth import require_scope
 from rebac.api.controllers._streaming import NDJSON, check_batch, page_limit
 from rebac.api.cursors import decode_read_cursor, encode_read_cursor, filter_digest
+from rebac.api.problems import problem_responses
 from rebac.api.schema_guard import check_relationship, check_updates
 from rebac.api.services import Current, Services
 from rebac.refs import Relationship, parse_relationship
@@ -58,7 +59,7 @@ class RelationshipsController(Controller):
     guards = [require_scope("write")]  # noqa: RUF012 - Litestar reads this class attribute
     tags = ["relationships"]  # noqa: RUF012
 
-    @post("/write", operation_id="WriteRelationships", status_code=200)
+    @post("/write", operation_id="WriteRelationships", status_code=200, responses=problem_responses(409, 422))
     async def write(
         self,
         data: JSONBody[dto.WriteRequest],
@@ -84,7 +85,7 @@ class RelationshipsController(Controller):
         result = await services.store.write(updates, preconditions)
         return dto.WriteResponse(written_at=dto.ZedToken(result.token))
 
-    @post("/read", operation_id="ReadRelationships", status_code=200)
+    @post("/read", operation_id="ReadRelationships", status_code=200, responses=problem_responses())
     async def read(
         self, data: JSONBody[dto.ReadRequest], services: NamedDependency[Services]
     ) -> dto.ReadResponse:
@@ -108,7 +109,7 @@ class RelationshipsController(Controller):
             results[-1].after_result_cursor = cursor
         return dto.ReadResponse(read_at=token, results=results, after_result_cursor=cursor)
 
-    @post("/delete", operation_id="DeleteRelationships", status_code=200)
+    @post("/delete", operation_id="DeleteRelationships", status_code=200, responses=problem_responses(409))
     async def delete(
         self, data: JSONBody[dto.DeleteRequest], services: NamedDependency[Services]
     ) -> dto.DeleteResponse:
@@ -150,6 +151,7 @@ class RelationshipsController(Controller):
         operation_id="ImportBulkRelationships",
         status_code=200,
         request_max_body_size=None,
+        responses=problem_responses(409, 422),
     )
     async def import_bulk(
         self,
@@ -184,10 +186,17 @@ class RelationshipsController(Controller):
                 _collect(relationships, schema, line, number)
         if pending.strip():
             _collect(relationships, schema, pending, number + 1)
-        result = await services.store.bulk_import(relationships)
+        # The version guard: refused (409) if the schema changed after these lines were checked.
+        result = await services.store.bulk_import(relationships, schema_version=current.version.version)
         return dto.ImportResponse(num_loaded=str(result.loaded), written_at=dto.ZedToken(result.token))
 
-    @post("/exportbulk", operation_id="ExportBulkRelationships", status_code=200, media_type=NDJSON)
+    @post(
+        "/exportbulk",
+        operation_id="ExportBulkRelationships",
+        status_code=200,
+        media_type=NDJSON,
+        responses=problem_responses(),
+    )
     async def export_bulk(
         self, data: JSONBody[dto.ExportRequest], services: NamedDependency[Services]
     ) -> Stream:

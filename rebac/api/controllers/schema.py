@@ -10,6 +10,7 @@ from litestar.params import JSONBody
 
 from rebac.api import dto
 from rebac.api.auth import Principal, require_scope
+from rebac.api.problems import problem_responses
 from rebac.api.services import Services
 from rebac.engine.schema_admin import write_schema
 from rebac.schema import compile_schema
@@ -24,7 +25,7 @@ class SchemaController(Controller):
     guards = [require_scope("schema")]  # noqa: RUF012 - Litestar reads this class attribute
     tags = ["schema"]  # noqa: RUF012
 
-    @post("/write", operation_id="WriteSchema", status_code=200)
+    @post("/write", operation_id="WriteSchema", status_code=200, responses=problem_responses(409))
     async def write(
         self,
         data: JSONBody[dto.SchemaWriteRequest],
@@ -32,7 +33,13 @@ class SchemaController(Controller):
         principal: NamedDependency[Principal],
     ) -> dto.SchemaWriteResponse:
         """Store a new schema version; refused (409) if it would orphan stored relationships."""
-        version = await write_schema(services.store, data.schema, author=principal.key_id, force=data.force)
+        version = await write_schema(
+            services.store,
+            data.schema,
+            author=principal.key_id,
+            force=data.force,
+            expected_version=data.optional_expected_version,
+        )
         services.invalidate()
         head = await services.store.head_revision()
         return dto.SchemaWriteResponse(
@@ -41,7 +48,7 @@ class SchemaController(Controller):
             hash=version.hash,
         )
 
-    @post("/read", operation_id="ReadSchema", status_code=200)
+    @post("/read", operation_id="ReadSchema", status_code=200, responses=problem_responses())
     async def read(self, services: NamedDependency[Services]) -> dto.SchemaReadResponse:
         """The current schema text."""
         services.invalidate()
@@ -54,7 +61,7 @@ class SchemaController(Controller):
             hash=version.hash,
         )
 
-    @post("/diffschema", operation_id="DiffSchema", status_code=200)
+    @post("/diffschema", operation_id="DiffSchema", status_code=200, responses=problem_responses())
     async def diff(
         self, data: JSONBody[dto.SchemaDiffRequest], services: NamedDependency[Services]
     ) -> dto.SchemaDiffResponse:
@@ -89,7 +96,7 @@ class SchemaController(Controller):
             changed=bool(text),
         )
 
-    @get("/versions", operation_id="ListSchemaVersions")
+    @get("/versions", operation_id="ListSchemaVersions", responses=problem_responses())
     async def versions(self, services: NamedDependency[Services]) -> dto.SchemaVersionsResponse:
         """Every stored schema version, oldest first (an addition to SpiceDB's API)."""
         history = await services.store.schema_history()

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Final
+from typing import Any, Final
 
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.response import Stream
 
 from rebac.api import convert, dto
 from rebac.api.auth import require_scope
-from rebac.api.controllers._streaming import check_batch, ndjson
+from rebac.api.controllers._streaming import NDJSON, check_batch, event_stream, ndjson, wants_sse
+from rebac.api.problems import problem_responses
 from rebac.api.services import Services
 from rebac.store.base import Change, Consistency, ConsistencyMode
 from rebac.store.revision import Revision
@@ -43,9 +44,16 @@ class WatchController(Controller):
     guards = [require_scope("write")]  # noqa: RUF012 - Litestar reads this class attribute
     tags = ["watch"]  # noqa: RUF012
 
-    @post("/", operation_id="Watch", status_code=200)
-    async def watch(self, data: JSONBody[dto.WatchRequest], services: NamedDependency[Services]) -> Stream:
+    @post("/", operation_id="Watch", status_code=200, media_type=NDJSON, responses=problem_responses())
+    async def watch(
+        self,
+        data: JSONBody[dto.WatchRequest],
+        services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
+    ) -> Stream:
         """Stream the changes after ``optionalStartCursor`` (from now when absent) as NDJSON.
+
+        With ``Accept: text/event-stream`` the same items come as server-sent ``result`` events.
 
         One ``{"result": WatchResponse}`` line per revision, until ``optionalTimeoutSeconds`` (default
         30, max 300) or ``optionalLimit`` changes (default 1000, max 10000); a final checkpoint line
@@ -98,4 +106,4 @@ class WatchController(Controller):
                 updates=[], changes_through=dto.ZedToken(store.token_for(position)), is_checkpoint=True
             )
 
-        return ndjson(feed())
+        return event_stream(feed()) if wants_sse(request) else ndjson(feed())

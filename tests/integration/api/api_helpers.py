@@ -101,3 +101,27 @@ def check_body(rid: str, permission: str, sid: str, **extra: Any) -> dict[str, A
 
 
 FULL = {"consistency": {"fullyConsistent": True}}
+
+
+def create_database(server_url: str, prefix: str) -> str:
+    """A new empty database on the test server; returns its SQLAlchemy URL."""
+    import uuid  # noqa: PLC0415 - helpers for a few fixtures only
+
+    import psycopg  # noqa: PLC0415
+    from sqlalchemy import make_url  # noqa: PLC0415
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    libpq = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    """Drop a database made by :func:`create_database`."""
+    import psycopg  # noqa: PLC0415
+    from sqlalchemy import make_url  # noqa: PLC0415
+
+    libpq = make_url(server_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')

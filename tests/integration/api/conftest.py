@@ -26,7 +26,7 @@ def keys() -> FakeKeys:
 
 @pytest.fixture
 async def client(pg_store: TupleStore, keys: FakeKeys) -> AsyncIterator[AsyncTestClient[Any]]:
-    app = create_app(settings(), store=pg_store, keys=keys, schema_refresh_seconds=0)
+    app = create_app(settings(), store=pg_store, keys=keys, schema_refresh_seconds=0, key_cache_seconds=0)
     async with AsyncTestClient(app) as test_client:
         yield test_client
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from api_helpers import AUTH, FULL, Client, check_body, obj, rel, subj
+from api_helpers import AUTH, FULL, SCHEMA, Client, check_body, obj, rel, settings, subj, touch
+from litestar.testing import AsyncTestClient
+
+from rebac.api.app import create_app
+from rebac.config import EngineSettings
+from rebac.store.base import TupleStore
 
 pytestmark = pytest.mark.integration
 
@@ -125,10 +131,13 @@ async def test_check_bulk_with_per_item_errors(seeded: Client) -> None:
         {"resource": obj("document", "d1"), "permission": "view", "subject": subj("user", "bob")},
         {"resource": obj("document", "d1"), "permission": "nope", "subject": subj("user", "tom")},
     ]
-    response = await seeded.post("/v1/permissions/checkbulk", json={"items": items, **FULL}, headers=AUTH)
+    response = await seeded.post(
+        "/v1/permissions/checkbulk", json={"items": items, "withTracing": True, **FULL}, headers=AUTH
+    )
     assert response.status_code == 200
     pairs = response.json()["pairs"]
     assert pairs[0]["item"]["permissionship"] == HAS
+    assert pairs[0]["item"]["debugTrace"]["check"]["result"] == HAS
     assert pairs[1]["item"]["permissionship"] == NO
     assert pairs[2]["error"]["code"] == 400
     assert "item" not in pairs[2]
@@ -223,3 +232,21 @@ async def test_no_schema_yet_is_a_problem(client: Client) -> None:
     response = await client.post("/v1/permissions/check", json=check_body("d1", "view", "tom"), headers=AUTH)
     assert response.status_code == 404
     assert response.json()["type"] == "urn:rebac:problem:schema-not-found"
+
+
+async def test_depth_limit_is_a_problem_not_a_deny(pg_store: TupleStore) -> None:
+    app = create_app(
+        replace(settings(), engine=EngineSettings(max_depth=3, cache_enabled=False)), store=pg_store
+    )
+    async with AsyncTestClient(app) as shallow:
+        await shallow.post("/v1/schema/write", json={"schema": SCHEMA}, headers=AUTH)
+        chain = [touch("team", f"t{i}", "member", "team", f"t{i + 1}", "member") for i in range(6)]
+        chain.append(touch("team", "t6", "member", "user", "deep"))
+        chain.append(touch("document", "deep", "viewer", "team", "t0", "member"))
+        written = await shallow.post("/v1/relationships/write", json={"updates": chain}, headers=AUTH)
+        assert written.status_code == 200, written.text
+        response = await shallow.post(
+            "/v1/permissions/check", json=check_body("deep", "view", "deep", **FULL), headers=AUTH
+        )
+    assert response.status_code == 422, response.text
+    assert response.json()["type"] == "urn:rebac:problem:max-depth-exceeded"

@@ -81,3 +81,43 @@ async def test_watch_bad_token(seeded: Client) -> None:
     response = await seeded.post("/v1/watch", json={"optionalStartCursor": {"token": "nope"}}, headers=AUTH)
     assert response.status_code == 400
     assert response.json()["type"] == "urn:rebac:problem:invalid-token"
+
+
+async def test_schema_compare_and_set(client: Client) -> None:
+    first = await client.post(
+        "/v1/schema/write", json={"schema": SCHEMA, "optionalExpectedVersion": 0}, headers=AUTH
+    )
+    assert first.status_code == 200, first.text
+    stale = await client.post(
+        "/v1/schema/write", json={"schema": SCHEMA, "optionalExpectedVersion": 0}, headers=AUTH
+    )
+    assert stale.status_code == 409
+    assert stale.json()["type"] == "urn:rebac:problem:schema-version-conflict"
+    ok = await client.post(
+        "/v1/schema/write", json={"schema": SCHEMA, "optionalExpectedVersion": 1}, headers=AUTH
+    )
+    assert ok.status_code == 200
+
+
+async def test_watch_as_server_sent_events(seeded: Client) -> None:
+    start = await seeded.post(
+        "/v1/relationships/write",
+        json={"updates": [touch("document", "e1", "viewer", "user", "tom")]},
+        headers=AUTH,
+    )
+    await seeded.post(
+        "/v1/relationships/write",
+        json={"updates": [touch("document", "e2", "viewer", "user", "tom")]},
+        headers=AUTH,
+    )
+    response = await seeded.post(
+        "/v1/watch",
+        json={"optionalStartCursor": start.json()["writtenAt"], "optionalTimeoutSeconds": 0.1},
+        headers={**AUTH, "Accept": "text/event-stream"},
+    )
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = [block for block in response.text.split("\n\n") if block]
+    assert events[0].startswith("event: result\ndata: ")
+    first = json.loads(events[0].split("data: ", 1)[1])
+    assert first["updates"][0]["relationship"]["resource"]["objectId"] == "e2"
+    assert json.loads(events[-1].split("data: ", 1)[1])["isCheckpoint"] is True

@@ -1,9 +1,4 @@
-"""msgspec DTOs for the SpiceDB-shaped v1 endpoints (camelCase field names, as SpiceDB's JSON API).
-
-These types exist only at the HTTP edge: controllers turn them into :mod:`rebac.refs` and
-:mod:`rebac.store.base` values (see :mod:`rebac.api.convert`) before anything else sees them.
-Unknown fields are ignored; a missing required field is a 400.
-"""
+"""SpiceDB v1 DTOs shared by every endpoint, and those of checks, expand and lookups."""
 
 from __future__ import annotations
 
@@ -22,14 +17,13 @@ __all__ = [
     "CheckResponse",
     "Consistency",
     "ContextualizedCaveat",
+    "Cursor",
     "DebugInformation",
-    "DeleteRequest",
-    "DeleteResponse",
+    "DelegationHop",
     "DirectSubjectSet",
     "ExpandRequest",
     "ExpandResponse",
-    "ExportRequest",
-    "ImportResponse",
+    "LookupPermissionshipValue",
     "LookupResourcesRequest",
     "LookupResourcesResponse",
     "LookupResourcesResult",
@@ -39,27 +33,13 @@ __all__ = [
     "ObjectReference",
     "PartialCaveatInfo",
     "PermissionTree",
-    "Precondition",
-    "ReadRequest",
-    "ReadResponse",
-    "ReadResult",
+    "PermissionshipValue",
+    "PreconditionOperation",
     "Relationship",
-    "RelationshipFilter",
-    "RelationshipUpdate",
     "ResolvedSubject",
-    "SchemaDiffRequest",
-    "SchemaDiffResponse",
-    "SchemaReadResponse",
-    "SchemaVersionInfo",
-    "SchemaVersionsResponse",
-    "SchemaWriteRequest",
-    "SchemaWriteResponse",
-    "SubjectFilter",
+    "Status",
     "SubjectReference",
-    "WatchRequest",
-    "WatchResponse",
-    "WriteRequest",
-    "WriteResponse",
+    "UpdateOperation",
     "ZedToken",
 ]
 
@@ -143,7 +123,11 @@ class Relationship(_In, _Out):
 
 
 class CheckRequest(_In):
-    """``POST /v1/permissions/check``."""
+    """``POST /v1/permissions/check``.
+
+    ``optionalVia`` (an addition) is the actual call chain above the subject, nearest principal
+    first (an OAuth ``act`` chain): each entry must be a recorded principal of the one before.
+    """
 
     resource: ObjectReference
     permission: str
@@ -151,6 +135,22 @@ class CheckRequest(_In):
     consistency: Consistency | None = None
     context: dict[str, Any] | None = None
     with_tracing: bool = False
+    optional_via: list[SubjectReference] = msgspec.field(default_factory=list)
+
+
+class DelegationHop(_Out):
+    """One identity on the checked subject's principal chain, with its own verdict (an addition).
+
+    ``reason`` is ``granted``, ``denied``, ``conditional``, ``orphan``, ``principal_cycle`` or
+    ``chain_mismatch``; the first hop without permission is the one that failed.
+    """
+
+    subject: SubjectReference
+    depth: int
+    permissionship: PermissionshipValue
+    reason: str
+    partial_caveat_info: PartialCaveatInfo | None = None
+    principal_of: list[SubjectReference] = msgspec.field(default_factory=list)
 
 
 class DebugInformation(_Out):
@@ -168,15 +168,19 @@ class CheckResponse(_Out):
     partial_caveat_info: PartialCaveatInfo | None = None
     debug_trace: DebugInformation | None = None
     optional_expires_at: str | None = None
+    decision_id: str | None = None
+    """The decision's id in the decision log (``GET /v1/decisions``); an addition to SpiceDB's shape."""
+    delegation: list[DelegationHop] | None = None
 
 
 class CheckBulkItem(_In, _Out):
-    """One item of a bulk check."""
+    """One item of a bulk check (``optionalVia``: as in :class:`CheckRequest`)."""
 
     resource: ObjectReference
     permission: str
     subject: SubjectReference
     context: dict[str, Any] | None = None
+    optional_via: list[SubjectReference] = msgspec.field(default_factory=list)
 
 
 class CheckBulkRequest(_In):
@@ -193,6 +197,7 @@ class CheckBulkResult(_Out):
     permissionship: PermissionshipValue
     partial_caveat_info: PartialCaveatInfo | None = None
     debug_trace: DebugInformation | None = None
+    delegation: list[DelegationHop] | None = None
 
 
 class Status(_Out):
@@ -209,6 +214,8 @@ class CheckBulkPair(_Out):
     request: CheckBulkItem
     item: CheckBulkResult | None = None
     error: Status | None = None
+    decision_id: str | None = None
+    """The item's decision id in the decision log (an addition to SpiceDB's shape)."""
 
 
 class CheckBulkResponse(_Out):
@@ -338,202 +345,3 @@ class LookupSubjectsResponse(_Out):
     looked_up_at: ZedToken
     results: list[LookupSubjectsResult]
     after_result_cursor: Cursor | None = None
-
-
-# --- relationships --------------------------------------------------------------------------------
-
-
-class RelationFilter(_In):
-    """``{relation}``; empty means plain subjects only (SpiceDB's ellipsis)."""
-
-    relation: str = ""
-
-
-class SubjectFilter(_In):
-    """Matches subjects."""
-
-    subject_type: str
-    optional_subject_id: str = ""
-    optional_relation: RelationFilter | None = None
-
-
-class RelationshipFilter(_In):
-    """Matches relationships (``resourceType`` may be empty only when other fields narrow it)."""
-
-    resource_type: str = ""
-    optional_resource_id: str = ""
-    optional_relation: str = ""
-    optional_subject_filter: SubjectFilter | None = None
-
-
-class Precondition(_In):
-    """Must (not) match inside the write transaction."""
-
-    operation: PreconditionOperation
-    filter: RelationshipFilter
-
-
-class RelationshipUpdate(_In):
-    """One update."""
-
-    operation: UpdateOperation
-    relationship: Relationship
-
-
-class WriteRequest(_In):
-    """``POST /v1/relationships/write``: atomic, all or nothing."""
-
-    updates: list[RelationshipUpdate]
-    optional_preconditions: list[Precondition] = msgspec.field(default_factory=list)
-
-
-class WriteResponse(_Out):
-    """The token of the write."""
-
-    written_at: ZedToken
-
-
-class ReadRequest(_In):
-    """``POST /v1/relationships/read``."""
-
-    relationship_filter: RelationshipFilter
-    consistency: Consistency | None = None
-    optional_limit: int | None = None
-    optional_cursor: Cursor | None = None
-
-
-class ReadResult(_Out):
-    """One relationship."""
-
-    read_at: ZedToken
-    relationship: Relationship
-    after_result_cursor: Cursor | None = None
-
-
-class ReadResponse(_Out):
-    """One page of relationships."""
-
-    read_at: ZedToken
-    results: list[ReadResult]
-    after_result_cursor: Cursor | None = None
-
-
-class DeleteRequest(_In):
-    """``POST /v1/relationships/delete``: by filter."""
-
-    relationship_filter: RelationshipFilter
-    optional_preconditions: list[Precondition] = msgspec.field(default_factory=list)
-    optional_limit: int | None = None
-    optional_allow_partial_deletions: bool = False
-
-
-class DeleteResponse(_Out):
-    """What was deleted."""
-
-    deleted_at: ZedToken
-    deletion_progress: Literal["DELETION_PROGRESS_COMPLETE", "DELETION_PROGRESS_PARTIAL"]
-    relationships_deleted_count: str
-
-
-class ExportRequest(_In):
-    """``POST /v1/relationships/exportbulk``."""
-
-    consistency: Consistency | None = None
-    optional_limit: int | None = None
-    optional_cursor: Cursor | None = None
-    optional_relationship_filter: RelationshipFilter | None = None
-
-
-class ImportResponse(_Out):
-    """``numLoaded`` is a string, as in SpiceDB's JSON (int64)."""
-
-    num_loaded: str
-    written_at: ZedToken
-
-
-# --- schema ---------------------------------------------------------------------------------------
-
-
-class SchemaWriteRequest(_In):
-    """``POST /v1/schema/write``; ``force`` (an addition) overrides the orphan check."""
-
-    schema: str
-    force: bool = False
-
-
-class SchemaWriteResponse(_Out):
-    """The token and the new version number."""
-
-    written_at: ZedToken
-    version: int
-    hash: str
-
-
-class SchemaReadResponse(_Out):
-    """The current schema text."""
-
-    schema_text: str
-    read_at: ZedToken
-    version: int
-    hash: str
-
-
-class SchemaDiffRequest(_In):
-    """``POST /v1/schema/diffschema``: compare a text (or a stored version) with the current one."""
-
-    comparison_schema: str = ""
-    optional_from_version: int | None = None
-    optional_to_version: int | None = None
-
-
-class SchemaDiffResponse(_Out):
-    """A unified diff (an addition; SpiceDB returns structured diffs)."""
-
-    read_at: ZedToken
-    from_version: str
-    to_version: str
-    diff: str
-    changed: bool
-
-
-class SchemaVersionInfo(_Out):
-    """One stored schema version."""
-
-    version: int
-    hash: str
-    author: str
-    created_at: str
-    current: bool
-
-
-class SchemaVersionsResponse(_Out):
-    """Every version, oldest first."""
-
-    versions: list[SchemaVersionInfo]
-
-
-# --- watch ----------------------------------------------------------------------------------------
-
-
-class WatchRequest(_In):
-    """``POST /v1/watch``: changes after ``optionalStartCursor`` (from now when absent)."""
-
-    optional_start_cursor: ZedToken | None = None
-    optional_object_types: list[str] = msgspec.field(default_factory=list)
-    optional_limit: int | None = None
-    optional_timeout_seconds: float | None = None
-
-
-class WatchUpdate(_Out):
-    """One change."""
-
-    operation: UpdateOperation
-    relationship: Relationship
-
-
-class WatchResponse(_Out):
-    """One revision's changes (one NDJSON line is ``{"result": <this>}``)."""
-
-    updates: list[WatchUpdate]
-    changes_through: ZedToken
-    is_checkpoint: bool = False

@@ -1,0 +1,189 @@
+"""``/v1/identities`` and ``/v1/reviews`` (scope ``admin``): the non-human identity inventory.
+
+Thin: query parameters / DTO -> refs -> :mod:`rebac.engine.identities` / :mod:`rebac.engine.reviews`
+-> DTO. Reads are fully consistent (an admin view, not the check path).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter
+
+from rebac.api.auth import require_scope
+from rebac.api.dto import ZedToken
+from rebac.api.dto._identities import (
+    BlastRadiusSize,
+    IdentitiesResponse,
+    IdentityGrant,
+    IdentityInfo,
+    PrincipalEdge,
+    ReviewInfo,
+    ReviewRequest,
+    ReviewResponse,
+    ReviewsResponse,
+    ReviewStateInfo,
+)
+from rebac.api.problems import problem_responses
+from rebac.api.services import Current, Services
+from rebac.engine.identities import (
+    DEFAULT_BLAST_BUDGET,
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Identity,
+    decision_lookup,
+    list_identities,
+)
+from rebac.engine.reviews import identity_store, record_review
+from rebac.errors import InvalidTokenError
+from rebac.refs import ObjectRef, SubjectRef, parse_subject
+from rebac.store.base import Consistency, ConsistencyMode, RelationshipVersion, Review
+
+__all__ = ["IdentitiesController"]
+
+_FULL = Consistency(ConsistencyMode.FULLY_CONSISTENT)
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _grant(version: RelationshipVersion) -> IdentityGrant:
+    return IdentityGrant(str(version.relationship), version.created.value, _time(version.committed_at))
+
+
+def _review(review: Review) -> ReviewInfo:
+    return ReviewInfo(
+        review_id=review.review_id,
+        subject=str(review.subject),
+        reviewer=review.reviewer,
+        revision=review.revision.value,
+        reviewed_at=review.reviewed_at.isoformat(),
+        fingerprint=review.fingerprint,
+        grants=list(review.grants),
+        note=review.note,
+    )
+
+
+def _identity(identity: Identity) -> IdentityInfo:
+    blast = identity.blast
+    state = identity.review
+    return IdentityInfo(
+        subject=str(identity.subject),
+        delegates=identity.delegates,
+        chain=[str(s) for s in identity.chain],
+        owners=[str(s) for s in identity.owners],
+        principals=[PrincipalEdge(str(a), str(p)) for a, p in identity.principals],
+        grant_count=len(identity.grants),
+        grants_truncated=identity.grants_truncated,
+        decisions_known=identity.decisions_known,
+        review=ReviewStateInfo(
+            fingerprint=state.fingerprint,
+            last_review=None if state.last is None else _review(state.last),
+            added_since=[_grant(v) for v in state.added_since],
+            removed_since=list(state.removed_since),
+        ),
+        flags=sorted(flag.value for flag in identity.flags),
+        chain_error=identity.chain_error,
+        created_revision=None if identity.created_revision is None else identity.created_revision.value,
+        created_at=_time(identity.created_at),
+        grants_expire_first=_time(identity.expires_first),
+        grants_expire_last=_time(identity.expires_last),
+        last_decision_at=_time(identity.last_decision_at),
+        blast_radius=None
+        if blast is None
+        else BlastRadiusSize(blast.raw, blast.effective, blast.truncated, blast.message, blast.error),
+    )
+
+
+def _before_id(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    if not cursor.isdigit() or len(cursor) > 19:
+        raise InvalidTokenError("the cursor is malformed")
+    return int(cursor)
+
+
+class IdentitiesController(Controller):
+    """The non-human identity inventory and its reviews (scope ``admin``)."""
+
+    path = "/v1"
+    guards = [require_scope("admin")]  # noqa: RUF012 - Litestar reads this class attribute
+    tags = ["identities"]  # noqa: RUF012
+
+    @get("/identities", operation_id="ListIdentities", responses=problem_responses(422))
+    async def identities(
+        self,
+        *,
+        services: NamedDependency[Services],
+        current: NamedDependency[Current],
+        identity_type: Annotated[
+            str | None, QueryParameter(name="type", description="Only this type.")
+        ] = None,
+        flagged: Annotated[bool, QueryParameter(description="Only identities with a flag.")] = False,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+        cursor: Annotated[str | None, QueryParameter(description="From the previous page.")] = None,
+        blast_budget: Annotated[
+            int, QueryParameter(name="blastBudget", ge=0, description="Per identity; 0 skips blast radius.")
+        ] = DEFAULT_BLAST_BUDGET,
+    ) -> IdentitiesResponse:
+        """Every non-human identity with its chain, owners, grants, usage, reach and review state."""
+        store = identity_store(services.store)
+        page = await list_identities(
+            current.engine,
+            store,
+            identity_type=identity_type,
+            flagged_only=flagged,
+            limit=limit,
+            cursor=cursor,
+            consistency=_FULL,
+            decisions=decision_lookup(store),
+            blast_budget=blast_budget or None,
+        )
+        return IdentitiesResponse(
+            read_at=ZedToken(services.store.token_for(page.revision)),
+            types=list(page.types),
+            identities=[_identity(identity) for identity in page.identities],
+            next_cursor=page.cursor,
+        )
+
+    @post("/reviews", operation_id="RecordReview", status_code=200, responses=problem_responses())
+    async def record(
+        self,
+        data: JSONBody[ReviewRequest],
+        services: NamedDependency[Services],
+        current: NamedDependency[Current],
+    ) -> ReviewResponse:
+        """Approve the identity's current grants (and delegation edges) at the head revision."""
+        store = identity_store(services.store)
+        subject = SubjectRef(data.subject.object_type, data.subject.object_id)
+        ObjectRef(subject.type, subject.id)  # validates the id syntax
+        review = await record_review(
+            store,
+            current.engine.model,
+            subject,
+            reviewer=data.reviewer,
+            note=data.note,
+            non_human_types=current.engine.settings.non_human_types,
+        )
+        return ReviewResponse(
+            review=_review(review), reviewed_at=ZedToken(services.store.token_for(review.revision))
+        )
+
+    @get("/reviews", operation_id="ListReviews", responses=problem_responses())
+    async def reviews(
+        self,
+        services: NamedDependency[Services],
+        subject: Annotated[str | None, QueryParameter(description="Only this identity (agent:a7).")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+        cursor: Annotated[str | None, QueryParameter(description="From the previous page.")] = None,
+    ) -> ReviewsResponse:
+        """Stored reviews, newest first."""
+        store = identity_store(services.store)
+        who = None if subject is None else parse_subject(subject)
+        found = await store.list_reviews(subject=who, before_id=_before_id(cursor), limit=limit)
+        next_cursor = str(found[-1].review_id) if len(found) == limit else None
+        return ReviewsResponse(reviews=[_review(r) for r in found], next_cursor=next_cursor)

@@ -1,0 +1,63 @@
+"""Glue between the deciding controllers and the decision recorder (one call per decision).
+
+:func:`decide` runs a check through :func:`rebac.engine.decisions.check_and_record` with the
+request's caller (API key id), revision and schema version, so check, bulk check and AuthZEN
+record the same fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from litestar import Request
+
+from rebac.api.auth import Principal
+from rebac.api.services import Current, Services
+from rebac.engine import CheckResult
+from rebac.engine.decisions import DecisionScope, check_and_record
+from rebac.refs import ObjectRef, SubjectRef
+from rebac.store.revision import Revision
+
+__all__ = ["decide", "decision_id_of"]
+
+
+def _caller(request: Request[Any, Any, Any]) -> str | None:
+    principal = getattr(request.state, "principal", None)
+    return principal.key_id if isinstance(principal, Principal) else None
+
+
+async def decide(  # noqa: PLR0917 - the request's context, then the check's own arguments
+    services: Services,
+    current: Current,
+    request: Request[Any, Any, Any],
+    source: str,
+    revision: Revision,
+    check: tuple[ObjectRef, str, SubjectRef],
+    *,
+    context: Mapping[str, Any] | None = None,
+    via: Sequence[SubjectRef] | None = None,
+) -> tuple[str | None, CheckResult]:
+    """Check ``(resource, permission, subject)`` at ``revision`` and record the decision.
+
+    Returns the decision id (``None`` when decisions are not recorded) and the result; an engine
+    error is recorded, carries ``decisionId`` in its details, and is re-raised.
+    """
+    scope = DecisionScope(
+        source=source,
+        caller=_caller(request),
+        revision=revision,
+        schema_version=current.version.version,
+        schema_hash=current.version.hash,
+    )
+    resource, permission, subject = check
+    return await check_and_record(
+        services.decisions, current.engine, scope, resource, permission, subject, context=context, via=via
+    )
+
+
+def decision_id_of(exc: BaseException) -> str | None:
+    """The decision id a recorded error carries, if any."""
+    details = getattr(exc, "details", None)
+    found = details.get("decisionId") if isinstance(details, dict) else None
+    return found if isinstance(found, str) else None

@@ -1,0 +1,91 @@
+"""``rebac keys create|list|revoke``: scoped API keys, stored hashed in the database.
+
+The key text is printed once, at creation; only its sha256 is stored. Keys live in the configured
+database (the embedded one when ``REBAC_DATABASE_URL`` is unset), so a running server sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+
+from rebac.api.auth import SCOPES, generate_key, validate_scopes
+from rebac.cli._runtime import cli_errors, load_settings
+from rebac.store.factory import database_url
+from rebac.store.keys import ApiKey, PostgresKeyStore
+from rebac.store.migrate import upgrade_to_head
+
+__all__ = ["keys_group"]
+
+T = TypeVar("T")
+
+
+def _with_keys(action: Callable[[PostgresKeyStore], Awaitable[T]]) -> T:
+    settings = load_settings()
+    with cli_errors(), database_url(settings) as url:
+        if settings.database.url is None:
+            upgrade_to_head(url)
+
+        async def main() -> T:
+            store = PostgresKeyStore.connect(url)
+            try:
+                return await action(store)
+            finally:
+                await store.close()
+
+        return asyncio.run(main())
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Create, list and revoke scoped API keys."""
+
+
+@keys_group.command("create")
+@click.option(
+    "--scope", "scopes", multiple=True, required=True, type=click.Choice(SCOPES), help="Scope (repeatable)."
+)
+@click.option("--name", default="", help="A label for people (who or what uses the key).")
+def create_cmd(scopes: tuple[str, ...], name: str) -> None:
+    """Create a key with the given scopes and print it (shown once; only its hash is stored)."""
+    with cli_errors():
+        granted = validate_scopes(scopes)
+    key = generate_key()
+
+    async def action(store: PostgresKeyStore) -> ApiKey:
+        return await store.create_key(key.key_id, key.secret_hash, granted, name)
+
+    _with_keys(action)
+    click.echo(key.text)
+    click.echo(
+        f"created key {key.key_id} with scopes {', '.join(sorted(granted))}; it is shown only once", err=True
+    )
+
+
+@keys_group.command("list")
+def list_cmd() -> None:
+    """List keys: id, scopes, name, created, revoked (never secrets or hashes)."""
+
+    async def action(store: PostgresKeyStore) -> list[ApiKey]:
+        return await store.list_keys()
+
+    for key in _with_keys(action):
+        state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
+        scopes = ",".join(sorted(key.scopes))
+        click.echo(f"{key.key_id}  {scopes:<24} {state:<34} {key.created_at.isoformat()}  {key.name}")
+
+
+@keys_group.command("revoke")
+@click.argument("key_id")
+def revoke_cmd(key_id: str) -> None:
+    """Revoke KEY_ID (servers stop accepting it within seconds)."""
+
+    async def action(store: PostgresKeyStore) -> bool:
+        return await store.revoke_key(key_id)
+
+    if not _with_keys(action):
+        raise click.ClickException(f"no active key {key_id!r}")
+    click.echo(f"revoked {key_id}")

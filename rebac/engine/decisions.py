@@ -1,0 +1,479 @@
+"""Decision records, written off the request path by a :class:`DecisionRecorder`.
+
+Every decision (a check, each bulk-check item, each AuthZEN evaluation) gets a time-ordered id
+(UUIDv7 text) that is returned to the caller, and, unless sampled out, a
+:class:`~rebac.store.base.DecisionRecord` in the store's decision log.
+
+**Recording never waits for the database.** :meth:`DecisionRecorder.record` appends to a bounded
+in-memory buffer; one background flusher writes it in batches of ``batch_size`` records, or
+whatever is buffered once the oldest record has waited ``flush_seconds``.
+
+**Sampling.** ``sample_rate`` is the fraction of *allowed* decisions recorded. With
+``always_record_denials`` (the default) every denied, conditional and failed decision is recorded
+whatever the rate: those are what an investigation needs. Unsampled decisions still get an id.
+
+**Overload policy: bounded wait, then a counted drop.** When the buffer is full (the database is
+slower than the decision rate for longer than the buffer absorbs), a check waits at most
+``overload_wait_seconds`` for room. If there is still none, that record is dropped, counted in
+``dropped`` (``GET /v1/decisions/stats``) and logged; the check itself is answered normally. A
+batch the store refuses is retried (``_RETRIES`` times, with backoff) and then counted in ``failed``
+and logged. Nothing is lost silently: ``recorded = written + queued + failed``.
+
+**Shutdown.** :meth:`DecisionRecorder.flush` waits until every record accepted so far is written;
+:meth:`DecisionRecorder.aclose` (wired into the app's lifespan, before the store closes) stops
+accepting, drains everything, then stops the flusher. A clean shutdown therefore loses no record.
+Records offered after ``aclose`` are counted in ``dropped``.
+
+**Retention.** With ``retention_days > 0``, :meth:`DecisionRecorder.prune` drops whole days older
+than that; the recorder runs it once an hour while started (``rebac gc`` runs it too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from rebac.config import DecisionLogSettings
+from rebac.engine.results import CheckResult, Hop, Permissionship
+from rebac.errors import RebacError
+from rebac.refs import ObjectRef, SubjectRef
+from rebac.store.base import DecisionLog, DecisionRecord, DecisionResult
+from rebac.store.revision import Revision
+
+if TYPE_CHECKING:
+    from rebac.engine import Engine
+
+__all__ = [
+    "DecisionRecorder",
+    "DecisionScope",
+    "DecisionStats",
+    "build_record",
+    "cap_context",
+    "check_and_record",
+    "result_of",
+]
+
+_LOG: Final = logging.getLogger("rebac.decisions")
+_RETRIES: Final = 3
+_BACKOFF_SECONDS: Final = 0.2
+_PRUNE_EVERY_SECONDS: Final = 3600.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Uuid7:
+    """UUIDv7 texts (RFC 9562): 48-bit Unix milliseconds, then a 12-bit counter, then 62 random bits.
+
+    The counter keeps ids of one generator strictly increasing within a millisecond.
+    """
+
+    __slots__ = ("_counter", "_last_ms")
+
+    def __init__(self) -> None:
+        self._last_ms = -1
+        self._counter = 0
+
+    def __call__(self) -> str:
+        now_ms = time.time_ns() // 1_000_000
+        if now_ms <= self._last_ms:
+            self._counter += 1
+            if self._counter > 0xFFF:  # counter exhausted: borrow the next millisecond
+                self._last_ms += 1
+                self._counter = 0
+            now_ms = self._last_ms
+        else:
+            self._last_ms = now_ms
+            self._counter = 0
+        rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+        value = (now_ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | self._counter << 64 | 0b10 << 62 | rand
+        return str(uuid.UUID(int=value))
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionStats:
+    """Counters of one recorder (``recorded = written + queued + failed``).
+
+    Attributes:
+        recorded: Records accepted into the buffer.
+        written: Records the store has committed.
+        queued: Records accepted and not yet written (buffered or being written).
+        sampled_out: Decisions not recorded because of ``sample_rate``.
+        dropped: Records refused: the buffer stayed full past ``overload_wait_seconds``, or the
+            recorder was closed.
+        failed: Records the store refused after every retry.
+        batches: Inserts done.
+    """
+
+    recorded: int
+    written: int
+    queued: int
+    sampled_out: int
+    dropped: int
+    failed: int
+    batches: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionScope:
+    """What all decisions of one request share."""
+
+    source: str
+    caller: str | None
+    revision: Revision | None = None
+    schema_version: int | None = None
+    schema_hash: str | None = None
+
+
+def result_of(outcome: CheckResult | BaseException) -> DecisionResult:
+    """The recorded result of an engine answer (or of the error it raised)."""
+    if isinstance(outcome, BaseException):
+        return DecisionResult.ERROR
+    if outcome.permissionship is Permissionship.HAS_PERMISSION:
+        return DecisionResult.ALLOWED
+    if outcome.permissionship is Permissionship.CONDITIONAL:
+        return DecisionResult.CONDITIONAL
+    return DecisionResult.DENIED
+
+
+def _hop(hop: Hop) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "subject": str(hop.subject),
+        "depth": hop.depth,
+        "permissionship": hop.permissionship.value,
+        "reason": hop.reason.value,
+    }
+    if hop.missing:
+        out["missing"] = sorted(hop.missing)
+    return out
+
+
+def _reason(outcome: CheckResult | BaseException) -> str:
+    if isinstance(outcome, RebacError):
+        return f"error: {type(outcome).__name__}: {outcome.message}"
+    if isinstance(outcome, BaseException):
+        return f"error: {type(outcome).__name__}"  # foreign messages may quote internals
+    failed = outcome.failed_hop
+    if failed is not None:
+        return f"hop {failed.depth} {failed.subject}: {failed.reason.value}"
+    if outcome.permissionship is Permissionship.CONDITIONAL:
+        return "conditional: missing " + ", ".join(sorted(outcome.missing))
+    if outcome.permissionship is Permissionship.HAS_PERMISSION:
+        return f"granted through {len(outcome.delegation)} hops" if outcome.delegation else "granted"
+    return "no path grants the permission"
+
+
+def cap_context(context: Mapping[str, Any] | None, max_bytes: int) -> dict[str, Any] | None:
+    """``context`` as recorded: itself, or ``{"truncated": true, "bytes": N}`` when too large."""
+    if not context:
+        return None
+    text = json.dumps(context, sort_keys=True, separators=(",", ":"), default=str)
+    size = len(text.encode())
+    if size > max_bytes:
+        return {"truncated": True, "bytes": size}
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def build_record(
+    decision_id: str,
+    *,
+    decided_at: datetime,
+    scope: DecisionScope,
+    resource: ObjectRef,
+    permission: str,
+    subject: SubjectRef,
+    outcome: CheckResult | BaseException,
+    context: Mapping[str, Any] | None,
+    latency_ms: float,
+    max_context_bytes: int,
+) -> DecisionRecord:
+    """The record of one decision."""
+    chain = () if isinstance(outcome, BaseException) else tuple(_hop(h) for h in outcome.delegation)
+    return DecisionRecord(
+        decision_id=decision_id,
+        decided_at=decided_at,
+        source=scope.source,
+        caller=scope.caller,
+        subject=str(subject),
+        permission=permission,
+        resource=str(resource),
+        result=result_of(outcome),
+        reason=_reason(outcome),
+        chain=chain,
+        revision=scope.revision.value if scope.revision is not None else None,
+        schema_version=scope.schema_version,
+        schema_hash=scope.schema_hash,
+        context=cap_context(context, max_context_bytes),
+        latency_ms=latency_ms,
+    )
+
+
+class DecisionRecorder:
+    """Buffers decision records and writes them in batches (see the module docstring).
+
+    Args:
+        sink: The store's decision log.
+        settings: Sampling, buffer, batching, overload and retention settings.
+        clock: Aware UTC wall clock (``decided_at`` and retention).
+        rng: Sampling randomness (seed it in tests).
+    """
+
+    def __init__(
+        self,
+        sink: DecisionLog,
+        settings: DecisionLogSettings | None = None,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sink = sink
+        self.settings = settings or DecisionLogSettings()
+        if not 0.0 <= self.settings.sample_rate <= 1.0:
+            msg = "sample_rate must be between 0 and 1"
+            raise ValueError(msg)
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - sampling, not security
+        self._new_id = _Uuid7()
+        self._buffer: deque[DecisionRecord] = deque()
+        self._inflight = 0
+        self._wake = asyncio.Event()
+        self._space = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._flushing = 0
+        self._closed = False
+        self._task: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
+        self._recorded = self._written = self._sampled_out = self._dropped = self._failed = 0
+        self._batches = 0
+
+    # --- the request path -------------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        """A fresh time-ordered decision id."""
+        return self._new_id()
+
+    def now(self) -> datetime:
+        """The recorder's clock."""
+        return self._clock()
+
+    def keeps(self, result: DecisionResult) -> bool:
+        """Whether a decision with ``result`` is recorded (sampling; see the module docstring)."""
+        if result is not DecisionResult.ALLOWED and self.settings.always_record_denials:
+            return True
+        rate = self.settings.sample_rate
+        return rate >= 1.0 or (rate > 0.0 and self._rng.random() < rate)
+
+    async def record(self, record: DecisionRecord) -> bool:
+        """Buffer ``record`` (after sampling); True when it will be written.
+
+        Waits at most ``overload_wait_seconds`` when the buffer is full, then drops and counts it.
+        """
+        if not self.keeps(record.result):
+            self._sampled_out += 1
+            return False
+        if self._closed:
+            self._drop("the decision recorder is closed")
+            return False
+        if len(self._buffer) >= self.settings.queue_capacity and not await self._wait_for_space():
+            self._drop("the decision log is overloaded")
+            return False
+        self._buffer.append(record)
+        self._recorded += 1
+        if len(self._buffer) == 1 or len(self._buffer) >= self.settings.batch_size:
+            self._wake.set()
+        return True
+
+    async def _wait_for_space(self) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.overload_wait_seconds
+        while len(self._buffer) >= self.settings.queue_capacity:
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self._closed:
+                return False
+            self._space.clear()
+            try:
+                await asyncio.wait_for(self._space.wait(), remaining)
+            except TimeoutError:
+                return False
+        return True
+
+    def _drop(self, why: str) -> None:
+        self._dropped += 1
+        if self._dropped == 1 or self._dropped % 1000 == 0:
+            _LOG.warning("%s: %d decision records dropped so far", why, self._dropped)
+
+    # --- the flusher --------------------------------------------------------------------------------
+
+    def start(self, *, prune_every_seconds: float | None = _PRUNE_EVERY_SECONDS) -> None:
+        """Start the background flusher (and the hourly retention pruner); idempotent."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="rebac-decision-flusher")
+        if self._pruner is None and prune_every_seconds is not None and self.settings.retention_days > 0:
+            self._pruner = asyncio.create_task(
+                self._prune_loop(prune_every_seconds), name="rebac-decision-gc"
+            )
+
+    async def _run(self) -> None:
+        while True:
+            if not self._buffer:
+                if self._closed:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if len(self._buffer) < self.settings.batch_size and not (self._flushing or self._closed):
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.flush_seconds)
+            await self._write_one_batch()
+
+    async def _write_one_batch(self) -> None:
+        count = min(self.settings.batch_size, len(self._buffer))
+        batch = [self._buffer.popleft() for _ in range(count)]
+        self._inflight += count
+        self._space.set()
+        try:
+            await self._write(batch)
+        finally:
+            self._inflight -= count
+            self._progress.set()
+
+    async def _write(self, batch: Sequence[DecisionRecord]) -> None:
+        for attempt in range(_RETRIES + 1):
+            try:
+                await self._sink.append_decisions(batch)
+            except Exception as exc:  # noqa: BLE001 - any store failure is retried, then counted
+                if attempt == _RETRIES:
+                    self._failed += len(batch)
+                    _LOG.error(
+                        "decision log write failed (%s): %d records lost", type(exc).__name__, len(batch)
+                    )
+                    return
+                await asyncio.sleep(_BACKOFF_SECONDS * 2**attempt)
+            else:
+                self._written += len(batch)
+                self._batches += 1
+                return
+
+    async def flush(self) -> None:
+        """Wait until every record accepted so far is written (or counted failed)."""
+        self._flushing += 1
+        self._wake.set()
+        try:
+            while self._buffer or self._inflight:
+                if self._task is None or self._task.done():  # no flusher running: write here
+                    await self._write_one_batch()
+                    continue
+                self._progress.clear()
+                await self._progress.wait()
+        finally:
+            self._flushing -= 1
+
+    async def aclose(self) -> None:
+        """Stop accepting records, write every buffered one, and stop the background tasks."""
+        self._closed = True
+        self._space.set()
+        await self.flush()
+        self._wake.set()
+        if self._pruner is not None:
+            self._pruner.cancel()
+            await asyncio.gather(self._pruner, return_exceptions=True)
+            self._pruner = None
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    # --- retention and stats ------------------------------------------------------------------------
+
+    async def prune(self) -> int:
+        """Drop whole days older than ``retention_days`` (nothing when it is 0); return the days."""
+        if self.settings.retention_days <= 0:
+            return 0
+        return await self._sink.drop_decisions_before(
+            self._clock() - timedelta(days=self.settings.retention_days)
+        )
+
+    async def _prune_loop(self, every: float) -> None:
+        while True:
+            try:
+                await self.prune()
+            except Exception as exc:  # noqa: BLE001 - retention retries on the next round
+                _LOG.warning("decision log retention failed: %s", type(exc).__name__)
+            await asyncio.sleep(every)
+
+    def stats(self) -> DecisionStats:
+        """The counters now."""
+        return DecisionStats(
+            recorded=self._recorded,
+            written=self._written,
+            queued=len(self._buffer) + self._inflight,
+            sampled_out=self._sampled_out,
+            dropped=self._dropped,
+            failed=self._failed,
+            batches=self._batches,
+        )
+
+
+async def check_and_record(  # noqa: PLR0917 - the check's own positionals, as Engine.check
+    recorder: DecisionRecorder | None,
+    engine: Engine,
+    scope: DecisionScope,
+    resource: ObjectRef,
+    permission: str,
+    subject: SubjectRef,
+    *,
+    context: Mapping[str, Any] | None = None,
+    via: Sequence[SubjectRef] | None = None,
+) -> tuple[str | None, CheckResult]:
+    """``engine.check`` at ``scope.revision``, recorded; returns the decision id and the result.
+
+    With no recorder, the id is ``None``. An error of the check is recorded (result ``error``),
+    its :class:`~rebac.errors.RebacError` ``details`` get the ``decisionId``, and it is re-raised.
+    A cancelled check is not a decision and is not recorded.
+    """
+    if recorder is None:
+        result = await engine.check(
+            resource, permission, subject, revision=scope.revision, context=context, via=via
+        )
+        return None, result
+    decision_id = recorder.new_id()
+    decided_at = recorder.now()
+    started = time.perf_counter()
+    outcome: CheckResult | Exception
+    try:
+        outcome = await engine.check(
+            resource, permission, subject, revision=scope.revision, context=context, via=via
+        )
+    except Exception as exc:  # noqa: BLE001 - recorded, then re-raised below
+        outcome = exc
+    record = build_record(
+        decision_id,
+        decided_at=decided_at,
+        scope=scope,
+        resource=resource,
+        permission=permission,
+        subject=subject,
+        outcome=outcome,
+        context=context,
+        latency_ms=(time.perf_counter() - started) * 1000.0,
+        max_context_bytes=recorder.settings.max_context_bytes,
+    )
+    await recorder.record(record)
+    if isinstance(outcome, Exception):
+        if isinstance(outcome, RebacError):
+            outcome.details.setdefault("decisionId", decision_id)
+        raise outcome
+    return decision_id, outcome

@@ -1,0 +1,209 @@
+"""The decision log of the Postgres store: batched inserts into daily partitions, queries, retention.
+
+``decision_log`` is RANGE-partitioned by ``decided_at``; each UTC day is its own partition
+(``decision_log_pYYYYMMDD``), created on demand before the first insert that needs it (under an
+advisory lock, so concurrent writers, processes included, never race on the DDL). Retention drops
+whole partitions, which costs a catalog update instead of a delete of every row.
+
+Every statement runs through the store's cancellation-safe ``read``/``write`` runners (see
+:mod:`rebac.store._pg_cancel`); nothing here holds a connection between calls.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+
+import sqlalchemy as sa
+from psycopg import errors as pg_errors
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rebac.errors import StoreError
+from rebac.store.base import DecisionFilter, DecisionKey, DecisionRecord, DecisionResult
+from rebac.store.models import DECISION_PARTITION_PREFIX, decision_log
+
+__all__ = ["PgDecisionLog", "partition_name"]
+
+Runner = Callable[[Callable[[AsyncConnection], Awaitable[Any]]], Awaitable[Any]]
+
+_D: Final = decision_log.c
+_PARTITION_LOCK: Final = 0x7265_6261_6364_6C67  # "rebacdlg": serialises partition DDL across processes
+_LIST_PARTITIONS: Final = sa.text(
+    "SELECT c.relname FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid "
+    "WHERE i.inhparent = 'decision_log'::regclass"
+)
+
+
+def partition_name(day: date) -> str:
+    """The partition holding ``day`` (UTC)."""
+    return f"{DECISION_PARTITION_PREFIX}{day:%Y%m%d}"
+
+
+def _day_of(name: str) -> date | None:
+    suffix = name.removeprefix(DECISION_PARTITION_PREFIX)
+    if suffix == name or len(suffix) != 8 or not suffix.isdigit():
+        return None
+    return datetime.strptime(suffix, "%Y%m%d").replace(tzinfo=UTC).date()
+
+
+def _bounds(day: date) -> tuple[str, str]:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start.isoformat(), (start + timedelta(days=1)).isoformat()
+
+
+def _params(record: DecisionRecord) -> dict[str, Any]:
+    return {
+        "decided_at": record.decided_at,
+        "decision_id": uuid.UUID(record.decision_id),
+        "source": record.source,
+        "caller": record.caller,
+        "subject": record.subject,
+        "permission": record.permission,
+        "resource": record.resource,
+        "result": record.result.value,
+        "reason": record.reason,
+        "chain": list(record.chain),
+        "revision": record.revision,
+        "schema_version": record.schema_version,
+        "schema_hash": record.schema_hash,
+        "context": record.context,
+        "latency_ms": record.latency_ms,
+    }
+
+
+def _record(row: sa.Row[Any]) -> DecisionRecord:
+    return DecisionRecord(
+        decision_id=str(row.decision_id),
+        decided_at=row.decided_at.astimezone(UTC),
+        source=row.source,
+        caller=row.caller,
+        subject=row.subject,
+        permission=row.permission,
+        resource=row.resource,
+        result=DecisionResult(row.result),
+        reason=row.reason,
+        chain=tuple(row.chain or ()),
+        revision=row.revision,
+        schema_version=row.schema_version,
+        schema_hash=row.schema_hash,
+        context=row.context,
+        latency_ms=float(row.latency_ms),
+    )
+
+
+def _select(flt: DecisionFilter, limit: int, after: DecisionKey | None) -> sa.Select[Any]:
+    where: list[sa.ColumnElement[bool]] = []
+    for column, value in (
+        (_D.subject, flt.subject),
+        (_D.resource, flt.resource),
+        (_D.permission, flt.permission),
+        (_D.result, flt.result.value if flt.result is not None else None),
+    ):
+        if value is not None:
+            where.append(column == value)
+    if flt.since is not None:
+        where.append(_D.decided_at >= flt.since)
+    if flt.until is not None:
+        where.append(_D.decided_at < flt.until)
+    if after is not None:
+        where.append(sa.tuple_(_D.decided_at, _D.decision_id) < sa.tuple_(after[0], uuid.UUID(after[1])))
+    return (
+        sa.select(decision_log)
+        .where(*where)
+        .order_by(_D.decided_at.desc(), _D.decision_id.desc())
+        .limit(limit)
+    )
+
+
+def _missing_partition(exc: StoreError) -> bool:
+    """True when an insert failed because a day's partition is gone (dropped by another process)."""
+    cause = exc.__cause__
+    orig = getattr(cause, "orig", None)
+    return isinstance(orig, pg_errors.CheckViolation) and "partition" in str(orig)
+
+
+class PgDecisionLog:
+    """The :class:`~rebac.store.base.DecisionLog` half of the Postgres store.
+
+    Args:
+        read: Runs a body on an autocommit connection (the store's ``_read``).
+        write: Runs a body in one transaction (the store's ``_write``).
+    """
+
+    __slots__ = ("_known", "_read", "_write")
+
+    def __init__(self, read: Runner, write: Runner) -> None:
+        self._read = read
+        self._write = write
+        self._known: set[date] = set()
+
+    async def _ensure_partitions(self, days: set[date]) -> None:
+        missing = days - self._known
+        if not missing:
+            return
+
+        async def txn(conn: AsyncConnection) -> None:
+            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PARTITION_LOCK)))
+            for day in sorted(missing):
+                low, high = _bounds(day)
+                await conn.execute(
+                    sa.text(
+                        f'CREATE TABLE IF NOT EXISTS "{partition_name(day)}" PARTITION OF decision_log '
+                        f"FOR VALUES FROM ('{low}') TO ('{high}')"
+                    )
+                )
+
+        await self._write(txn)
+        self._known |= missing
+
+    async def append(self, batch: Sequence[DecisionRecord]) -> None:
+        """Insert ``batch`` in one transaction, creating the days' partitions first."""
+        if not batch:
+            return
+        days = {record.decided_at.astimezone(UTC).date() for record in batch}
+        rows = [_params(record) for record in batch]
+
+        async def txn(conn: AsyncConnection) -> None:
+            await conn.execute(decision_log.insert(), rows)
+
+        await self._ensure_partitions(days)
+        try:
+            await self._write(txn)
+        except StoreError as exc:
+            if not _missing_partition(exc):
+                raise
+            self._known -= days  # another process dropped one: re-create, then retry once
+            await self._ensure_partitions(days)
+            await self._write(txn)
+
+    async def query(
+        self, flt: DecisionFilter, *, limit: int, after: DecisionKey | None = None
+    ) -> list[DecisionRecord]:
+        """Records matching ``flt``, newest first."""
+        stmt = _select(flt, limit, after)
+
+        async def body(conn: AsyncConnection) -> list[DecisionRecord]:
+            return [_record(row) for row in (await conn.execute(stmt)).all()]
+
+        result: list[DecisionRecord] = await self._read(body)
+        return result
+
+    async def drop_before(self, before: datetime) -> int:
+        """Drop the partitions of every UTC day ending at or before ``before``."""
+
+        async def txn(conn: AsyncConnection) -> list[date]:
+            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PARTITION_LOCK)))
+            names = (await conn.execute(_LIST_PARTITIONS)).scalars().all()
+            doomed: list[date] = []
+            for name in names:
+                day = _day_of(str(name))
+                if day is not None and datetime.fromisoformat(_bounds(day)[1]) <= before:
+                    await conn.execute(sa.text(f'DROP TABLE IF EXISTS "{partition_name(day)}"'))
+                    doomed.append(day)
+            return doomed
+
+        dropped: list[date] = await self._write(txn)
+        self._known -= set(dropped)
+        return len(dropped)

@@ -1,0 +1,176 @@
+"""API keys: scoped, revocable, stored hashed (only ``sha256(secret)``; never the key text).
+
+The HTTP API authenticates callers through :meth:`PostgresKeyStore.find_key`; the ``rebac keys``
+commands create, list and revoke keys. :class:`MemoryKeyStore` is the in-memory twin (tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from rebac.errors import ConflictError, StoreError, StoreUnavailableError
+from rebac.store.migrate import async_url
+from rebac.store.models import api_key
+
+__all__ = ["ApiKey", "MemoryKeyStore", "PostgresKeyStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """One stored key.
+
+    Attributes:
+        key_id: Public id (the ``<id>`` of ``rbk_<id>_<secret>``).
+        secret_hash: Hex sha256 of the secret.
+        scopes: Granted scopes (``check``, ``write``, ``schema``, ``admin``).
+        name: A label for people.
+        created_at: When it was created.
+        revoked_at: When it was revoked, or ``None``.
+    """
+
+    key_id: str
+    secret_hash: str
+    scopes: frozenset[str]
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        """True once revoked."""
+        return self.revoked_at is not None
+
+
+@contextmanager
+def _translate() -> Iterator[None]:
+    try:
+        yield
+    except IntegrityError:
+        raise ConflictError("an API key with this id already exists") from None
+    except DBAPIError as exc:
+        if exc.connection_invalidated or isinstance(exc.orig, OSError):
+            raise StoreUnavailableError("the database is unreachable") from None
+        raise StoreError("the key table could not be read or written") from None
+    except SQLAlchemyError:
+        raise StoreError("the key table could not be read or written") from None
+    except OSError:
+        raise StoreUnavailableError("the database is unreachable") from None
+
+
+def _row(row: sa.Row[tuple[str, str, list[str], str, datetime, datetime | None]]) -> ApiKey:
+    return ApiKey(
+        row.key_id, row.secret_hash, frozenset(row.scopes), row.name, row.created_at, row.revoked_at
+    )
+
+
+class PostgresKeyStore:
+    """The ``api_key`` table."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def connect(cls, url: str, *, pool_size: int = 2) -> PostgresKeyStore:
+        """A key store on the migrated database at ``url`` (connections open lazily)."""
+        engine = create_async_engine(
+            async_url(url), pool_size=pool_size, max_overflow=pool_size, connect_args={"connect_timeout": 5}
+        )
+        return cls(engine)
+
+    async def close(self) -> None:
+        """Close the pool."""
+        await self._engine.dispose()
+
+    async def create_key(
+        self, key_id: str, secret_hash: str, scopes: frozenset[str], name: str = ""
+    ) -> ApiKey:
+        """Store a new key (its hash only).
+
+        Raises:
+            ConflictError: the id exists.
+        """
+        key = ApiKey(key_id, secret_hash, frozenset(scopes), name, datetime.now(UTC))
+        with _translate():
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    api_key.insert().values(
+                        key_id=key.key_id,
+                        secret_hash=key.secret_hash,
+                        scopes=sorted(key.scopes),
+                        name=key.name,
+                        created_at=key.created_at,
+                    )
+                )
+        return key
+
+    async def find_key(self, key_id: str) -> ApiKey | None:
+        """The key with ``key_id``, or ``None``."""
+        with _translate():
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(sa.select(api_key).where(api_key.c.key_id == key_id))).first()
+        return None if row is None else _row(row)
+
+    async def list_keys(self) -> list[ApiKey]:
+        """Every key, oldest first (hashes included; never print them)."""
+        with _translate():
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(sa.select(api_key).order_by(api_key.c.created_at))).all()
+        return [_row(row) for row in rows]
+
+    async def revoke_key(self, key_id: str) -> bool:
+        """Revoke a key; False when no live key has that id."""
+        with _translate():
+            async with self._engine.begin() as conn:
+                result = await conn.execute(
+                    api_key.update()
+                    .where(api_key.c.key_id == key_id, api_key.c.revoked_at.is_(None))
+                    .values(revoked_at=datetime.now(UTC))
+                )
+        return bool(result.rowcount)
+
+
+class MemoryKeyStore:
+    """In-memory twin of :class:`PostgresKeyStore`."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, ApiKey] = {}
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    async def create_key(
+        self, key_id: str, secret_hash: str, scopes: frozenset[str], name: str = ""
+    ) -> ApiKey:
+        """Store a new key.
+
+        Raises:
+            ConflictError: the id exists.
+        """
+        if key_id in self._keys:
+            raise ConflictError("an API key with this id already exists")
+        key = ApiKey(key_id, secret_hash, frozenset(scopes), name, datetime.now(UTC))
+        self._keys[key_id] = key
+        return key
+
+    async def find_key(self, key_id: str) -> ApiKey | None:
+        """The key, or ``None``."""
+        return self._keys.get(key_id)
+
+    async def list_keys(self) -> list[ApiKey]:
+        """Every key, oldest first."""
+        return sorted(self._keys.values(), key=lambda key: key.created_at)
+
+    async def revoke_key(self, key_id: str) -> bool:
+        """Revoke a key; False when no live key has that id."""
+        key = self._keys.get(key_id)
+        if key is None or key.revoked:
+            return False
+        self._keys[key_id] = replace(key, revoked_at=datetime.now(UTC))
+        return True
