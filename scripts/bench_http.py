@@ -43,11 +43,16 @@ def serve(server: str, port: int, store_kind: str, loop: str, cpu: int | None = 
     from rebac.config import ApiSettings, Settings  # noqa: PLC0415
     from rebac.engine.schema_admin import write_schema  # noqa: PLC0415
     from rebac.refs import parse_relationship  # noqa: PLC0415
-    from rebac.store.base import Operation, RelationshipUpdate  # noqa: PLC0415
+    from rebac.store.base import (  # noqa: PLC0415
+        Operation,
+        RelationshipUpdate,
+        TupleStore,
+    )
     from rebac.store.memory import MemoryTupleStore  # noqa: PLC0415
     from rebac.store.postgres import PostgresTupleStore  # noqa: PLC0415
 
     async def main() -> None:
+        store: TupleStore
         if store_kind == "memory":
             store = MemoryTupleStore(quantization_seconds=0)
         else:
@@ -213,11 +218,11 @@ def main() -> None:
                     f"({numbers['requests']:.0f} requests, c={args.concurrency}, {args.loop})"
                 )
     print(f"medians over {args.rounds} round(s); load average after: {os.getloadavg()}")
-    for server, results in runs.items():
+    for server, rounds in runs.items():
         for endpoint in ("healthz", "check"):
-            rps = statistics.median(r[endpoint]["rps"] for r in results)
-            p50 = statistics.median(r[endpoint]["p50_ms"] for r in results)
-            p99 = statistics.median(r[endpoint]["p99_ms"] for r in results)
+            rps = statistics.median(r[endpoint]["rps"] for r in rounds)
+            p50 = statistics.median(r[endpoint]["p50_ms"] for r in rounds)
+            p99 = statistics.median(r[endpoint]["p99_ms"] for r in rounds)
             print(f"median  {server:8} {endpoint:8} {rps:8.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
 
 

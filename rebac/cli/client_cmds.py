@@ -203,8 +203,16 @@ def check_cmd(
     }.get(answer.get("permissionship", ""), "unknown")
     missing = answer.get("partialCaveatInfo", {}).get("missingRequiredContext", [])
     click.echo(f"{verdict}" + (f" (missing context: {', '.join(missing)})" if missing else ""))
+    for hop in answer.get("delegation") or []:
+        _print_hop(hop)
     if explain and "debugTrace" in answer:
         _print_trace(answer["debugTrace"]["check"], 0)
+
+
+def _print_hop(hop: dict[str, Any]) -> None:
+    """One line per identity on the delegation chain: ``  hop 1 user:alice: denied``."""
+    ref = hop["subject"]["object"]
+    click.echo(f"  hop {hop['depth']} {ref['objectType']}:{ref['objectId']}: {hop['reason']}")
 
 
 def _print_trace(node: dict[str, Any], depth: int) -> None:
