@@ -11,6 +11,7 @@ Every statement runs through the store's cancellation-safe ``read``/``write`` ru
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +31,12 @@ Runner = Callable[[Callable[[AsyncConnection], Awaitable[Any]]], Awaitable[Any]]
 
 _D: Final = decision_log.c
 _PARTITION_LOCK: Final = 0x7265_6261_6364_6C67  # "rebacdlg": serialises partition DDL across processes
+_COLUMNS: Final = (
+    "decided_at, decision_id, source, caller, subject, permission, resource, result, reason, "
+    "chain, revision, schema_version, schema_hash, context, latency_ms"
+)
+_COPY: Final = f"COPY decision_log ({_COLUMNS}) FROM STDIN"
+"""COPY routes each row to its day's partition; several times faster than a multi-row INSERT."""
 _LIST_PARTITIONS: Final = sa.text(
     "SELECT c.relname FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid "
     "WHERE i.inhparent = 'decision_log'::regclass"
@@ -53,24 +60,25 @@ def _bounds(day: date) -> tuple[str, str]:
     return start.isoformat(), (start + timedelta(days=1)).isoformat()
 
 
-def _params(record: DecisionRecord) -> dict[str, Any]:
-    return {
-        "decided_at": record.decided_at,
-        "decision_id": uuid.UUID(record.decision_id),
-        "source": record.source,
-        "caller": record.caller,
-        "subject": record.subject,
-        "permission": record.permission,
-        "resource": record.resource,
-        "result": record.result.value,
-        "reason": record.reason,
-        "chain": list(record.chain),
-        "revision": record.revision,
-        "schema_version": record.schema_version,
-        "schema_hash": record.schema_hash,
-        "context": record.context,
-        "latency_ms": record.latency_ms,
-    }
+def _row(record: DecisionRecord) -> tuple[Any, ...]:
+    """One COPY row, in ``_COLUMNS`` order (JSON columns as JSON text)."""
+    return (
+        record.decided_at,
+        uuid.UUID(record.decision_id),
+        record.source,
+        record.caller,
+        record.subject,
+        record.permission,
+        record.resource,
+        record.result.value,
+        record.reason,
+        json.dumps(list(record.chain)),
+        record.revision,
+        record.schema_version,
+        record.schema_hash,
+        None if record.context is None else json.dumps(record.context),
+        record.latency_ms,
+    )
 
 
 def _record(row: sa.Row[Any]) -> DecisionRecord:
@@ -163,10 +171,16 @@ class PgDecisionLog:
         if not batch:
             return
         days = {record.decided_at.astimezone(UTC).date() for record in batch}
-        rows = [_params(record) for record in batch]
+        rows = [_row(record) for record in batch]
 
         async def txn(conn: AsyncConnection) -> None:
-            await conn.execute(decision_log.insert(), rows)
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            if driver is None:  # pragma: no cover - a pooled connection always has its driver connection
+                raise StoreError("the database connection is closed")
+            async with driver.cursor() as cur, cur.copy(_COPY) as copy:
+                for row in rows:
+                    await copy.write_row(row)
 
         await self._ensure_partitions(days)
         try:
