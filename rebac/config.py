@@ -141,6 +141,9 @@ class Settings:
             host=source.get("REBAC_HOST", "127.0.0.1"),
             port=int(source.get("REBAC_PORT", "8080")),
             preshared_key=source.get("REBAC_PRESHARED_KEY") or None,
+            max_request_bytes=int(source.get("REBAC_MAX_REQUEST_BYTES", limits.MAX_REQUEST_BYTES)),
+            max_bulk_items=int(source.get("REBAC_MAX_BULK_ITEMS", limits.MAX_BULK_CHECK_ITEMS)),
+            max_page_size=int(source.get("REBAC_MAX_PAGE_SIZE", limits.MAX_LOOKUP_PAGE_SIZE)),
         )
         decisions = DecisionLogSettings(
             enabled=source.get("REBAC_DECISION_LOG", "on").lower() not in {"0", "off", "false", "no"},

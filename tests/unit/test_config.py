@@ -23,8 +23,14 @@ def test_environment_overrides() -> None:
             "REBAC_MAX_UPDATES_PER_WRITE": "10",
             "REBAC_CACHE": "off",
             "REBAC_PRESHARED_KEY": "k3y-value",
+            "REBAC_MAX_REQUEST_BYTES": "2048",
+            "REBAC_MAX_BULK_ITEMS": "5",
+            "REBAC_MAX_PAGE_SIZE": "50",
         }
     )
+    assert settings.api.max_request_bytes == 2048
+    assert settings.api.max_bulk_items == 5
+    assert settings.api.max_page_size == 50
     assert settings.database.url == "postgresql+psycopg://u:secret@db/x"
     assert settings.engine.max_depth == 7
     assert settings.database.max_updates_per_write == 10
