@@ -9,7 +9,7 @@ For each server it starts a child process on a free 127.0.0.1 port (stopped by i
 ``POST /v1/permissions/check`` with a small keep-alive HTTP/1.1 client (raw asyncio sockets, so the
 load generator costs little), and prints req/s, p50 and p99 with the machine load. ``--store
 postgres`` uses ``REBAC_DATABASE_URL`` (a migrated database) instead of the in-memory store.
-uvicorn is not a dependency of rebac: ``pip install uvicorn httptools`` before comparing.
+uvicorn is a dev-only dependency (the `dev` extra installs it with uvloop and httptools).
 """
 
 from __future__ import annotations
