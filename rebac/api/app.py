@@ -28,6 +28,7 @@ from rebac.api.controllers import (
     WatchController,
     WellKnownController,
 )
+from rebac.api.controllers.blast_radius import BlastRadiusController
 from rebac.api.controllers.identities import IdentitiesController
 from rebac.api.deps import dependencies
 from rebac.api.middleware import RequestIdMiddleware
@@ -104,6 +105,7 @@ def create_app(
             WellKnownController,
             DecisionsController,
             IdentitiesController,
+            BlastRadiusController,
         ],
         dependencies=dependencies(),
         exception_handlers=exception_handlers(),
