@@ -168,7 +168,12 @@ def export_cmd(
         async for rel in store.query(flt, revision=revision):
             out.write(encode_line(rel) + "\n")
             count += 1
+            if count % _PROGRESS_EVERY == 0:
+                sys.stderr.write(f"\rexported {count:,} relationships")
+                sys.stderr.flush()
         out.flush()
+        if count >= _PROGRESS_EVERY:
+            sys.stderr.write("\n")
         return count
 
     count = with_store(settings, action)
