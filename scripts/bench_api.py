@@ -1,0 +1,568 @@
+"""End-to-end HTTP benchmark of ``rebac serve`` on a dataset in the ``gen_agents.py`` format.
+
+Usage::
+
+    python3 /work/shared/bench/gen_agents.py --size 100000 --out /tmp/bench100k
+    .venv/bin/python scripts/bench_api.py --dataset /tmp/bench100k [--seconds 5] [--out results.json]
+    .venv/bin/python scripts/bench_api.py --dataset DIR --url http://127.0.0.1:8080 --key KEY
+
+The dataset directory holds ``schema.zed``, ``relationships.txt``, ``checks.txt``
+(``resource#perm@subject true|false``) and ``lookups.txt`` (``type permission subject expected``).
+
+Without ``--url`` the script starts ``rebac serve`` (granian, one worker) on a free 127.0.0.1 port
+against ``REBAC_DATABASE_URL`` or, when that is unset, a throwaway database created on the server
+of ``postgresql+psycopg://root@127.0.0.1:5432/test`` and dropped at the end. It writes the schema,
+imports the relationships (rate printed), verifies every line of ``checks.txt`` and
+``lookups.txt`` over HTTP with full consistency (exit status 1 on any mismatch), then measures:
+
+* check latency p50/p95/p99 and throughput at concurrency 1, 8 and 32, for ``minimizeLatency``
+  and ``fullyConsistent`` separately, cycling through every check of the dataset;
+* ``/healthz`` (no I/O) on the same server, and the check / no-I/O throughput ratio;
+* lookup-resources time for each ``lookups.txt`` subject (all pages);
+* the decision-log overhead: the c=8 check load against a second server started with
+  ``REBAC_DECISION_LOG=off`` on the same database, against the first one (log on), alternated.
+
+The load generator is the raw-asyncio keep-alive client of ``scripts/bench_http.py`` (pre-encoded
+requests, no HTTP library). Its cost is stated from measurement: the client's own CPU time per
+request next to the server process tree's CPU time per request (from ``/proc``), and the client's
+rate against ``/healthz``. The machine load before and after and the server's RSS
+(``/proc/<pid>/status`` VmRSS, whole process tree) are printed and written to ``--out`` as JSON.
+All traffic goes to 127.0.0.1; only the processes this script started are stopped, by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+
+from rebac.store.migrate import upgrade_to_head
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_URL = "postgresql://root@127.0.0.1:5432/test"
+IMPORT_CHUNK = 50_000
+LOOKUP_PAGE = 1_000
+CONCURRENCIES = (1, 8, 32)
+MODES = {"minimize_latency": {"minimizeLatency": True}, "fully_consistent": {"fullyConsistent": True}}
+HAS = "PERMISSIONSHIP_HAS_PERMISSION"
+MAX_REQUESTS_PER_RUN = 2_000_000  # a bound on each timed loop besides its duration
+
+
+def _load_bench_http() -> ModuleType:
+    """``scripts/bench_http.py`` as a module (its free-port and readiness helpers)."""
+    spec = importlib.util.spec_from_file_location("bench_http", Path(__file__).with_name("bench_http.py"))
+    if spec is None or spec.loader is None:
+        raise RuntimeError("scripts/bench_http.py not found")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+BENCH_HTTP = _load_bench_http()
+
+
+# ---------------------------------------------------------------------------- dataset
+
+
+def _ref(text: str) -> dict[str, str]:
+    kind, _, oid = text.partition(":")
+    return {"objectType": kind, "objectId": oid}
+
+
+def _subject(text: str) -> dict[str, Any]:
+    obj, _, rel = text.partition("#")
+    out: dict[str, Any] = {"object": _ref(obj)}
+    if rel:
+        out["optionalRelation"] = rel
+    return out
+
+
+def check_body(line: str, consistency: dict[str, bool]) -> tuple[dict[str, Any], bool]:
+    """The check request of a ``checks.txt`` line and its expected answer."""
+    rel, expected = line.rsplit(" ", 1)
+    left, _, subject = rel.partition("@")
+    resource, _, permission = left.partition("#")
+    body = {
+        "resource": _ref(resource),
+        "permission": permission,
+        "subject": _subject(subject),
+        "consistency": consistency,
+    }
+    return body, expected == "true"
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """One ``lookups.txt`` line."""
+
+    resource_type: str
+    permission: str
+    subject: str
+    expected: int
+
+
+def read_lines(path: Path) -> list[str]:
+    """Non-empty, non-comment lines."""
+    return [x.strip() for x in path.read_text().splitlines() if x.strip() and not x.startswith("//")]
+
+
+# ---------------------------------------------------------------------------- HTTP client
+
+
+class Http:
+    """Pre-encoded HTTP/1.1 requests to one 127.0.0.1 server over keep-alive connections."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.port = port
+        self.key = key
+
+    def request(
+        self, method: str, path: str, body: bytes = b"", content_type: str = "application/json"
+    ) -> bytes:
+        """The bytes of one request."""
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.key}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    def post_json(self, path: str, value: Any) -> bytes:
+        """A JSON POST."""
+        return self.request("POST", path, json.dumps(value).encode())
+
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A new keep-alive connection."""
+        return await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 24)
+
+    @staticmethod
+    async def exchange(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes
+    ) -> tuple[int, bytes]:
+        """Send one request, read one Content-Length response."""
+        writer.write(payload)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        return status, await reader.readexactly(length)
+
+    async def call(self, payload: bytes, timeout: float = 600.0) -> Any:
+        """One request on a fresh connection; the decoded JSON body (error on non-200)."""
+        reader, writer = await self.connect()
+        try:
+            status, body = await asyncio.wait_for(self.exchange(reader, writer, payload), timeout)
+        finally:
+            writer.close()
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}: {body[:500].decode(errors='replace')}")
+        return json.loads(body) if body else None
+
+
+async def load(
+    http: Http, payloads: list[bytes], seconds: float, concurrency: int, server_pids: list[int]
+) -> dict[str, float]:
+    """Drive ``payloads`` (cycled) over ``concurrency`` connections for ``seconds``; latency and CPU."""
+
+    async def one(start: int, stop: float, latencies: list[float]) -> None:
+        reader, writer = await http.connect()
+        i = start
+        try:
+            while time.perf_counter() < stop and len(latencies) < MAX_REQUESTS_PER_RUN:
+                began = time.perf_counter()
+                status, body = await http.exchange(reader, writer, payloads[i % len(payloads)])
+                if status != 200:
+                    raise RuntimeError(f"HTTP {status}: {body[:300].decode(errors='replace')}")
+                latencies.append(time.perf_counter() - began)
+                i += 1
+        finally:
+            writer.close()
+
+    stride = max(1, len(payloads) // concurrency)
+    await asyncio.gather(
+        *(one(n * stride, time.perf_counter() + 0.5, []) for n in range(concurrency))
+    )  # warm-up
+    latencies: list[float] = []
+    server_cpu0 = sum(_cpu_seconds(pid) for pid in server_pids)
+    client_cpu0 = time.process_time()
+    started = time.perf_counter()
+    stop = started + seconds
+    await asyncio.gather(*(one(n * stride, stop, latencies) for n in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    client_cpu = time.process_time() - client_cpu0
+    server_cpu = sum(_cpu_seconds(pid) for pid in server_pids) - server_cpu0
+    ordered = sorted(latencies)
+    n = len(ordered)
+
+    def pct(p: float) -> float:
+        return ordered[min(n - 1, int(n * p))] * 1000
+
+    return {
+        "concurrency": concurrency,
+        "requests": n,
+        "rps": n / elapsed,
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "client_cpu_us_per_request": 1e6 * client_cpu / n,
+        "server_cpu_us_per_request": 1e6 * server_cpu / n if server_pids else float("nan"),
+    }
+
+
+# ---------------------------------------------------------------------------- processes and /proc
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (granian's main process and its worker)."""
+    tree: list[int] = []
+    todo = [pid]
+    while todo and len(tree) < 64:
+        current = todo.pop()
+        tree.append(current)
+        todo += _children(current)
+    return tree
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    """VmRSS of one process in MiB (0 if gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@contextmanager
+def rebac_server(db_url: str, key: str, extra_env: dict[str, str]) -> Iterator[tuple[int, int]]:
+    """``rebac serve`` on a free 127.0.0.1 port; yields (port, pid); stops that PID on exit."""
+    port = int(BENCH_HTTP._free_port())  # noqa: SLF001 - bench_http.py's helper
+    env = {**os.environ, "REBAC_DATABASE_URL": db_url, "REBAC_PRESHARED_KEY": key, **extra_env}
+    rebac = Path(sys.executable).with_name("rebac")
+    proc = subprocess.Popen(  # noqa: S603 - our own entry point
+        [str(rebac), "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env
+    )
+    try:
+        BENCH_HTTP._wait_ready(port, proc, 60.0)  # noqa: SLF001 - bench_http.py's helper
+        time.sleep(0.5)
+        yield port, proc.pid
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def database() -> Iterator[str]:
+    """``REBAC_DATABASE_URL`` (migrated), or a throwaway database dropped afterwards."""
+    url = os.environ.get("REBAC_DATABASE_URL")
+    if url:
+        upgrade_to_head(url)
+        yield url
+        return
+    name = f"rebac_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"postgresql+psycopg://root@127.0.0.1:5432/{name}"
+        upgrade_to_head(url)
+        yield url
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---------------------------------------------------------------------------- phases
+
+
+async def load_dataset(http: Http, data: Path) -> dict[str, float]:
+    """Write the schema, import the relationships in chunks; the rate."""
+    await http.call(http.post_json("/v1/schema/write", {"schema": (data / "schema.zed").read_text()}))
+    lines = read_lines(data / "relationships.txt")
+    started = time.perf_counter()
+    for i in range(0, len(lines), IMPORT_CHUNK):
+        body = ("\n".join(lines[i : i + IMPORT_CHUNK]) + "\n").encode()
+        await http.call(http.request("POST", "/v1/relationships/importbulk", body, "application/x-ndjson"))
+    elapsed = time.perf_counter() - started
+    return {"relationships": len(lines), "seconds": elapsed, "per_second": len(lines) / elapsed}
+
+
+async def verify_checks(http: Http, lines: list[str], concurrency: int = 8) -> list[str]:
+    """Every ``checks.txt`` answer, fully consistent; the mismatches."""
+    mismatches: list[str] = []
+    queue = list(enumerate(lines))
+
+    async def worker() -> None:
+        reader, writer = await http.connect()
+        try:
+            while queue:
+                _, line = queue.pop()
+                body, expected = check_body(line, MODES["fully_consistent"])
+                status, raw = await http.exchange(
+                    reader, writer, http.post_json("/v1/permissions/check", body)
+                )
+                got = status == 200 and json.loads(raw).get("permissionship") == HAS
+                if status != 200 or got != expected:
+                    mismatches.append(f"{line}: HTTP {status} {raw[:200].decode(errors='replace')}")
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return mismatches
+
+
+async def warm_pass(http: Http, payloads: list[bytes], concurrency: int = 8) -> None:
+    """Send every payload once (so a server's check cache is as warm as the other's)."""
+    queue = list(payloads)
+
+    async def worker() -> None:
+        reader, writer = await http.connect()
+        try:
+            while queue:
+                await http.exchange(reader, writer, queue.pop())
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def lookup_all(http: Http, item: Lookup, consistency: dict[str, bool], page: int) -> int:
+    """Follow the cursors of one lookup-resources; the number of resources."""
+    count, cursor, pages = 0, None, 0
+    while pages < 100_000:
+        body: dict[str, Any] = {
+            "resourceObjectType": item.resource_type,
+            "permission": item.permission,
+            "subject": _subject(item.subject),
+            "consistency": consistency,
+            "optionalLimit": page,
+        }
+        if cursor:
+            body["optionalCursor"] = {"token": cursor}
+        answer = await http.call(http.post_json("/v1/permissions/resources", body))
+        results = answer.get("results") or []
+        count += len(results)
+        pages += 1
+        after = answer.get("afterResultCursor")
+        cursor = after.get("token") if after else None
+        if not cursor or not results:
+            return count
+    raise RuntimeError("lookup did not terminate")
+
+
+def lookups_of(data: Path) -> list[Lookup]:
+    """``lookups.txt``."""
+    out = []
+    for line in read_lines(data / "lookups.txt"):
+        rtype, perm, subject, expected = line.split()
+        out.append(Lookup(rtype, perm, subject, int(expected)))
+    return out
+
+
+def fmt(name: str, r: dict[str, float]) -> str:
+    """One result line."""
+    return (
+        f"{name:34} c={r['concurrency']:<3.0f} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.2f}  "
+        f"p95 {r['p95_ms']:7.2f}  p99 {r['p99_ms']:7.2f} ms  "
+        f"cpu/req client {r['client_cpu_us_per_request']:5.0f} us "
+        f"server {r['server_cpu_us_per_request']:5.0f} us"
+    )
+
+
+async def run(args: argparse.Namespace, http: Http, pids: list[int], db_url: str | None) -> dict[str, Any]:
+    """All phases against one (started or targeted) server."""
+    data: Path = args.dataset
+    out: dict[str, Any] = {"dataset": str(data)}
+    if not args.skip_load:
+        out["import"] = imp = await load_dataset(http, data)
+        print(
+            f"import: {imp['relationships']:,} relationships in {imp['seconds']:.1f} s "
+            f"= {imp['per_second']:,.0f}/s"
+        )
+    checks = read_lines(data / "checks.txt")
+    lookups = lookups_of(data)
+    started = time.perf_counter()
+    bad = await verify_checks(http, checks)
+    for item in lookups:
+        got = await lookup_all(http, item, MODES["fully_consistent"], LOOKUP_PAGE)
+        if got != item.expected:
+            bad.append(f"lookup {item}: got {got}")
+    if bad:
+        print(f"VERIFICATION FAILED: {len(bad)} mismatches", *bad[:20], sep="\n  ")
+        raise SystemExit(1)
+    print(
+        f"verified: {len(checks)} checks and {len(lookups)} lookups, all as expected "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    out["verified"] = {"checks": len(checks), "lookups": len(lookups)}
+
+    health = [http.request("GET", "/healthz")]
+    results: dict[str, Any] = {"healthz": {}, "check": {m: {} for m in MODES}}
+    for c in CONCURRENCIES:
+        r = await load(http, health, args.seconds, c, pids)
+        results["healthz"][str(c)] = r
+        print(fmt("healthz (no I/O)", r))
+    for mode, consistency in MODES.items():
+        payloads = [http.post_json("/v1/permissions/check", check_body(x, consistency)[0]) for x in checks]
+        for c in CONCURRENCIES:
+            r = await load(http, payloads, args.seconds, c, pids)
+            r["ratio_to_no_io"] = r["rps"] / results["healthz"][str(c)]["rps"]
+            results["check"][mode][str(c)] = r
+            print(fmt(f"check {mode}", r) + f"  ratio to no-I/O {100 * r['ratio_to_no_io']:.0f} %")
+    out["results"] = results
+
+    timings: list[dict[str, Any]] = []
+    for item in lookups:
+        times = []
+        for _ in range(args.lookup_repeats):
+            began = time.perf_counter()
+            await lookup_all(http, item, MODES["minimize_latency"], 10_000)
+            times.append((time.perf_counter() - began) * 1000)
+        timings.append(
+            {
+                "lookup": f"{item.resource_type} {item.permission} {item.subject}",
+                "resources": item.expected,
+                "median_ms": statistics.median(times),
+                "max_ms": max(times),
+            }
+        )
+        print(
+            f"lookup {item.resource_type} {item.permission} {item.subject:14} {item.expected:6} resources  "
+            f"median {statistics.median(times):7.1f} ms  max {max(times):7.1f} ms"
+        )
+    out["lookups"] = timings
+
+    if db_url is not None:
+        out["decision_log"] = await decision_log_overhead(args, http, pids, db_url, checks)
+    return out
+
+
+async def decision_log_overhead(
+    args: argparse.Namespace, http: Http, pids: list[int], db_url: str, checks: list[str]
+) -> dict[str, Any]:
+    """c=8 minimize-latency checks: this server (log on) against a second one with the log off.
+
+    Both servers first answer every check once (the second starts with a cold check cache), then
+    ``--rounds`` rounds alternate between them; the medians are compared.
+    """
+    payloads = [
+        http.post_json("/v1/permissions/check", check_body(x, MODES["minimize_latency"])[0]) for x in checks
+    ]
+    on: list[float] = []
+    off: list[float] = []
+    with rebac_server(db_url, http.key, {"REBAC_DECISION_LOG": "off"}) as (port, pid):
+        off_http = Http(port, http.key)
+        await off_http.call(off_http.request("GET", "/healthz"))
+        off_pids = process_tree(pid)
+        for server in (http, off_http):  # equal footing: every check answered once on each server
+            await warm_pass(server, payloads)
+        for _ in range(args.rounds):
+            on.append((await load(http, payloads, args.seconds, 8, pids))["rps"])
+            off.append((await load(off_http, payloads, args.seconds, 8, off_pids))["rps"])
+    rps_on, rps_off = statistics.median(on), statistics.median(off)
+    overhead = 100 * (rps_off - rps_on) / rps_off
+    print(
+        f"decision log: on {rps_on:,.0f} req/s, off {rps_off:,.0f} req/s (c=8, minimize_latency, "
+        f"median of {args.rounds}): overhead {overhead:.1f} %"
+    )
+    return {"on_rps": on, "off_rps": off, "overhead_percent": overhead}
+
+
+def main() -> None:
+    """Parse arguments, start or target a server, run, print, write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--url", help="target a running server (127.0.0.1 only) instead of starting one")
+    parser.add_argument("--key", help="preshared key of --url (default REBAC_PRESHARED_KEY)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each timed load")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternated rounds of the decision-log comparison"
+    )
+    parser.add_argument("--lookup-repeats", type=int, default=5)
+    parser.add_argument("--skip-load", action="store_true", help="with --url: the data is already loaded")
+    parser.add_argument("--out", type=Path, default=Path("bench_api_results.json"))
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    print(f"load average before: {load_before}, cpus: {os.cpu_count()}")
+    if args.url:
+        parts = urlsplit(args.url)
+        if parts.hostname not in {"127.0.0.1", "localhost"} or parts.port is None:
+            parser.error("--url must be http://127.0.0.1:PORT")
+        key = args.key or os.environ.get("REBAC_PRESHARED_KEY")
+        if not key:
+            parser.error("--url needs --key or REBAC_PRESHARED_KEY")
+        out = asyncio.run(run(args, Http(parts.port, key), [], None))
+        out["server_rss_mib"] = None
+        print("targeted server: no RSS, server CPU or decision-log comparison (not started here)")
+    else:
+        key = secrets.token_urlsafe(24)
+        with database() as db_url, rebac_server(db_url, key, {}) as (port, pid):
+            http = Http(port, key)
+            asyncio.run(http.call(http.request("GET", "/healthz")))  # the worker is up: find it
+            pids = process_tree(pid)
+            out = asyncio.run(run(args, http, pids, db_url))
+            rss = {str(p): rss_mib(p) for p in pids}
+            out["server_rss_mib"] = {"per_process": rss, "total": sum(rss.values())}
+            print(f"server RSS (VmRSS, granian main + worker): {sum(rss.values()):.0f} MiB {rss}")
+    checks = out["results"]["check"]
+    health = out["results"]["healthz"]["8"]
+    client_us = health["client_cpu_us_per_request"]
+    c8 = checks["minimize_latency"]["8"]
+    note = (
+        f"client cost: alone against /healthz (c=8) the client drove {health['rps']:,.0f} req/s at "
+        f"{client_us:.0f} us CPU/request (server {health['server_cpu_us_per_request']:.0f} us); during c=8 "
+        f"minimize_latency checks the client spent {c8['client_cpu_us_per_request']:.0f} us/request "
+        f"against the server's {c8['server_cpu_us_per_request']:.0f} us"
+    )
+    print(note)
+    out["client_cost"] = note
+    load_after = os.getloadavg()
+    out["load_average"] = {"before": load_before, "after": load_after}
+    out["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    print(f"load average after: {load_after}")
+    args.out.write_text(json.dumps(out, indent=2, default=str))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
