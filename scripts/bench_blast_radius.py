@@ -20,58 +20,18 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
+
+from bench_engine import FULL, open_store, relationships  # the same dataset loading
 
 from rebac.config import EngineSettings
 from rebac.engine import CheckCache, Engine
 from rebac.engine.blast_radius import BlastRadius, blast_radius, who_can_reach
 from rebac.engine.model import reachability_for
-from rebac.refs import Relationship, SubjectRef, parse_relationship
+from rebac.refs import Relationship, SubjectRef
 from rebac.schema import compile_schema
-from rebac.store.base import Consistency, ConsistencyMode, TupleStore
-from rebac.store.embedded import embedded_postgres
-from rebac.store.memory import MemoryTupleStore
-from rebac.store.migrate import upgrade_to_head
-from rebac.store.postgres import PostgresTupleStore
-
-FULL = Consistency(ConsistencyMode.FULLY_CONSISTENT)
-
-
-@asynccontextmanager
-async def open_store(kind: str) -> AsyncIterator[TupleStore]:
-    """A fresh store of ``kind``."""
-    if kind == "memory":
-        yield MemoryTupleStore(quantization_seconds=0)
-        return
-    url = os.environ.get("REBAC_DATABASE_URL")
-    if url:
-        store = await PostgresTupleStore.connect(url, quantization_seconds=0)
-        try:
-            yield store
-        finally:
-            await store.close()
-        return
-    with tempfile.TemporaryDirectory(prefix="rebac-bench-") as home, embedded_postgres(Path(home)) as pg:
-        await asyncio.to_thread(upgrade_to_head, pg)
-        store = await PostgresTupleStore.connect(pg, quantization_seconds=0)
-        try:
-            yield store
-        finally:
-            await store.close()
-
-
-def relationships(path: Path) -> Iterator[Relationship]:
-    """Parse ``relationships.txt``."""
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            text = line.strip()
-            if text and not text.startswith("//"):
-                yield parse_relationship(text)
 
 
 def candidates(rels: list[Relationship], count: int) -> list[SubjectRef]:

@@ -29,15 +29,15 @@ from __future__ import annotations
 import itertools
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import networkx as nx
 
 from rebac import limits
-from rebac.engine.results import LookupResourceItem, LookupSubjectItem, Permissionship
+from rebac.engine.results import LookupPage, LookupResourceItem, LookupSubjectItem, Permissionship
 from rebac.errors import InvalidInputError
 from rebac.refs import WILDCARD, ObjectRef, Relationship, SubjectRef
 from rebac.schema import ir
@@ -614,6 +614,30 @@ def _subject_path(
 # --- lookups ----------------------------------------------------------------------------------------
 
 
+T = TypeVar("T")
+
+
+async def _collect(
+    fetch: Callable[[int, str | None], Awaitable[LookupPage[T]]], remaining: int
+) -> tuple[list[T], bool]:
+    """Every item of a lookup (cursors followed), stopping after ``remaining + 1`` (then ``True``).
+
+    Args:
+        fetch: Returns one page for ``(limit, cursor)``.
+        remaining: How many items the budget still allows.
+    """
+    items: list[T] = []
+    cursor: str | None = None
+    while True:
+        page = await fetch(max(1, min(limits.MAX_LOOKUP_PAGE_SIZE, remaining + 1 - len(items))), cursor)
+        items.extend(page.items)
+        if len(items) > remaining:
+            return items[:remaining], True
+        if page.cursor is None:
+            return items, False
+        cursor = page.cursor
+
+
 async def _resources(
     engine: Engine,
     resource_type: str,
@@ -624,25 +648,20 @@ async def _resources(
     delegation: bool,
     remaining: int,
 ) -> tuple[list[LookupResourceItem], bool]:
-    """Every resource (cursors followed), stopping after ``remaining + 1`` items (then ``True``)."""
-    items: list[LookupResourceItem] = []
-    cursor: str | None = None
-    while True:
-        page = await engine.lookup_resources(
+    """Every resource ``subject`` reaches, bounded like :func:`_collect`."""
+
+    def fetch(limit: int, cursor: str | None) -> Awaitable[LookupPage[LookupResourceItem]]:
+        return engine.lookup_resources(
             resource_type,
             permission,
             subject,
             revision=revision,
-            limit=max(1, min(limits.MAX_LOOKUP_PAGE_SIZE, remaining + 1 - len(items))),
+            limit=limit,
             cursor=cursor,
             delegation=delegation,
         )
-        items.extend(page.items)
-        if len(items) > remaining:
-            return items[:remaining], True
-        if page.cursor is None:
-            return items, False
-        cursor = page.cursor
+
+    return await _collect(fetch, remaining)
 
 
 async def _subjects(
@@ -655,25 +674,20 @@ async def _subjects(
     delegation: bool,
     remaining: int,
 ) -> tuple[list[LookupSubjectItem], bool]:
-    """Every subject (cursors followed), stopping after ``remaining + 1`` items (then ``True``)."""
-    items: list[LookupSubjectItem] = []
-    cursor: str | None = None
-    while True:
-        page = await engine.lookup_subjects(
+    """Every subject of ``subject_type`` reaching ``resource``, bounded like :func:`_collect`."""
+
+    def fetch(limit: int, cursor: str | None) -> Awaitable[LookupPage[LookupSubjectItem]]:
+        return engine.lookup_subjects(
             resource,
             permission,
             subject_type,
             revision=revision,
-            limit=max(1, min(limits.MAX_LOOKUP_PAGE_SIZE, remaining + 1 - len(items))),
+            limit=limit,
             cursor=cursor,
             delegation=delegation,
         )
-        items.extend(page.items)
-        if len(items) > remaining:
-            return items[:remaining], True
-        if page.cursor is None:
-            return items, False
-        cursor = page.cursor
+
+    return await _collect(fetch, remaining)
 
 
 def _effective(
