@@ -191,12 +191,7 @@ class PermissionsController(Controller):
         """Resources of a type the subject has the permission on: one page, or NDJSON."""
         engine = current.engine
         subject = convert.subject_of(data.subject)
-        stream_all = wants_ndjson(request) and not data.optional_limit
-        limit = (
-            services.settings.api.max_page_size
-            if stream_all
-            else page_limit(data.optional_limit, services.settings.api)
-        )
+        stream_all, limit = _lookup_size(request, data.optional_limit, services)
         revision = await engine.resolve(convert.consistency_of(data.consistency))
         token = dto.ZedToken(services.store.token_for(revision))
 
@@ -216,10 +211,7 @@ class PermissionsController(Controller):
         first_cursor = data.optional_cursor.token if data.optional_cursor else None
         if wants_ndjson(request):
             return ndjson(_pages(fetch, first_cursor, follow=stream_all))
-        results, cursor = await fetch(first_cursor)
-        after = dto.Cursor(cursor) if cursor else None
-        if results and after:
-            results[-1].after_result_cursor = after
+        results, after = _mark_page(*await fetch(first_cursor))
         return dto.LookupResourcesResponse(looked_up_at=token, results=results, after_result_cursor=after)
 
     @post("/subjects", operation_id="LookupSubjects", status_code=200, responses=problem_responses(422))
@@ -233,11 +225,8 @@ class PermissionsController(Controller):
         """Subjects of a type with the permission on a resource: one page, or NDJSON."""
         engine = current.engine
         resource = convert.object_of(data.resource)
-        stream_all = wants_ndjson(request) and not data.optional_concrete_limit
-        limit = (
-            services.settings.api.max_page_size
-            if stream_all
-            else page_limit(data.optional_concrete_limit, services.settings.api, name="optionalConcreteLimit")
+        stream_all, limit = _lookup_size(
+            request, data.optional_concrete_limit, services, name="optionalConcreteLimit"
         )
         revision: Revision = await engine.resolve(convert.consistency_of(data.consistency))
         token = dto.ZedToken(services.store.token_for(revision))
@@ -260,11 +249,25 @@ class PermissionsController(Controller):
         first_cursor = data.optional_cursor.token if data.optional_cursor else None
         if wants_ndjson(request):
             return ndjson(_pages(fetch, first_cursor, follow=stream_all))
-        results, cursor = await fetch(first_cursor)
-        after = dto.Cursor(cursor) if cursor else None
-        if results and after:
-            results[-1].after_result_cursor = after
+        results, after = _mark_page(*await fetch(first_cursor))
         return dto.LookupSubjectsResponse(looked_up_at=token, results=results, after_result_cursor=after)
+
+
+def _lookup_size(
+    request: Request[Any, Any, Any], requested: int | None, services: Services, *, name: str = "optionalLimit"
+) -> tuple[bool, int]:
+    """``(stream_all, page_size)``: NDJSON with no limit streams every page at the largest size."""
+    api = services.settings.api
+    stream_all = wants_ndjson(request) and not requested
+    return stream_all, api.max_page_size if stream_all else page_limit(requested, api, name=name)
+
+
+def _mark_page(results: list[Any], next_cursor: str | None) -> tuple[list[Any], dto.Cursor | None]:
+    """Put the resume cursor on a page's last result; return the page and the cursor."""
+    after = dto.Cursor(next_cursor) if next_cursor else None
+    if results and after:
+        results[-1].after_result_cursor = after
+    return results, after
 
 
 async def _pages(fetch: Any, cursor: str | None, *, follow: bool) -> AsyncIterator[Any]:
@@ -274,8 +277,7 @@ async def _pages(fetch: Any, cursor: str | None, *, follow: bool) -> AsyncIterat
     """
     while True:
         results, next_cursor = await fetch(cursor)
-        if results and next_cursor:
-            results[-1].after_result_cursor = dto.Cursor(next_cursor)
+        _mark_page(results, next_cursor)
         for result in results:
             yield result
         if not follow or not next_cursor:
