@@ -41,6 +41,8 @@ class DatabaseSettings:
         max_updates_per_write: Largest write call accepted.
         gc_window_seconds: How long deleted/expired rows stay readable at old revisions.
         pool_size: Connections kept open.
+        index: Keep an in-memory relationship index in the server process, fed from the change log,
+            so checks need no database round trip (``REBAC_INDEX=off`` to read the database only).
     """
 
     url: str | None = None
@@ -48,6 +50,7 @@ class DatabaseSettings:
     max_updates_per_write: int = limits.MAX_UPDATES_PER_WRITE
     gc_window_seconds: float = limits.GC_WINDOW_SECONDS
     pool_size: int = 10
+    index: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,7 @@ class Settings:
                 source.get("REBAC_MAX_UPDATES_PER_WRITE", limits.MAX_UPDATES_PER_WRITE)
             ),
             gc_window_seconds=float(source.get("REBAC_GC_WINDOW_SECONDS", limits.GC_WINDOW_SECONDS)),
+            index=source.get("REBAC_INDEX", "on").lower() not in {"0", "off", "false", "no"},
         )
         engine = EngineSettings(
             max_depth=int(source.get("REBAC_MAX_DEPTH", limits.MAX_DEPTH)),

@@ -15,13 +15,14 @@ Fixtures:
 ``empty_database_url`` (function)
     SQLAlchemy URL of a brand-new, EMPTY (not migrated) database, dropped after the test.
 ``store_factory`` (function)
-    ``async with store_factory("memory" | "postgres", **kwargs) as store:`` yields a fresh EMPTY
-    store; ``kwargs`` go to the engine (``quantization_seconds``, ``max_updates_per_write``; the
+    ``async with store_factory("memory" | "postgres" | "indexed", **kwargs) as store:`` yields a
+    fresh EMPTY store (``indexed``: Postgres with the in-memory relationship index loaded);
+    ``kwargs`` go to the engine (``quantization_seconds``, ``max_updates_per_write``; the
     memory engine also takes ``clock``). Postgres stores share ``pg_url``: each one truncates the
     tables first (a few ms) and gets a new ``store_id``, so open one Postgres store at a time.
-``store_kind`` (function, parametrized ``ids=["memory", "postgres"]``)
+``store_kind`` (function, parametrized ``ids=["memory", "postgres", "indexed"]``)
     The engine name, for tests that build their own store: ``store_factory(store_kind, ...)``.
-``store`` (function, parametrized ``ids=["memory", "postgres"]``)
+``store`` (function, parametrized ``ids=["memory", "postgres", "indexed"]``)
     A fresh empty store with production defaults. NOTE: default ``minimize_latency`` reads are
     quantized (up to ``limits.QUANTIZATION_SECONDS`` stale); read with the write's token
     (``at_least_as_fresh``) or ``fully_consistent``, or use
@@ -47,9 +48,12 @@ from rebac.store.base import TupleStore
 from rebac.store.embedded import embedded_postgres
 from rebac.store.memory import MemoryTupleStore
 from rebac.store.migrate import sync_url, upgrade_to_head
-from rebac.store.postgres import PostgresTupleStore
+from rebac.store.postgres import IndexSettings, PostgresTupleStore
 
 StoreFactory = Callable[..., AbstractAsyncContextManager[TupleStore]]
+
+STORE_KINDS = ["memory", "postgres", "indexed"]
+"""Every store engine: the shared suites run against each (``indexed``: the index-served path)."""
 
 _RESET = """
 TRUNCATE relation_tuple, revision, store_meta, schema_version, decision_log, identity_review;
@@ -133,10 +137,16 @@ def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
         store: TupleStore
         if kind == "memory":
             store = MemoryTupleStore(**kwargs)
-        elif kind == "postgres":
+        elif kind in {"postgres", "indexed"}:
             url: str = request.getfixturevalue("pg_url")
             request.getfixturevalue("_pg_reset")()
-            store = await PostgresTupleStore.connect(url, **kwargs)
+            index = IndexSettings() if kind == "indexed" else None
+            pg = await PostgresTupleStore.connect(url, index=index, **kwargs)
+            if index is not None and not await pg.wait_index_loaded(timeout=30):
+                await pg.close()
+                msg = "the relationship index did not load"
+                raise RuntimeError(msg)
+            store = pg
         else:
             msg = f"unknown store kind {kind!r}"
             raise ValueError(msg)
@@ -148,12 +158,12 @@ def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
     return make
 
 
-@pytest.fixture(params=["memory", "postgres"], ids=["memory", "postgres"])
+@pytest.fixture(params=STORE_KINDS, ids=STORE_KINDS)
 def store_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(params=["memory", "postgres"], ids=["memory", "postgres"])
+@pytest.fixture(params=STORE_KINDS, ids=STORE_KINDS)
 async def store(request: pytest.FixtureRequest, store_factory: StoreFactory) -> AsyncIterator[TupleStore]:
     async with store_factory(request.param) as fresh:
         yield fresh

@@ -22,7 +22,14 @@ from rebac.store.base import Change, Operation, SchemaVersion
 from rebac.store.models import LIVE_REVISION, relation_tuple, revision, schema_version, store_meta
 from rebac.store.revision import Revision
 
-__all__ = ["changes_stmt", "collapse", "insert_schema_version", "read_changes", "schema_from_row"]
+__all__ = [
+    "changes_stmt",
+    "collapse",
+    "insert_schema_version",
+    "read_changes",
+    "read_changes_through",
+    "schema_from_row",
+]
 
 _T: Final = relation_tuple.c
 
@@ -66,6 +73,34 @@ async def read_changes(conn: AsyncConnection, since: int, limit: int) -> Sequenc
         if not rows:
             rows = (await conn.execute(changes_stmt(since, last, None))).all()
     return rows
+
+
+async def read_changes_through(
+    conn: AsyncConnection, since: int, limit: int
+) -> tuple[Sequence[Any], int, bool]:
+    """Change rows after ``since``, the revision they are complete through, and whether that is the head.
+
+    Run in a REPEATABLE READ transaction so the head and the changes come from one snapshot: when
+    nothing was cut, every change up to the head is in the rows. When the rows were cut at
+    ``limit`` (whole revisions only, as :func:`read_changes`), they are complete through the
+    revision before the first one left out.
+
+    Raises:
+        RevisionUnavailableError: revisions after ``since`` were garbage-collected.
+    """
+    oldest = int((await conn.execute(sa.select(store_meta.c.gc_revision))).scalar_one())
+    if since < oldest:
+        raise RevisionUnavailableError(f"changes since revision {since} were garbage-collected")
+    head = int((await conn.execute(sa.select(sa.func.max(revision.c.value)))).scalar_one())
+    rows: Sequence[Any] = (await conn.execute(changes_stmt(since, None, limit + 1))).all()
+    if len(rows) <= limit:
+        return rows, head, True
+    first_left_out = int(rows[limit][0])
+    kept = [row for row in rows[:limit] if row[0] < first_left_out]
+    if kept:
+        return kept, first_left_out - 1, False
+    whole = (await conn.execute(changes_stmt(since, first_left_out, None))).all()
+    return whole, first_left_out, first_left_out == head
 
 
 async def insert_schema_version(

@@ -2,7 +2,9 @@
 
 Every write transaction runs ``pg_notify(CHANNEL, revision)``; Postgres delivers the notification
 at commit, so a follower is woken only once the revision is readable. One listening connection per
-store instance is opened on the first wait and closed by :meth:`RevisionListener.close`.
+store instance is opened on the first wait (or by the index follower) and closed by
+:meth:`RevisionListener.close`; when the connection breaks, the next :meth:`RevisionListener.start`
+opens a new one.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ class RevisionListener:
         self._cond = asyncio.Condition()
         self._generation = 0
         self._start_lock = asyncio.Lock()
+        self._events: list[asyncio.Event] = []
+
+    def subscribe(self, event: asyncio.Event) -> None:
+        """Set ``event`` on every notification (and when the connection breaks)."""
+        self._events.append(event)
 
     async def start(self) -> None:
         """Open the listening connection (idempotent); LISTEN is active when this returns."""
@@ -50,10 +57,18 @@ class RevisionListener:
     async def _pump(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
         with contextlib.suppress(psycopg.Error):
             async for _ in conn.notifies():
-                async with self._cond:
-                    self._generation += 1
-                    self._cond.notify_all()
-        # The connection broke: wake everybody so they fall back to polling the head.
+                await self._wake()
+        # The connection broke: forget it (the next start() reconnects) and wake everybody so
+        # they fall back to polling the head.
+        if self._conn is conn:
+            self._conn, self._task = None, None
+            with contextlib.suppress(psycopg.Error):
+                await conn.close()
+        await self._wake()
+
+    async def _wake(self) -> None:
+        for event in self._events:
+            event.set()
         async with self._cond:
             self._generation += 1
             self._cond.notify_all()

@@ -34,6 +34,7 @@ __all__ = [
     "filter_conditions",
     "filter_params",
     "live_now",
+    "not_expired",
     "relationship_from_row",
     "row_values",
     "select_relationships",
@@ -54,19 +55,19 @@ ROW_COLUMNS: Final = (*KEY_COLUMNS, _T.caveat_name, _T.caveat_context, _T.expire
 _TEXT_ARRAY: Final = postgresql.ARRAY(sa.Text())
 
 
-def _not_expired() -> sa.ColumnElement[bool]:
+def not_expired() -> sa.ColumnElement[bool]:
     return sa.or_(_T.expires_at.is_(None), _T.expires_at > sa.func.now())
 
 
 def visible_at(revision: int) -> list[sa.ColumnElement[bool]]:
     """Rows live at ``revision`` and not expired now."""
     at = sa.bindparam("at_rev", revision, type_=sa.BigInteger())
-    return [_T.created_rev <= at, _T.deleted_rev > at, _not_expired()]
+    return [_T.created_rev <= at, _T.deleted_rev > at, not_expired()]
 
 
 def live_now() -> list[sa.ColumnElement[bool]]:
     """Rows live at the head (inside the writer's lock) and not expired now."""
-    return [_T.deleted_rev == LIVE_REVISION, _not_expired()]
+    return [_T.deleted_rev == LIVE_REVISION, not_expired()]
 
 
 def _any_id(name: str, ids: tuple[str, ...]) -> sa.ColumnElement[Any]:

@@ -13,6 +13,10 @@ never take locks.
 
 Deletes are soft (``deleted_rev``); the change log is derived from ``created_rev``/``deleted_rev``.
 
+With ``index`` settings, the store also keeps an in-memory copy of the relationships, fed from
+the change log (:mod:`rebac.store._pg_mirror`): ``query`` answers from it whenever it has applied the
+revision asked for, and reads the database otherwise, so results are the same either way.
+
 Every statement runs through :meth:`PostgresTupleStore._read` or :meth:`PostgresTupleStore._write`,
 which hold a pooled connection only for one unit of work and return it even when the caller is
 cancelled (see :mod:`rebac.store._pg_cancel`); ``query`` never holds one across a ``yield``.
@@ -45,16 +49,26 @@ from rebac.store._common import (
     validate_filter,
     validate_write,
 )
+from rebac.store._index import RelationshipIndex
 from rebac.store._pg_cancel import run_on_connection
-from rebac.store._pg_changes import collapse, insert_schema_version, read_changes, schema_from_row
+from rebac.store._pg_changes import (
+    collapse,
+    insert_schema_version,
+    read_changes,
+    read_changes_through,
+    schema_from_row,
+)
 from rebac.store._pg_decisions import PgDecisionLog
 from rebac.store._pg_identities import PostgresIdentityMixin
 from rebac.store._pg_listen import CHANNEL, RevisionListener
+from rebac.store._pg_mirror import IndexFollower, IndexSettings, IndexStatus
 from rebac.store._pg_read import ReadStatements
 from rebac.store._pg_sql import (
     KEY_COLUMNS,
+    ROW_COLUMNS,
     filter_conditions,
     live_now,
+    not_expired,
     relationship_from_row,
     translate_errors,
 )
@@ -79,10 +93,11 @@ from rebac.store.migrate import async_url
 from rebac.store.models import LIVE_REVISION, relation_tuple, revision, schema_version, store_meta
 from rebac.store.revision import Revision, decode_token, encode_token
 
-__all__ = ["PostgresTupleStore"]
+__all__ = ["IndexSettings", "IndexStatus", "PostgresTupleStore"]
 
 _T: Final = relation_tuple.c
 _PAGE: Final = 1000
+_SNAPSHOT_BATCH: Final = 20_000
 _MAX_VERSION: Final = 2**31 - 1
 """Largest value of ``schema_version.version`` (a Postgres ``integer``)."""
 R = TypeVar("R")
@@ -124,6 +139,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
         conninfo: libpq connection string, for the LISTEN connection.
         max_updates_per_write: Largest write call accepted.
         quantization_seconds: Bucket size of ``minimize_latency`` reads; ``0`` reads the head.
+        index: Keep an in-memory relationship index with these settings (``None``: no index).
     """
 
     def __init__(
@@ -134,6 +150,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
         conninfo: str,
         max_updates_per_write: int = limits.MAX_UPDATES_PER_WRITE,
         quantization_seconds: float = limits.QUANTIZATION_SECONDS,
+        index: IndexSettings | None = None,
     ) -> None:
         self._engine = engine
         # Reads are single statements: autocommit saves the BEGIN/ROLLBACK round trips per checkout.
@@ -145,6 +162,14 @@ class PostgresTupleStore(PostgresIdentityMixin):
         self._quantized: tuple[float, Revision] | None = None
         self._statements = ReadStatements(engine.dialect)
         self._decisions = PgDecisionLog(self._read, self._write)
+        self._follower: IndexFollower | None = None
+        if index is not None:
+            self._follower = IndexFollower(
+                load_snapshot=self._load_snapshot,
+                read_changes=self._changes_through,
+                listener=self._listener,
+                settings=index,
+            )
 
     @classmethod
     async def connect(
@@ -154,8 +179,12 @@ class PostgresTupleStore(PostgresIdentityMixin):
         max_updates_per_write: int = limits.MAX_UPDATES_PER_WRITE,
         quantization_seconds: float = limits.QUANTIZATION_SECONDS,
         pool_size: int = 10,
+        index: IndexSettings | None = None,
     ) -> PostgresTupleStore:
         """Open a store on the migrated database at ``url`` (``postgresql[+psycopg]://``).
+
+        With ``index``, the in-memory relationship index starts loading in the background; reads go
+        to the database until it has loaded (:meth:`wait_index_loaded`).
 
         Raises:
             StoreUnavailableError: the database cannot be reached.
@@ -175,13 +204,17 @@ class PostgresTupleStore(PostgresIdentityMixin):
             await engine.dispose()
             raise
         conninfo = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        return cls(
+        store = cls(
             engine,
             store_id=str(store_id),
             conninfo=conninfo,
             max_updates_per_write=max_updates_per_write,
             quantization_seconds=quantization_seconds,
+            index=index,
         )
+        if store._follower is not None:
+            store._follower.start()
+        return store
 
     # --- identity ---------------------------------------------------------------------------------
 
@@ -195,7 +228,9 @@ class PostgresTupleStore(PostgresIdentityMixin):
         return encode_token(revision, self._store_id)
 
     async def close(self) -> None:
-        """Stop listening and close every pooled connection."""
+        """Stop the index, stop listening and close every pooled connection."""
+        if self._follower is not None:
+            await self._follower.close()
         await self._listener.close()
         await self._engine.dispose()
 
@@ -277,6 +312,15 @@ class PostgresTupleStore(PostgresIdentityMixin):
         :mod:`rebac.store._pg_cancel`).
         """
         validate_filter(flt)
+        if self._follower is not None:
+            found = await self._follower.select(flt, revision.value)
+            if found is not None:
+                if after is not None:
+                    key = after.key()
+                    found = [rel for rel in found if rel.key() > key]
+                for rel in found if limit is None else found[:limit]:
+                    yield rel
+                return
         remaining = limit
         cursor = after.key() if after is not None else None
         while remaining is None or remaining > 0:
@@ -291,6 +335,47 @@ class PostgresTupleStore(PostgresIdentityMixin):
             cursor = tuple(rows[-1][:6])
             if remaining is not None:
                 remaining -= len(rows)
+
+    # --- in-memory index ---------------------------------------------------------------------------
+
+    def index_status(self) -> IndexStatus | None:
+        """The in-memory index's state, or ``None`` when this store keeps none."""
+        return None if self._follower is None else self._follower.status()
+
+    async def wait_index_loaded(self, timeout: float) -> bool:
+        """Wait until the index has loaded its snapshot; False on timeout or without an index."""
+        return self._follower is not None and await self._follower.wait_loaded(timeout)
+
+    async def _load_snapshot(self, index: RelationshipIndex) -> None:
+        """Stream every row live (and unexpired) at the head into ``index``, from one snapshot."""
+
+        async def body(conn: AsyncConnection) -> int:
+            head = int(await _scalar(conn, sa.select(sa.func.max(revision.c.value))))
+            stmt = sa.select(*ROW_COLUMNS, _T.created_rev).where(
+                _T.created_rev <= head, _T.deleted_rev > head, not_expired()
+            )
+            result = await conn.stream(stmt.execution_options(yield_per=_SNAPSHOT_BATCH))
+            async for rows in result.partitions():
+                index.add_snapshot_rows(
+                    [relationship_from_row(row) for row in rows], [int(row[9]) for row in rows]
+                )
+            return head
+
+        snapshot = self._engine.execution_options(isolation_level="REPEATABLE READ")
+        with translate_errors():
+            head = await run_on_connection(snapshot.begin, body)
+        index.finish_load(head)
+
+    async def _changes_through(self, since: int, limit: int) -> tuple[list[Change], int, bool]:
+        """Changes after ``since`` from one snapshot, with the revision they are complete through."""
+        snapshot = self._engine.execution_options(isolation_level="REPEATABLE READ")
+
+        async def body(conn: AsyncConnection) -> tuple[Sequence[Any], int, bool]:
+            return await read_changes_through(conn, since, limit)
+
+        with translate_errors():
+            rows, through, complete = await run_on_connection(snapshot.begin, body)
+        return collapse(rows), through, complete
 
     # --- writes ------------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ def test_the_corpus_is_present():
 
 
 @pytest.mark.parametrize("cached", [True, False], ids=["cache", "nocache"])
-@pytest.mark.parametrize("kind", ["memory", "postgres"])
+@pytest.mark.parametrize("kind", ["memory", "postgres", "indexed"])
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 async def test_testconfig(path: Path, kind: str, cached: bool, store_factory):
     vf = load_validation_file(path)

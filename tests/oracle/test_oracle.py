@@ -245,13 +245,14 @@ async def test_lookups_match_brute_force_memory(store_factory: StoreFactory, wor
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # the memory tests shrink; this one reports
 )
 @given(world=worlds())
+@pytest.mark.parametrize("kind", ["postgres", "indexed"])
 async def test_check_and_lookups_match_naive_oracle_postgres(
-    store_factory: StoreFactory, world: World
+    store_factory: StoreFactory, world: World, kind: str
 ) -> None:
     note(world.describe())
     oracle = NaiveWorld(world.schema, world.relationships, CAVEAT_FNS)
     users = [s for s in world.subjects if s.type == USER]
-    async with store_factory("postgres", quantization_seconds=0) as store:
+    async with store_factory(kind, quantization_seconds=0) as store:
         engine = await _engine_for(store, world)
         problems = await _compare_checks(engine, oracle, world, permissions_only=True, subjects=users)
         problems += await _compare_lookups(engine, oracle, world)

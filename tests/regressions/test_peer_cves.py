@@ -50,7 +50,11 @@ FRESH = Consistency(ConsistencyMode.FULLY_CONSISTENT)
 SAFETY_NET_SECONDS = 120.0
 """Wall-clock guard for the cycle tests: a hang fails the test instead of the whole run."""
 
-KINDS = ["memory", pytest.param("postgres", marks=pytest.mark.integration)]
+KINDS = [
+    "memory",
+    pytest.param("postgres", marks=pytest.mark.integration),
+    pytest.param("indexed", marks=pytest.mark.integration),
+]
 
 
 class FakeClock:

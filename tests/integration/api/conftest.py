@@ -1,4 +1,8 @@
-"""Fixtures for the API tests: a real PostgreSQL store behind the app, via Litestar's test client."""
+"""Fixtures for the API tests: a real PostgreSQL store behind the app, via Litestar's test client.
+
+The store keeps the in-memory relationship index, as ``rebac serve`` does by default, so the API
+tests exercise the index-served read path (with database fallback) end to end.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from rebac.store.base import TupleStore
 
 @pytest.fixture
 async def pg_store(store_factory: Any) -> AsyncIterator[TupleStore]:
-    async with store_factory("postgres", quantization_seconds=0) as store:
+    async with store_factory("indexed", quantization_seconds=0) as store:
         yield store
 
 

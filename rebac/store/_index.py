@@ -1,0 +1,221 @@
+"""RelationshipIndex: an in-process, multi-version copy of the relationship table.
+
+The Postgres store keeps one per process (see :mod:`rebac.store._pg_mirror`) so that the reads a
+check makes (``query`` by resource ids or by subject ids) need no database round trip.
+
+**What it can answer.** The index holds every row that is live at some revision in
+``[floor, applied]``, each with the revision that created it and the one that deleted it, exactly
+like the table's ``created_rev``/``deleted_rev``. A read *at* revision ``r`` is answered from memory
+only when ``floor <= r <= applied``; outside that window, or for a filter shape the index has no
+hash for (no resource ids and no subject ids), :meth:`RelationshipIndex.select` returns ``None`` and
+the caller reads the database. So the index can be slow to catch up but never wrong: it never
+answers for a revision it has not fully applied.
+
+**How it stays current.** :meth:`load` installs a snapshot taken at one revision; :meth:`apply`
+then adds the change log after it, one complete batch at a time, and moves ``applied`` to the
+revision the batch was read through. :meth:`prune` forgets rows deleted at or before a new floor
+(reads below the floor then go to the database), and long-expired rows.
+
+Rows are found through two hashes, by ``(resource type, resource id)`` and by
+``(subject type, subject id)``; a change finds the live row it replaces by scanning the shorter of
+its two lists, so no third per-row structure is kept.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from rebac.refs import ObjectRef, Relationship, SubjectRef
+from rebac.store._common import LIVE
+from rebac.store.base import Change, Operation, RelationshipFilter
+
+__all__ = ["RelationshipIndex"]
+
+_Slot = tuple[str, str]
+
+
+class _Row:
+    """One version of a relationship: visible at revisions ``created <= r < deleted``."""
+
+    __slots__ = ("created", "deleted", "rel")
+
+    def __init__(self, rel: Relationship, created: int) -> None:
+        self.rel = rel
+        self.created = created
+        self.deleted = LIVE
+
+
+def _compact(rel: Relationship, refs: dict[_Slot, ObjectRef]) -> Relationship:
+    """``rel`` with interned names and shared object refs (a large index holds millions)."""
+    resource = rel.resource
+    key = (resource.type, resource.id)
+    shared = refs.get(key)
+    if shared is None:
+        shared = ObjectRef(sys.intern(resource.type), resource.id)
+        refs[key] = shared
+    subject = rel.subject
+    relation = subject.relation
+    compact_subject = SubjectRef(
+        sys.intern(subject.type), subject.id, None if relation is None else sys.intern(relation)
+    )
+    return Relationship(shared, sys.intern(rel.relation), compact_subject, rel.caveat, rel.expires_at)
+
+
+class RelationshipIndex:
+    """The multi-version relationship index (see the module docstring). Not thread-safe: one loop."""
+
+    __slots__ = ("_by_resource", "_by_subject", "_dead", "_refs", "_rows", "applied", "floor", "loaded")
+
+    def __init__(self) -> None:
+        self._by_resource: dict[_Slot, list[_Row]] = {}
+        self._by_subject: dict[_Slot, list[_Row]] = {}
+        self._refs: dict[_Slot, ObjectRef] = {}
+        self._rows = 0
+        self._dead = 0
+        self.floor = 0
+        self.applied = -1
+        self.loaded = False
+
+    # --- state -------------------------------------------------------------------------------------
+
+    @property
+    def rows(self) -> int:
+        """Row versions held (live and deleted-but-kept)."""
+        return self._rows
+
+    @property
+    def dead(self) -> int:
+        """Row versions held that are deleted at ``applied`` (kept for reads at older revisions)."""
+        return self._dead
+
+    def covers(self, revision: int) -> bool:
+        """True when a read at ``revision`` can be answered from memory now."""
+        return self.loaded and self.floor <= revision <= self.applied
+
+    def clear(self) -> None:
+        """Forget everything (the next :meth:`load` starts over)."""
+        self._by_resource = {}
+        self._by_subject = {}
+        self._refs = {}
+        self._rows = self._dead = 0
+        self.floor, self.applied, self.loaded = 0, -1, False
+
+    # --- building ----------------------------------------------------------------------------------
+
+    def add_snapshot_rows(self, relationships: Iterable[Relationship], created: Sequence[int]) -> None:
+        """Add rows of a snapshot being loaded (each live at the snapshot revision)."""
+        for rel, rev in zip(relationships, created, strict=True):
+            self._insert(_Row(_compact(rel, self._refs), rev))
+
+    def finish_load(self, revision: int) -> None:
+        """Mark the snapshot of ``revision`` complete: reads at ``revision`` are now answerable."""
+        self.floor = self.applied = revision
+        self.loaded = True
+
+    def apply(self, changes: Sequence[Change], through: int) -> None:
+        """Apply ``changes`` (revision order, every change after ``applied``) and move to ``through``.
+
+        ``through`` is the revision the batch was read at: every change up to it is in the batch.
+        """
+        for change in changes:
+            rev = change.revision.value
+            rel = change.relationship
+            current = self._live(rel)
+            if current is not None:
+                current.deleted = rev
+                self._dead += 1
+            if change.operation is not Operation.DELETE:
+                self._insert(_Row(_compact(rel, self._refs), rev))
+        self.applied = max(self.applied, through)
+
+    def _insert(self, row: _Row) -> None:
+        rel = row.rel
+        resource, subject = rel.resource, rel.subject
+        self._by_resource.setdefault((resource.type, resource.id), []).append(row)
+        self._by_subject.setdefault((subject.type, subject.id), []).append(row)
+        self._rows += 1
+
+    def _live(self, rel: Relationship) -> _Row | None:
+        """The live row with ``rel``'s key, if any (scans the shorter of its two lists)."""
+        resource, subject = rel.resource, rel.subject
+        by_resource = self._by_resource.get((resource.type, resource.id), ())
+        by_subject = self._by_subject.get((subject.type, subject.id), ())
+        candidates = by_resource if len(by_resource) <= len(by_subject) else by_subject
+        relation, subject_relation = rel.relation, subject.relation
+        for row in candidates:
+            if row.deleted != LIVE:
+                continue
+            other = row.rel
+            if (
+                other.relation == relation
+                and other.subject.relation == subject_relation
+                and other.resource.id == resource.id
+                and other.subject.id == subject.id
+                and other.resource.type == resource.type
+                and other.subject.type == subject.type
+            ):
+                return row
+        return None
+
+    def prune(self, floor: int, *, expired_before: datetime | None = None) -> int:
+        """Forget rows deleted at or before ``floor`` and rows expired before ``expired_before``.
+
+        Reads below ``floor`` are no longer answerable (they go to the database). Returns how many
+        row versions were dropped.
+        """
+        floor = min(max(floor, self.floor), self.applied)
+
+        def keep(row: _Row) -> bool:
+            expiry = row.rel.expires_at
+            if expired_before is not None and expiry is not None and expiry < expired_before:
+                return False
+            return row.deleted > floor
+
+        dropped = 0
+        for table in (self._by_resource, self._by_subject):
+            for slot in list(table):
+                rows = table[slot]
+                kept = [row for row in rows if keep(row)]
+                if len(kept) != len(rows):
+                    if table is self._by_resource:
+                        dropped += len(rows) - len(kept)
+                    if kept:
+                        table[slot] = kept
+                    else:
+                        del table[slot]
+        self._rows -= dropped
+        self._dead = sum(1 for rows in self._by_resource.values() for row in rows if row.deleted != LIVE)
+        self.floor = floor
+        return dropped
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def select(self, flt: RelationshipFilter, revision: int, now: datetime) -> list[Relationship] | None:
+        """Relationships matching ``flt`` live at ``revision`` and unexpired at ``now``, key order.
+
+        ``None`` when the index cannot answer: ``revision`` outside ``[floor, applied]``, or a
+        filter with neither resource ids nor subject ids (no hash serves it).
+        """
+        if not self.covers(revision):
+            return None
+        if flt.resource_type is not None and flt.resource_ids:
+            rtype = flt.resource_type
+            table, slots = self._by_resource, [(rtype, rid) for rid in dict.fromkeys(flt.resource_ids)]
+        elif flt.subject_type is not None and flt.subject_ids:
+            stype = flt.subject_type
+            table, slots = self._by_subject, [(stype, sid) for sid in dict.fromkeys(flt.subject_ids)]
+        else:
+            return None
+        found: list[Relationship] = []
+        for slot in slots:
+            for row in table.get(slot, ()):
+                if row.created <= revision < row.deleted:
+                    rel = row.rel
+                    expiry = rel.expires_at
+                    if (expiry is None or expiry > now) and flt.matches(rel):
+                        found.append(rel)
+        if len(found) > 1:
+            found.sort(key=Relationship.key)
+        return found

@@ -1,0 +1,247 @@
+"""IndexFollower: keeps a process's :class:`RelationshipIndex` current from the change log.
+
+One background task per store: it loads a snapshot, then, woken by ``LISTEN/NOTIFY`` (and by a
+poll every second in case a notification is lost), reads the change log after the index's
+revision and applies it. Readers call :meth:`IndexFollower.select`:
+
+* a read at a revision the index has applied is answered from memory;
+* a read at a newer revision (a ``fully_consistent`` read, or ``at_least_as_fresh`` a token the
+  index has not reached yet) waits up to ``wait_seconds`` for the follower to catch up, then gives
+  up and returns ``None``, and the store reads the database instead;
+* a read below the index's floor, a filter the index cannot serve, or any read while the index is
+  loading, broken or disabled returns ``None`` at once (database again).
+
+So a lagging or failed follower costs latency, never correctness: no read is ever answered from a
+revision the index has not fully applied. A follower error (the database went away, the change log
+was garbage-collected past the index) is logged; the index retries with backoff, and reloads its
+snapshot when the change log no longer reaches back to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from rebac.errors import RebacError, RevisionUnavailableError
+from rebac.refs import Relationship
+from rebac.store._index import RelationshipIndex
+from rebac.store._pg_listen import RevisionListener
+from rebac.store.base import Change, RelationshipFilter
+
+__all__ = ["IndexFollower", "IndexSettings", "IndexStatus"]
+
+logger = logging.getLogger(__name__)
+
+LoadSnapshot = Callable[[RelationshipIndex], Awaitable[None]]
+ReadChanges = Callable[[int, int], Awaitable[tuple[Sequence[Change], int, bool]]]
+
+_POLL_SECONDS: Final = 1.0
+_MAX_BACKOFF_SECONDS: Final = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSettings:
+    """Tuning of the in-memory index.
+
+    Attributes:
+        wait_seconds: How long a read at a revision the index has not reached waits for it before
+            reading the database.
+        retain_seconds: How long deleted rows stay in memory for reads at older revisions
+            (``minimize_latency`` reads lag by up to one quantization bucket).
+        batch: Change rows read per catch-up step.
+        prune_min_dead: Prune only once this many deleted row versions are held (and they are a
+            quarter of all rows).
+    """
+
+    wait_seconds: float = 0.1
+    retain_seconds: float = 30.0
+    batch: int = 10_000
+    prune_min_dead: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    """What the index holds, for readiness and operators."""
+
+    loaded: bool
+    healthy: bool
+    floor: int
+    applied: int
+    rows: int
+    dead: int
+
+
+class IndexFollower:
+    """Owns one :class:`RelationshipIndex` and the task that keeps it current.
+
+    Args:
+        load_snapshot: Loads every row live at some revision into the (empty) index and finishes it.
+        read_changes: ``(since, limit) -> (changes, through, complete)``: the changes after ``since``,
+            the revision they are complete through, and whether that is the head.
+        listener: The store's NOTIFY listener.
+        settings: Tuning.
+    """
+
+    def __init__(
+        self,
+        *,
+        load_snapshot: LoadSnapshot,
+        read_changes: ReadChanges,
+        listener: RevisionListener,
+        settings: IndexSettings | None = None,
+    ) -> None:
+        self._load_snapshot = load_snapshot
+        self._read_changes = read_changes
+        self._listener = listener
+        self._settings = settings or IndexSettings()
+        self._index = RelationshipIndex()
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._healthy = False
+        self._samples: deque[tuple[float, int]] = deque()
+        self._last_prune = time.monotonic()
+        listener.subscribe(self._wake)
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start following in the background (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="rebac-index-follower")
+
+    async def close(self) -> None:
+        """Stop following; later reads go to the database."""
+        task, self._task = self._task, None
+        self._healthy = False
+        self._closing = True  # also ends the loop should a cancellation be swallowed by a wait
+        if task is not None:
+            task.cancel()
+            self._wake.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._index.clear()
+
+    async def wait_loaded(self, timeout: float) -> bool:
+        """Wait until the snapshot is loaded; False on timeout."""
+        return await self._wait_until(lambda: self._index.loaded, timeout)
+
+    def status(self) -> IndexStatus:
+        """A snapshot of the index's state."""
+        index = self._index
+        return IndexStatus(index.loaded, self._healthy, index.floor, index.applied, index.rows, index.dead)
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    async def select(self, flt: RelationshipFilter, revision: int) -> list[Relationship] | None:
+        """Answer a read at ``revision`` from memory, or ``None`` (read the database instead)."""
+        index = self._index
+        if not index.loaded or revision < index.floor:
+            return None
+        if revision > index.applied:
+            if not self._healthy:
+                return None
+            self._wake.set()
+            if not await self._wait_until(lambda: index.applied >= revision, self._settings.wait_seconds):
+                return None
+        return index.select(flt, revision, datetime.now(UTC))
+
+    async def _wait_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        if done():
+            return True
+        async with self._progress:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._progress.wait_for(done)
+            return done()
+
+    # --- following ---------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            await self._follow()
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            logger.exception("the relationship index follower stopped; reads use the database")
+            raise
+        finally:
+            self._healthy = False
+
+    async def _follow(self) -> None:
+        backoff = 0.05
+        while not self._closing:
+            try:
+                await self._listener.start()
+                if not self._index.loaded:
+                    await self._load()
+                self._wake.clear()
+                await self._catch_up()
+                self._healthy = True
+                backoff = 0.05
+                self._maybe_prune()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_POLL_SECONDS):
+                        await self._wake.wait()
+            except RevisionUnavailableError:
+                logger.warning("the change log no longer reaches the index; reloading its snapshot")
+                self._index.clear()
+            except (RebacError, OSError) as exc:
+                self._healthy = False
+                logger.warning("the relationship index cannot follow the change log: %s", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+
+    async def _load(self) -> None:
+        started = time.monotonic()
+        self._index.clear()
+        await self._load_snapshot(self._index)
+        self._samples.clear()
+        logger.info(
+            "relationship index loaded: %d rows at revision %d in %.1f s",
+            self._index.rows,
+            self._index.applied,
+            time.monotonic() - started,
+        )
+        await self._notify()
+
+    async def _catch_up(self) -> None:
+        index = self._index
+        complete = False
+        while not complete:
+            changes, through, complete = await self._read_changes(index.applied, self._settings.batch)
+            if through > index.applied or changes:
+                index.apply(changes, through)
+                self._samples.append((time.monotonic(), index.applied))
+                await self._notify()
+
+    async def _notify(self) -> None:
+        async with self._progress:
+            self._progress.notify_all()
+
+    def _maybe_prune(self) -> None:
+        """Drop deleted rows older than ``retain_seconds`` once they are a quarter of the index."""
+        settings, index = self._settings, self._index
+        now = time.monotonic()
+        horizon = now - settings.retain_seconds
+        samples = self._samples
+        while len(samples) > 1 and samples[1][0] <= horizon:
+            samples.popleft()
+        if not samples or samples[0][0] > horizon:
+            return
+        floor = samples[0][1]  # the index had applied this revision retain_seconds ago
+        due = index.dead >= settings.prune_min_dead and index.dead * 4 >= index.rows
+        if not due or floor <= index.floor or now - self._last_prune < settings.retain_seconds:
+            return
+        self._last_prune = now
+        expired = datetime.now(UTC) - timedelta(seconds=settings.retain_seconds)
+        dropped = index.prune(floor, expired_before=expired)
+        logger.info("relationship index pruned %d row versions; floor now %d", dropped, index.floor)

@@ -1,0 +1,121 @@
+"""RelationshipIndex: answers only inside its revision window, and exactly like the table there."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from rebac.refs import Relationship, parse_relationship
+from rebac.store._index import RelationshipIndex
+from rebac.store.base import Change, Operation, RelationshipFilter
+from rebac.store.revision import Revision
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+DOC = RelationshipFilter(resource_type="doc", resource_ids=("1",))
+ALICE = RelationshipFilter(subject_type="user", subject_ids=("alice",))
+
+
+def change(rev: int, op: Operation, text: str) -> Change:
+    return Change(Revision(rev), op, parse_relationship(text), NOW)
+
+
+def loaded(*texts: str, revision: int = 1) -> RelationshipIndex:
+    index = RelationshipIndex()
+    index.add_snapshot_rows([parse_relationship(t) for t in texts], [revision] * len(texts))
+    index.finish_load(revision)
+    return index
+
+
+def texts(found: list[Relationship] | None) -> list[str] | None:
+    return None if found is None else [str(rel) for rel in found]
+
+
+def test_an_index_answers_nothing_before_it_is_loaded() -> None:
+    index = RelationshipIndex()
+    assert not index.covers(0)
+    assert index.select(DOC, 0, NOW) is None
+
+
+def test_reads_are_answered_only_inside_floor_to_applied() -> None:
+    index = loaded("doc:1#viewer@user:alice", revision=5)
+    assert texts(index.select(DOC, 5, NOW)) == ["doc:1#viewer@user:alice"]
+    assert index.select(DOC, 4, NOW) is None  # below the snapshot: the database answers
+    assert index.select(DOC, 6, NOW) is None  # not applied yet: the database answers
+
+
+def test_filters_without_ids_are_not_served() -> None:
+    index = loaded("doc:1#viewer@user:alice")
+    assert index.select(RelationshipFilter(resource_type="doc", relation="viewer"), 1, NOW) is None
+    assert index.select(RelationshipFilter(), 1, NOW) is None
+
+
+def test_touch_and_delete_are_versioned() -> None:
+    index = loaded("doc:1#viewer@user:alice", "doc:1#viewer@user:bob")
+    index.apply(
+        [
+            change(2, Operation.DELETE, "doc:1#viewer@user:bob"),
+            change(3, Operation.TOUCH, 'doc:1#viewer@user:alice[only_on:{"day":1}]'),
+            change(3, Operation.TOUCH, "doc:1#editor@user:carol"),
+        ],
+        through=4,
+    )
+    assert index.applied == 4
+    assert texts(index.select(DOC, 1, NOW)) == ["doc:1#viewer@user:alice", "doc:1#viewer@user:bob"]
+    assert texts(index.select(DOC, 2, NOW)) == ["doc:1#viewer@user:alice"]
+    assert texts(index.select(DOC, 4, NOW)) == [
+        "doc:1#editor@user:carol",
+        'doc:1#viewer@user:alice[only_on:{"day":1}]',
+    ]
+    assert texts(index.select(ALICE, 4, NOW)) == ['doc:1#viewer@user:alice[only_on:{"day":1}]']
+    assert index.dead == 2
+
+
+def test_results_are_in_key_order_and_match_every_filter_field() -> None:
+    index = loaded(
+        "doc:2#viewer@user:alice",
+        "doc:1#viewer@team:eng#member",
+        "doc:1#viewer@user:alice",
+        "doc:1#owner@user:alice",
+    )
+    both = RelationshipFilter(resource_type="doc", resource_ids=("2", "1"), relation="viewer")
+    assert texts(index.select(both, 1, NOW)) == [
+        "doc:1#viewer@team:eng#member",
+        "doc:1#viewer@user:alice",
+        "doc:2#viewer@user:alice",
+    ]
+    plain = RelationshipFilter(resource_type="doc", resource_ids=("1",), subject_relation=None)
+    assert texts(index.select(plain, 1, NOW)) == ["doc:1#owner@user:alice", "doc:1#viewer@user:alice"]
+    usersets = RelationshipFilter(subject_type="team", subject_ids=("eng",), subject_relation="member")
+    assert texts(index.select(usersets, 1, NOW)) == ["doc:1#viewer@team:eng#member"]
+
+
+def test_expired_rows_are_never_returned() -> None:
+    soon = (NOW + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    index = loaded(f"doc:1#viewer@user:alice[expiration:{soon}]")
+    assert len(index.select(DOC, 1, NOW) or []) == 1
+    assert index.select(DOC, 1, NOW + timedelta(minutes=1)) == []
+
+
+def test_prune_forgets_old_versions_and_raises_the_floor() -> None:
+    index = loaded("doc:1#viewer@user:alice", "doc:1#viewer@user:bob")
+    index.apply([change(2, Operation.DELETE, "doc:1#viewer@user:bob")], through=3)
+    assert index.rows == 2
+    dropped = index.prune(2)
+    assert dropped == 1
+    assert index.floor == 2
+    assert index.rows == 1
+    assert index.dead == 0
+    assert index.select(DOC, 1, NOW) is None  # below the new floor
+    assert texts(index.select(DOC, 3, NOW)) == ["doc:1#viewer@user:alice"]
+
+
+def test_prune_never_moves_the_floor_past_what_was_applied() -> None:
+    index = loaded("doc:1#viewer@user:alice")
+    index.prune(100)
+    assert index.floor == 1
+    assert texts(index.select(DOC, 1, NOW)) == ["doc:1#viewer@user:alice"]
+
+
+def test_a_delete_of_a_missing_row_is_harmless() -> None:
+    index = loaded("doc:1#viewer@user:alice")
+    index.apply([change(2, Operation.DELETE, "doc:1#viewer@user:zed")], through=2)
+    assert texts(index.select(DOC, 2, NOW)) == ["doc:1#viewer@user:alice"]
