@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import importlib.util
 import json
 import os
@@ -46,6 +47,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -270,6 +272,26 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def wait_readyz(port: int, proc: subprocess.Popen[bytes], timeout: float = 600.0) -> None:
+    """Poll ``/readyz`` until 200: migrated, reachable and the relationship index loaded."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError("the server exited")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == HTTPStatus.OK:
+                print(f"server ready (index loaded) {time.monotonic() - started:.1f} s after it listened")
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.2)
+    raise RuntimeError("the server did not become ready")
+
+
 @contextmanager
 def rebac_server(db_url: str, key: str, extra_env: dict[str, str]) -> Iterator[tuple[int, int]]:
     """``rebac serve`` on a free 127.0.0.1 port; yields (port, pid); stops that PID on exit."""
@@ -281,7 +303,7 @@ def rebac_server(db_url: str, key: str, extra_env: dict[str, str]) -> Iterator[t
     )
     try:
         BENCH_HTTP._wait_ready(port, proc, 60.0)  # noqa: SLF001 - bench_http.py's helper
-        time.sleep(0.5)
+        wait_readyz(port, proc)
         yield port, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -40,7 +40,7 @@ from rebac.store.base import DecisionLog, TupleStore
 from rebac.store.factory import database_url
 from rebac.store.keys import PostgresKeyStore
 from rebac.store.migrate import is_at_head, upgrade_to_head
-from rebac.store.postgres import PostgresTupleStore
+from rebac.store.postgres import IndexSettings, PostgresTupleStore
 
 __all__ = ["Seed", "create_app"]
 
@@ -159,6 +159,7 @@ async def _open_configured(
         max_updates_per_write=settings.database.max_updates_per_write,
         quantization_seconds=settings.engine.quantization_seconds,
         pool_size=settings.database.pool_size,
+        index=IndexSettings() if settings.database.index else None,
     )
     stack.push_async_callback(store.close)
 
@@ -166,6 +167,11 @@ async def _open_configured(
     stack.push_async_callback(keys.close)
 
     async def probe() -> bool:
+        # Ready once migrated, reachable and (with the index on) the index has loaded its snapshot:
+        # before that every read still works, from the database, just slower.
+        index = store.index_status()
+        if index is not None and not index.loaded:
+            return False
         return await asyncio.to_thread(is_at_head, url) and (await store.head_revision()) is not None
 
     return store, probe, keys

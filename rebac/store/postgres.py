@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
@@ -38,7 +37,6 @@ from rebac.errors import (
     DuplicateRelationshipError,
     PreconditionFailedError,
     SchemaVersionNotFoundError,
-    StoreError,
 )
 from rebac.refs import Relationship
 from rebac.store import _pg_bulk
@@ -59,6 +57,7 @@ from rebac.store._pg_changes import (
     schema_from_row,
 )
 from rebac.store._pg_decisions import PgDecisionLog
+from rebac.store._pg_fast import FastReads
 from rebac.store._pg_identities import PostgresIdentityMixin
 from rebac.store._pg_listen import CHANNEL, RevisionListener
 from rebac.store._pg_mirror import IndexFollower, IndexSettings, IndexStatus
@@ -98,6 +97,14 @@ __all__ = ["IndexSettings", "IndexStatus", "PostgresTupleStore"]
 _T: Final = relation_tuple.c
 _PAGE: Final = 1000
 _SNAPSHOT_BATCH: Final = 20_000
+_HEAD_SQL: Final = "SELECT max(value) FROM revision"
+_HEAD_AND_GC_SQL: Final = (
+    "SELECT (SELECT max(value) FROM revision), (SELECT gc_revision FROM store_meta WHERE id = 1)"
+)
+_QUANTIZED_SQL: Final = (
+    "SELECT coalesce((SELECT max(value) FROM revision WHERE committed_at <= %(start)s), "
+    "(SELECT min(value) FROM revision))"
+)
 _MAX_VERSION: Final = 2**31 - 1
 """Largest value of ``schema_version.version`` (a Postgres ``integer``)."""
 R = TypeVar("R")
@@ -119,17 +126,6 @@ async def _all(conn: AsyncConnection, stmt: sa.Executable) -> Sequence[sa.Row[An
     return (await conn.execute(stmt)).all()
 
 
-async def _fetch_page(conn: AsyncConnection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """One ``query`` page, run as a prepared statement on the psycopg connection itself."""
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    if driver is None:  # pragma: no cover - a pooled connection has its driver connection
-        raise StoreError("the database connection is closed")
-    cur = await driver.execute(sql, params, prepare=True)
-    rows: list[tuple[Any, ...]] = await cur.fetchall()
-    return rows
-
-
 class PostgresTupleStore(PostgresIdentityMixin):
     """A :class:`rebac.store.base.TupleStore` over PostgreSQL. Build it with :meth:`connect`.
 
@@ -140,6 +136,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
         max_updates_per_write: Largest write call accepted.
         quantization_seconds: Bucket size of ``minimize_latency`` reads; ``0`` reads the head.
         index: Keep an in-memory relationship index with these settings (``None``: no index).
+        read_pool_size: Connections of the hot read path (see :mod:`rebac.store._pg_fast`).
     """
 
     def __init__(
@@ -151,6 +148,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
         max_updates_per_write: int = limits.MAX_UPDATES_PER_WRITE,
         quantization_seconds: float = limits.QUANTIZATION_SECONDS,
         index: IndexSettings | None = None,
+        read_pool_size: int = 10,
     ) -> None:
         self._engine = engine
         # Reads are single statements: autocommit saves the BEGIN/ROLLBACK round trips per checkout.
@@ -159,6 +157,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
         self._max_updates = max_updates_per_write
         self._quantization = quantization_seconds
         self._listener = RevisionListener(conninfo)
+        self._fast = FastReads(conninfo, max_size=read_pool_size)
         self._quantized: tuple[float, Revision] | None = None
         self._statements = ReadStatements(engine.dialect)
         self._decisions = PgDecisionLog(self._read, self._write)
@@ -211,7 +210,13 @@ class PostgresTupleStore(PostgresIdentityMixin):
             max_updates_per_write=max_updates_per_write,
             quantization_seconds=quantization_seconds,
             index=index,
+            read_pool_size=pool_size,
         )
+        try:
+            await store._fast.open()
+        except BaseException:
+            await engine.dispose()
+            raise
         if store._follower is not None:
             store._follower.start()
         return store
@@ -232,6 +237,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
         if self._follower is not None:
             await self._follower.close()
         await self._listener.close()
+        await self._fast.close()
         await self._engine.dispose()
 
     async def _read(self, body: Callable[[AsyncConnection], Awaitable[R]]) -> R:
@@ -248,8 +254,8 @@ class PostgresTupleStore(PostgresIdentityMixin):
 
     async def head_revision(self) -> Revision:
         """The newest committed revision."""
-        value = await self._read(lambda conn: _scalar(conn, sa.select(sa.func.max(revision.c.value))))
-        return Revision(int(value))
+        rows = await self._fast.fetch(_HEAD_SQL)
+        return Revision(int(rows[0][0]))
 
     async def _quantized_revision(self) -> Revision:
         start = quantize(datetime.now(UTC), self._quantization)
@@ -258,15 +264,8 @@ class PostgresTupleStore(PostgresIdentityMixin):
         cached = self._quantized
         if cached is not None and cached[0] == start.timestamp():
             return cached[1]
-        stmt = sa.select(
-            sa.func.coalesce(
-                sa.select(sa.func.max(revision.c.value))
-                .where(revision.c.committed_at <= start)
-                .scalar_subquery(),
-                sa.select(sa.func.min(revision.c.value)).scalar_subquery(),
-            )
-        )
-        result = Revision(int(await self._read(lambda conn: _scalar(conn, stmt))))
+        rows = await self._fast.fetch(_QUANTIZED_SQL, {"start": start})
+        result = Revision(int(rows[0][0]))
         self._quantized = (start.timestamp(), result)
         return result
 
@@ -279,12 +278,8 @@ class PostgresTupleStore(PostgresIdentityMixin):
             wanted = decode_token(consistency.token, self._store_id)
             if wanted <= quantized:  # the cached recent revision is fresh enough: no round trip
                 return quantized
-        stmt = sa.select(
-            sa.select(sa.func.max(revision.c.value)).scalar_subquery(),
-            sa.select(store_meta.c.gc_revision).scalar_subquery(),
-        )
-        row = await self._read(lambda conn: _one(conn, stmt))
-        head, oldest = row[0], row[1]
+        rows = await self._fast.fetch(_HEAD_AND_GC_SQL)
+        head, oldest = rows[0]
         return resolve_revision(
             consistency,
             store_id=self._store_id,
@@ -327,7 +322,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
             page = _PAGE if remaining is None else min(_PAGE, remaining)
             sql = self._statements.sql(flt, with_cursor=cursor is not None)
             params = self._statements.params(flt, revision=revision.value, page_size=page, cursor=cursor)
-            rows = await self._read(partial(_fetch_page, sql=sql, params=params))
+            rows = await self._fast.fetch(sql, params)
             for row in rows:
                 yield relationship_from_row(row)
             if len(rows) < page:

@@ -32,6 +32,7 @@ LEAF_IMPORTERS = ("rebac.store.", "rebac.api.app", "rebac.cli.")
 THIRD_PARTY_FENCES: dict[str, tuple[str, ...]] = {
     "sqlalchemy": ("rebac.store.",),
     "psycopg": ("rebac.store.",),
+    "psycopg_pool": ("rebac.store.",),
     "alembic": ("rebac.store.",),
     "pgserver": ("rebac.store.",),
     "litestar": ("rebac.api.", "rebac.cli."),

@@ -43,8 +43,11 @@ async def _fail_half_way(stream: AsyncIterator[Relationship]) -> None:
 
 
 def _pool_checked_out(store: PostgresTupleStore) -> int:
+    """Connections checked out of the SQLAlchemy pool and of the hot-read pool."""
     pool: Any = store._engine.pool
-    return int(pool.checkedout())
+    fast: Any = store._fast._pool
+    stats = fast.get_stats()
+    return int(pool.checkedout()) + int(stats["pool_size"]) - int(stats.get("pool_available", 0))
 
 
 @contextlib.contextmanager
