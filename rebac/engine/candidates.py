@@ -9,29 +9,58 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
+from datetime import datetime
+from typing import cast
 
 from rebac.engine.check import chunked, read_relationships
 from rebac.engine.requests import EvalContext
+from rebac.engine.results import earliest
 from rebac.refs import WILDCARD, SubjectRef
 from rebac.schema import ir
 from rebac.store.base import ANY_RELATION, RelationshipFilter, TupleReader
 
 __all__ = ["ReverseWalk", "forward_subjects"]
 
+_EdgeShape = tuple[str, str, str, str | None, bool]
+"""What one reverse read selects: resource type, relation, subject type and relation, any relation."""
+
+_NONE: frozenset[str] = frozenset()
+
 
 class ReverseWalk:
-    """Resources of a type that may reach a subject (least fixpoint over recursive relations)."""
+    """Resources of a type that may reach a subject (least fixpoint over recursive relations).
 
-    __slots__ = ("_changed", "_ctx", "_incomplete", "_memo", "_on_stack", "_reader", "_subject")
+    One walk serves one lookup: the settled value of every member and every relationship read
+    (per filter shape and subject id) are kept for the walk's lifetime, so the passes of a
+    fixpoint and the several members an exact lookup combines never read the same rows twice.
+    """
+
+    __slots__ = (
+        "_changed",
+        "_ctx",
+        "_edges",
+        "_final",
+        "_incomplete",
+        "_memo",
+        "_on_stack",
+        "_reader",
+        "_subject",
+        "expires_at",
+    )
 
     def __init__(self, reader: TupleReader, ctx: EvalContext, subject: SubjectRef) -> None:
         self._reader = reader
         self._ctx = ctx
         self._subject = subject
         self._memo: dict[tuple[str, str], set[str]] = {}
+        self._final: set[tuple[str, str]] = set()
+        self._edges: dict[_EdgeShape, dict[str, AbstractSet[str]]] = {}
         self._on_stack: set[tuple[str, str]] = set()
         self._changed = False
         self._incomplete = False
+        self.expires_at: datetime | None = None
+        """Earliest expiration among the live rows read so far (``None``: none expires)."""
 
     async def resources(self, resource_type: str, name: str) -> set[str]:
         """Candidate ids of ``resource_type`` for ``name`` (computed to a fixpoint)."""
@@ -41,11 +70,15 @@ class ReverseWalk:
             done: set[tuple[str, str]] = set()
             result = await self._visit(resource_type, name, done)
             if not (self._changed and self._incomplete):
+                # A pass that changed nothing (or met no cycle) settled every member it visited.
+                self._final |= done
                 return set(result)
 
     async def _visit(self, resource_type: str, name: str, done: set[tuple[str, str]]) -> set[str]:
         key = (resource_type, name)
         current = self._memo.setdefault(key, set())
+        if key in self._final:
+            return current
         if key in self._on_stack:
             self._incomplete = True
             return current
@@ -92,8 +125,14 @@ class ReverseWalk:
         *,
         any_relation: bool = False,
     ) -> set[str]:
-        out: set[str] = set()
-        for chunk in chunked(sorted(ids)):
+        shape: _EdgeShape = (resource_type, relation, subject_type, subject_rel, any_relation)
+        known = self._edges.get(shape)
+        if known is None:
+            known = self._edges[shape] = {}
+        wanted = ids if isinstance(ids, (set, frozenset, list, tuple)) else list(ids)
+        missing = sorted(i for i in wanted if i not in known)
+        ctx = self._ctx
+        for chunk in chunked(missing):
             flt = RelationshipFilter(
                 resource_type=resource_type,
                 relation=relation,
@@ -101,10 +140,24 @@ class ReverseWalk:
                 subject_ids=chunk,
                 subject_relation=ANY_RELATION if any_relation else subject_rel,
             )
-            self._ctx.check_deadline()
-            async for rel in self._reader.query(flt, revision=self._ctx.revision):
-                if not rel.is_expired(self._ctx.now):
-                    out.add(rel.resource.id)
+            ctx.check_deadline()
+            known.update(dict.fromkeys(chunk, _NONE))
+            now = ctx.now
+            async for rel in self._reader.query(flt, revision=ctx.revision):
+                if rel.expires_at is not None:
+                    if rel.is_expired(now):
+                        continue
+                    self.expires_at = earliest(self.expires_at, rel.expires_at)
+                sid = rel.subject.id
+                targets = known[sid]
+                if targets is _NONE:
+                    targets = known[sid] = set()
+                cast("set[str]", targets).add(rel.resource.id)
+        out: set[str] = set()
+        for i in wanted:
+            targets = known[i]
+            if targets:
+                out |= targets
         return out
 
     async def _relation(

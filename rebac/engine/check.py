@@ -59,27 +59,46 @@ def chunked(ids: Sequence[str], size: int = limits.CHUNK_SIZE) -> Iterable[tuple
 async def read_relationships(
     reader: TupleReader, ctx: EvalContext, flt: RelationshipFilter, resource_ids: Sequence[str]
 ) -> list[Relationship]:
-    """Live, unexpired relationships matching ``flt`` for ``resource_ids``, chunk by chunk."""
+    """Live, unexpired relationships matching ``flt`` for ``resource_ids``, chunk by chunk.
+
+    Rows come per chunk in resource id order. Each resource's rows are remembered for the rest
+    of the request (``ctx.memo.reads``), so a second read of the same shape costs no I/O.
+    """
     found: list[Relationship] = []
+    reads = ctx.memo.reads
+    shape = (flt.resource_type, flt.relation, flt.subject_type, flt.subject_ids, flt.subject_relation)
+    now = ctx.now
     for chunk in chunked(resource_ids):
         ctx.check_deadline()
-        found.extend(
-            [
-                rel
-                async for rel in reader.query(replace(flt, resource_ids=chunk), revision=ctx.revision)
-                if not rel.is_expired(ctx.now)
-            ]
-        )
+        missing = tuple(rid for rid in chunk if (shape, rid) not in reads)
+        if missing:
+            fresh: dict[str, list[Relationship]] = {rid: [] for rid in missing}
+            narrowed = RelationshipFilter(
+                flt.resource_type,
+                missing,
+                flt.relation,
+                flt.subject_type,
+                flt.subject_ids,
+                flt.subject_relation,
+            )
+            async for rel in reader.query(narrowed, revision=ctx.revision):
+                if rel.expires_at is None or not rel.is_expired(now):
+                    fresh[rel.resource.id].append(rel)
+            for rid, rows in fresh.items():
+                reads[shape, rid] = rows
+        for rid in sorted(chunk):
+            found.extend(reads[shape, rid])
     return found
 
 
 def tuple_existence(ctx: EvalContext, rel: Relationship) -> CheckResult:
     """Whether ``rel`` exists for this request: its caveat outcome, with its expiration."""
     if rel.caveat is None:
-        result = _YES
-    else:
-        outcome = ctx.model.caveats.evaluate(rel.caveat.name, rel.caveat.context, ctx.context)
-        result = from_caveat(outcome)
+        if rel.expires_at is None:
+            return _YES
+        return CheckResult(Permissionship.HAS_PERMISSION, expires_at=rel.expires_at)
+    outcome = ctx.model.caveats.evaluate(rel.caveat.name, rel.caveat.context, ctx.context)
+    result = from_caveat(outcome)
     if rel.expires_at is not None:
         result = replace(result, expires_at=rel.expires_at)
     return result
@@ -93,7 +112,15 @@ def _scope(request: CheckRequest) -> Scope:
 
 def _hop(result: CheckResult) -> CheckResult:
     """A sub-result seen one dispatch up: one more unit of depth required."""
-    return replace(result, depth_required=result.depth_required + 1)
+    return CheckResult(
+        result.permissionship,
+        missing=result.missing,
+        depth_required=result.depth_required + 1,
+        cycle_detected=result.cycle_detected,
+        expires_at=result.expires_at,
+        provisional=result.provisional,
+        delegation=result.delegation,
+    )
 
 
 class Checker:
@@ -137,7 +164,7 @@ class Checker:
         if scope.generation == generation:
             for node, result in scope.decided():
                 memo.put(request.subject, node, result)
-        return {rid: replace(r, provisional=False) for rid, r in found.items()}
+        return {rid: replace(r, provisional=False) if r.provisional else r for rid, r in found.items()}
 
     async def _nodes(self, request: CheckRequest) -> Results:
         """Answer each id: from the memo or the scope when possible, else by evaluating it."""
@@ -173,7 +200,7 @@ class Checker:
             for rid in todo:
                 node = (request.resource_type, rid, request.relation)
                 result = found[rid]
-                if result.allowed:
+                if result.provisional and result.allowed:
                     # Every computed value under-approximates the least fixed point: YES is final.
                     result = replace(result, provisional=False)
                 best = scope.record(node, result, since)
@@ -257,31 +284,27 @@ class Checker:
         ]
         if not direct and not usersets:
             return dict.fromkeys(ids, _NO)
-        # One read per (type, relation): narrowed to the subject when only direct matches matter,
-        # or to the one subject-set type when only that matters; otherwise every subject.
-        flt = RelationshipFilter(resource_type=request.resource_type, relation=relation.name)
-        if not usersets:
-            subject_ids = (subject.id,) if subject.relation is not None else tuple({subject.id, WILDCARD})
-            flt = replace(
-                flt, subject_type=subject.type, subject_ids=subject_ids, subject_relation=subject.relation
-            )
-        elif not direct and len(usersets) == 1:
-            flt = replace(flt, subject_type=usersets[0][0], subject_relation=usersets[0][1])
-        rels = await read_relationships(self._reader, ctx, flt, ids)
+        # Every read is narrowed: to the subject for the direct matches, and to one subject-set
+        # type per userset, so a resource with many unrelated subjects is never read whole.
         per_resource: dict[str, list[CheckResult]] = defaultdict(list)
-        by_set: dict[tuple[str, str], list[Relationship]] = defaultdict(list)
-        wanted = set(usersets)
-        for rel in rels:
-            found = rel.subject
-            if (
-                direct
-                and found.type == subject.type
-                and found.relation == subject.relation
-                and (found.id == subject.id or (subject.relation is None and found.id == WILDCARD))
-            ):
+        if direct:
+            plain = subject.relation is None and subject.id != WILDCARD
+            subject_ids = (subject.id, WILDCARD) if plain else (subject.id,)
+            flt = RelationshipFilter(
+                request.resource_type, (), relation.name, subject.type, subject_ids, subject.relation
+            )
+            for rel in await read_relationships(self._reader, ctx, flt, ids):
                 per_resource[rel.resource.id].append(tuple_existence(ctx, rel))
-            if found.relation is not None and (found.type, found.relation) in wanted:
-                by_set[found.type, found.relation].append(rel)
+        by_set: dict[tuple[str, str], list[Relationship]] = {}
+        for subject_type, subject_relation in usersets:
+            flt = RelationshipFilter(
+                request.resource_type, (), relation.name, subject_type, (), subject_relation
+            )
+            open_ids = [rid for rid in ids if not any(r.allowed for r in per_resource.get(rid, ()))]
+            if open_ids:
+                by_set[subject_type, subject_relation] = await read_relationships(
+                    self._reader, ctx, flt, open_ids
+                )
         for (subject_type, subject_relation), set_rels in by_set.items():
             open_rels = [
                 rel for rel in set_rels if not any(r.allowed for r in per_resource.get(rel.resource.id, ()))

@@ -50,7 +50,7 @@ from dataclasses import dataclass, replace
 
 from rebac.engine.results import CheckResult, Permissionship
 from rebac.errors import EvaluationError
-from rebac.refs import SubjectRef
+from rebac.refs import Relationship, SubjectRef
 
 __all__ = ["CheckMemo", "Node", "Path", "Scope", "cut_result"]
 
@@ -75,12 +75,19 @@ class _Recorded:
 
 
 class CheckMemo:
-    """Decided (least-fixed-point) results of one request, keyed by subject and node."""
+    """Decided (least-fixed-point) results of one request, keyed by subject and node.
 
-    __slots__ = ("_decided",)
+    Attributes:
+        reads: The live rows each resource had for one filter shape, as read so far by this
+            request (see :func:`rebac.engine.check.read_relationships`). A request reads one
+            revision at one instant, so a repeated read is answered from here.
+    """
+
+    __slots__ = ("_decided", "reads")
 
     def __init__(self) -> None:
         self._decided: dict[tuple[str, str, str | None, str, str, str], CheckResult] = {}
+        self.reads: dict[tuple[object, ...], list[Relationship]] = {}
 
     def __len__(self) -> int:
         return len(self._decided)
@@ -98,7 +105,9 @@ class CheckMemo:
 
     def put(self, subject: SubjectRef, node: Node, result: CheckResult) -> None:
         """Remember a decided result (never a provisional one)."""
-        self._decided[self._key(subject, node)] = replace(result, provisional=False)
+        self._decided[self._key(subject, node)] = (
+            replace(result, provisional=False) if result.provisional else result
+        )
 
 
 class Scope:

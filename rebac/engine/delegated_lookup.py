@@ -23,6 +23,7 @@ from rebac.engine.check import chunked
 from rebac.engine.delegation import Head, capped_results, resolve_principals
 from rebac.engine.lookup import (
     Cursor,
+    ResourceSets,
     lookup_resources,
     lookup_subjects,
     resources_digest,
@@ -65,9 +66,17 @@ def _page_size(limit: int | None) -> int:
 
 
 async def lookup_resources_delegated(
-    reader: TupleReader, head: Head, request: LookupResourcesRequest, *, max_hops: int
+    reader: TupleReader,
+    head: Head,
+    request: LookupResourcesRequest,
+    *,
+    max_hops: int,
+    sets: ResourceSets | None = None,
 ) -> LookupPage[LookupResourceItem]:
     """Resources the subject AND every principal up its chain can reach (one page).
+
+    ``sets`` keeps the subject's exact raw answer between the raw pages (see
+    :class:`~rebac.engine.lookup.ResourceSets`).
 
     Raises:
         DelegationError: the subject's principal chain is longer than ``max_hops``.
@@ -86,7 +95,9 @@ async def lookup_resources_delegated(
     items: list[LookupResourceItem] = []
     more = False
     while not more:
-        page = await lookup_resources(reader, head, replace(request, limit=raw_limit, cursor=raw_cursor))
+        page = await lookup_resources(
+            reader, head, replace(request, limit=raw_limit, cursor=raw_cursor), sets=sets
+        )
         raw = {item.resource_id: CheckResult(item.permissionship, item.missing) for item in page.items}
         for chunk in chunked(list(raw)):
             known = {rid: raw[rid] for rid in chunk}

@@ -7,7 +7,7 @@ branch was cut by a cycle (and whether the value is still provisional, see
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from rebac.engine.caveats import CaveatOutcome, Truth
 from rebac.engine.results import CheckResult, Permissionship, earliest
@@ -20,9 +20,10 @@ _RANK = {
     Permissionship.HAS_PERMISSION: 2,
 }
 _BY_RANK = {rank: perm for perm, rank in _RANK.items()}
+_EMPTY = CheckResult(Permissionship.NO_PERMISSION)
 
 
-def _combine(results: list[CheckResult], permissionship: Permissionship) -> CheckResult:
+def _combine(results: Sequence[CheckResult], permissionship: Permissionship) -> CheckResult:
     depth = 0
     cycle = False
     provisional = False
@@ -40,17 +41,42 @@ def _combine(results: list[CheckResult], permissionship: Permissionship) -> Chec
     return CheckResult(permissionship, frozenset(missing), depth, cycle, expires, provisional)
 
 
+def _alone(result: CheckResult) -> CheckResult:
+    """``result`` combined with nothing: itself, less what a combination never carries."""
+    if not result.delegation and (not result.missing or result.permissionship is Permissionship.CONDITIONAL):
+        return result
+    return _combine([result], result.permissionship)
+
+
+def _neutral(result: CheckResult) -> bool:
+    """True for a bare unconditional grant (the identity of ``&``): nothing else to combine."""
+    return (
+        result.permissionship is Permissionship.HAS_PERMISSION
+        and result.depth_required == 0
+        and result.expires_at is None
+        and not (result.cycle_detected or result.provisional)
+    )
+
+
 def union_all(results: Iterable[CheckResult]) -> CheckResult:
     """``a + b + ...``: the best of the operands (no operands: no permission)."""
-    items = list(results)
-    rank = max((_RANK[r.permissionship] for r in items), default=0)
+    items: Sequence[CheckResult] = results if isinstance(results, (list, tuple)) else list(results)
+    if len(items) == 1:
+        return _alone(items[0])
+    if not items:
+        return _EMPTY
+    rank = max(_RANK[r.permissionship] for r in items)
     return _combine(items, _BY_RANK[rank])
 
 
 def intersect_all(results: Iterable[CheckResult]) -> CheckResult:
     """``a & b & ...``: the worst of the operands (no operands: no permission)."""
-    items = list(results)
-    rank = min((_RANK[r.permissionship] for r in items), default=0)
+    items: Sequence[CheckResult] = results if isinstance(results, (list, tuple)) else list(results)
+    if len(items) == 1:
+        return _alone(items[0])
+    if not items:
+        return _EMPTY
+    rank = min(_RANK[r.permissionship] for r in items)
     return _combine(items, _BY_RANK[rank])
 
 
@@ -61,6 +87,8 @@ def either(a: CheckResult, b: CheckResult) -> CheckResult:
 
 def both(a: CheckResult, b: CheckResult) -> CheckResult:
     """Intersection of two results."""
+    if _neutral(a):
+        return _alone(b)
     return intersect_all((a, b))
 
 

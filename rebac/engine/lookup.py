@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from rebac import limits
@@ -39,6 +42,7 @@ from rebac.store.revision import Revision
 
 __all__ = [
     "Cursor",
+    "ResourceSets",
     "cursor_revision",
     "lookup_resources",
     "lookup_subjects",
@@ -122,23 +126,103 @@ def _page_size(limit: int | None) -> int:
     return limits.MAX_LOOKUP_PAGE_SIZE * 1000 if limit is None else max(1, limit)
 
 
-async def lookup_resources(
-    reader: TupleReader, head: _Head, request: LookupResourcesRequest
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    ids: tuple[str, ...]
+    expires_at: datetime | None
+
+
+class ResourceSets:
+    """Exact lookup_resources answers kept for the following pages of the same lookup.
+
+    Only an answer computed without per-candidate checks (see :mod:`rebac.engine.exact`) that
+    fills more than one page is kept. The key is every input of that answer: the revision, the
+    schema hash and the request digest (type, permission, subject, caveat context); an entry is
+    never served at or after the earliest expiration among the rows it was computed from. A
+    bounded LRU, made by the composition root and handed to :func:`lookup_resources`.
+    """
+
+    __slots__ = ("_entries", "_max_entries", "_max_ids")
+
+    def __init__(self, max_entries: int = 32, max_ids: int = 1_000_000) -> None:
+        self._entries: OrderedDict[tuple[int, str, str], _Answer] = OrderedDict()
+        self._max_entries = max(1, max_entries)
+        self._max_ids = max_ids
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: tuple[int, str, str], now: datetime) -> tuple[str, ...] | None:
+        """The sorted ids stored for ``key`` if still valid at ``now``."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires_at is not None and entry.expires_at <= now:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry.ids
+
+    def put(self, key: tuple[int, str, str], ids: tuple[str, ...], expires_at: datetime | None) -> None:
+        """Keep the sorted ``ids`` for ``key`` (valid until ``expires_at``)."""
+        if len(ids) > self._max_ids:
+            return
+        self._entries[key] = _Answer(ids, expires_at)
+        self._entries.move_to_end(key)
+        total = sum(len(e.ids) for e in self._entries.values())
+        while len(self._entries) > self._max_entries or total > self._max_ids:
+            _, dropped = self._entries.popitem(last=False)
+            total -= len(dropped.ids)
+
+    def clear(self) -> None:
+        """Drop every entry."""
+        self._entries.clear()
+
+
+def _after(ids: tuple[str, ...], after: str | None) -> tuple[str, ...]:
+    return ids if after is None else ids[bisect.bisect_right(ids, after) :]
+
+
+def _exact_page(
+    ids: tuple[str, ...], size: int, ctx: EvalContext, digest: str
 ) -> LookupPage[LookupResourceItem]:
-    """Resources of ``request.resource_type`` on which the subject has the permission."""
+    yes = Permissionship.HAS_PERMISSION
+    page = [LookupResourceItem(rid, yes) for rid in ids[:size]]
+    more = len(ids) > size
+    cursor = Cursor(ctx.revision.value, digest, page[-1].resource_id).encode() if more else None
+    return LookupPage(tuple(page), cursor)
+
+
+async def lookup_resources(
+    reader: TupleReader,
+    head: _Head,
+    request: LookupResourcesRequest,
+    *,
+    sets: ResourceSets | None = None,
+) -> LookupPage[LookupResourceItem]:
+    """Resources of ``request.resource_type`` on which the subject has the permission.
+
+    With ``sets``, an exact answer spanning several pages is computed once and the following
+    pages are served from it.
+    """
     ctx = request.ctx
     digest = resources_digest(request)
     after = Cursor.decode(request.cursor, digest).after if request.cursor else None
+    size = _page_size(request.limit)
+    memo_key = (ctx.revision.value, ctx.model.hash, digest)
+    if sets is not None and after is not None:
+        known = sets.get(memo_key, ctx.now)
+        if known is not None:
+            return _exact_page(_after(known, after), size, ctx, digest)
     walk = ReverseWalk(reader, ctx, request.subject)
     key = (request.resource_type, request.permission)
-    size = _page_size(request.limit)
     exact = await exact_resources(walk, SchemaShape(ctx.model), ctx.model, request.subject, key)
     if exact is not None:
-        found = sorted(rid for rid in exact if after is None or rid > after)
-        page = [LookupResourceItem(rid, Permissionship.HAS_PERMISSION) for rid in found[:size]]
-        more = len(found) > size
-        cursor = Cursor(ctx.revision.value, digest, page[-1].resource_id).encode() if more else None
-        return LookupPage(tuple(page), cursor)
+        ordered = tuple(sorted(exact))
+        page = _exact_page(_after(ordered, after), size, ctx, digest)
+        if sets is not None and page.cursor is not None:
+            sets.put(memo_key, ordered, walk.expires_at)
+        return page
     candidates = sorted(await walk.resources(*key))
     if after is not None:
         candidates = [c for c in candidates if c > after]
@@ -185,6 +269,13 @@ async def _check_subject(
     return answers[request.resource.id]
 
 
+_RANK = {
+    Permissionship.NO_PERMISSION: 0,
+    Permissionship.CONDITIONAL: 1,
+    Permissionship.HAS_PERMISSION: 2,
+}
+
+
 def _subject_key(subject: SubjectRef) -> str:
     return str(subject)
 
@@ -194,8 +285,10 @@ async def lookup_subjects(
 ) -> LookupPage[LookupSubjectItem]:
     """Subjects with the permission on the resource; a reachable wildcard is reported as ``*``.
 
-    The wildcard item lists the concrete subjects it excludes (those seen in the data that do not
-    have the permission); it is decided by probing a subject id that occurs in no relationship.
+    The wildcard item lists the concrete subjects it excludes: those seen in the data whose own
+    answer is weaker than the wildcard's (denied, or conditional under an unconditional wildcard,
+    such a subject is then listed on its own too). It is decided by probing a subject id that
+    occurs in no relationship.
     """
     ctx = request.ctx
     digest = subjects_digest(request)
@@ -213,17 +306,20 @@ async def lookup_subjects(
     has_wildcard = request.subject_relation is None and wildcard in found
     concrete = sorted((s for s in found if not s.is_wildcard), key=_subject_key)
     decided: list[LookupSubjectItem] = []
-    excluded: list[SubjectRef] = []
+    answers: list[tuple[SubjectRef, Permissionship]] = []
     for subject in concrete:
         result = await _check_subject(head, request, ctx, subject)
-        if result.is_no:
-            excluded.append(subject)
-        else:
+        answers.append((subject, result.permissionship))
+        if not result.is_no:
             decided.append(LookupSubjectItem(subject, result.permissionship, result.missing))
     if has_wildcard:
         probe = await _check_subject(head, request, ctx, wildcard)
         if not probe.is_no:
-            decided.append(LookupSubjectItem(wildcard, probe.permissionship, probe.missing, tuple(excluded)))
+            # Every subject whose own answer is weaker than the wildcard's is excepted from it
+            # (a conditional one is then listed on its own).
+            rank = _RANK[probe.permissionship]
+            excluded = tuple(s for s, p in answers if _RANK[p] < rank)
+            decided.append(LookupSubjectItem(wildcard, probe.permissionship, probe.missing, excluded))
     decided.sort(key=lambda item: _subject_key(item.subject))
     if after is not None:
         decided = [d for d in decided if _subject_key(d.subject) > after]

@@ -76,3 +76,22 @@ async def test_lookup_subjects_pages(engine):
     assert [i.subject for i in first.items] == [SubjectRef("user", "tom")]
     assert first.items[0].permissionship is Permissionship.CONDITIONAL
     assert first.cursor is None
+
+
+async def test_a_subject_weaker_than_the_wildcard_is_excepted_from_it():
+    schema = """
+    caveat lim(x int) { x <= 1 }
+    definition user {}
+    definition doc {
+        relation banned: user with lim
+        relation viewer: user | user:*
+        permission view = viewer - banned
+    }
+    """
+    built, _ = await make_engine(schema, ["doc:1#viewer@user:*", "doc:1#banned@user:u1[lim]"])
+    page = await built.lookup_subjects(parse_object("doc:1"), "view", "user")
+    found = {str(i.subject): (i.permissionship, [str(s) for s in i.excluded]) for i in page.items}
+    assert found == {
+        "user:*": (Permissionship.HAS_PERMISSION, ["user:u1"]),
+        "user:u1": (Permissionship.CONDITIONAL, []),
+    }
