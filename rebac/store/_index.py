@@ -26,8 +26,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from rebac.refs import ObjectRef, Relationship, SubjectRef
+from rebac.refs import CaveatRef, ObjectRef, Relationship, SubjectRef
 from rebac.store._common import LIVE
 from rebac.store.base import Change, Operation, RelationshipFilter
 
@@ -47,6 +48,10 @@ class _Row:
         self.deleted = LIVE
 
 
+SnapshotRow = tuple[str, str, str, str, str, str, str | None, dict[str, Any] | None, datetime | None, int]
+"""A snapshot row: the key columns, caveat name and context, expiration, created revision."""
+
+
 def _compact(rel: Relationship, refs: dict[_Slot, ObjectRef]) -> Relationship:
     """``rel`` with interned names and shared object refs (a large index holds millions)."""
     resource = rel.resource
@@ -61,6 +66,10 @@ def _compact(rel: Relationship, refs: dict[_Slot, ObjectRef]) -> Relationship:
         sys.intern(subject.type), subject.id, None if relation is None else sys.intern(relation)
     )
     return Relationship(shared, sys.intern(rel.relation), compact_subject, rel.caveat, rel.expires_at)
+
+
+def _size(lists: Sequence[Sequence[_Row]]) -> int:
+    return sum(len(rows) for rows in lists)
 
 
 class RelationshipIndex:
@@ -104,10 +113,36 @@ class RelationshipIndex:
 
     # --- building ----------------------------------------------------------------------------------
 
-    def add_snapshot_rows(self, relationships: Iterable[Relationship], created: Sequence[int]) -> None:
-        """Add rows of a snapshot being loaded (each live at the snapshot revision)."""
-        for rel, rev in zip(relationships, created, strict=True):
-            self._insert(_Row(_compact(rel, self._refs), rev))
+    def add_snapshot_rows(self, rows: Iterable[SnapshotRow]) -> None:
+        """Add rows of a snapshot being loaded (each live at the snapshot revision).
+
+        Built straight from the database rows (the hot loop of a million-row load): names are
+        interned and object refs shared, as :func:`_compact` does for changes.
+        """
+        refs, intern = self._refs, sys.intern
+        by_resource, by_subject = self._by_resource, self._by_subject
+        count = 0
+        for rtype, rid, relation, stype, sid, srel, caveat_name, caveat_context, expires_at, created in rows:
+            slot = (rtype, rid)
+            resource = refs.get(slot)
+            if resource is None:
+                resource = refs[slot] = ObjectRef(intern(rtype), rid)
+            subject = SubjectRef(intern(stype), sid, intern(srel) if srel else None)
+            caveat = CaveatRef(caveat_name, caveat_context or {}) if caveat_name else None
+            row = _Row(Relationship(resource, intern(relation), subject, caveat, expires_at), created)
+            rows_of = by_resource.get(slot)
+            if rows_of is None:
+                by_resource[slot] = [row]
+            else:
+                rows_of.append(row)
+            subject_slot = (stype, sid)
+            rows_of = by_subject.get(subject_slot)
+            if rows_of is None:
+                by_subject[subject_slot] = [row]
+            else:
+                rows_of.append(row)
+            count += 1
+        self._rows += count
 
     def finish_load(self, revision: int) -> None:
         """Mark the snapshot of ``revision`` complete: reads at ``revision`` are now answerable."""
@@ -195,22 +230,29 @@ class RelationshipIndex:
     def select(self, flt: RelationshipFilter, revision: int, now: datetime) -> list[Relationship] | None:
         """Relationships matching ``flt`` live at ``revision`` and unexpired at ``now``, key order.
 
-        ``None`` when the index cannot answer: ``revision`` outside ``[floor, applied]``, or a
-        filter with neither resource ids nor subject ids (no hash serves it).
+        With both resource ids and subject ids, the side with fewer rows is scanned. ``None`` when
+        the index cannot answer: ``revision`` outside ``[floor, applied]``, or a filter with
+        neither resource ids nor subject ids (no hash serves it).
         """
         if not self.covers(revision):
             return None
+        by_resource: list[Sequence[_Row]] | None = None
+        by_subject: list[Sequence[_Row]] | None = None
         if flt.resource_type is not None and flt.resource_ids:
-            rtype = flt.resource_type
-            table, slots = self._by_resource, [(rtype, rid) for rid in dict.fromkeys(flt.resource_ids)]
-        elif flt.subject_type is not None and flt.subject_ids:
-            stype = flt.subject_type
-            table, slots = self._by_subject, [(stype, sid) for sid in dict.fromkeys(flt.subject_ids)]
+            rtype, table = flt.resource_type, self._by_resource
+            by_resource = [table.get((rtype, rid), ()) for rid in dict.fromkeys(flt.resource_ids)]
+        if flt.subject_type is not None and flt.subject_ids:
+            stype, table = flt.subject_type, self._by_subject
+            by_subject = [table.get((stype, sid), ()) for sid in dict.fromkeys(flt.subject_ids)]
+        if by_resource is None or (by_subject is not None and _size(by_subject) < _size(by_resource)):
+            lists = by_subject
         else:
+            lists = by_resource
+        if lists is None:
             return None
         found: list[Relationship] = []
-        for slot in slots:
-            for row in table.get(slot, ()):
+        for rows in lists:
+            for row in rows:
                 if row.created <= revision < row.deleted:
                     rel = row.rel
                     expiry = rel.expires_at

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -64,10 +65,8 @@ from rebac.store._pg_mirror import IndexFollower, IndexSettings, IndexStatus
 from rebac.store._pg_read import ReadStatements
 from rebac.store._pg_sql import (
     KEY_COLUMNS,
-    ROW_COLUMNS,
     filter_conditions,
     live_now,
-    not_expired,
     relationship_from_row,
     translate_errors,
 )
@@ -98,6 +97,12 @@ _T: Final = relation_tuple.c
 _PAGE: Final = 1000
 _SNAPSHOT_BATCH: Final = 20_000
 _HEAD_SQL: Final = "SELECT max(value) FROM revision"
+_SNAPSHOT_SQL: Final = (
+    "SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation, "
+    "caveat_name, caveat_context, expires_at, created_rev FROM relation_tuple "
+    "WHERE created_rev <= %(head)s AND deleted_rev > %(head)s "
+    "AND (expires_at IS NULL OR expires_at > now())"
+)
 _HEAD_AND_GC_SQL: Final = (
     "SELECT (SELECT max(value) FROM revision), (SELECT gc_revision FROM store_meta WHERE id = 1)"
 )
@@ -156,6 +161,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
         self._store_id = store_id
         self._max_updates = max_updates_per_write
         self._quantization = quantization_seconds
+        self._conninfo = conninfo
         self._listener = RevisionListener(conninfo)
         self._fast = FastReads(conninfo, max_size=read_pool_size)
         self._quantized: tuple[float, Revision] | None = None
@@ -342,23 +348,25 @@ class PostgresTupleStore(PostgresIdentityMixin):
         return self._follower is not None and await self._follower.wait_loaded(timeout)
 
     async def _load_snapshot(self, index: RelationshipIndex) -> None:
-        """Stream every row live (and unexpired) at the head into ``index``, from one snapshot."""
+        """Stream every row live (and unexpired) at the head into ``index``, from one snapshot.
 
-        async def body(conn: AsyncConnection) -> int:
-            head = int(await _scalar(conn, sa.select(sa.func.max(revision.c.value))))
-            stmt = sa.select(*ROW_COLUMNS, _T.created_rev).where(
-                _T.created_rev <= head, _T.deleted_rev > head, not_expired()
-            )
-            result = await conn.stream(stmt.execution_options(yield_per=_SNAPSHOT_BATCH))
-            async for rows in result.partitions():
-                index.add_snapshot_rows(
-                    [relationship_from_row(row) for row in rows], [int(row[9]) for row in rows]
-                )
-            return head
-
-        snapshot = self._engine.execution_options(isolation_level="REPEATABLE READ")
+        Runs on a connection of its own (a server-side cursor inside one REPEATABLE READ
+        transaction), fetching raw rows in batches: a million rows load in seconds this way.
+        """
         with translate_errors():
-            head = await run_on_connection(snapshot.begin, body)
+            conn = await psycopg.AsyncConnection.connect(self._conninfo, connect_timeout=5)
+            try:
+                await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
+                await conn.set_read_only(True)
+                async with conn.transaction():
+                    head_row = await (await conn.execute(_HEAD_SQL)).fetchone()
+                    head = int(head_row[0]) if head_row is not None else 0
+                    async with conn.cursor(name="rebac_index_snapshot") as cur:
+                        await cur.execute(_SNAPSHOT_SQL, {"head": head})
+                        while rows := await cur.fetchmany(_SNAPSHOT_BATCH):
+                            index.add_snapshot_rows(rows)
+            finally:
+                await conn.close()
         index.finish_load(head)
 
     async def _changes_through(self, since: int, limit: int) -> tuple[list[Change], int, bool]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from rebac.refs import Relationship, parse_relationship
-from rebac.store._index import RelationshipIndex
+from rebac.store._index import RelationshipIndex, SnapshotRow
 from rebac.store.base import Change, Operation, RelationshipFilter
 from rebac.store.revision import Revision
 
@@ -18,9 +18,21 @@ def change(rev: int, op: Operation, text: str) -> Change:
     return Change(Revision(rev), op, parse_relationship(text), NOW)
 
 
+def snapshot_row(text: str, revision: int) -> SnapshotRow:
+    rel = parse_relationship(text)
+    caveat = rel.caveat
+    return (
+        *rel.key(),
+        caveat.name if caveat else None,
+        caveat.context if caveat else None,
+        rel.expires_at,
+        revision,
+    )
+
+
 def loaded(*texts: str, revision: int = 1) -> RelationshipIndex:
     index = RelationshipIndex()
-    index.add_snapshot_rows([parse_relationship(t) for t in texts], [revision] * len(texts))
+    index.add_snapshot_rows([snapshot_row(t, revision) for t in texts])
     index.finish_load(revision)
     return index
 
@@ -119,3 +131,16 @@ def test_a_delete_of_a_missing_row_is_harmless() -> None:
     index = loaded("doc:1#viewer@user:alice")
     index.apply([change(2, Operation.DELETE, "doc:1#viewer@user:zed")], through=2)
     assert texts(index.select(DOC, 2, NOW)) == ["doc:1#viewer@user:alice"]
+
+
+def test_a_filter_with_both_ids_scans_the_smaller_side_with_the_same_answer() -> None:
+    members = [f"org:big#member@user:u{i}" for i in range(50)]
+    index = loaded(*members, "org:big#admin@user:u7", "doc:1#viewer@user:u7")
+    both = RelationshipFilter(
+        resource_type="org", resource_ids=("big",), relation="admin", subject_type="user", subject_ids=("u7",)
+    )
+    assert texts(index.select(both, 1, NOW)) == ["org:big#admin@user:u7"]
+    many = RelationshipFilter(
+        resource_type="doc", resource_ids=("1",), subject_type="user", subject_ids=("u7", "u8", "u9")
+    )
+    assert texts(index.select(many, 1, NOW)) == ["doc:1#viewer@user:u7"]
