@@ -30,7 +30,7 @@ from typing import Any
 
 from rebac.refs import CaveatRef, ObjectRef, Relationship, SubjectRef
 from rebac.store._common import LIVE
-from rebac.store.base import Change, Operation, RelationshipFilter
+from rebac.store.base import Operation, RelationshipFilter
 
 __all__ = ["RelationshipIndex"]
 
@@ -51,21 +51,12 @@ class _Row:
 SnapshotRow = tuple[str, str, str, str, str, str, str | None, dict[str, Any] | None, datetime | None, int]
 """A snapshot row: the key columns, caveat name and context, expiration, created revision."""
 
+ChangeRow = tuple[
+    int, str, str, str, str, str, str, str, str | None, dict[str, Any] | None, datetime | None, datetime
+]
+"""A change-log row: revision, operation, the key columns, caveat, expiration, commit time."""
 
-def _compact(rel: Relationship, refs: dict[_Slot, ObjectRef]) -> Relationship:
-    """``rel`` with interned names and shared object refs (a large index holds millions)."""
-    resource = rel.resource
-    key = (resource.type, resource.id)
-    shared = refs.get(key)
-    if shared is None:
-        shared = ObjectRef(sys.intern(resource.type), resource.id)
-        refs[key] = shared
-    subject = rel.subject
-    relation = subject.relation
-    compact_subject = SubjectRef(
-        sys.intern(subject.type), subject.id, None if relation is None else sys.intern(relation)
-    )
-    return Relationship(shared, sys.intern(rel.relation), compact_subject, rel.caveat, rel.expires_at)
+_TOUCH = Operation.TOUCH.value
 
 
 def _size(lists: Sequence[Sequence[_Row]]) -> int:
@@ -117,7 +108,7 @@ class RelationshipIndex:
         """Add rows of a snapshot being loaded (each live at the snapshot revision).
 
         Built straight from the database rows (the hot loop of a million-row load): names are
-        interned and object refs shared, as :func:`_compact` does for changes.
+        interned and object refs shared (a large index holds millions of rows).
         """
         refs, intern = self._refs, sys.intern
         by_resource, by_subject = self._by_resource, self._by_subject
@@ -149,20 +140,49 @@ class RelationshipIndex:
         self.floor = self.applied = revision
         self.loaded = True
 
-    def apply(self, changes: Sequence[Change], through: int) -> None:
-        """Apply ``changes`` (revision order, every change after ``applied``) and move to ``through``.
+    def apply_rows(self, rows: Sequence[ChangeRow], through: int) -> None:
+        """Apply change-log rows (every change after ``applied``) and move to ``through``.
 
-        ``through`` is the revision the batch was read at: every change up to it is in the batch.
+        ``through`` is the revision the rows were read at: every change up to it is in them. Rows
+        are used straight from the database (no ``Change`` objects: a bulk import's revision can
+        hold a million). They come in revision, key, operation order (a TOUCH before a DELETE of
+        the same key), as ``changes_stmt`` sorts them; a DELETE right after a TOUCH of the same
+        key at the same revision is the version that TOUCH replaced, and is skipped (as
+        ``collapse`` does).
         """
-        for change in changes:
-            rev = change.revision.value
-            rel = change.relationship
+        refs, intern = self._refs, sys.intern
+        touched: tuple[int, tuple[str, ...]] | None = None
+        for (
+            rev,
+            op,
+            rtype,
+            rid,
+            relation,
+            stype,
+            sid,
+            srel,
+            caveat_name,
+            caveat_context,
+            expires_at,
+            _,
+        ) in rows:
+            key = (rtype, rid, relation, stype, sid, srel)
+            if op != _TOUCH and touched == (rev, key):
+                continue
+            slot = (rtype, rid)
+            resource = refs.get(slot)
+            if resource is None:
+                resource = refs[slot] = ObjectRef(intern(rtype), rid)
+            subject = SubjectRef(intern(stype), sid, intern(srel) if srel else None)
+            caveat = CaveatRef(caveat_name, caveat_context or {}) if caveat_name else None
+            rel = Relationship(resource, intern(relation), subject, caveat, expires_at)
             current = self._live(rel)
             if current is not None:
                 current.deleted = rev
                 self._dead += 1
-            if change.operation is not Operation.DELETE:
-                self._insert(_Row(_compact(rel, self._refs), rev))
+            if op == _TOUCH:
+                self._insert(_Row(rel, rev))
+                touched = (rev, key)
         self.applied = max(self.applied, through)
 
     def _insert(self, row: _Row) -> None:

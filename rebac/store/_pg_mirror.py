@@ -32,16 +32,16 @@ from typing import Final
 
 from rebac.errors import RebacError, RevisionUnavailableError
 from rebac.refs import Relationship
-from rebac.store._index import RelationshipIndex
+from rebac.store._index import ChangeRow, RelationshipIndex
 from rebac.store._pg_listen import RevisionListener
-from rebac.store.base import Change, RelationshipFilter
+from rebac.store.base import RelationshipFilter
 
 __all__ = ["IndexFollower", "IndexSettings", "IndexStatus"]
 
 logger = logging.getLogger(__name__)
 
 LoadSnapshot = Callable[[RelationshipIndex], Awaitable[None]]
-ReadChanges = Callable[[int, int], Awaitable[tuple[Sequence[Change], int, bool]]]
+ReadChanges = Callable[[int, int], Awaitable[tuple[Sequence[ChangeRow], int, bool]]]
 
 _POLL_SECONDS: Final = 1.0
 _MAX_BACKOFF_SECONDS: Final = 5.0
@@ -84,8 +84,8 @@ class IndexFollower:
 
     Args:
         load_snapshot: Loads every row live at some revision into the (empty) index and finishes it.
-        read_changes: ``(since, limit) -> (changes, through, complete)``: the changes after ``since``,
-            the revision they are complete through, and whether that is the head.
+        read_changes: ``(since, limit) -> (rows, through, complete)``: the change-log rows after
+            ``since``, the revision they are complete through, and whether that is the head.
         listener: The store's NOTIFY listener.
         settings: Tuning.
     """
@@ -222,9 +222,9 @@ class IndexFollower:
         index = self._index
         complete = False
         while not complete:
-            changes, through, complete = await self._read_changes(index.applied, self._settings.batch)
-            if through > index.applied or changes:
-                index.apply(changes, through)
+            rows, through, complete = await self._read_changes(index.applied, self._settings.batch)
+            if through > index.applied or rows:
+                index.apply_rows(rows, through)
                 self._samples.append((time.monotonic(), index.applied))
                 await self._notify()
 

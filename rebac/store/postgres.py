@@ -48,7 +48,7 @@ from rebac.store._common import (
     validate_filter,
     validate_write,
 )
-from rebac.store._index import RelationshipIndex
+from rebac.store._index import ChangeRow, RelationshipIndex
 from rebac.store._pg_cancel import run_on_connection
 from rebac.store._pg_changes import (
     collapse,
@@ -369,16 +369,15 @@ class PostgresTupleStore(PostgresIdentityMixin):
                 await conn.close()
         index.finish_load(head)
 
-    async def _changes_through(self, since: int, limit: int) -> tuple[list[Change], int, bool]:
-        """Changes after ``since`` from one snapshot, with the revision they are complete through."""
+    async def _changes_through(self, since: int, limit: int) -> tuple[Sequence[ChangeRow], int, bool]:
+        """Change-log rows after ``since``, read from one snapshot (see ``read_changes_through``)."""
         snapshot = self._engine.execution_options(isolation_level="REPEATABLE READ")
 
         async def body(conn: AsyncConnection) -> tuple[Sequence[Any], int, bool]:
             return await read_changes_through(conn, since, limit)
 
         with translate_errors():
-            rows, through, complete = await run_on_connection(snapshot.begin, body)
-        return collapse(rows), through, complete
+            return await run_on_connection(snapshot.begin, body)
 
     # --- writes ------------------------------------------------------------------------------------
 

@@ -5,17 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from rebac.refs import Relationship, parse_relationship
-from rebac.store._index import RelationshipIndex, SnapshotRow
-from rebac.store.base import Change, Operation, RelationshipFilter
-from rebac.store.revision import Revision
+from rebac.store._index import ChangeRow, RelationshipIndex, SnapshotRow
+from rebac.store.base import Operation, RelationshipFilter
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 DOC = RelationshipFilter(resource_type="doc", resource_ids=("1",))
 ALICE = RelationshipFilter(subject_type="user", subject_ids=("alice",))
 
 
-def change(rev: int, op: Operation, text: str) -> Change:
-    return Change(Revision(rev), op, parse_relationship(text), NOW)
+def change(rev: int, op: Operation, text: str) -> ChangeRow:
+    """A change-log row as ``changes_stmt`` returns it."""
+    rel = parse_relationship(text)
+    caveat = rel.caveat
+    return (
+        rev,
+        op.value,
+        *rel.key(),
+        caveat.name if caveat else None,
+        caveat.context if caveat else None,
+        rel.expires_at,
+        NOW,
+    )
 
 
 def snapshot_row(text: str, revision: int) -> SnapshotRow:
@@ -62,7 +72,7 @@ def test_filters_without_ids_are_not_served() -> None:
 
 def test_touch_and_delete_are_versioned() -> None:
     index = loaded("doc:1#viewer@user:alice", "doc:1#viewer@user:bob")
-    index.apply(
+    index.apply_rows(
         [
             change(2, Operation.DELETE, "doc:1#viewer@user:bob"),
             change(3, Operation.TOUCH, 'doc:1#viewer@user:alice[only_on:{"day":1}]'),
@@ -109,7 +119,7 @@ def test_expired_rows_are_never_returned() -> None:
 
 def test_prune_forgets_old_versions_and_raises_the_floor() -> None:
     index = loaded("doc:1#viewer@user:alice", "doc:1#viewer@user:bob")
-    index.apply([change(2, Operation.DELETE, "doc:1#viewer@user:bob")], through=3)
+    index.apply_rows([change(2, Operation.DELETE, "doc:1#viewer@user:bob")], through=3)
     assert index.rows == 2
     dropped = index.prune(2)
     assert dropped == 1
@@ -129,7 +139,7 @@ def test_prune_never_moves_the_floor_past_what_was_applied() -> None:
 
 def test_a_delete_of_a_missing_row_is_harmless() -> None:
     index = loaded("doc:1#viewer@user:alice")
-    index.apply([change(2, Operation.DELETE, "doc:1#viewer@user:zed")], through=2)
+    index.apply_rows([change(2, Operation.DELETE, "doc:1#viewer@user:zed")], through=2)
     assert texts(index.select(DOC, 2, NOW)) == ["doc:1#viewer@user:alice"]
 
 
@@ -144,3 +154,17 @@ def test_a_filter_with_both_ids_scans_the_smaller_side_with_the_same_answer() ->
         resource_type="doc", resource_ids=("1",), subject_type="user", subject_ids=("u7", "u8", "u9")
     )
     assert texts(index.select(many, 1, NOW)) == ["doc:1#viewer@user:u7"]
+
+
+def test_a_touch_that_replaced_a_row_is_one_new_version() -> None:
+    index = loaded("doc:1#viewer@user:alice")
+    # The log shows a replacing TOUCH as the new row's TOUCH and the old row's DELETE, adjacent.
+    index.apply_rows(
+        [
+            change(2, Operation.TOUCH, 'doc:1#viewer@user:alice[only_on:{"day":2}]'),
+            change(2, Operation.DELETE, "doc:1#viewer@user:alice"),
+        ],
+        through=2,
+    )
+    assert texts(index.select(DOC, 1, NOW)) == ["doc:1#viewer@user:alice"]
+    assert texts(index.select(DOC, 2, NOW)) == ['doc:1#viewer@user:alice[only_on:{"day":2}]']
