@@ -6,8 +6,9 @@ accepts exactly what the CLI and the YAML files accept and reports a bad part th
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
+from typing import Any, Final
 
 from rebac import errors
 from rebac.api import dto
@@ -56,6 +57,8 @@ __all__ = [
     "via_of",
 ]
 
+_KEPT_REFS: Final = 4096
+_MINIMIZE_LATENCY: Final = Consistency()
 _OPERATIONS = {
     "OPERATION_TOUCH": Operation.TOUCH,
     "OPERATION_CREATE": Operation.CREATE,
@@ -75,7 +78,7 @@ _SET_OPS = {
 
 def object_of(ref: dto.ObjectReference) -> ObjectRef:
     """``{objectType, objectId}`` → :class:`ObjectRef` (no wildcard)."""
-    return parse_object(f"{ref.object_type}:{ref.object_id}")
+    return _object(ref.object_type, ref.object_id)
 
 
 def subject_of(ref: dto.SubjectReference) -> SubjectRef:
@@ -83,9 +86,21 @@ def subject_of(ref: dto.SubjectReference) -> SubjectRef:
 
     Wildcards are allowed here; the engine refuses them where they make no sense.
     """
-    text = f"{ref.object.object_type}:{ref.object.object_id}"
-    if ref.optional_relation:
-        text += f"#{ref.optional_relation}"
+    return _subject(ref.object.object_type, ref.object.object_id, ref.optional_relation)
+
+
+# Refs are immutable values and a service sees the same few again and again (every check names a
+# resource and a subject); only parsed ones are kept, a refused text raises each time.
+@functools.lru_cache(maxsize=_KEPT_REFS)
+def _object(object_type: str, object_id: str) -> ObjectRef:
+    return parse_object(f"{object_type}:{object_id}")
+
+
+@functools.lru_cache(maxsize=_KEPT_REFS)
+def _subject(object_type: str, object_id: str, relation: str) -> SubjectRef:
+    text = f"{object_type}:{object_id}"
+    if relation:
+        text += f"#{relation}"
     return parse_subject(text)
 
 
@@ -105,7 +120,14 @@ def subject_dto(ref: SubjectRef) -> dto.SubjectReference:
 def consistency_of(value: dto.Consistency | None) -> Consistency:
     """The consistency mode; more than one mode set is a 400."""
     if value is None:
-        return Consistency()
+        return _MINIMIZE_LATENCY
+    if (
+        value.minimize_latency
+        and not value.fully_consistent
+        and value.at_least_as_fresh is None
+        and value.at_exact_snapshot is None
+    ):
+        return _MINIMIZE_LATENCY  # the common case, without the general checks below
     chosen: list[Consistency] = []
     if value.minimize_latency:
         chosen.append(Consistency(ConsistencyMode.MINIMIZE_LATENCY))

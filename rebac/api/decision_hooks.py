@@ -19,10 +19,11 @@ from rebac.engine.decisions import DecisionScope, check_and_record
 from rebac.refs import ObjectRef, SubjectRef
 from rebac.store.revision import Revision
 
-__all__ = ["decide", "decision_id_of"]
+__all__ = ["caller_of", "decide", "decision_id_of"]
 
 
-def _caller(request: Request[Any, Any, Any]) -> str | None:
+def caller_of(request: Request[Any, Any, Any]) -> str | None:
+    """The API key id of the request's authenticated caller (``None`` when unknown)."""
     principal = getattr(request.state, "principal", None)
     return principal.key_id if isinstance(principal, Principal) else None
 
@@ -30,7 +31,7 @@ def _caller(request: Request[Any, Any, Any]) -> str | None:
 async def decide(  # noqa: PLR0917 - the request's context, then the check's own arguments
     services: Services,
     current: Current,
-    request: Request[Any, Any, Any],
+    caller: str | None,
     source: str,
     revision: Revision,
     check: tuple[ObjectRef, str, SubjectRef],
@@ -40,16 +41,12 @@ async def decide(  # noqa: PLR0917 - the request's context, then the check's own
 ) -> tuple[str | None, CheckResult]:
     """Check ``(resource, permission, subject)`` at ``revision`` and record the decision.
 
-    Returns the decision id (``None`` when decisions are not recorded) and the result; an engine
-    error is recorded, carries ``decisionId`` in its details, and is re-raised.
+    ``caller`` is the API key id of the request (see :func:`caller_of`). Returns the decision id
+    (``None`` when decisions are not recorded) and the result; an engine error is recorded,
+    carries ``decisionId`` in its details, and is re-raised.
     """
-    scope = DecisionScope(
-        source=source,
-        caller=_caller(request),
-        revision=revision,
-        schema_version=current.version.version,
-        schema_hash=current.version.hash,
-    )
+    version = current.version
+    scope = DecisionScope(source, caller, revision, version.version, version.hash)
     resource, permission, subject = check
     return await check_and_record(
         services.decisions, current.engine, scope, resource, permission, subject, context=context, via=via

@@ -27,6 +27,7 @@ __all__ = [
     "ProblemDetails",
     "ProblemType",
     "exception_handlers",
+    "handle_exception",
     "problem_for",
     "problem_response",
     "problem_responses",
@@ -158,7 +159,8 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     )
 
 
-def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The app's exception handler: ``exc`` as a problem response (a 500 is logged, type and route only)."""
     problem = problem_for(exc)
     if problem.kind is INTERNAL:
         # The type and route only: messages of foreign exceptions may quote connection strings.
@@ -204,4 +206,4 @@ def problem_responses(*extra: int) -> dict[int, ResponseSpec]:
 
 def exception_handlers() -> dict[type[Exception] | int, Any]:
     """Handlers for the app: every exception class goes through :func:`problem_for`."""
-    return {Exception: _handle, HTTPException: _handle, errors.RebacError: _handle}
+    return {Exception: handle_exception, HTTPException: handle_exception, errors.RebacError: handle_exception}

@@ -59,6 +59,7 @@ class Services:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._current: SchemaVersion | None = None
         self._fetched_at = float("-inf")
+        self._last: Current | None = None
         self.authenticator = Authenticator(settings.api.preshared_key)
         self.decisions: DecisionRecorder | None = None
         """The decision recorder while the app runs (``None``: decisions are not recorded)."""
@@ -106,6 +107,9 @@ class Services:
     async def current(self) -> Current:
         """The engine for the current schema version."""
         version = await self.current_schema()
+        last = self._last
+        if last is not None and last.version is version and self._engines.get(version.hash) is last.engine:
+            return last  # the same version object as last time: nothing to look up or rebuild
         engine = self._engines.get(version.hash)
         if engine is None:
             schema = compile_schema(version.text, f"schema version {version.version}")
@@ -122,7 +126,8 @@ class Services:
                 self._engines.popitem(last=False)
         else:
             self._engines.move_to_end(version.hash)
-        return Current(engine, version)
+        self._last = Current(engine, version)
+        return self._last
 
     async def ready(self) -> bool:
         """True when the database is reachable (and migrated, when a probe is configured)."""

@@ -157,14 +157,15 @@ class Engine:
         start = time.monotonic()
         if revision is None:
             revision = await self._reader.resolve(consistency or Consistency())
-        ctx_map = dict(context or {})
+        ctx_map = dict(context) if context else {}
         key = canonical_context(ctx_map)
-        if len(key.encode()) > limits.MAX_CAVEAT_CONTEXT_BYTES:
+        size = len(key) if key.isascii() else len(key.encode())
+        if size > limits.MAX_CAVEAT_CONTEXT_BYTES:
             raise LimitExceededError(
                 "the caveat context is too large",
                 limit="MAX_CAVEAT_CONTEXT_BYTES",
                 maximum=limits.MAX_CAVEAT_CONTEXT_BYTES,
-                actual=len(key.encode()),
+                actual=size,
             )
         return EvalContext(
             revision=revision,

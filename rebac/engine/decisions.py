@@ -67,6 +67,9 @@ _LOG: Final = logging.getLogger("rebac.decisions")
 _RETRIES: Final = 3
 _BACKOFF_SECONDS: Final = 0.2
 _PRUNE_EVERY_SECONDS: Final = 3600.0
+_POOL_IDS: Final = 256
+_RAND_MASK: Final = (1 << 62) - 1
+_MS_MASK: Final = (1 << 48) - 1
 
 
 def _utcnow() -> datetime:
@@ -76,14 +79,16 @@ def _utcnow() -> datetime:
 class _Uuid7:
     """UUIDv7 texts (RFC 9562): 48-bit Unix milliseconds, then a 12-bit counter, then 62 random bits.
 
-    The counter keeps ids of one generator strictly increasing within a millisecond.
+    The counter keeps ids of one generator strictly increasing within a millisecond. The random
+    bits come from ``os.urandom``, read for many ids at once (one system call per ``_POOL_IDS``).
     """
 
-    __slots__ = ("_counter", "_last_ms")
+    __slots__ = ("_counter", "_last_ms", "_pool")
 
     def __init__(self) -> None:
         self._last_ms = -1
         self._counter = 0
+        self._pool: list[int] = []
 
     def __call__(self) -> str:
         now_ms = time.time_ns() // 1_000_000
@@ -96,10 +101,18 @@ class _Uuid7:
         else:
             self._last_ms = now_ms
             self._counter = 0
-        rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-        value = (now_ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | self._counter << 64 | 0b10 << 62 | rand
-        h = f"{value:032x}"  # str(uuid.UUID(int=value)), without building the object
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        if not self._pool:
+            raw = os.urandom(8 * _POOL_IDS)
+            self._pool = [int.from_bytes(raw[i : i + 8], "big") & _RAND_MASK for i in range(0, len(raw), 8)]
+        rand = self._pool.pop()
+        # str(uuid.UUID(int=...)) of the 128 bits, field by field (version 7, variant 0b10)
+        return "%08x-%04x-%04x-%04x-%012x" % (  # noqa: UP031 - the fastest of the spellings
+            (now_ms & _MS_MASK) >> 16,
+            now_ms & 0xFFFF,
+            0x7000 | self._counter,
+            0x8000 | rand >> 48,
+            rand & 0xFFFF_FFFF_FFFF,
+        )
 
 
 @dataclass(frozen=True, slots=True)

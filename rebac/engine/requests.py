@@ -39,6 +39,8 @@ def canonical_context(context: Mapping[str, Any]) -> str:
     Raises:
         InvalidInputError: if the context is not JSON-serialisable.
     """
+    if not context:
+        return "{}"
     try:
         return json.dumps(context, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:

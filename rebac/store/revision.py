@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
 from typing import Final
@@ -33,7 +34,13 @@ class Revision:
 
 def encode_token(revision: Revision, store_id: str) -> str:
     """Encode a revision of the store ``store_id`` as an opaque token."""
-    payload = json.dumps({"v": _TOKEN_VERSION, "r": revision.value, "s": store_id}, separators=(",", ":"))
+    return _encode(revision.value, store_id)
+
+
+@functools.lru_cache(maxsize=64)
+def _encode(value: int, store_id: str) -> str:
+    """The token text (memoised: every answer carries one, and revisions change far less often)."""
+    payload = json.dumps({"v": _TOKEN_VERSION, "r": value, "s": store_id}, separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 

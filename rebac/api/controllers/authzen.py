@@ -21,7 +21,8 @@ from rebac import errors
 from rebac.api import authzen_dto as az
 from rebac.api.auth import require_scope
 from rebac.api.controllers._streaming import check_batch
-from rebac.api.decision_hooks import decide, decision_id_of
+from rebac.api.decision_hooks import caller_of, decide, decision_id_of
+from rebac.api.hot import hot_route
 from rebac.api.problems import problem_for, problem_responses
 from rebac.api.services import Current, Services
 from rebac.engine import CheckResult, Engine, Permissionship
@@ -30,7 +31,7 @@ from rebac.refs import ObjectRef, SubjectRef, parse_object, parse_subject
 from rebac.store.base import Consistency, ConsistencyMode
 from rebac.store.revision import Revision
 
-__all__ = ["AuthZenController", "WellKnownController"]
+__all__ = ["AuthZenController", "WellKnownController", "evaluation_decision"]
 
 TOKEN_HEADER: Final = "x-rebac-consistency-token"  # noqa: S105 - a header name, not a secret
 _DEFAULT_PAGE: Final = 100
@@ -91,8 +92,8 @@ def _error_decision(exc: Exception) -> az.Decision:
     )
 
 
-async def _revision(engine: Engine, request: Request[Any, Any, Any]) -> Revision:
-    token = request.headers.get(TOKEN_HEADER)
+async def _revision(engine: Engine, token: str | None) -> Revision:
+    """The revision of a decision: at least as fresh as ``token`` (the header), when given."""
     if token is not None:
         return await engine.resolve(Consistency(ConsistencyMode.AT_LEAST_AS_FRESH, token))
     return await engine.resolve(Consistency())
@@ -121,12 +122,13 @@ async def _evaluate(  # noqa: PLR0917 - the four AuthZEN members, positionally a
     action: az.Action,
     context: dict[str, Any] | None,
     *,
-    request: Request[Any, Any, Any],
+    services: Services,
+    caller: str | None,
 ) -> az.Decision:
     decision_id, result = await decide(
-        request.app.state.services,
+        services,
         current,
-        request,
+        caller,
         "authzen",
         revision,
         (_resource(resource), action.name, _subject(subject)),
@@ -134,6 +136,30 @@ async def _evaluate(  # noqa: PLR0917 - the four AuthZEN members, positionally a
         via=_via(subject),
     )
     return _with_id(_decision(result), decision_id)
+
+
+async def evaluation_decision(
+    services: Services,
+    current: Current,
+    caller: str | None,
+    data: az.EvaluationRequest,
+    token: str | None,
+) -> az.Decision:
+    """Answer one ``POST /access/v1/evaluation`` (the handler and its hot route both call this).
+
+    ``token`` is the ``X-Rebac-Consistency-Token`` header, if sent.
+    """
+    revision = await _revision(current.engine, token)
+    return await _evaluate(
+        current,
+        revision,
+        data.subject,
+        data.resource,
+        data.action,
+        data.context,
+        services=services,
+        caller=caller,
+    )
 
 
 def _page(page: az.PageRequest | None, services: NamedDependency[Services]) -> tuple[int, str | None]:
@@ -155,17 +181,23 @@ class AuthZenController(Controller):
     guards = [require_scope("check")]  # noqa: RUF012 - Litestar reads this class attribute
     tags = ["authzen"]  # noqa: RUF012
 
-    @post("/evaluation", operation_id="AuthZenEvaluation", status_code=200, responses=problem_responses(422))
+    @post(
+        "/evaluation",
+        operation_id="AuthZenEvaluation",
+        status_code=200,
+        responses=problem_responses(422),
+        middleware=[hot_route(az.EvaluationRequest, evaluation_decision)],
+    )
     async def evaluation(
         self,
         data: JSONBody[az.EvaluationRequest],
         current: NamedDependency[Current],
+        services: NamedDependency[Services],
         request: Request[Any, Any, Any],
     ) -> az.Decision:
         """One decision."""
-        revision = await _revision(current.engine, request)
-        return await _evaluate(
-            current, revision, data.subject, data.resource, data.action, data.context, request=request
+        return await evaluation_decision(
+            services, current, caller_of(request), data, request.headers.get(TOKEN_HEADER)
         )
 
     @post(
@@ -180,14 +212,22 @@ class AuthZenController(Controller):
     ) -> az.EvaluationsResponse:
         """Many decisions at one revision; top-level members are defaults for each item."""
         engine = current.engine
-        revision = await _revision(engine, request)
+        revision = await _revision(engine, request.headers.get(TOKEN_HEADER))
+        caller = caller_of(request)
         if not data.evaluations:
             if data.subject is None or data.resource is None or data.action is None:
                 raise errors.InvalidInputError(
                     "subject, resource and action are required without evaluations"
                 )
             single = await _evaluate(
-                current, revision, data.subject, data.resource, data.action, data.context, request=request
+                current,
+                revision,
+                data.subject,
+                data.resource,
+                data.action,
+                data.context,
+                services=services,
+                caller=caller,
             )
             return az.EvaluationsResponse(decision=single.decision, context=single.context)
         check_batch(
@@ -216,7 +256,8 @@ class AuthZenController(Controller):
                     resource,
                     action,
                     _merge(data.context, item.context),
-                    request=request,
+                    services=services,
+                    caller=caller,
                 )
             except (errors.RebacError, ValueError) as exc:
                 decision = _with_id(_error_decision(exc), decision_id_of(exc))
@@ -248,7 +289,7 @@ class AuthZenController(Controller):
         if data.resource.id is None:
             raise errors.InvalidInputError("resource.id is required for a subject search")
         limit, token = _page(data.page, services)
-        revision = await _revision(current.engine, request)
+        revision = await _revision(current.engine, request.headers.get(TOKEN_HEADER))
         page = await current.engine.lookup_subjects(
             parse_object(f"{data.resource.type}:{data.resource.id}"),
             data.action.name,
@@ -284,7 +325,7 @@ class AuthZenController(Controller):
         if data.subject.id is None:
             raise errors.InvalidInputError("subject.id is required for a resource search")
         limit, token = _page(data.page, services)
-        revision = await _revision(current.engine, request)
+        revision = await _revision(current.engine, request.headers.get(TOKEN_HEADER))
         page = await current.engine.lookup_resources(
             data.resource.type,
             data.action.name,
@@ -321,7 +362,7 @@ class AuthZenController(Controller):
             raise errors.InvalidTokenError("action search has a single page; page.token must be empty")
         resource, subject = _resource(data.resource), _subject(data.subject)
         definition = engine.model.definition(resource.type)
-        revision = await _revision(engine, request)
+        revision = await _revision(engine, request.headers.get(TOKEN_HEADER))
         results: list[dict[str, Any]] = []
         for name in sorted(definition.permissions):
             result = await engine.check(resource, name, subject, revision=revision, context=data.context)

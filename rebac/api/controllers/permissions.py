@@ -14,7 +14,8 @@ from litestar.response import Stream
 from rebac.api import convert, dto
 from rebac.api.auth import require_scope
 from rebac.api.controllers._streaming import check_batch, ndjson, page_limit, wants_ndjson
-from rebac.api.decision_hooks import decide, decision_id_of
+from rebac.api.decision_hooks import caller_of, decide, decision_id_of
+from rebac.api.hot import hot_route
 from rebac.api.problems import problem_for, problem_responses
 from rebac.api.services import Current, Services
 from rebac.api.tracing import trace_check
@@ -23,7 +24,7 @@ from rebac.errors import EvaluationError
 from rebac.refs import format_expiration
 from rebac.store.revision import Revision
 
-__all__ = ["PermissionsController"]
+__all__ = ["PermissionsController", "check_response"]
 
 
 def _item(result: CheckResult) -> dto.CheckBulkResult:
@@ -60,6 +61,45 @@ def _subject_result(item: LookupSubjectItem, token: dto.ZedToken) -> dto.LookupS
     )
 
 
+async def check_response(
+    services: Services,
+    current: Current,
+    caller: str | None,
+    data: dto.CheckRequest,
+    _token_header: str | None,
+) -> dto.CheckResponse:
+    """Answer one ``POST /v1/permissions/check`` (the handler and its hot route both call this)."""
+    engine = current.engine
+    resource, subject = convert.object_of(data.resource), convert.subject_of(data.subject)
+    revision = await engine.resolve(convert.consistency_of(data.consistency))
+    started = time.perf_counter()
+    decision_id, result = await decide(
+        services,
+        current,
+        caller,
+        "check",
+        revision,
+        (resource, data.permission, subject),
+        context=data.context,
+        via=convert.via_of(data.optional_via) if data.optional_via else None,
+    )
+    debug = None
+    if data.with_tracing:
+        trace = await trace_check(
+            engine, services.store, resource, data.permission, subject, revision, data.context, started
+        )
+        debug = dto.DebugInformation(check=trace, schema_used=current.version.text)
+    return dto.CheckResponse(
+        checked_at=dto.ZedToken(services.store.token_for(revision)),
+        permissionship=result.permissionship.value,
+        partial_caveat_info=convert.partial(result.missing) if result.missing else None,
+        debug_trace=debug,
+        optional_expires_at=format_expiration(result.expires_at) if result.expires_at else None,
+        delegation=convert.hops_dto(result.delegation) if result.delegation else None,
+        decision_id=decision_id,
+    )
+
+
 class PermissionsController(Controller):
     """Decisions and lookups (scope ``check``)."""
 
@@ -67,7 +107,13 @@ class PermissionsController(Controller):
     guards = [require_scope("check")]  # noqa: RUF012 - Litestar reads this class attribute
     tags = ["permissions"]  # noqa: RUF012
 
-    @post("/check", operation_id="CheckPermission", status_code=200, responses=problem_responses(422))
+    @post(
+        "/check",
+        operation_id="CheckPermission",
+        status_code=200,
+        responses=problem_responses(422),
+        middleware=[hot_route(dto.CheckRequest, check_response)],
+    )
     async def check(
         self,
         data: JSONBody[dto.CheckRequest],
@@ -76,35 +122,7 @@ class PermissionsController(Controller):
         request: Request[Any, Any, Any],
     ) -> dto.CheckResponse:
         """May ``subject`` do ``permission`` on ``resource``? A deny is a 200 with NO_PERMISSION."""
-        engine = current.engine
-        resource, subject = convert.object_of(data.resource), convert.subject_of(data.subject)
-        revision = await engine.resolve(convert.consistency_of(data.consistency))
-        started = time.perf_counter()
-        decision_id, result = await decide(
-            services,
-            current,
-            request,
-            "check",
-            revision,
-            (resource, data.permission, subject),
-            context=data.context,
-            via=convert.via_of(data.optional_via),
-        )
-        debug = None
-        if data.with_tracing:
-            trace = await trace_check(
-                engine, services.store, resource, data.permission, subject, revision, data.context, started
-            )
-            debug = dto.DebugInformation(check=trace, schema_used=current.version.text)
-        return dto.CheckResponse(
-            checked_at=dto.ZedToken(services.store.token_for(revision)),
-            permissionship=result.permissionship.value,
-            partial_caveat_info=convert.partial(result.missing),
-            debug_trace=debug,
-            optional_expires_at=format_expiration(result.expires_at) if result.expires_at else None,
-            delegation=convert.hops_dto(result.delegation),
-            decision_id=decision_id,
-        )
+        return await check_response(services, current, caller_of(request), data, None)
 
     @post(
         "/checkbulk", operation_id="CheckBulkPermissions", status_code=200, responses=problem_responses(422)
@@ -122,6 +140,7 @@ class PermissionsController(Controller):
         )
         engine = current.engine
         revision = await engine.resolve(convert.consistency_of(data.consistency))
+        caller = caller_of(request)
         pairs: list[dto.CheckBulkPair] = []
         for raw in data.items:
             try:
@@ -136,7 +155,7 @@ class PermissionsController(Controller):
                 decision_id, result = await decide(
                     services,
                     current,
-                    request,
+                    caller,
                     "checkbulk",
                     revision,
                     (item.resource, item.permission, item.subject),
