@@ -34,6 +34,7 @@ from rebac.engine.delegation import check_delegated, delegates, normalize_via
 from rebac.engine.dispatch import Dispatcher, build_chain
 from rebac.engine.expand import Expander
 from rebac.engine.lookup import (
+    ResourceSets,
     cursor_revision,
     lookup_resources,
     lookup_subjects,
@@ -112,7 +113,7 @@ class Engine:
         clock: Wall clock deciding expiration (injectable for tests).
     """
 
-    __slots__ = ("_cache", "_clock", "_head", "_reader", "model", "settings")
+    __slots__ = ("_cache", "_clock", "_head", "_reader", "_sets", "model", "settings")
 
     def __init__(
         self,
@@ -129,6 +130,9 @@ class Engine:
         self._cache = cache if self.settings.cache_enabled else None
         self._clock = clock
         self._head: Dispatcher = build_chain(reader, self._cache)
+        # Exact multi-page lookup answers, so following pages are not recomputed (keyed by
+        # revision, schema hash and request; bounded by expiry). Off with the cache.
+        self._sets = ResourceSets() if self.settings.cache_enabled else None
 
     @classmethod
     def build(
@@ -338,9 +342,13 @@ class Engine:
             )
         if delegated:
             return await lookup_resources_delegated(
-                self._reader, self._head, request, max_hops=self.settings.max_delegation_hops
+                self._reader,
+                self._head,
+                request,
+                max_hops=self.settings.max_delegation_hops,
+                sets=self._sets,
             )
-        return await lookup_resources(self._reader, self._head, request)
+        return await lookup_resources(self._reader, self._head, request, sets=self._sets)
 
     async def lookup_subjects(
         self,

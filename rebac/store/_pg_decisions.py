@@ -11,6 +11,7 @@ Every statement runs through the store's cancellation-safe ``read``/``write`` ru
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,6 +37,7 @@ _COLUMNS: Final = (
     "chain, revision, schema_version, schema_hash, context, latency_ms"
 )
 _COPY: Final = f"COPY decision_log ({_COLUMNS}) FROM STDIN"
+_YIELD_EVERY: Final = 64
 """COPY routes each row to its day's partition; several times faster than a multi-row INSERT."""
 _LIST_PARTITIONS: Final = sa.text(
     "SELECT c.relname FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid "
@@ -61,10 +63,10 @@ def _bounds(day: date) -> tuple[str, str]:
 
 
 def _row(record: DecisionRecord) -> tuple[Any, ...]:
-    """One COPY row, in ``_COLUMNS`` order (JSON columns as JSON text)."""
+    """One COPY row, in ``_COLUMNS`` order (the id and JSON columns as text Postgres parses)."""
     return (
         record.decided_at,
-        uuid.UUID(record.decision_id),
+        record.decision_id,
         record.source,
         record.caller,
         record.subject,
@@ -72,7 +74,7 @@ def _row(record: DecisionRecord) -> tuple[Any, ...]:
         record.resource,
         record.result.value,
         record.reason,
-        json.dumps(list(record.chain)),
+        json.dumps(list(record.chain)) if record.chain else "[]",
         record.revision,
         record.schema_version,
         record.schema_hash,
@@ -171,7 +173,6 @@ class PgDecisionLog:
         if not batch:
             return
         days = {record.decided_at.astimezone(UTC).date() for record in batch}
-        rows = [_row(record) for record in batch]
 
         async def txn(conn: AsyncConnection) -> None:
             raw = await conn.get_raw_connection()
@@ -179,8 +180,12 @@ class PgDecisionLog:
             if driver is None:  # pragma: no cover - a pooled connection always has its driver connection
                 raise StoreError("the database connection is closed")
             async with driver.cursor() as cur, cur.copy(_COPY) as copy:
-                for row in rows:
-                    await copy.write_row(row)
+                for number, record in enumerate(batch, 1):
+                    await copy.write_row(_row(record))
+                    if number % _YIELD_EVERY == 0:
+                        # Rows are built and buffered without I/O: hand the loop back now and
+                        # then so requests are not stalled behind a whole batch.
+                        await asyncio.sleep(0)
 
         await self._ensure_partitions(days)
         try:

@@ -25,6 +25,7 @@ cancelled (see :mod:`rebac.store._pg_cancel`); ``query`` never holds one across 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -164,7 +165,8 @@ class PostgresTupleStore(PostgresIdentityMixin):
         self._conninfo = conninfo
         self._listener = RevisionListener(conninfo)
         self._fast = FastReads(conninfo, max_size=read_pool_size)
-        self._quantized: tuple[float, Revision] | None = None
+        self._quantized: tuple[float, float, Revision] | None = None
+        """The current bucket's bounds (epoch seconds) and its revision."""
         self._statements = ReadStatements(engine.dialect)
         self._decisions = PgDecisionLog(self._read, self._write)
         self._follower: IndexFollower | None = None
@@ -264,15 +266,20 @@ class PostgresTupleStore(PostgresIdentityMixin):
         return Revision(int(rows[0][0]))
 
     async def _quantized_revision(self) -> Revision:
+        """The newest revision committed before the current quantization bucket began.
+
+        Read once per bucket; within it a float comparison serves every request.
+        """
+        cached = self._quantized
+        if cached is not None and cached[0] <= time.time() < cached[1]:
+            return cached[2]
         start = quantize(datetime.now(UTC), self._quantization)
         if start is None:
             return await self.head_revision()
-        cached = self._quantized
-        if cached is not None and cached[0] == start.timestamp():
-            return cached[1]
         rows = await self._fast.fetch(_QUANTIZED_SQL, {"start": start})
         result = Revision(int(rows[0][0]))
-        self._quantized = (start.timestamp(), result)
+        begins = start.timestamp()
+        self._quantized = (begins, begins + self._quantization, result)
         return result
 
     async def resolve(self, consistency: Consistency) -> Revision:
