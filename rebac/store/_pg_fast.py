@@ -14,7 +14,9 @@ the connection goes back to the pool clean.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -22,7 +24,9 @@ from psycopg_pool import AsyncConnectionPool
 from rebac.store._pg_cancel import run_on_connection
 from rebac.store._pg_sql import translate_errors
 
-__all__ = ["FastReads"]
+__all__ = ["FastReads", "SharedRead"]
+
+T = TypeVar("T")
 
 
 async def _configure(conn: AsyncConnection[Any]) -> None:
@@ -73,3 +77,49 @@ class FastReads:
 
         with translate_errors():
             return await run_on_connection(self._pool.connection, body)
+
+
+class SharedRead(Generic[T]):
+    """Coalesces concurrent calls of one read into one round trip, without serving stale answers.
+
+    Every caller gets the result of a read *issued after it called*: callers queue on the next
+    round; the round's task takes the queue when it starts and only then sends the read, so
+    whatever was committed before any of them called is in the answer. Callers arriving while a
+    round is in flight wait for the following round. Under load (a fully consistent check needs
+    the head revision) this turns one query per request into one per round.
+
+    Args:
+        read: The read to share.
+    """
+
+    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+        self._read = read
+        self._waiters: list[asyncio.Future[T]] | None = None
+        self._rounds: set[asyncio.Task[None]] = set()
+
+    async def __call__(self) -> T:
+        """The result of a read sent after this call."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        if self._waiters is None:
+            self._waiters = []
+            task = loop.create_task(self._round())
+            self._rounds.add(task)
+            task.add_done_callback(self._rounds.discard)
+        self._waiters.append(future)
+        return await future
+
+    async def _round(self) -> None:
+        waiters, self._waiters = self._waiters or [], None
+        try:
+            result = await self._read()
+        except BaseException as exc:  # every waiter gets the failure, whatever it is
+            for future in waiters:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            for future in waiters:
+                if not future.done():
+                    future.set_result(result)

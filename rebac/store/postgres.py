@@ -59,7 +59,7 @@ from rebac.store._pg_changes import (
     schema_from_row,
 )
 from rebac.store._pg_decisions import PgDecisionLog
-from rebac.store._pg_fast import FastReads
+from rebac.store._pg_fast import FastReads, SharedRead
 from rebac.store._pg_identities import PostgresIdentityMixin
 from rebac.store._pg_listen import CHANNEL, RevisionListener
 from rebac.store._pg_mirror import IndexFollower, IndexSettings, IndexStatus
@@ -165,6 +165,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
         self._conninfo = conninfo
         self._listener = RevisionListener(conninfo)
         self._fast = FastReads(conninfo, max_size=read_pool_size)
+        self._head_and_oldest = SharedRead(self._read_head_and_oldest)
         self._quantized: tuple[float, float, Revision] | None = None
         """The current bucket's bounds (epoch seconds) and its revision."""
         self._statements = ReadStatements(engine.dialect)
@@ -282,6 +283,10 @@ class PostgresTupleStore(PostgresIdentityMixin):
         self._quantized = (begins, begins + self._quantization, result)
         return result
 
+    async def _read_head_and_oldest(self) -> tuple[int, int]:
+        rows = await self._fast.fetch(_HEAD_AND_GC_SQL)
+        return int(rows[0][0]), int(rows[0][1])
+
     async def resolve(self, consistency: Consistency) -> Revision:
         """The revision a read with ``consistency`` must use."""
         quantized = await self._quantized_revision()
@@ -291,8 +296,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
             wanted = decode_token(consistency.token, self._store_id)
             if wanted <= quantized:  # the cached recent revision is fresh enough: no round trip
                 return quantized
-        rows = await self._fast.fetch(_HEAD_AND_GC_SQL)
-        head, oldest = rows[0]
+        head, oldest = await self._head_and_oldest()
         return resolve_revision(
             consistency,
             store_id=self._store_id,
