@@ -153,5 +153,7 @@ class Settings:
             enabled=source.get("REBAC_DECISION_LOG", "on").lower() not in {"0", "off", "false", "no"},
             sample_rate=float(source.get("REBAC_DECISION_SAMPLE_RATE", "1.0")),
             retention_days=int(source.get("REBAC_DECISION_RETENTION_DAYS", limits.DECISION_RETENTION_DAYS)),
+            batch_size=int(source.get("REBAC_DECISION_BATCH_SIZE", limits.DECISION_BATCH_SIZE)),
+            flush_seconds=float(source.get("REBAC_DECISION_FLUSH_SECONDS", limits.DECISION_FLUSH_SECONDS)),
         )
         return cls(database=database, engine=engine, api=api, decisions=decisions)

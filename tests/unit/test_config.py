@@ -37,3 +37,13 @@ def test_environment_overrides() -> None:
     assert settings.engine.cache_enabled is False
     assert settings.api.preshared_key == "k3y-value"
     assert "k3y-value" not in repr(settings)
+
+
+def test_index_and_decision_batching_come_from_the_environment() -> None:
+    assert Settings.from_env({}).database.index is True
+    settings = Settings.from_env(
+        {"REBAC_INDEX": "off", "REBAC_DECISION_BATCH_SIZE": "50", "REBAC_DECISION_FLUSH_SECONDS": "0.05"}
+    )
+    assert settings.database.index is False
+    assert settings.decisions.batch_size == 50
+    assert settings.decisions.flush_seconds == 0.05
