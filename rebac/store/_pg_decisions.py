@@ -62,24 +62,34 @@ def _bounds(day: date) -> tuple[str, str]:
     return start.isoformat(), (start + timedelta(days=1)).isoformat()
 
 
-def _row(record: DecisionRecord) -> tuple[Any, ...]:
-    """One COPY row, in ``_COLUMNS`` order (the id and JSON columns as text Postgres parses)."""
+_COPY_ESCAPES: Final = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL: Final = "\\N"
+
+
+def _text(value: str | None) -> str:
+    """``value`` as one field of COPY's text format (NULL marker; backslash, tab, CR and LF escaped)."""
+    if value is None:
+        return _NULL
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_COPY_ESCAPES)
+    return value
+
+
+def _line(record: DecisionRecord) -> str:
+    """One COPY text line, in ``_COLUMNS`` order.
+
+    Formatted here rather than by psycopg's per-field adapters: the flusher writes every decision
+    the service makes, and this is several times cheaper per row.
+    """
+    chain = json.dumps(list(record.chain)) if record.chain else "[]"
+    context = None if record.context is None else json.dumps(record.context)
+    revision = _NULL if record.revision is None else str(record.revision)
+    version = _NULL if record.schema_version is None else str(record.schema_version)
     return (
-        record.decided_at,
-        record.decision_id,
-        record.source,
-        record.caller,
-        record.subject,
-        record.permission,
-        record.resource,
-        record.result.value,
-        record.reason,
-        json.dumps(list(record.chain)) if record.chain else "[]",
-        record.revision,
-        record.schema_version,
-        record.schema_hash,
-        None if record.context is None else json.dumps(record.context),
-        record.latency_ms,
+        f"{record.decided_at.isoformat()}\t{record.decision_id}\t{_text(record.source)}\t"
+        f"{_text(record.caller)}\t{_text(record.subject)}\t{_text(record.permission)}\t"
+        f"{_text(record.resource)}\t{record.result.value}\t{_text(record.reason)}\t{_text(chain)}\t"
+        f"{revision}\t{version}\t{_text(record.schema_hash)}\t{_text(context)}\t{record.latency_ms!r}\n"
     )
 
 
@@ -180,12 +190,11 @@ class PgDecisionLog:
             if driver is None:  # pragma: no cover - a pooled connection always has its driver connection
                 raise StoreError("the database connection is closed")
             async with driver.cursor() as cur, cur.copy(_COPY) as copy:
-                for number, record in enumerate(batch, 1):
-                    await copy.write_row(_row(record))
-                    if number % _YIELD_EVERY == 0:
-                        # Rows are built and buffered without I/O: hand the loop back now and
-                        # then so requests are not stalled behind a whole batch.
-                        await asyncio.sleep(0)
+                for start in range(0, len(batch), _YIELD_EVERY):
+                    await copy.write("".join([_line(r) for r in batch[start : start + _YIELD_EVERY]]))
+                    # Lines are built without I/O: hand the loop back between chunks so requests
+                    # are not stalled behind a whole batch.
+                    await asyncio.sleep(0)
 
         await self._ensure_partitions(days)
         try:

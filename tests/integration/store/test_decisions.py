@@ -55,6 +55,24 @@ async def test_round_trip_keeps_every_field(store: TupleStore) -> None:
     assert await log.query_decisions(DecisionFilter(), limit=10) == [full]
 
 
+async def test_text_with_copy_special_characters_round_trips(store: TupleStore) -> None:
+    log = log_of(store)
+    awkward = 'tab\there, newline\nthere, cr\r, backslash \\N and \\t, quote " and ünïcode'
+    full = rec(
+        2,
+        reason=awkward,
+        caller="key\\with\tstuff",
+        chain=({"subject": "agent:a", "reason": awkward},),
+        context={"note": awkward, "nested": {"path": "C:\\dir\\file"}},
+        latency_ms=float("inf"),
+    )
+    many = [rec(3 + i / 1000, reason=f"line {i}\n") for i in range(300)]  # several COPY chunks
+    await log.append_decisions([full, *many])
+    found = await log.query_decisions(DecisionFilter(), limit=1000)
+    assert found[-1] == full
+    assert sorted(found[:-1], key=lambda r: r.decided_at) == many
+
+
 async def test_filters_and_newest_first(store: TupleStore) -> None:
     log = log_of(store)
     records = [
