@@ -11,7 +11,8 @@ The dataset directory holds ``schema.zed``, ``relationships.txt``, ``checks.txt`
 
 Without ``--url`` the script starts ``rebac serve`` (granian, one worker) on a free 127.0.0.1 port
 against ``REBAC_DATABASE_URL`` or, when that is unset, a throwaway database created on the server
-of ``postgresql+psycopg://root@127.0.0.1:5432/test`` and dropped at the end. It writes the schema,
+of ``postgresql+psycopg://root@127.0.0.1:5432/test`` and dropped at the end, and waits for
+``/readyz`` (migrated, reachable, relationship index loaded). It writes the schema,
 imports the relationships (rate printed), verifies every line of ``checks.txt`` and
 ``lookups.txt`` over HTTP with full consistency (exit status 1 on any mismatch), then measures:
 
@@ -24,7 +25,8 @@ imports the relationships (rate printed), verifies every line of ``checks.txt`` 
 
 The load generator is the raw-asyncio keep-alive client of ``scripts/bench_http.py`` (pre-encoded
 requests, no HTTP library). Its cost is stated from measurement: the client's own CPU time per
-request next to the server process tree's CPU time per request (from ``/proc``), and the client's
+request next to the server process tree's and the local PostgreSQL processes' CPU time per
+request (from ``/proc``), and the client's
 rate against ``/healthz``. The machine load before and after and the server's RSS
 (``/proc/<pid>/status`` VmRSS, whole process tree) are printed and written to ``--out`` as JSON.
 All traffic goes to 127.0.0.1; only the processes this script started are stopped, by PID.
