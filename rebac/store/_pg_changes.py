@@ -76,14 +76,17 @@ async def read_changes(conn: AsyncConnection, since: int, limit: int) -> Sequenc
 
 
 async def read_changes_through(
-    conn: AsyncConnection, since: int, limit: int
-) -> tuple[Sequence[Any], int, bool]:
-    """Change rows after ``since``, the revision they are complete through, and whether that is the head.
+    conn: AsyncConnection, since: int, limit: int, *, max_revision_rows: int
+) -> tuple[Sequence[Any], int, bool, bool]:
+    """Change rows after ``since``: ``(rows, through, complete, too_large)``.
 
-    Run in a REPEATABLE READ transaction so the head and the changes come from one snapshot: when
-    nothing was cut, every change up to the head is in the rows. When the rows were cut at
+    ``through`` is the revision the rows are complete through and ``complete`` whether that is the
+    head. Run in a REPEATABLE READ transaction so the head and the changes come from one snapshot:
+    when nothing was cut, every change up to the head is in the rows. When the rows were cut at
     ``limit`` (whole revisions only, as :func:`read_changes`), they are complete through the
-    revision before the first one left out.
+    revision before the first one left out. A first revision with more than ``limit`` rows is
+    returned whole, unless it has more than ``max_revision_rows``: then no rows come back and
+    ``too_large`` is true (a follower reloads a snapshot instead of holding them all at once).
 
     Raises:
         RevisionUnavailableError: revisions after ``since`` were garbage-collected.
@@ -94,13 +97,16 @@ async def read_changes_through(
     head = int((await conn.execute(sa.select(sa.func.max(revision.c.value)))).scalar_one())
     rows: Sequence[Any] = (await conn.execute(changes_stmt(since, None, limit + 1))).all()
     if len(rows) <= limit:
-        return rows, head, True
+        return rows, head, True, False
     first_left_out = int(rows[limit][0])
     kept = [row for row in rows[:limit] if row[0] < first_left_out]
     if kept:
-        return kept, first_left_out - 1, False
+        return kept, first_left_out - 1, False, False
+    size = sa.select(sa.func.count()).select_from(changes_stmt(since, first_left_out, None).subquery())
+    if int((await conn.execute(size)).scalar_one()) > max_revision_rows:
+        return [], since, False, True
     whole = (await conn.execute(changes_stmt(since, first_left_out, None))).all()
-    return whole, first_left_out, first_left_out == head
+    return whole, first_left_out, first_left_out == head, False
 
 
 async def insert_schema_version(

@@ -41,9 +41,10 @@ __all__ = ["IndexFollower", "IndexSettings", "IndexStatus"]
 logger = logging.getLogger(__name__)
 
 LoadSnapshot = Callable[[RelationshipIndex], Awaitable[None]]
-ReadChanges = Callable[[int, int], Awaitable[tuple[Sequence[ChangeRow], int, bool]]]
+ReadChanges = Callable[[int, int, int], Awaitable[tuple[Sequence[ChangeRow], int, bool, bool]]]
 
 _POLL_SECONDS: Final = 1.0
+_APPLY_SLICE: Final = 5_000
 _MAX_BACKOFF_SECONDS: Final = 5.0
 
 
@@ -57,6 +58,8 @@ class IndexSettings:
         retain_seconds: How long deleted rows stay in memory for reads at older revisions
             (``minimize_latency`` reads lag by up to one quantization bucket).
         batch: Change rows read per catch-up step.
+        max_revision_rows: A single revision with more changes than this (a large import) is not
+            read as changes: the index reloads a snapshot instead, in bounded batches.
         prune_min_dead: Prune only once this many deleted row versions are held (and they are a
             quarter of all rows).
     """
@@ -64,6 +67,7 @@ class IndexSettings:
     wait_seconds: float = 0.1
     retain_seconds: float = 30.0
     batch: int = 10_000
+    max_revision_rows: int = 200_000
     prune_min_dead: int = 10_000
 
 
@@ -84,8 +88,9 @@ class IndexFollower:
 
     Args:
         load_snapshot: Loads every row live at some revision into the (empty) index and finishes it.
-        read_changes: ``(since, limit) -> (rows, through, complete)``: the change-log rows after
-            ``since``, the revision they are complete through, and whether that is the head.
+        read_changes: ``(since, limit, max_revision_rows) -> (rows, through, complete, too_large)``:
+            the change-log rows after ``since``, the revision they are complete through, whether
+            that is the head, and whether one revision was too large to read as changes.
         listener: The store's NOTIFY listener.
         settings: Tuning.
     """
@@ -103,6 +108,7 @@ class IndexFollower:
         self._listener = listener
         self._settings = settings or IndexSettings()
         self._index = RelationshipIndex()
+        self._reload = True
         self._wake = asyncio.Event()
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -151,8 +157,11 @@ class IndexFollower:
             if not self._healthy:
                 return None
             self._wake.set()
-            if not await self._wait_until(lambda: index.applied >= revision, self._settings.wait_seconds):
+            if not await self._wait_until(
+                lambda: self._index.applied >= revision, self._settings.wait_seconds
+            ):
                 return None
+            index = self._index  # a reload may have swapped it meanwhile
         return index.select(flt, revision, datetime.now(UTC))
 
     async def _wait_until(self, done: Callable[[], bool], timeout: float) -> bool:
@@ -182,10 +191,12 @@ class IndexFollower:
         while not self._closing:
             try:
                 await self._listener.start()
-                if not self._index.loaded:
+                if self._reload:
                     await self._load()
                 self._wake.clear()
                 await self._catch_up()
+                if self._reload:
+                    continue
                 self._healthy = True
                 backoff = 0.05
                 self._maybe_prune()
@@ -194,7 +205,7 @@ class IndexFollower:
                         await self._wake.wait()
             except RevisionUnavailableError:
                 logger.warning("the change log no longer reaches the index; reloading its snapshot")
-                self._index.clear()
+                self._reload = True
             except (RebacError, OSError) as exc:
                 self._healthy = False
                 logger.warning("the relationship index cannot follow the change log: %s", exc)
@@ -202,9 +213,17 @@ class IndexFollower:
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
 
     async def _load(self) -> None:
+        """Load a fresh snapshot into a new index, then swap it in.
+
+        Until the swap, the old index keeps answering the revisions it holds (its rows are
+        versioned, so they stay right for those revisions); newer reads go to the database.
+        """
         started = time.monotonic()
-        self._index.clear()
-        await self._load_snapshot(self._index)
+        self._healthy = False  # while loading, reads beyond the old index go straight to the database
+        fresh = RelationshipIndex()
+        await self._load_snapshot(fresh)
+        self._index = fresh
+        self._reload = False
         # Move the snapshot's millions of (acyclic) objects out of the cyclic collector's view:
         # otherwise every full collection walks them all, a pause of hundreds of milliseconds
         # that lands on some unlucky request's latency. Reference counting still frees them.
@@ -212,21 +231,35 @@ class IndexFollower:
         self._samples.clear()
         logger.info(
             "relationship index loaded: %d rows at revision %d in %.1f s",
-            self._index.rows,
-            self._index.applied,
+            fresh.rows,
+            fresh.applied,
             time.monotonic() - started,
         )
         await self._notify()
 
     async def _catch_up(self) -> None:
-        index = self._index
+        index, settings = self._index, self._settings
         complete = False
         while not complete:
-            rows, through, complete = await self._read_changes(index.applied, self._settings.batch)
-            if through > index.applied or rows:
-                index.apply_rows(rows, through)
-                self._samples.append((time.monotonic(), index.applied))
-                await self._notify()
+            rows, through, complete, too_large = await self._read_changes(
+                index.applied, settings.batch, settings.max_revision_rows
+            )
+            if too_large:
+                logger.info("a revision is too large to follow as changes; reloading the index snapshot")
+                self._reload = True
+                return
+            if through <= index.applied and not rows:
+                return
+            # Applied in slices with a yield between them. Safe mid-way: rows of the new revisions
+            # are invisible to reads at the revisions already applied (versioned rows), and
+            # ``applied`` moves only once every slice is in.
+            for start in range(0, len(rows), _APPLY_SLICE):
+                if start:
+                    await asyncio.sleep(0)
+                index.apply_rows(rows[start : start + _APPLY_SLICE], index.applied)
+            index.apply_rows((), through)
+            self._samples.append((time.monotonic(), index.applied))
+            await self._notify()
 
     async def _notify(self) -> None:
         async with self._progress:

@@ -96,7 +96,8 @@ __all__ = ["IndexSettings", "IndexStatus", "PostgresTupleStore"]
 
 _T: Final = relation_tuple.c
 _PAGE: Final = 1000
-_SNAPSHOT_BATCH: Final = 20_000
+_SNAPSHOT_BATCH: Final = 5_000
+"""Rows per snapshot fetch: each batch is indexed without yielding, so it bounds the loop stall."""
 _HEAD_SQL: Final = "SELECT max(value) FROM revision"
 _SNAPSHOT_SQL: Final = (
     "SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation, "
@@ -380,12 +381,14 @@ class PostgresTupleStore(PostgresIdentityMixin):
                 await conn.close()
         index.finish_load(head)
 
-    async def _changes_through(self, since: int, limit: int) -> tuple[Sequence[ChangeRow], int, bool]:
+    async def _changes_through(
+        self, since: int, limit: int, max_revision_rows: int
+    ) -> tuple[Sequence[ChangeRow], int, bool, bool]:
         """Change-log rows after ``since``, read from one snapshot (see ``read_changes_through``)."""
         snapshot = self._engine.execution_options(isolation_level="REPEATABLE READ")
 
-        async def body(conn: AsyncConnection) -> tuple[Sequence[Any], int, bool]:
-            return await read_changes_through(conn, since, limit)
+        async def body(conn: AsyncConnection) -> tuple[Sequence[Any], int, bool, bool]:
+            return await read_changes_through(conn, since, limit, max_revision_rows=max_revision_rows)
 
         with translate_errors():
             return await run_on_connection(snapshot.begin, body)

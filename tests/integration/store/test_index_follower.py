@@ -27,6 +27,7 @@ from rebac.store.base import (
     RelationshipFilter,
     RelationshipUpdate,
 )
+from rebac.store.ndjson import parse_lines
 from rebac.store.postgres import IndexSettings, PostgresTupleStore
 from rebac.store.revision import Revision
 
@@ -159,7 +160,7 @@ async def test_a_follower_that_cannot_read_the_log_falls_back_to_the_database(
         follower = indexed._follower
         assert follower is not None
 
-        async def broken(since: int, limit: int) -> Any:
+        async def broken(since: int, limit: int, max_revision_rows: int) -> Any:
             raise StoreUnavailableError("the database is unavailable")
 
         monkeypatch.setattr(follower, "_read_changes", broken)
@@ -185,12 +186,12 @@ async def test_the_index_reloads_when_the_log_no_longer_reaches_it(
         real = follower._read_changes
         calls = 0
 
-        async def gone_once(since: int, limit: int) -> Any:
+        async def gone_once(since: int, limit: int, max_revision_rows: int) -> Any:
             nonlocal calls
             calls += 1
             if calls == 1:
                 raise RevisionUnavailableError("garbage-collected")
-            return await real(since, limit)
+            return await real(since, limit, max_revision_rows)
 
         monkeypatch.setattr(follower, "_read_changes", gone_once)
         result = await writer.write(up(Operation.CREATE, "doc:3#viewer@user:u0"))
@@ -219,5 +220,24 @@ async def test_the_follower_reconnects_after_losing_its_listen_connection(
         await wait_applied(indexed, result.revision)
         flt = RelationshipFilter(resource_type="doc", resource_ids=("4",))
         assert await rows(indexed, flt, result.revision) == ["doc:4#viewer@user:u1"]
+    finally:
+        await indexed.close()
+
+
+async def test_a_revision_too_large_to_follow_reloads_the_snapshot(
+    writer: PostgresTupleStore, pg_url: str
+) -> None:
+    indexed = await open_indexed(pg_url, batch=50, max_revision_rows=200)
+    try:
+        texts = [f"doc:big{i}#viewer@user:u{i % 7}" for i in range(500)]
+        result = await writer.bulk_import(parse_lines(texts))
+        small = await writer.write(up(Operation.CREATE, "doc:5#viewer@user:u0"))
+        await wait_applied(indexed, small.revision)
+        status = indexed.index_status()
+        assert status is not None
+        assert status.floor >= result.revision.value  # it was reloaded, not fed the 500 changes
+        flt = RelationshipFilter(subject_type="user", subject_ids=("u3",))
+        assert await rows(indexed, flt, small.revision) == await rows(writer, flt, small.revision)
+        assert len(await rows(indexed, flt, small.revision)) == len([t for t in texts if t.endswith("u3")])
     finally:
         await indexed.close()
