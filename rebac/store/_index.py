@@ -48,6 +48,9 @@ class _Row:
         self.deleted = LIVE
 
 
+Columns = tuple[str, str, str, str, str, str, str | None, dict[str, Any] | None, datetime | None]
+"""A relationship's columns: the key, caveat name and context, expiration."""
+
 SnapshotRow = tuple[str, str, str, str, str, str, str | None, dict[str, Any] | None, datetime | None, int]
 """A snapshot row: the key columns, caveat name and context, expiration, created revision."""
 
@@ -110,23 +113,19 @@ class RelationshipIndex:
         Built straight from the database rows (the hot loop of a million-row load): names are
         interned and object refs shared (a large index holds millions of rows).
         """
-        refs, intern = self._refs, sys.intern
         by_resource, by_subject = self._by_resource, self._by_subject
+        relationship = self._relationship
         count = 0
-        for rtype, rid, relation, stype, sid, srel, caveat_name, caveat_context, expires_at, created in rows:
-            slot = (rtype, rid)
-            resource = refs.get(slot)
-            if resource is None:
-                resource = refs[slot] = ObjectRef(intern(rtype), rid)
-            subject = SubjectRef(intern(stype), sid, intern(srel) if srel else None)
-            caveat = CaveatRef(caveat_name, caveat_context or {}) if caveat_name else None
-            row = _Row(Relationship(resource, intern(relation), subject, caveat, expires_at), created)
+        for columns in rows:
+            row = _Row(relationship(columns[:9]), columns[9])
+            rel = row.rel
+            slot = (rel.resource.type, rel.resource.id)
             rows_of = by_resource.get(slot)
             if rows_of is None:
                 by_resource[slot] = [row]
             else:
                 rows_of.append(row)
-            subject_slot = (stype, sid)
+            subject_slot = (rel.subject.type, rel.subject.id)
             rows_of = by_subject.get(subject_slot)
             if rows_of is None:
                 by_subject[subject_slot] = [row]
@@ -150,32 +149,14 @@ class RelationshipIndex:
         key at the same revision is the version that TOUCH replaced, and is skipped (as
         ``collapse`` does).
         """
-        refs, intern = self._refs, sys.intern
+        relationship = self._relationship
         touched: tuple[int, tuple[str, ...]] | None = None
-        for (
-            rev,
-            op,
-            rtype,
-            rid,
-            relation,
-            stype,
-            sid,
-            srel,
-            caveat_name,
-            caveat_context,
-            expires_at,
-            _,
-        ) in rows:
-            key = (rtype, rid, relation, stype, sid, srel)
+        for row in rows:
+            rev, op = row[0], row[1]
+            rel = relationship(row[2:11])
+            key = rel.key()
             if op != _TOUCH and touched == (rev, key):
                 continue
-            slot = (rtype, rid)
-            resource = refs.get(slot)
-            if resource is None:
-                resource = refs[slot] = ObjectRef(intern(rtype), rid)
-            subject = SubjectRef(intern(stype), sid, intern(srel) if srel else None)
-            caveat = CaveatRef(caveat_name, caveat_context or {}) if caveat_name else None
-            rel = Relationship(resource, intern(relation), subject, caveat, expires_at)
             current = self._live(rel)
             if current is not None:
                 current.deleted = rev
@@ -184,6 +165,18 @@ class RelationshipIndex:
                 self._insert(_Row(rel, rev))
                 touched = (rev, key)
         self.applied = max(self.applied, through)
+
+    def _relationship(self, columns: Columns) -> Relationship:
+        """A relationship from its columns, with interned names and a shared resource ref."""
+        rtype, rid, relation, stype, sid, srel, caveat_name, caveat_context, expires_at = columns
+        slot = (rtype, rid)
+        resource = self._refs.get(slot)
+        if resource is None:
+            resource = self._refs[slot] = ObjectRef(sys.intern(rtype), rid)
+        intern = sys.intern
+        subject = SubjectRef(intern(stype), sid, intern(srel) if srel else None)
+        caveat = CaveatRef(caveat_name, caveat_context or {}) if caveat_name else None
+        return Relationship(resource, intern(relation), subject, caveat, expires_at)
 
     def _insert(self, row: _Row) -> None:
         rel = row.rel
