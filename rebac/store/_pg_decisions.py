@@ -11,10 +11,9 @@ Every statement runs through the store's cancellation-safe ``read``/``write`` ru
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
@@ -29,6 +28,8 @@ from rebac.store.models import DECISION_PARTITION_PREFIX, decision_log
 __all__ = ["PgDecisionLog", "partition_name"]
 
 Runner = Callable[[Callable[[AsyncConnection], Awaitable[Any]]], Awaitable[Any]]
+CopyIn = Callable[[str, Iterable[str]], Awaitable[None]]
+"""``(COPY statement, text chunks)``: one transaction on the hot-path pool (no SQLAlchemy)."""
 
 _D: Final = decision_log.c
 _PARTITION_LOCK: Final = 0x7265_6261_6364_6C67  # "rebacdlg": serialises partition DDL across processes
@@ -93,6 +94,12 @@ def _line(record: DecisionRecord) -> str:
     )
 
 
+def _chunks(batch: Sequence[DecisionRecord]) -> Iterator[str]:
+    """The batch as COPY text, ``_YIELD_EVERY`` lines per chunk, formatted lazily (between yields)."""
+    for start in range(0, len(batch), _YIELD_EVERY):
+        yield "".join([_line(record) for record in batch[start : start + _YIELD_EVERY]])
+
+
 def _record(row: sa.Row[Any]) -> DecisionRecord:
     return DecisionRecord(
         decision_id=str(row.decision_id),
@@ -140,7 +147,7 @@ def _select(flt: DecisionFilter, limit: int, after: DecisionKey | None) -> sa.Se
 def _missing_partition(exc: StoreError) -> bool:
     """True when an insert failed because a day's partition is gone (dropped by another process)."""
     cause = exc.__cause__
-    orig = getattr(cause, "orig", None)
+    orig = getattr(cause, "orig", cause)  # SQLAlchemy wraps driver errors; the COPY path does not
     return isinstance(orig, pg_errors.CheckViolation) and "partition" in str(orig)
 
 
@@ -150,13 +157,15 @@ class PgDecisionLog:
     Args:
         read: Runs a body on an autocommit connection (the store's ``_read``).
         write: Runs a body in one transaction (the store's ``_write``).
+        copy_in: Runs one COPY of text chunks in a transaction; the batches go through it.
     """
 
-    __slots__ = ("_known", "_read", "_write")
+    __slots__ = ("_copy_in", "_known", "_read", "_write")
 
-    def __init__(self, read: Runner, write: Runner) -> None:
+    def __init__(self, read: Runner, write: Runner, copy_in: CopyIn) -> None:
         self._read = read
         self._write = write
+        self._copy_in = copy_in
         self._known: set[date] = set()
 
     async def _ensure_partitions(self, days: set[date]) -> None:
@@ -183,28 +192,15 @@ class PgDecisionLog:
         if not batch:
             return
         days = {record.decided_at.astimezone(UTC).date() for record in batch}
-
-        async def txn(conn: AsyncConnection) -> None:
-            raw = await conn.get_raw_connection()
-            driver = raw.driver_connection
-            if driver is None:  # pragma: no cover - a pooled connection always has its driver connection
-                raise StoreError("the database connection is closed")
-            async with driver.cursor() as cur, cur.copy(_COPY) as copy:
-                for start in range(0, len(batch), _YIELD_EVERY):
-                    await copy.write("".join([_line(r) for r in batch[start : start + _YIELD_EVERY]]))
-                    # Lines are built without I/O: hand the loop back between chunks so requests
-                    # are not stalled behind a whole batch.
-                    await asyncio.sleep(0)
-
         await self._ensure_partitions(days)
         try:
-            await self._write(txn)
+            await self._copy_in(_COPY, _chunks(batch))
         except StoreError as exc:
             if not _missing_partition(exc):
                 raise
             self._known -= days  # another process dropped one: re-create, then retry once
             await self._ensure_partitions(days)
-            await self._write(txn)
+            await self._copy_in(_COPY, _chunks(batch))
 
     async def query(
         self, flt: DecisionFilter, *, limit: int, after: DecisionKey | None = None

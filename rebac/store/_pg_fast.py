@@ -15,7 +15,8 @@ the connection goes back to the pool clean.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from psycopg import AsyncConnection
@@ -78,15 +79,35 @@ class FastReads:
         with translate_errors():
             return await run_on_connection(self._pool.connection, body)
 
+    async def copy_in(self, statement: str, chunks: Iterable[str]) -> None:
+        """Run ``COPY ... FROM STDIN`` with ``chunks`` of text-format lines, in one transaction.
+
+        Raises:
+            StoreUnavailableError: no connection could be had, or the database went away.
+            StoreError: any other database failure (nothing of the batch is stored).
+        """
+        with translate_errors():
+            await run_on_connection(
+                self._pool.connection, partial(_copy_body, statement=statement, chunks=chunks)
+            )
+
+
+async def _copy_body(conn: AsyncConnection[Any], statement: str, chunks: Iterable[str]) -> None:
+    async with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
+        for number, chunk in enumerate(chunks):
+            if number:
+                await asyncio.sleep(0)  # chunks are formatted without I/O: let requests run between
+            await copy.write(chunk)
+
 
 class SharedRead(Generic[T]):
-    """Coalesces concurrent calls of one read into one round trip, without serving stale answers.
+    """Coalesces concurrent calls of one read into few round trips, without serving stale answers.
 
-    Every caller gets the result of a read *issued after it called*: callers queue on the next
-    round; the round's task takes the queue when it starts and only then sends the read, so
-    whatever was committed before any of them called is in the answer. Callers arriving while a
-    round is in flight wait for the following round. Under load (a fully consistent check needs
-    the head revision) this turns one query per request into one per round.
+    At most one read is in flight. Callers queue; a round takes the queue just before it sends the
+    read, so every caller gets the result of a read *sent after it called*: whatever was committed
+    before it called is in the answer. Callers arriving while a read is in flight are served by the
+    next read, sent as soon as that one returns. Under load (a fully consistent check needs the
+    head revision) this turns one query per request into about one per round trip.
 
     Args:
         read: The read to share.
@@ -94,32 +115,40 @@ class SharedRead(Generic[T]):
 
     def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
         self._read = read
-        self._waiters: list[asyncio.Future[T]] | None = None
-        self._rounds: set[asyncio.Task[None]] = set()
+        self._waiters: list[asyncio.Future[T]] = []
+        self._runner: asyncio.Task[None] | None = None
 
     async def __call__(self) -> T:
         """The result of a read sent after this call."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        if self._waiters is None:
-            self._waiters = []
-            task = loop.create_task(self._round())
-            self._rounds.add(task)
-            task.add_done_callback(self._rounds.discard)
         self._waiters.append(future)
+        if self._runner is None:
+            self._runner = loop.create_task(self._rounds())
         return await future
 
-    async def _round(self) -> None:
-        waiters, self._waiters = self._waiters or [], None
+    async def _rounds(self) -> None:
         try:
-            result = await self._read()
-        except BaseException as exc:  # every waiter gets the failure, whatever it is
-            for future in waiters:
-                if not future.done():
-                    future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-        else:
-            for future in waiters:
-                if not future.done():
-                    future.set_result(result)
+            while self._waiters:
+                waiters, self._waiters = self._waiters, []
+                try:
+                    result = await self._read()
+                except BaseException as exc:  # every waiter of the round gets the failure
+                    for future in waiters:
+                        if future.done():
+                            continue
+                        if isinstance(exc, asyncio.CancelledError):
+                            future.cancel()
+                        else:
+                            future.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                else:
+                    for future in waiters:
+                        if not future.done():
+                            future.set_result(result)
+        finally:
+            self._runner = None
+            for future in self._waiters:  # only left when the runner itself was cancelled
+                future.cancel()
+            self._waiters = []

@@ -165,12 +165,12 @@ class PostgresTupleStore(PostgresIdentityMixin):
         self._quantization = quantization_seconds
         self._conninfo = conninfo
         self._listener = RevisionListener(conninfo)
-        self._fast = FastReads(conninfo, max_size=read_pool_size)
         self._head_and_oldest = SharedRead(self._read_head_and_oldest)
         self._quantized: tuple[float, float, Revision] | None = None
         """The current bucket's bounds (epoch seconds) and its revision."""
         self._statements = ReadStatements(engine.dialect)
-        self._decisions = PgDecisionLog(self._read, self._write)
+        self._fast = FastReads(conninfo, max_size=read_pool_size)
+        self._decisions = PgDecisionLog(self._read, self._write, self._fast.copy_in)
         self._follower: IndexFollower | None = None
         if index is not None:
             self._follower = IndexFollower(

@@ -6,9 +6,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
+from sqlalchemy import make_url
 
 from rebac.errors import StoreError
+from rebac.store._pg_decisions import partition_name
 from rebac.store.base import DecisionFilter, DecisionLog, DecisionRecord, DecisionResult, TupleStore
 
 pytestmark = pytest.mark.integration
@@ -142,3 +145,16 @@ async def test_a_batch_with_a_repeated_key_writes_nothing(store: TupleStore) -> 
     assert [r.decision_id for r in await log.query_decisions(DecisionFilter(), limit=10)] == [
         first.decision_id
     ]
+
+
+@pytest.mark.integration
+async def test_a_partition_dropped_by_another_process_is_recreated(store_factory: Any, pg_url: str) -> None:
+    async with store_factory("postgres") as store:
+        log = log_of(store)
+        await log.append_decisions([rec(1)])  # creates (and remembers) the day's partition
+        libpq = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(libpq, autocommit=True) as other:  # another process's retention run
+            other.execute(f'DROP TABLE "{partition_name(T0.date())}"')
+        again = rec(2)
+        await log.append_decisions([again])
+        assert await log.query_decisions(DecisionFilter(), limit=10) == [again]

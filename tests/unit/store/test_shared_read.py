@@ -48,6 +48,21 @@ async def test_a_caller_arriving_during_a_read_waits_for_the_next_one() -> None:
     assert source.sent == 2
 
 
+async def test_callers_arriving_during_a_read_share_the_next_one() -> None:
+    source = Source()
+    source.release.clear()
+    shared = SharedRead(source.read)
+    first = asyncio.create_task(shared())
+    await asyncio.sleep(0.01)
+    late = [asyncio.create_task(shared()) for _ in range(8)]
+    await asyncio.sleep(0.01)
+    assert source.sent == 1  # at most one read in flight
+    source.release.set()
+    assert await first == 1
+    assert await asyncio.gather(*late) == [2] * 8
+    assert source.sent == 2
+
+
 async def test_a_failure_reaches_every_caller_and_the_next_round_retries() -> None:
     calls = 0
 
