@@ -113,26 +113,9 @@ class RelationshipIndex:
         Built straight from the database rows (the hot loop of a million-row load): names are
         interned and object refs shared (a large index holds millions of rows).
         """
-        by_resource, by_subject = self._by_resource, self._by_subject
-        relationship = self._relationship
-        count = 0
+        relationship, insert = self._relationship, self._insert
         for columns in rows:
-            row = _Row(relationship(columns[:9]), columns[9])
-            rel = row.rel
-            slot = (rel.resource.type, rel.resource.id)
-            rows_of = by_resource.get(slot)
-            if rows_of is None:
-                by_resource[slot] = [row]
-            else:
-                rows_of.append(row)
-            subject_slot = (rel.subject.type, rel.subject.id)
-            rows_of = by_subject.get(subject_slot)
-            if rows_of is None:
-                by_subject[subject_slot] = [row]
-            else:
-                rows_of.append(row)
-            count += 1
-        self._rows += count
+            insert(_Row(relationship(columns[:9]), columns[9]))
 
     def finish_load(self, revision: int) -> None:
         """Mark the snapshot of ``revision`` complete: reads at ``revision`` are now answerable."""
