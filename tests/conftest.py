@@ -12,6 +12,8 @@ Fixtures:
     SQLAlchemy URL of the *maintenance* database of the test server.
 ``pg_url`` (session)
     SQLAlchemy URL (``postgresql+psycopg://``) of this session's fresh, migrated database.
+``pg_libpq`` (session)
+    ``pg_url`` as a libpq string (raw psycopg connections).
 ``empty_database_url`` (function)
     SQLAlchemy URL of a brand-new, EMPTY (not migrated) database, dropped after the test.
 ``store_factory`` (function)
@@ -128,6 +130,12 @@ def _pg_reset(pg_url: str) -> Iterator[Callable[[], None]]:
         yield reset
     finally:
         conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_libpq(pg_url: str) -> str:
+    """``pg_url`` as a libpq connection string, for raw psycopg connections in tests."""
+    return libpq(pg_url)
 
 
 @pytest.fixture

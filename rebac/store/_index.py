@@ -11,10 +11,11 @@ hash for (no resource ids and no subject ids), :meth:`RelationshipIndex.select` 
 the caller reads the database. So the index can be slow to catch up but never wrong: it never
 answers for a revision it has not fully applied.
 
-**How it stays current.** :meth:`load` installs a snapshot taken at one revision; :meth:`apply`
-then adds the change log after it, one complete batch at a time, and moves ``applied`` to the
-revision the batch was read through. :meth:`prune` forgets rows deleted at or before a new floor
-(reads below the floor then go to the database), and long-expired rows.
+**How it stays current.** :meth:`add_snapshot_rows` and :meth:`finish_load` install a snapshot
+taken at one revision; :meth:`apply_rows` then adds the change log after it, and :meth:`advance`
+moves ``applied`` to the revision a complete batch was read through (only then do reads at the new
+revisions come here). :meth:`prune` forgets rows deleted at or before a new floor (reads below the
+floor then go to the database), and long-expired rows.
 
 Rows are found through two hashes, by ``(resource type, resource id)`` and by
 ``(subject type, subject id)``; a change finds the live row it replaces by scanning the shorter of
@@ -98,7 +99,7 @@ class RelationshipIndex:
         return self.loaded and self.floor <= revision <= self.applied
 
     def clear(self) -> None:
-        """Forget everything (the next :meth:`load` starts over)."""
+        """Forget everything; reads go to the database until a new snapshot is loaded."""
         self._by_resource = {}
         self._by_subject = {}
         self._refs = {}
@@ -122,10 +123,11 @@ class RelationshipIndex:
         self.floor = self.applied = revision
         self.loaded = True
 
-    def apply_rows(self, rows: Sequence[ChangeRow], through: int) -> None:
-        """Apply change-log rows (every change after ``applied``) and move to ``through``.
+    def apply_rows(self, rows: Iterable[ChangeRow]) -> None:
+        """Apply change-log rows (changes after ``applied``); :meth:`advance` then publishes them.
 
-        ``through`` is the revision the rows were read at: every change up to it is in them. Rows
+        Until then they are invisible: reads are answered only at revisions up to ``applied``, and
+        the new versions are created (and the replaced ones deleted) at later revisions. Rows
         are used straight from the database (no ``Change`` objects: a bulk import's revision can
         hold a million). They come in revision, key, operation order (a TOUCH before a DELETE of
         the same key), as ``changes_stmt`` sorts them; a DELETE right after a TOUCH of the same
@@ -147,6 +149,9 @@ class RelationshipIndex:
             if op == _TOUCH:
                 self._insert(_Row(rel, rev))
                 touched = (rev, key)
+
+    def advance(self, through: int) -> None:
+        """Every change up to ``through`` is applied: reads at revisions up to it come here."""
         self.applied = max(self.applied, through)
 
     def _relationship(self, columns: Columns) -> Relationship:

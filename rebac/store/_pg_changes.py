@@ -63,30 +63,23 @@ async def read_changes(conn: AsyncConnection, since: int, limit: int) -> Sequenc
     Raises:
         RevisionUnavailableError: revisions after ``since`` were garbage-collected.
     """
-    oldest = int((await conn.execute(sa.select(store_meta.c.gc_revision))).scalar_one())
-    if since < oldest:
-        raise RevisionUnavailableError(f"changes since revision {since} were garbage-collected")
-    rows: Sequence[Any] = (await conn.execute(changes_stmt(since, None, limit + 1))).all()
-    if len(rows) > limit:
-        last = rows[limit][0]
-        rows = [row for row in rows[:limit] if row[0] < last]
-        if not rows:
-            rows = (await conn.execute(changes_stmt(since, last, None))).all()
+    rows, _through, _complete, _too_large = await read_changes_through(conn, since, limit)
     return rows
 
 
 async def read_changes_through(
-    conn: AsyncConnection, since: int, limit: int, *, max_revision_rows: int
+    conn: AsyncConnection, since: int, limit: int, *, max_revision_rows: int | None = None
 ) -> tuple[Sequence[Any], int, bool, bool]:
     """Change rows after ``since``: ``(rows, through, complete, too_large)``.
 
     ``through`` is the revision the rows are complete through and ``complete`` whether that is the
     head. Run in a REPEATABLE READ transaction so the head and the changes come from one snapshot:
     when nothing was cut, every change up to the head is in the rows. When the rows were cut at
-    ``limit`` (whole revisions only, as :func:`read_changes`), they are complete through the
+    ``limit`` (whole revisions only), they are complete through the
     revision before the first one left out. A first revision with more than ``limit`` rows is
-    returned whole, unless it has more than ``max_revision_rows``: then no rows come back and
-    ``too_large`` is true (a follower reloads a snapshot instead of holding them all at once).
+    returned whole, unless it has more than ``max_revision_rows`` (``None``: no cap): then no rows
+    come back and ``too_large`` is true (a follower reloads a snapshot instead of holding them all
+    at once).
 
     Raises:
         RevisionUnavailableError: revisions after ``since`` were garbage-collected.
@@ -102,9 +95,10 @@ async def read_changes_through(
     kept = [row for row in rows[:limit] if row[0] < first_left_out]
     if kept:
         return kept, first_left_out - 1, False, False
-    size = sa.select(sa.func.count()).select_from(changes_stmt(since, first_left_out, None).subquery())
-    if int((await conn.execute(size)).scalar_one()) > max_revision_rows:
-        return [], since, False, True
+    if max_revision_rows is not None:
+        size = sa.select(sa.func.count()).select_from(changes_stmt(since, first_left_out, None).subquery())
+        if int((await conn.execute(size)).scalar_one()) > max_revision_rows:
+            return [], since, False, True
     whole = (await conn.execute(changes_stmt(since, first_left_out, None))).all()
     return whole, first_left_out, first_left_out == head, False
 

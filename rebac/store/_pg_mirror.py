@@ -250,14 +250,13 @@ class IndexFollower:
                 return
             if through <= index.applied and not rows:
                 return
-            # Applied in slices with a yield between them. Safe mid-way: rows of the new revisions
-            # are invisible to reads at the revisions already applied (versioned rows), and
-            # ``applied`` moves only once every slice is in.
+            # Applied in slices with a yield between them; safe mid-way, as nothing is visible
+            # before ``advance`` (see ``RelationshipIndex.apply_rows``).
             for start in range(0, len(rows), _APPLY_SLICE):
                 if start:
                     await asyncio.sleep(0)
-                index.apply_rows(rows[start : start + _APPLY_SLICE], index.applied)
-            index.apply_rows((), through)
+                index.apply_rows(rows[start : start + _APPLY_SLICE])
+            index.advance(through)
             self._samples.append((time.monotonic(), index.applied))
             await self._notify()
 

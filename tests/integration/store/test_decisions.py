@@ -8,7 +8,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from rebac.errors import StoreError
 from rebac.store._pg_decisions import partition_name
@@ -148,12 +147,11 @@ async def test_a_batch_with_a_repeated_key_writes_nothing(store: TupleStore) -> 
 
 
 @pytest.mark.integration
-async def test_a_partition_dropped_by_another_process_is_recreated(store_factory: Any, pg_url: str) -> None:
+async def test_a_partition_dropped_by_another_process_is_recreated(store_factory: Any, pg_libpq: str) -> None:
     async with store_factory("postgres") as store:
         log = log_of(store)
         await log.append_decisions([rec(1)])  # creates (and remembers) the day's partition
-        libpq = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(libpq, autocommit=True) as other:  # another process's retention run
+        with psycopg.connect(pg_libpq, autocommit=True) as other:  # another process's retention run
             other.execute(f'DROP TABLE "{partition_name(T0.date())}"')
         again = rec(2)
         await log.append_decisions([again])

@@ -15,7 +15,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import make_url
 
 from rebac.errors import RevisionUnavailableError, StoreUnavailableError
 from rebac.refs import format_expiration, parse_relationship
@@ -204,12 +203,11 @@ async def test_the_index_reloads_when_the_log_no_longer_reaches_it(
 
 
 async def test_the_follower_reconnects_after_losing_its_listen_connection(
-    writer: PostgresTupleStore, pg_url: str
+    writer: PostgresTupleStore, pg_url: str, pg_libpq: str
 ) -> None:
     indexed = await open_indexed(pg_url)
-    libpq = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
     try:
-        with psycopg.connect(libpq, autocommit=True) as admin:
+        with psycopg.connect(pg_libpq, autocommit=True) as admin:
             killed = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND query = %s",

@@ -78,8 +78,8 @@ def test_touch_and_delete_are_versioned() -> None:
             change(3, Operation.TOUCH, 'doc:1#viewer@user:alice[only_on:{"day":1}]'),
             change(3, Operation.TOUCH, "doc:1#editor@user:carol"),
         ],
-        through=4,
     )
+    index.advance(4)
     assert index.applied == 4
     assert texts(index.select(DOC, 1, NOW)) == ["doc:1#viewer@user:alice", "doc:1#viewer@user:bob"]
     assert texts(index.select(DOC, 2, NOW)) == ["doc:1#viewer@user:alice"]
@@ -119,7 +119,8 @@ def test_expired_rows_are_never_returned() -> None:
 
 def test_prune_forgets_old_versions_and_raises_the_floor() -> None:
     index = loaded("doc:1#viewer@user:alice", "doc:1#viewer@user:bob")
-    index.apply_rows([change(2, Operation.DELETE, "doc:1#viewer@user:bob")], through=3)
+    index.apply_rows([change(2, Operation.DELETE, "doc:1#viewer@user:bob")])
+    index.advance(3)
     assert index.rows == 2
     dropped = index.prune(2)
     assert dropped == 1
@@ -139,7 +140,8 @@ def test_prune_never_moves_the_floor_past_what_was_applied() -> None:
 
 def test_a_delete_of_a_missing_row_is_harmless() -> None:
     index = loaded("doc:1#viewer@user:alice")
-    index.apply_rows([change(2, Operation.DELETE, "doc:1#viewer@user:zed")], through=2)
+    index.apply_rows([change(2, Operation.DELETE, "doc:1#viewer@user:zed")])
+    index.advance(2)
     assert texts(index.select(DOC, 2, NOW)) == ["doc:1#viewer@user:alice"]
 
 
@@ -164,7 +166,22 @@ def test_a_touch_that_replaced_a_row_is_one_new_version() -> None:
             change(2, Operation.TOUCH, 'doc:1#viewer@user:alice[only_on:{"day":2}]'),
             change(2, Operation.DELETE, "doc:1#viewer@user:alice"),
         ],
-        through=2,
     )
+    index.advance(2)
     assert texts(index.select(DOC, 1, NOW)) == ["doc:1#viewer@user:alice"]
     assert texts(index.select(DOC, 2, NOW)) == ['doc:1#viewer@user:alice[only_on:{"day":2}]']
+
+
+def test_applied_rows_stay_invisible_until_advance() -> None:
+    index = loaded("doc:1#viewer@user:alice")
+    index.apply_rows(
+        [
+            change(2, Operation.DELETE, "doc:1#viewer@user:alice"),
+            change(2, Operation.TOUCH, "doc:1#viewer@user:bob"),
+        ]
+    )
+    assert texts(index.select(DOC, 1, NOW)) == ["doc:1#viewer@user:alice"]  # as before
+    assert index.select(DOC, 2, NOW) is None  # not published yet: the database answers
+    index.advance(2)
+    assert texts(index.select(DOC, 2, NOW)) == ["doc:1#viewer@user:bob"]
+    assert texts(index.select(DOC, 1, NOW)) == ["doc:1#viewer@user:alice"]
