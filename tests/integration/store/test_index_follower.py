@@ -215,9 +215,20 @@ async def test_the_follower_reconnects_after_losing_its_listen_connection(
             ).fetchall()
         assert killed
         result = await writer.write(up(Operation.CREATE, "doc:4#viewer@user:u1"))
-        await wait_applied(indexed, result.revision)
+        await wait_applied(indexed, result.revision)  # the 1 s poll alone would get here too
         flt = RelationshipFilter(resource_type="doc", resource_ids=("4",))
         assert await rows(indexed, flt, result.revision) == ["doc:4#viewer@user:u1"]
+        listening = []
+        with psycopg.connect(pg_libpq, autocommit=True) as admin:
+            for _ in range(250):  # the follower re-opens LISTEN on its next round
+                listening = admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
+                    (f"LISTEN {CHANNEL}",),
+                ).fetchall()
+                if listening:
+                    break
+                await asyncio.sleep(0.02)
+        assert listening, "the follower did not listen again"
     finally:
         await indexed.close()
 
