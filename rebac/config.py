@@ -83,7 +83,7 @@ class ApiSettings:
 
 @dataclass(frozen=True, slots=True)
 class DecisionLogSettings:
-    """The decision log (see :mod:`rebac.engine.decisions`).
+    """The decision log (see :mod:`rebac.services.recorder`).
 
     Attributes:
         enabled: Record decisions at all.

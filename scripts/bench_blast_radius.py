@@ -28,10 +28,10 @@ from bench_engine import FULL, open_store, relationships  # the same dataset loa
 
 from rebac.config import EngineSettings
 from rebac.engine import CheckCache, Engine
-from rebac.engine.blast_radius import BlastRadius, blast_radius, who_can_reach
 from rebac.engine.model import reachability_for
 from rebac.refs import Relationship, SubjectRef
 from rebac.schema import compile_schema
+from rebac.services.blast_radius import BlastRadius, blast_radius, who_can_reach
 
 
 def candidates(rels: list[Relationship], count: int) -> list[SubjectRef]:

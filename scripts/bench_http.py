@@ -41,8 +41,8 @@ def serve(server: str, port: int, store_kind: str, loop: str, cpu: int | None = 
         os.sched_setaffinity(0, {cpu})
     from rebac.api.app import create_app  # noqa: PLC0415 - the child imports the app, the parent does not
     from rebac.config import ApiSettings, Settings  # noqa: PLC0415
-    from rebac.engine.schema_admin import write_schema  # noqa: PLC0415
     from rebac.refs import parse_relationship  # noqa: PLC0415
+    from rebac.services.schemas import write_schema  # noqa: PLC0415
     from rebac.store.base import (  # noqa: PLC0415
         Operation,
         RelationshipUpdate,

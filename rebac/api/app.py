@@ -35,7 +35,7 @@ from rebac.api.middleware import RequestIdMiddleware
 from rebac.api.problems import exception_handlers
 from rebac.api.services import Readiness, Services
 from rebac.config import Settings
-from rebac.engine.decisions import DecisionRecorder
+from rebac.services.recorder import DecisionRecorder
 from rebac.store.base import DecisionLog, TupleStore
 from rebac.store.factory import database_url
 from rebac.store.keys import PostgresKeyStore

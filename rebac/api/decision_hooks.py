@@ -1,6 +1,6 @@
 """Glue between the deciding controllers and the decision recorder (one call per decision).
 
-:func:`decide` runs a check through :func:`rebac.engine.decisions.check_and_record` with the
+:func:`decide` runs a check through :func:`rebac.services.recorder.check_and_record` with the
 request's caller (API key id), revision and schema version, so check, bulk check and AuthZEN
 record the same fields.
 """
@@ -15,8 +15,8 @@ from litestar import Request
 from rebac.api.auth import Principal
 from rebac.api.services import Current, Services
 from rebac.engine import CheckResult
-from rebac.engine.decisions import DecisionScope, check_and_record
 from rebac.refs import ObjectRef, SubjectRef
+from rebac.services.recorder import DecisionScope, check_and_record
 from rebac.store.revision import Revision
 
 __all__ = ["caller_of", "decide", "decision_id_of"]

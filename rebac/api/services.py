@@ -18,10 +18,10 @@ from typing import Final
 from rebac.api.auth import Authenticator
 from rebac.config import Settings
 from rebac.engine import CheckCache, Engine
-from rebac.engine.decisions import DecisionRecorder
 from rebac.engine.model import reachability_for
 from rebac.errors import SchemaVersionNotFoundError, StoreError, StoreUnavailableError
 from rebac.schema import compile_schema
+from rebac.services.recorder import DecisionRecorder
 from rebac.store.base import SchemaVersion, TupleStore
 
 __all__ = ["Current", "Readiness", "Services"]

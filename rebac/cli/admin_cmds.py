@@ -14,7 +14,12 @@ import click
 from rebac.cli._runtime import load_settings, with_store
 from rebac.config import Settings
 from rebac.engine import CheckCache, Engine, Permissionship
-from rebac.engine.blast_radius import (
+from rebac.engine.model import reachability_for
+from rebac.errors import RebacError
+from rebac.limits import EXPAND_NODE_BUDGET
+from rebac.refs import parse_object, parse_subject
+from rebac.schema import compile_schema
+from rebac.services.blast_radius import (
     BlastRadius,
     ReachEntry,
     WhoCanReach,
@@ -23,11 +28,6 @@ from rebac.engine.blast_radius import (
     to_json,
     who_can_reach,
 )
-from rebac.engine.model import reachability_for
-from rebac.errors import RebacError
-from rebac.limits import EXPAND_NODE_BUDGET
-from rebac.refs import parse_object, parse_subject
-from rebac.schema import compile_schema
 from rebac.store.base import Consistency, ConsistencyMode, TupleStore
 
 __all__ = ["blast_radius_cmd"]

@@ -15,7 +15,11 @@ import click
 from rebac.cli._runtime import load_settings, with_store
 from rebac.config import Settings
 from rebac.engine import CheckCache, Engine
-from rebac.engine.identities import (
+from rebac.engine.model import reachability_for
+from rebac.errors import RebacError
+from rebac.refs import parse_subject
+from rebac.schema import compile_schema
+from rebac.services.identities import (
     DEFAULT_BLAST_BUDGET,
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -24,11 +28,7 @@ from rebac.engine.identities import (
     decision_lookup,
     list_identities,
 )
-from rebac.engine.model import reachability_for
-from rebac.engine.reviews import identity_store, record_review
-from rebac.errors import RebacError
-from rebac.refs import parse_subject
-from rebac.schema import compile_schema
+from rebac.services.reviews import identity_store, record_review
 from rebac.store.base import Consistency, ConsistencyMode, Review, TupleStore
 
 __all__ = ["identities_cmd", "review_cmd"]

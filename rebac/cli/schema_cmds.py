@@ -12,11 +12,11 @@ from pathlib import Path
 import click
 
 from rebac.cli._runtime import load_settings, with_store
-from rebac.engine.schema_admin import diff_versions, write_schema
 from rebac.errors import SchemaError, UnsafeSchemaChangeError
 from rebac.schema import compile_schema, format_schema
 from rebac.schema.lexer import plain_comments
 from rebac.schema.source import Source
+from rebac.services.schemas import diff_versions, write_schema
 from rebac.store.base import SchemaVersion, TupleStore
 
 __all__ = ["schema"]

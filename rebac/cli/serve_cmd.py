@@ -20,8 +20,8 @@ from litestar import Litestar
 
 from rebac.api.app import create_app
 from rebac.config import Settings
-from rebac.engine.schema_admin import write_schema
 from rebac.refs import parse_relationship
+from rebac.services.schemas import write_schema
 from rebac.store.base import Operation, RelationshipUpdate, TupleStore
 
 __all__ = ["DEMO_RELATIONSHIPS", "DEMO_SCHEMA", "app_from_env", "demo_curl", "serve_cmd"]

@@ -20,11 +20,11 @@ from typing import TextIO
 import click
 
 from rebac.cli._runtime import cli_errors, load_settings, with_store
-from rebac.engine.decisions import DecisionRecorder
 from rebac.errors import InvalidInputError, SchemaError
 from rebac.refs import Relationship
 from rebac.schema import compile_schema, ir
 from rebac.schema.conformity import nonconformity
+from rebac.services.recorder import DecisionRecorder
 from rebac.store.base import (
     ANY_RELATION,
     Consistency,

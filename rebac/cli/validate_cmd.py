@@ -20,9 +20,9 @@ import click
 
 from rebac.config import EngineSettings, Settings
 from rebac.engine import CheckCache
-from rebac.engine.validation_run import Failure, FileReport, run_file
-from rebac.engine.validationfile import load_validation_file
 from rebac.errors import RebacError, ValidationFileError
+from rebac.services.validation.files import load_validation_file
+from rebac.services.validation.run import Failure, FileReport, run_file
 from rebac.store.base import RelationshipFilter, TupleStore
 from rebac.store.memory import MemoryTupleStore
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +30,13 @@ from rebac.engine.delegated_lookup import (
     lookup_resources_delegated,
     lookup_subjects_delegated,
 )
-from rebac.engine.delegation import check_delegated, delegates, normalize_via
+from rebac.engine.delegation import (
+    PrincipalGraph,
+    check_delegated,
+    delegates,
+    normalize_via,
+    resolve_principals,
+)
 from rebac.engine.dispatch import Dispatcher, build_chain
 from rebac.engine.expand import Expander
 from rebac.engine.lookup import (
@@ -83,6 +89,7 @@ __all__ = [
     "LookupResourceItem",
     "LookupSubjectItem",
     "Permissionship",
+    "PrincipalGraph",
     "SchemaModel",
 ]
 
@@ -155,6 +162,11 @@ class Engine:
         """The cache in use, if any."""
         return self._cache
 
+    @property
+    def reader(self) -> TupleReader:
+        """The store the engine reads (the read seam for admin views that walk relationships)."""
+        return self._reader
+
     async def _context(
         self, consistency: Consistency | None, revision: Revision | None, context: Mapping[str, Any] | None
     ) -> EvalContext:
@@ -197,6 +209,22 @@ class Engine:
     async def resolve(self, consistency: Consistency | None = None) -> Revision:
         """The revision reads with ``consistency`` use."""
         return await self._reader.resolve(consistency or Consistency())
+
+    async def principals(
+        self, subject: SubjectRef, *, revision: Revision, now: datetime | None = None
+    ) -> PrincipalGraph:
+        """The principal graph of ``subject`` (its ``acts_for`` chain) at ``revision``.
+
+        ``now`` decides which edges have expired (default: the engine's clock).
+
+        Raises:
+            DelegationError: a chain is longer than the hop limit.
+            BudgetExceededError: more than ``MAX_FANOUT`` identities are reached.
+        """
+        ctx = await self._context(None, revision, None)
+        if now is not None:
+            ctx = replace(ctx, now=now)
+        return await resolve_principals(self._reader, ctx, subject, self.settings.max_delegation_hops)
 
     async def check(
         self,

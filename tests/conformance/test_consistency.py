@@ -18,9 +18,9 @@ from conformance_corpus import corpus_files
 
 from rebac.engine import CheckCache, Engine, ExpandKind, ExpandNode, Permissionship
 from rebac.engine.model import reachability_for
-from rebac.engine.validation_run import FileReport, load_into
-from rebac.engine.validationfile import load_validation_file
 from rebac.refs import ObjectRef, SubjectRef
+from rebac.services.validation.files import load_validation_file
+from rebac.services.validation.run import FileReport, load_into
 from rebac.store.memory import MemoryTupleStore
 
 pytestmark = pytest.mark.conformance

@@ -10,8 +10,8 @@ from conformance_corpus import corpus_files
 
 from rebac.config import EngineSettings
 from rebac.engine import CheckCache
-from rebac.engine.validation_run import run_file
-from rebac.engine.validationfile import load_validation_file
+from rebac.services.validation.files import load_validation_file
+from rebac.services.validation.run import run_file
 
 pytestmark = pytest.mark.conformance
 

@@ -18,9 +18,9 @@ from sqlalchemy import make_url
 
 from rebac.config import DecisionLogSettings
 from rebac.engine import Engine
-from rebac.engine.decisions import DecisionRecorder, DecisionScope, check_and_record
 from rebac.refs import parse_object, parse_relationship, parse_subject
 from rebac.schema import compile_schema
+from rebac.services.recorder import DecisionRecorder, DecisionScope, check_and_record
 from rebac.store.base import Consistency, ConsistencyMode, Operation, RelationshipUpdate
 from rebac.store.postgres import PostgresTupleStore
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from rebac.engine.schema_admin import MAX_LISTED_ORPHANS, diff_versions, write_schema
 from rebac.errors import (
     ConflictError,
     SchemaError,
@@ -19,6 +18,7 @@ from rebac.errors import (
     UnsafeSchemaChangeError,
 )
 from rebac.refs import Relationship, parse_relationship
+from rebac.services.schemas import MAX_LISTED_ORPHANS, diff_versions, write_schema
 from rebac.store.base import RelationshipFilter, SchemaVersion, TupleStore
 from rebac.store.revision import Revision
 

@@ -1,6 +1,6 @@
 """Imports point down the layers only (DESIGN.md §1, STYLE.md (b)).
 
-errors ← refs/limits ← config ← schema ← store.base/store.revision ← engine ← api ← cli
+errors ← refs/limits ← config ← schema ← store.base/store.revision ← engine ← services ← api ← cli
 
 The concrete store engines are leaves: only the store package itself, ``api/app.py``, the CLI,
 migrations and tests may import them. Third-party layers are fenced the same way.
@@ -24,8 +24,9 @@ LAYERS: list[tuple[str, int]] = [
     ("rebac.schema", 3),
     ("rebac.store", 4),
     ("rebac.engine", 5),
-    ("rebac.api", 6),
-    ("rebac.cli", 7),
+    ("rebac.services", 6),
+    ("rebac.api", 7),
+    ("rebac.cli", 8),
 ]
 STORE_CONTRACT = {"rebac.store", "rebac.store.base", "rebac.store.revision"}
 LEAF_IMPORTERS = ("rebac.store.", "rebac.api.app", "rebac.cli.")
@@ -37,7 +38,7 @@ THIRD_PARTY_FENCES: dict[str, tuple[str, ...]] = {
     "pgserver": ("rebac.store.",),
     "litestar": ("rebac.api.", "rebac.cli."),
     "msgspec": ("rebac.api.", "rebac.cli."),
-    "networkx": ("rebac.schema.typesystem", "rebac.engine.blast_radius"),
+    "networkx": ("rebac.schema.typesystem", "rebac.services.blast_radius"),
 }
 
 

@@ -1,7 +1,7 @@
 """``POST /v1/blast-radius`` (scope ``admin``): what a subject can reach, or who can reach a resource.
 
-Thin: DTO -> refs -> :func:`rebac.engine.blast_radius.blast_radius` /
-:func:`~rebac.engine.blast_radius.who_can_reach` -> DTO, or the networkx export (node-link JSON
+Thin: DTO -> refs -> :func:`rebac.services.blast_radius.blast_radius` /
+:func:`~rebac.services.blast_radius.who_can_reach` -> DTO, or the networkx export (node-link JSON
 or GraphML) when ``format`` asks for a graph. The budget is bounded by
 :data:`rebac.limits.EXPAND_NODE_BUDGET`; asking for more is a ``limit-exceeded`` problem.
 """
@@ -28,7 +28,8 @@ from rebac.api.dto._blast_radius import (
 from rebac.api.problems import problem_responses
 from rebac.api.services import Current, Services
 from rebac.engine import Permissionship
-from rebac.engine.blast_radius import (
+from rebac.errors import InvalidInputError, LimitExceededError
+from rebac.services.blast_radius import (
     BlastRadius,
     PathStep,
     ReachEntry,
@@ -38,7 +39,6 @@ from rebac.engine.blast_radius import (
     to_json,
     who_can_reach,
 )
-from rebac.errors import InvalidInputError, LimitExceededError
 
 __all__ = ["MAX_BLAST_RADIUS_BUDGET", "BlastRadiusController"]
 

@@ -1,6 +1,6 @@
 """``/v1/identities`` and ``/v1/reviews`` (scope ``admin``): the non-human identity inventory.
 
-Thin: query parameters / DTO -> refs -> :mod:`rebac.engine.identities` / :mod:`rebac.engine.reviews`
+Thin: query parameters / DTO -> refs -> :mod:`rebac.services.identities` / :mod:`rebac.services.reviews`
 -> DTO. Reads are fully consistent (an admin view, not the check path).
 """
 
@@ -29,7 +29,9 @@ from rebac.api.dto._identities import (
 )
 from rebac.api.problems import problem_responses
 from rebac.api.services import Current, Services
-from rebac.engine.identities import (
+from rebac.errors import InvalidTokenError
+from rebac.refs import ObjectRef, SubjectRef, parse_subject
+from rebac.services.identities import (
     DEFAULT_BLAST_BUDGET,
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -37,9 +39,7 @@ from rebac.engine.identities import (
     decision_lookup,
     list_identities,
 )
-from rebac.engine.reviews import identity_store, record_review
-from rebac.errors import InvalidTokenError
-from rebac.refs import ObjectRef, SubjectRef, parse_subject
+from rebac.services.reviews import identity_store, record_review
 from rebac.store.base import Consistency, ConsistencyMode, RelationshipVersion, Review
 
 __all__ = ["IdentitiesController"]

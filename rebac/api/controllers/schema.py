@@ -12,8 +12,8 @@ from rebac.api import dto
 from rebac.api.auth import Principal, require_scope
 from rebac.api.problems import problem_responses
 from rebac.api.services import Services
-from rebac.engine.schema_admin import write_schema
 from rebac.schema import compile_schema
+from rebac.services.schemas import write_schema
 
 __all__ = ["SchemaController"]
 

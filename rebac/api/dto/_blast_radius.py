@@ -1,7 +1,7 @@
 """DTOs of ``POST /v1/blast-radius`` (an addition): what a subject can reach, and who can reach a resource.
 
-The response mirrors :class:`rebac.engine.blast_radius.BlastRadius` and
-:class:`~rebac.engine.blast_radius.WhoCanReach`: per resource type and permission, every entry
+The response mirrors :class:`rebac.services.blast_radius.BlastRadius` and
+:class:`~rebac.services.blast_radius.WhoCanReach`: per resource type and permission, every entry
 with its raw and effective permissionship, its conditional marker and one path; the truncation
 fields are always present so a truncated answer is never mistaken for a complete one.
 """

@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 from rebac.config import EngineSettings
 from rebac.engine import CheckItem, Engine, HopReason, Permissionship
 from rebac.engine.model import reachability_for
-from rebac.engine.validation_run import run_file
-from rebac.engine.validationfile import load_validation_file
 from rebac.errors import DelegationError, InvalidInputError, InvalidTokenError, LimitExceededError
 from rebac.refs import SubjectRef, parse_object, parse_relationship, parse_subject
 from rebac.schema import compile_schema
+from rebac.services.validation.files import load_validation_file
+from rebac.services.validation.run import run_file
 from rebac.store.base import Consistency, ConsistencyMode, Operation, RelationshipUpdate
 from rebac.store.memory import MemoryTupleStore
 

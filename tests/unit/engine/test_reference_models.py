@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rebac.engine.validation_run import run_file
-from rebac.engine.validationfile import load_validation_file
+from rebac.services.validation.files import load_validation_file
+from rebac.services.validation.run import run_file
 from rebac.store.memory import MemoryTupleStore
 
 ROOT = Path(__file__).resolve().parents[3]

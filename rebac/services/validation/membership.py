@@ -13,8 +13,8 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from rebac.engine.results import ExpandKind, ExpandNode
-from rebac.engine.validationfile import ExpectedRelation
 from rebac.refs import ObjectRef
+from rebac.services.validation.files import ExpectedRelation
 
 if TYPE_CHECKING:
     from rebac.engine import Engine

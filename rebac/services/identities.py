@@ -11,7 +11,7 @@ An *identity* is an object of a type that declares ``acts_for`` or is listed in
 * the **expiry** of its grants: the earliest and latest ``expires_at`` among them;
 * the **last decision** seen for it, from a :class:`DecisionLookup` (``None`` without one);
 * its **blast-radius size** (:func:`blast_radius` counts, bounded by a budget; truncation said);
-* its **review state** (:mod:`rebac.engine.reviews`) and its **flags**.
+* its **review state** (:mod:`rebac.services.reviews`) and its **flags**.
 
 Identities are enumerated type by type in id order with :meth:`IdentityReader.object_ids`, and the
 relationships of each page are read in two batched reads (by subject type, by resource type). A
@@ -25,24 +25,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
-from rebac.engine.blast_radius import blast_radius
-from rebac.engine.delegation import PrincipalGraph, resolve_principals
-from rebac.engine.requests import EvalContext, canonical_context
-from rebac.engine.reviews import (
-    IdentityStore,
-    Reviewed,
-    ReviewState,
-    identity_types,
-    read_reviewed,
-    review_state,
-)
+from rebac.engine.delegation import PrincipalGraph
 from rebac.errors import (
     BudgetExceededError,
     DelegationError,
@@ -51,7 +40,16 @@ from rebac.errors import (
     InvalidTokenError,
 )
 from rebac.refs import SubjectRef
-from rebac.store.base import Consistency, DecisionFilter, DecisionLog, RelationshipVersion, TupleReader
+from rebac.services.blast_radius import blast_radius
+from rebac.services.reviews import (
+    IdentityStore,
+    Reviewed,
+    ReviewState,
+    identity_types,
+    read_reviewed,
+    review_state,
+)
+from rebac.store.base import Consistency, DecisionFilter, DecisionLog, RelationshipVersion
 from rebac.store.revision import Revision
 
 if TYPE_CHECKING:
@@ -212,12 +210,6 @@ def _decode_cursor(text: str, digest: str) -> tuple[Revision, tuple[str, str]]:
 # --- one identity -----------------------------------------------------------------------------------
 
 
-def _reader(engine: Engine) -> TupleReader:
-    # The facade exposes no reader; principal chains are read from the same store, as checks do.
-    reader: TupleReader = engine._reader  # noqa: SLF001
-    return reader
-
-
 @dataclass(frozen=True, slots=True)
 class _Chain:
     chain: tuple[SubjectRef, ...] = ()
@@ -259,16 +251,8 @@ async def _principal_chain(engine: Engine, subject: SubjectRef, revision: Revisi
     model = engine.model
     if model.definition(subject.type).acts_for is None:
         return _Chain(chain=(subject,))
-    ctx = EvalContext(
-        revision=revision,
-        model=model,
-        context={},
-        context_key=canonical_context({}),
-        deadline=time.monotonic() + engine.settings.request_deadline_seconds,
-        now=now,
-    )
     try:
-        graph = await resolve_principals(_reader(engine), ctx, subject, engine.settings.max_delegation_hops)
+        graph = await engine.principals(subject, revision=revision, now=now)
     except (DelegationError, BudgetExceededError) as exc:
         reason = str(exc.details.get("reason", "chain_unresolved"))
         return _Chain(chain=(subject,), error=reason, flags=frozenset({IdentityFlag.CHAIN_TOO_LONG}))

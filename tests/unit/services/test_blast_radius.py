@@ -18,7 +18,11 @@ from engine_helpers import make_engine
 
 from rebac.cli.main import cli
 from rebac.engine import Engine, Permissionship
-from rebac.engine.blast_radius import (
+from rebac.engine.model import reachability_for
+from rebac.errors import InvalidInputError
+from rebac.refs import ObjectRef, parse_object, parse_relationship, parse_subject
+from rebac.schema import compile_schema
+from rebac.services.blast_radius import (
     BlastRadius,
     StepKind,
     blast_radius,
@@ -27,10 +31,6 @@ from rebac.engine.blast_radius import (
     to_networkx,
     who_can_reach,
 )
-from rebac.engine.model import reachability_for
-from rebac.errors import InvalidInputError
-from rebac.refs import ObjectRef, parse_object, parse_relationship, parse_subject
-from rebac.schema import compile_schema
 from rebac.store.base import Consistency, ConsistencyMode, Operation, RelationshipUpdate
 from rebac.store.postgres import PostgresTupleStore
 

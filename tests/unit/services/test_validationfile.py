@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from rebac.cli.validate_cmd import validate
-from rebac.engine.validation_run import run_file
-from rebac.engine.validationfile import load_validation_file, parse_validation_text
 from rebac.errors import ValidationFileError
+from rebac.services.validation.files import load_validation_file, parse_validation_text
+from rebac.services.validation.run import run_file
 from rebac.store.memory import MemoryTupleStore
 
 GOOD = """\

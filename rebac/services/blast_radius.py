@@ -222,12 +222,6 @@ def _subject_node(subject: SubjectRef) -> _Node:
     return (subject.type, subject.id, subject.relation)
 
 
-def _reader_of(engine: Engine) -> TupleReader:
-    # The facade exposes no reader; the graph reads the same store at the same revision.
-    reader: TupleReader = engine._reader  # noqa: SLF001
-    return reader
-
-
 def _leaves(rewrite: ir.Rewrite) -> Iterator[ir.Rewrite]:
     """Leaves that can contribute a grant (intersections: every operand; exclusions: the base)."""
     pending = [rewrite]
@@ -762,7 +756,7 @@ async def blast_radius(
         revision = await engine.resolve(consistency)
     bound = _Budget(budget)
     graph = _Graph(bound)
-    forward = _Forward(_reader_of(engine), revision, _ForwardRules.build(model.schema), graph)
+    forward = _Forward(engine.reader, revision, _ForwardRules.build(model.schema), graph)
     await forward.start(subject)
     reached: set[tuple[str, str]] = {(t, r) for t, _, r in graph.graph.nodes if r is not None}
     delegated = subject.relation is None and model.definition(subject.type).acts_for is not None
@@ -865,7 +859,7 @@ async def who_can_reach(
         revision = await engine.resolve(consistency)
     bound = _Budget(budget)
     graph = _Graph(bound)
-    reverse = _Reverse(_reader_of(engine), revision, model.schema, graph)
+    reverse = _Reverse(engine.reader, revision, model.schema, graph)
     wanted = [permission] if permission is not None else _members(definition)
     for member in wanted:
         graph.graph.add_node((resource.type, resource.id, member))

@@ -9,10 +9,10 @@ import pytest
 from engine_helpers import Clock, make_engine
 
 from rebac.config import EngineSettings
-from rebac.engine.identities import Identity, IdentityFlag, decision_lookup, list_identities
-from rebac.engine.reviews import fingerprint, record_review
 from rebac.errors import InvalidInputError, InvalidTokenError
 from rebac.refs import SubjectRef, parse_relationship, parse_subject
+from rebac.services.identities import Identity, IdentityFlag, decision_lookup, list_identities
+from rebac.services.reviews import fingerprint, record_review
 from rebac.store.base import DecisionRecord, DecisionResult, Operation, RelationshipUpdate
 from rebac.store.memory import MemoryTupleStore
 

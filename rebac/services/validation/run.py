@@ -15,14 +15,14 @@ from typing import Protocol
 from rebac.config import EngineSettings
 from rebac.engine import CheckCache, Engine, Permissionship
 from rebac.engine.caveats import convert_value
-from rebac.engine.membership import expected_mismatches
 from rebac.engine.model import reachability_for
-from rebac.engine.validationfile import Assertion, ValidationFile
 from rebac.errors import CaveatEvaluationError, Diagnostic, RebacError, SchemaError
 from rebac.limits import MAX_UPDATES_PER_WRITE
 from rebac.schema import compile_schema
 from rebac.schema.conformity import nonconformity
 from rebac.schema.ir import Schema
+from rebac.services.validation.files import Assertion, ValidationFile
+from rebac.services.validation.membership import expected_mismatches
 from rebac.store.base import (
     Consistency,
     ConsistencyMode,

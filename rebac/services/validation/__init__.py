@@ -1,0 +1,1 @@
+"""SpiceDB validation files: parse them, load them into a store and run their assertions."""
