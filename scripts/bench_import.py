@@ -28,9 +28,9 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import make_url
 
+from rebac.services.interchange import parse_lines
 from rebac.store.embedded import embedded_postgres
 from rebac.store.migrate import sync_url, upgrade_to_head
-from rebac.store.ndjson import parse_lines
 from rebac.store.postgres import PostgresTupleStore
 
 

@@ -33,10 +33,10 @@ from rebac.api.controllers.identities import IdentitiesController
 from rebac.api.deps import dependencies
 from rebac.api.middleware import RequestIdMiddleware
 from rebac.api.problems import exception_handlers
-from rebac.api.services import Readiness, Services
+from rebac.api.state import AppState, Readiness
 from rebac.config import Settings
-from rebac.services.recorder import DecisionRecorder
-from rebac.store.base import DecisionLog, TupleStore
+from rebac.services.core import Services
+from rebac.store.base import TupleStore
 from rebac.store.factory import database_url
 from rebac.store.keys import PostgresKeyStore
 from rebac.store.migrate import is_at_head, upgrade_to_head
@@ -44,8 +44,8 @@ from rebac.store.postgres import IndexSettings, PostgresTupleStore
 
 __all__ = ["Seed", "create_app"]
 
-Seed = Callable[[TupleStore], Awaitable[None]]
-"""A startup hook that loads data into the freshly opened store."""
+Seed = Callable[[Services], Awaitable[None]]
+"""A startup hook that loads data through the services of the freshly opened store."""
 
 
 def create_app(
@@ -66,33 +66,37 @@ def create_app(
         keys: The scoped-key table; ``None`` with ``store=None`` uses the database's key table.
         readiness: Probe for ``/readyz``; defaults to "migrations at head" for an opened store.
         schema_refresh_seconds: How stale the cached current-schema pointer may get.
-        seed: Called with the open store at startup (``rebac serve --demo`` loads its data so).
+        seed: Called with the services at startup (``rebac serve --demo`` loads its data so).
         key_cache_seconds: How long a looked-up API key is reused (a revocation's delay).
     """
-    services = Services(settings, readiness=readiness, schema_refresh_seconds=schema_refresh_seconds)
-    services.authenticator = Authenticator(settings.api.preshared_key, keys, cache_seconds=key_cache_seconds)
+    state = AppState(
+        settings,
+        Authenticator(settings.api.preshared_key, keys, cache_seconds=key_cache_seconds),
+        readiness=readiness,
+    )
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            if store is not None:
-                services.attach(store)
-            else:
+            opened = store
+            if opened is None:
                 opened, probe, table = await _open_configured(settings, stack)
-                services.attach(opened)
                 if readiness is None:
-                    services.set_readiness(probe)
+                    state.set_readiness(probe)
                 if keys is None and table is not None:
-                    services.authenticator = Authenticator(
+                    state.authenticator = Authenticator(
                         settings.api.preshared_key, table, cache_seconds=key_cache_seconds
                     )
-            _start_decision_log(services, stack)
+            services = Services(opened, settings, schema_refresh_seconds=schema_refresh_seconds)
+            services.start()
+            stack.push_async_callback(services.aclose)  # drains the decision log before the store closes
+            state.attach(services)
             if seed is not None:
-                await seed(services.store)
+                await seed(services)
             try:
                 yield
             finally:
-                services.attach(None)
+                state.attach(None)
 
     return Litestar(
         route_handlers=[
@@ -111,28 +115,12 @@ def create_app(
         exception_handlers=exception_handlers(),
         middleware=[RequestIdMiddleware],
         lifespan=[lifespan],
-        state=State({"services": services}),
+        state=State({"app": state}),
         openapi_config=_openapi(),
         request_max_body_size=settings.api.max_request_bytes,
         logging_config=None,
         debug=False,
     )
-
-
-def _start_decision_log(services: Services, stack: AsyncExitStack) -> None:
-    """Start the decision recorder; the stack drains it on shutdown, before the store closes."""
-    store = services.store
-    if not services.settings.decisions.enabled or not isinstance(store, DecisionLog):
-        return
-    recorder = DecisionRecorder(store, services.settings.decisions)
-    recorder.start()
-    services.decisions = recorder
-
-    async def stop() -> None:
-        await recorder.aclose()
-        services.decisions = None
-
-    stack.push_async_callback(stop)
 
 
 def _openapi() -> OpenAPIConfig:

@@ -1,8 +1,8 @@
 """Bearer API keys with scopes: a preshared admin key and scoped keys stored hashed.
 
-A scoped key's text is ``rbk_<key id>_<secret>``; only ``sha256(secret)`` is stored, so a leaked
-table yields no usable key. Comparison is constant-time. The preshared key (``--preshared-key`` /
-``REBAC_PRESHARED_KEY``) has the ``admin`` scope. Nothing here logs or echoes a key.
+A scoped key's text is ``rbk_<key id>_<secret>`` (see :mod:`rebac.services.keys`); only
+``sha256(secret)`` is stored. Comparison is constant-time. The preshared key (``--preshared-key``
+/ ``REBAC_PRESHARED_KEY``) has the ``admin`` scope. Nothing here logs or echoes a key.
 
 Scopes: ``check`` (permissions and AuthZEN), ``write`` (relationships and watch), ``schema``
 (schema endpoints), ``admin`` (everything).
@@ -10,73 +10,21 @@ Scopes: ``check`` (permissions and AuthZEN), ``write`` (relationships and watch)
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 import time
-from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Protocol
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from rebac.errors import ForbiddenError, InvalidInputError, UnauthenticatedError
+from rebac.errors import ForbiddenError, UnauthenticatedError
+from rebac.services.keys import KEY_PREFIX, Scope, hash_secret
 
-__all__ = [
-    "PRESHARED_KEY_ID",
-    "SCOPES",
-    "Authenticator",
-    "GeneratedKey",
-    "KeyLookup",
-    "Principal",
-    "Scope",
-    "StoredKey",
-    "generate_key",
-    "hash_secret",
-    "require_scope",
-    "validate_scopes",
-]
+__all__ = ["PRESHARED_KEY_ID", "Authenticator", "KeyLookup", "Principal", "StoredKey", "require_scope"]
 
-Scope = Literal["check", "write", "schema", "admin"]
-SCOPES: Final[tuple[Scope, ...]] = ("check", "write", "schema", "admin")
 PRESHARED_KEY_ID: Final = "preshared"
-_PREFIX: Final = "rbk_"
 _CACHE_ENTRIES: Final = 10_000
-
-
-def hash_secret(secret: str) -> str:
-    """Hex sha256 of a key secret (the secrets are 256-bit random, so no slow hash is needed)."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def validate_scopes(scopes: Collection[str]) -> frozenset[str]:
-    """The scopes as a set; unknown names raise :class:`InvalidInputError`."""
-    unknown = sorted(set(scopes) - set(SCOPES))
-    if unknown or not scopes:
-        raise InvalidInputError(
-            f"scopes must be among {', '.join(SCOPES)} (got {', '.join(unknown) or 'none'})"
-        )
-    return frozenset(scopes)
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class GeneratedKey:
-    """A fresh key: give ``text`` to the caller once; store only ``key_id`` and ``secret_hash``."""
-
-    key_id: str
-    text: str
-    secret_hash: str
-
-    def __repr__(self) -> str:
-        return f"GeneratedKey(key_id={self.key_id!r})"
-
-
-def generate_key() -> GeneratedKey:
-    """A new random key id and secret."""
-    key_id = secrets.token_hex(6)
-    secret = secrets.token_urlsafe(32)
-    return GeneratedKey(key_id, f"{_PREFIX}{key_id}_{secret}", hash_secret(secret))
 
 
 class StoredKey(Protocol):
@@ -174,8 +122,8 @@ class Authenticator:
         presented = hash_secret(token)
         if self._preshared_hash is not None and hmac.compare_digest(presented, self._preshared_hash):
             return Principal(PRESHARED_KEY_ID, frozenset({"admin"}))
-        if self._keys is not None and token.startswith(_PREFIX):
-            key_id, _, secret = token[len(_PREFIX) :].partition("_")
+        if self._keys is not None and token.startswith(KEY_PREFIX):
+            key_id, _, secret = token[len(KEY_PREFIX) :].partition("_")
             stored = await self._find(key_id) if key_id and secret else None
             if (
                 stored is not None
@@ -193,7 +141,7 @@ def require_scope(scope: Scope) -> Any:
     """
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        authenticator: Authenticator = connection.app.state.services.authenticator
+        authenticator: Authenticator = connection.app.state.app.authenticator
         principal = await authenticator.authenticate(connection.headers.get("authorization"))
         if not principal.allows(scope):
             raise ForbiddenError(f"this endpoint needs an API key with the {scope!r} scope")

@@ -1,4 +1,4 @@
-"""Parse at the edge: DTOs → validated :mod:`rebac.refs` / store values, and results → DTOs.
+"""Parse at the edge: DTOs → validated :mod:`rebac.refs` / service values, and results → DTOs.
 
 Every string from a request goes through the ONE text syntax of :mod:`rebac.refs`, so the API
 accepts exactly what the CLI and the YAML files accept and reports a bad part the same way.
@@ -12,8 +12,6 @@ from typing import Any, Final
 
 from rebac import errors
 from rebac.api import dto
-from rebac.engine import ExpandKind, ExpandNode, Permissionship
-from rebac.engine.results import Hop
 from rebac.refs import (
     CAVEAT_NAME_RE,
     RELATION_RE,
@@ -27,11 +25,16 @@ from rebac.refs import (
     parse_object,
     parse_subject,
 )
-from rebac.store.base import (
+from rebac.services.types import (
     ANY_RELATION,
     Consistency,
     ConsistencyMode,
+    DecisionRecord,
+    ExpandKind,
+    ExpandNode,
+    Hop,
     Operation,
+    Permissionship,
     Precondition,
     PreconditionKind,
     RelationshipFilter,
@@ -40,6 +43,7 @@ from rebac.store.base import (
 
 __all__ = [
     "consistency_of",
+    "decision_dto",
     "filter_of",
     "hops_dto",
     "lookup_permissionship",
@@ -284,4 +288,25 @@ def tree_dto(node: ExpandNode) -> dto.PermissionTree:
             operation=_SET_OPS[node.kind],  # type: ignore[arg-type]
             children=[tree_dto(child) for child in node.children],
         ),
+    )
+
+
+def decision_dto(record: DecisionRecord) -> dto.DecisionOut:
+    """The JSON shape of one record (the API and ``rebac decisions`` share it)."""
+    return dto.DecisionOut(
+        decision_id=record.decision_id,
+        decided_at=record.decided_at.isoformat().replace("+00:00", "Z"),
+        source=record.source,
+        subject=record.subject,
+        permission=record.permission,
+        resource=record.resource,
+        result=record.result.value,
+        reason=record.reason,
+        latency_ms=record.latency_ms,
+        caller=record.caller,
+        chain=list(record.chain),
+        revision=record.revision,
+        schema_version=record.schema_version,
+        schema_hash=record.schema_hash,
+        context=record.context,
     )

@@ -28,7 +28,9 @@ from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Sen
 
 from rebac.api.auth import Authenticator, Principal
 from rebac.api.problems import handle_exception
-from rebac.api.services import Current, Services
+from rebac.api.state import AppState
+from rebac.services.core import Services
+from rebac.services.types import Current
 
 __all__ = ["HotRoute", "HotServe", "hot_route"]
 
@@ -64,7 +66,7 @@ class HotRoute:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve an ordinary request here, anything else through the route."""
         litestar_app = scope["litestar_app"]
-        services: Services = litestar_app.state.services
+        state: AppState = litestar_app.state.app
         authorization = length = token = None
         for name, value in scope["headers"]:
             if name == _AUTHORIZATION and authorization is None:
@@ -73,8 +75,8 @@ class HotRoute:
                 length = value
             elif name == _TOKEN and token is None:
                 token = value.decode("latin-1")
-        principal = await _principal(services.authenticator, authorization, self._scope)
-        limit = services.settings.api.max_request_bytes
+        principal = await _principal(state.authenticator, authorization, self._scope)
+        limit = state.settings.api.max_request_bytes
         if principal is None or length is None or not length.isdigit() or int(length) > limit:
             await self.app(scope, receive, send)
             return
@@ -89,7 +91,8 @@ class HotRoute:
             await self.app(scope, _replay(seen, receive), send)
             return
         try:
-            current = await services.current()
+            services = state.services
+            current = await services.engines.current()
             answer = encode_json(await self._serve(services, current, principal.key_id, data, token))
         except Exception as exc:  # noqa: BLE001 - rendered by the app's handler, as the route would
             request = litestar_app.request_class(scope=scope, receive=receive, send=send)

@@ -2,7 +2,7 @@
 
 Like ``rebac validate --store postgres``, these open the store from the environment
 (``REBAC_DATABASE_URL``, else the embedded server) and evaluate in process against the store's
-current schema; no server is needed.
+current schema (through :class:`rebac.services.reach.Reach`); no server is needed.
 """
 
 from __future__ import annotations
@@ -11,24 +11,13 @@ from typing import Final
 
 import click
 
-from rebac.cli._runtime import load_settings, with_store
-from rebac.config import Settings
-from rebac.engine import CheckCache, Engine, Permissionship
-from rebac.engine.model import reachability_for
+from rebac.cli._runtime import load_settings, with_services
 from rebac.errors import RebacError
-from rebac.limits import EXPAND_NODE_BUDGET
 from rebac.refs import parse_object, parse_subject
-from rebac.schema import compile_schema
-from rebac.services.blast_radius import (
-    BlastRadius,
-    ReachEntry,
-    WhoCanReach,
-    blast_radius,
-    to_graphml,
-    to_json,
-    who_can_reach,
-)
-from rebac.store.base import Consistency, ConsistencyMode, TupleStore
+from rebac.services.blast_radius import BlastRadius, ReachEntry, WhoCanReach, to_graphml, to_json
+from rebac.services.core import Services
+from rebac.services.reach import MAX_BUDGET
+from rebac.services.types import Consistency, ConsistencyMode, Permissionship
 
 __all__ = ["blast_radius_cmd"]
 
@@ -37,22 +26,6 @@ _SHORT: Final = {
     Permissionship.CONDITIONAL: "conditional",
     Permissionship.NO_PERMISSION: "no",
 }
-
-
-async def _engine(store: TupleStore, settings: Settings) -> Engine:
-    current = await store.current_schema()
-    if current is None:
-        raise click.ClickException("the store has no schema; write one first (rebac schema write FILE)")
-    schema = compile_schema(current.text, f"schema version {current.version}")
-    cache = CheckCache(settings.engine.cache_entries) if settings.engine.cache_enabled else None
-    return Engine.build(
-        store,
-        schema,
-        schema_hash=current.hash,
-        reachability=reachability_for(schema),
-        settings=settings.engine,
-        cache=cache,
-    )
 
 
 def _entry_line(entry: ReachEntry, *, reverse: bool) -> str:
@@ -106,7 +79,7 @@ def _split_reverse(text: str) -> tuple[str, str | None]:
     "--permission", "permissions", multiple=True, help="Only this permission or relation (repeatable)."
 )
 @click.option("--raw-only", is_flag=True, help="Skip the effective (delegation-capped) reach.")
-@click.option("--budget", type=click.IntRange(min=1), default=EXPAND_NODE_BUDGET, show_default=True)
+@click.option("--budget", type=click.IntRange(min=1), default=MAX_BUDGET, show_default=True)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "graphml"]), default="text", show_default=True
 )
@@ -141,23 +114,24 @@ def blast_radius_cmd(
     except RebacError as exc:
         raise click.BadParameter(str(exc)) from None
 
-    async def action(store: TupleStore) -> BlastRadius | WhoCanReach:
-        engine = await _engine(store, settings)
+    async def action(services: Services) -> BlastRadius | WhoCanReach:
+        current = await services.engines.current()
+        revision = await services.checks.revision(current, full)
         if reverse is not None:
-            return await who_can_reach(
-                engine, resource, permission, consistency=full, budget=budget, raw_only=raw_only
+            return await services.reach.who_can_reach(
+                current, resource, permission, revision=revision, budget=budget, raw_only=raw_only
             )
-        return await blast_radius(
-            engine,
+        return await services.reach.blast_radius(
+            current,
             target,
-            consistency=full,
+            revision=revision,
             budget=budget,
             resource_types=resource_types or None,
             permissions=permissions or None,
             raw_only=raw_only,
         )
 
-    result = with_store(settings, action)
+    result = with_services(settings, action)
     if fmt == "json":
         click.echo(to_json(result))
     elif fmt == "graphml":

@@ -7,39 +7,20 @@ array (``--json``) or NDJSON (``--ndjson``, every match when ``--limit`` is not 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import click
 import msgspec
 
-from rebac.api.controllers.decisions import decision_filter, decision_out
-from rebac.cli._runtime import cli_errors, load_settings, with_store
-from rebac.store.base import DecisionFilter, DecisionKey, DecisionLog, DecisionRecord, TupleStore
+from rebac.api.convert import decision_dto
+from rebac.cli._runtime import cli_errors, load_settings, with_services
+from rebac.services.core import Services
+from rebac.services.decisions import decision_filter
+from rebac.services.types import DecisionRecord
 
 __all__ = ["decisions_cmd"]
 
-_PAGE: Final = 1000
 _DEFAULT_LIMIT: Final = 50
-
-
-def _log(store: TupleStore) -> DecisionLog:
-    if not isinstance(store, DecisionLog):
-        raise click.ClickException("this store keeps no decision log")
-    return store
-
-
-async def _collect(log: DecisionLog, flt: DecisionFilter, limit: int | None) -> list[DecisionRecord]:
-    out: list[DecisionRecord] = []
-    after: DecisionKey | None = None
-    while limit is None or len(out) < limit:
-        size = _PAGE if limit is None else min(_PAGE, limit - len(out))
-        page = await log.query_decisions(flt, limit=size, after=after)
-        out += page
-        if len(page) < size:
-            break
-        after = page[-1].key
-    return out
 
 
 def _line(record: DecisionRecord) -> str:
@@ -84,24 +65,25 @@ def decisions_cmd(  # noqa: PLR0917 - one argument per option, as click passes t
         if days <= 0:
             raise click.UsageError("retention is off (REBAC_DECISION_RETENTION_DAYS <= 0)")
 
-        async def drop(store: TupleStore) -> int:
-            return await _log(store).drop_decisions_before(datetime.now(UTC) - timedelta(days=days))
+        async def drop(services: Services) -> int:
+            services.decisions.log()  # a store without a decision log is an error, not "0 days"
+            return await services.decisions.prune()
 
-        click.echo(f"dropped {with_store(settings, drop)} days of decisions older than {days} days")
+        click.echo(f"dropped {with_services(settings, drop)} days of decisions older than {days} days")
         return
     with cli_errors():
         flt = decision_filter(subject, resource, permission, result, since, until)
     wanted = limit if limit is not None or as_ndjson else _DEFAULT_LIMIT
 
-    async def action(store: TupleStore) -> list[DecisionRecord]:
-        return await _collect(_log(store), flt, wanted)
+    async def action(services: Services) -> list[DecisionRecord]:
+        return [record async for record in services.decisions.export(flt, total=wanted)]
 
-    records = with_store(settings, action)
+    records = with_services(settings, action)
     if as_ndjson:
         for record in records:
-            click.echo(msgspec.json.encode(decision_out(record)).decode())
+            click.echo(msgspec.json.encode(decision_dto(record)).decode())
     elif as_json:
-        click.echo(msgspec.json.encode([decision_out(r) for r in records]).decode())
+        click.echo(msgspec.json.encode([decision_dto(r) for r in records]).decode())
     else:
         for record in records:
             click.echo(_line(record))

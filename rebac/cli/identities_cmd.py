@@ -12,41 +12,20 @@ from typing import Any
 
 import click
 
-from rebac.cli._runtime import load_settings, with_store
-from rebac.config import Settings
-from rebac.engine import CheckCache, Engine
-from rebac.engine.model import reachability_for
+from rebac.cli._runtime import load_settings, with_services
 from rebac.errors import RebacError
 from rebac.refs import parse_subject
-from rebac.schema import compile_schema
+from rebac.services.core import Services
 from rebac.services.identities import (
     DEFAULT_BLAST_BUDGET,
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     Identity,
     InventoryPage,
-    decision_lookup,
-    list_identities,
 )
-from rebac.services.reviews import identity_store, record_review
-from rebac.store.base import Consistency, ConsistencyMode, Review, TupleStore
+from rebac.services.types import Review
 
 __all__ = ["identities_cmd", "review_cmd"]
-
-
-async def _engine(store: TupleStore, settings: Settings) -> Engine:
-    current = await store.current_schema()
-    if current is None:
-        raise click.ClickException("the store has no schema; write one first (rebac schema write FILE)")
-    schema = compile_schema(current.text, f"schema version {current.version}")
-    return Engine.build(
-        store,
-        schema,
-        schema_hash=current.hash,
-        reachability=reachability_for(schema),
-        settings=settings.engine,
-        cache=CheckCache(settings.engine.cache_entries) if settings.engine.cache_enabled else None,
-    )
 
 
 def _time(value: datetime | None) -> str | None:
@@ -161,22 +140,17 @@ def identities_cmd(
     """The non-human identity inventory: chains, owners, grants, usage, reach and review state."""
     settings = load_settings()
 
-    async def action(store: TupleStore) -> InventoryPage:
-        engine = await _engine(store, settings)
-        reviews = identity_store(store)
-        return await list_identities(
-            engine,
-            reviews,
+    async def action(services: Services) -> InventoryPage:
+        return await services.inventory.identities(
+            await services.engines.current(),
             identity_type=identity_type,
             flagged_only=flagged,
             limit=limit,
             cursor=cursor,
-            consistency=Consistency(ConsistencyMode.FULLY_CONSISTENT),
-            decisions=decision_lookup(store),
             blast_budget=blast_budget or None,
         )
 
-    page = with_store(settings, action)
+    page = with_services(settings, action)
     if as_json:
         body = {
             "revision": page.revision.value,
@@ -201,18 +175,11 @@ def review_cmd(*, subject: str, reviewer: str, note: str) -> None:
     except RebacError as exc:
         raise click.BadParameter(str(exc)) from None
 
-    async def action(store: TupleStore) -> Review:
-        engine = await _engine(store, settings)
-        return await record_review(
-            identity_store(store),
-            engine.model,
-            target,
-            reviewer=reviewer,
-            note=note,
-            non_human_types=settings.engine.non_human_types,
-        )
+    async def action(services: Services) -> Review:
+        current = await services.engines.current()
+        return await services.inventory.review(current, target, reviewer=reviewer, note=note)
 
-    review = with_store(settings, action)
+    review = with_services(settings, action)
     click.echo(
         f"reviewed {review.subject} at revision {review.revision} by {review.reviewer}: "
         f"{len(review.grants)} relationships, fingerprint {review.fingerprint[:16]}"

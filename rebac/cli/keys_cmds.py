@@ -6,37 +6,14 @@ database (the embedded one when ``REBAC_DATABASE_URL`` is unset), so a running s
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Sequence
 
 import click
 
-from rebac.api.auth import SCOPES, generate_key, validate_scopes
-from rebac.cli._runtime import cli_errors, load_settings
-from rebac.store.factory import database_url
-from rebac.store.keys import ApiKey, PostgresKeyStore
-from rebac.store.migrate import upgrade_to_head
+from rebac.cli._runtime import cli_errors, load_settings, with_keys
+from rebac.services.keys import SCOPES, GeneratedKey, KeyRecord, Keys, validate_scopes
 
 __all__ = ["keys_group"]
-
-T = TypeVar("T")
-
-
-def _with_keys(action: Callable[[PostgresKeyStore], Awaitable[T]]) -> T:
-    settings = load_settings()
-    with cli_errors(), database_url(settings) as url:
-        if settings.database.url is None:
-            upgrade_to_head(url)
-
-        async def main() -> T:
-            store = PostgresKeyStore.connect(url)
-            try:
-                return await action(store)
-            finally:
-                await store.close()
-
-        return asyncio.run(main())
 
 
 @click.group("keys")
@@ -52,13 +29,13 @@ def keys_group() -> None:
 def create_cmd(scopes: tuple[str, ...], name: str) -> None:
     """Create a key with the given scopes and print it (shown once; only its hash is stored)."""
     with cli_errors():
-        granted = validate_scopes(scopes)
-    key = generate_key()
+        validate_scopes(scopes)  # before the database is opened
 
-    async def action(store: PostgresKeyStore) -> ApiKey:
-        return await store.create_key(key.key_id, key.secret_hash, granted, name)
+    async def action(keys: Keys) -> tuple[GeneratedKey, KeyRecord]:
+        return await keys.create(scopes, name)
 
-    _with_keys(action)
+    key, stored = with_keys(load_settings(), action)
+    granted = stored.scopes
     click.echo(key.text)
     click.echo(
         f"created key {key.key_id} with scopes {', '.join(sorted(granted))}; it is shown only once", err=True
@@ -69,10 +46,10 @@ def create_cmd(scopes: tuple[str, ...], name: str) -> None:
 def list_cmd() -> None:
     """List keys: id, scopes, name, created, revoked (never secrets or hashes)."""
 
-    async def action(store: PostgresKeyStore) -> list[ApiKey]:
-        return await store.list_keys()
+    async def action(keys: Keys) -> Sequence[KeyRecord]:
+        return await keys.list()
 
-    for key in _with_keys(action):
+    for key in with_keys(load_settings(), action):
         state = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
         scopes = ",".join(sorted(key.scopes))
         click.echo(f"{key.key_id}  {scopes:<24} {state:<34} {key.created_at.isoformat()}  {key.name}")
@@ -83,9 +60,9 @@ def list_cmd() -> None:
 def revoke_cmd(key_id: str) -> None:
     """Revoke KEY_ID (servers stop accepting it within seconds)."""
 
-    async def action(store: PostgresKeyStore) -> bool:
-        return await store.revoke_key(key_id)
+    async def action(keys: Keys) -> bool:
+        return await keys.revoke(key_id)
 
-    if not _with_keys(action):
+    if not with_keys(load_settings(), action):
         raise click.ClickException(f"no active key {key_id!r}")
     click.echo(f"revoked {key_id}")

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import click
 
-from rebac.cli._runtime import load_settings, with_store
-from rebac.errors import SchemaError, UnsafeSchemaChangeError
-from rebac.schema import compile_schema, format_schema
-from rebac.schema.lexer import plain_comments
-from rebac.schema.source import Source
-from rebac.services.schemas import diff_versions, write_schema
-from rebac.store.base import SchemaVersion, TupleStore
+from rebac.cli._runtime import load_settings, with_services
+from rebac.errors import SchemaError, SchemaVersionNotFoundError, UnsafeSchemaChangeError
+from rebac.services.core import Services
+from rebac.services.language import check_text, dropped_comments, format_text
+from rebac.services.schemas import diff_versions
+from rebac.services.types import SchemaVersion
 
 __all__ = ["schema"]
 
@@ -45,15 +44,15 @@ def check_cmd(files: tuple[Path, ...]) -> None:
     failed = 0
     for path in files:
         try:
-            compiled = compile_schema(_read(path), str(path))
+            compiled = check_text(_read(path), str(path))
         except SchemaError as error:
             failed += 1
             for diagnostic in error.diagnostics:
                 click.echo(diagnostic.render(), err=True)
             click.echo(f"{path}: {_count(len(error.diagnostics), 'error')}", err=True)
             continue
-        definitions = _count(len(compiled.definitions), "definition")
-        click.echo(f"{path}: ok ({definitions}, {_count(len(compiled.caveats), 'caveat')})")
+        definitions = _count(compiled.definitions, "definition")
+        click.echo(f"{path}: ok ({definitions}, {_count(compiled.caveats, 'caveat')})")
     if failed:
         raise click.exceptions.Exit(1)
 
@@ -74,7 +73,7 @@ def fmt_cmd(file: Path, write: bool, drop_comments: bool) -> None:
     """
     text = _read(file)
     try:
-        formatted = format_schema(compile_schema(text, str(file)))
+        formatted = format_text(text, str(file))
     except SchemaError as error:
         for diagnostic in error.diagnostics:
             click.echo(diagnostic.render(), err=True)
@@ -82,13 +81,9 @@ def fmt_cmd(file: Path, write: bool, drop_comments: bool) -> None:
     if not write:
         click.echo(formatted, nl=False)
         return
-    comments = plain_comments(text)
+    comments = dropped_comments(text, str(file))
     if comments and not drop_comments:
-        source = Source(text, str(file))
-        for offset in comments:
-            diagnostic = source.diagnostic(
-                offset, "this comment would be dropped (only /** doc */ comments are kept)"
-            )
+        for diagnostic in comments:
             click.echo(diagnostic.render(), err=True)
         click.echo(f"{file}: not rewritten; pass --drop-comments to rewrite anyway", err=True)
         raise click.exceptions.Exit(1)
@@ -126,19 +121,20 @@ def write_cmd(file: Path, force: bool) -> None:
     """
     text = _read(file)
     try:
-        compile_schema(text, str(file))
+        check_text(text, str(file))
     except SchemaError as error:
         for diagnostic in error.diagnostics:
             click.echo(diagnostic.render(), err=True)
         raise click.exceptions.Exit(1) from None
 
-    async def action(store: TupleStore) -> SchemaVersion | UnsafeSchemaChangeError:
+    async def action(services: Services) -> SchemaVersion | UnsafeSchemaChangeError:
         try:
-            return await write_schema(store, text, author=CLI_AUTHOR, force=force, source=str(file))
+            version, _ = await services.schemas.write(text, author=CLI_AUTHOR, force=force, source=str(file))
         except UnsafeSchemaChangeError as refusal:
             return refusal
+        return version
 
-    outcome = with_store(load_settings(), action)
+    outcome = with_services(load_settings(), action)
     if isinstance(outcome, UnsafeSchemaChangeError):
         _print_refusal(outcome)
         raise click.exceptions.Exit(1)
@@ -150,15 +146,15 @@ def write_cmd(file: Path, force: bool) -> None:
 def read_cmd(number: int | None) -> None:
     """Print the current schema (or version V) exactly as it was written."""
 
-    async def action(store: TupleStore) -> SchemaVersion:
+    async def action(services: Services) -> SchemaVersion:
         if number is not None:
-            return await store.schema_version(number)
-        current = await store.current_schema()
-        if current is None:
-            raise click.ClickException("no schema has been written yet")
-        return current
+            return await services.schemas.version(number)
+        try:
+            return await services.schemas.current()
+        except SchemaVersionNotFoundError:
+            raise click.ClickException("no schema has been written yet") from None
 
-    version = with_store(load_settings(), action)
+    version = with_services(load_settings(), action)
     click.echo(f"version {version.version} (sha256 {version.hash})", err=True)
     click.echo(version.text, nl=not version.text.endswith("\n"))
 
@@ -169,10 +165,10 @@ def read_cmd(number: int | None) -> None:
 def diff_cmd(old: int, new: int) -> None:
     """Print a unified diff from stored version OLD to version NEW (nothing when they are equal)."""
 
-    async def action(store: TupleStore) -> tuple[SchemaVersion, SchemaVersion]:
-        return await store.schema_version(old), await store.schema_version(new)
+    async def action(services: Services) -> tuple[SchemaVersion, SchemaVersion]:
+        return await services.schemas.version(old), await services.schemas.version(new)
 
-    before, after = with_store(load_settings(), action)
+    before, after = with_services(load_settings(), action)
     click.echo(diff_versions(before, after).unified, nl=False)
 
 
@@ -180,10 +176,10 @@ def diff_cmd(old: int, new: int) -> None:
 def history_cmd() -> None:
     """List every stored version, oldest first; ``*`` marks the current one."""
 
-    async def action(store: TupleStore) -> tuple[list[SchemaVersion], SchemaVersion | None]:
-        return await store.schema_history(), await store.current_schema()
+    async def action(services: Services) -> tuple[list[SchemaVersion], SchemaVersion | None]:
+        return await services.schemas.history()
 
-    versions, current = with_store(load_settings(), action)
+    versions, current = with_services(load_settings(), action)
     if not versions:
         click.echo("no schema has been written yet", err=True)
         return

@@ -21,8 +21,8 @@ from litestar import Litestar
 from rebac.api.app import create_app
 from rebac.config import Settings
 from rebac.refs import parse_relationship
-from rebac.services.schemas import write_schema
-from rebac.store.base import Operation, RelationshipUpdate, TupleStore
+from rebac.services.core import Services
+from rebac.services.types import Operation, RelationshipUpdate
 
 __all__ = ["DEMO_RELATIONSHIPS", "DEMO_SCHEMA", "app_from_env", "demo_curl", "serve_cmd"]
 
@@ -32,12 +32,15 @@ DEMO_RELATIONSHIPS: Final = _ROOT / "schema" / "agents_demo.txt"
 _DEMO_FLAG: Final = "REBAC_DEMO"
 
 
-async def load_demo(store: TupleStore) -> None:
+async def load_demo(services: Services) -> None:
     """Write ``schema/agents.zed`` (forced) and TOUCH its sample relationships (idempotent)."""
-    await write_schema(store, DEMO_SCHEMA.read_text(encoding="utf-8"), author="demo", force=True)
+    await services.schemas.write(DEMO_SCHEMA.read_text(encoding="utf-8"), author="demo", force=True)
     lines = DEMO_RELATIONSHIPS.read_text(encoding="utf-8").splitlines()
     relationships = [parse_relationship(line) for line in lines if line.strip() and not line.startswith("//")]
-    await store.write([RelationshipUpdate(Operation.TOUCH, rel) for rel in relationships])
+    current = await services.engines.current()
+    await services.relationships.write(
+        current, [RelationshipUpdate(Operation.TOUCH, rel) for rel in relationships]
+    )
 
 
 def app_from_env() -> Litestar:
@@ -47,8 +50,8 @@ def app_from_env() -> Litestar:
         return create_app(settings)
     key = settings.api.preshared_key
 
-    async def seed(store: TupleStore) -> None:
-        await load_demo(store)
+    async def seed(services: Services) -> None:
+        await load_demo(services)
         click.echo("demo data loaded; try (alice may view the roadmap):\n")
         click.echo(demo_curl(settings.api.host, settings.api.port, key) + "\n")
         sys.stdout.flush()

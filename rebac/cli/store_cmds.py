@@ -1,7 +1,7 @@
 """Store commands: ``migrate``, ``import``, ``export``, ``gc``.
 
 Import reads NDJSON (``{"relationship": "<text>"}``) or plain text lines (see
-:mod:`rebac.store.ndjson`); it is atomic, so a bad line (reported with its number) or a duplicate
+:mod:`rebac.services.interchange`); it is atomic, so a bad line (reported with its number) or a duplicate
 writes nothing. When a schema is stored, every relationship must conform to the current version
 (:func:`rebac.schema.conformity.nonconformity`, caveat context types included); the first one that
 does not is reported as ``FILE:LINE: reason`` and nothing is written. The check streams with the
@@ -19,25 +19,16 @@ from typing import TextIO
 
 import click
 
-from rebac.cli._runtime import cli_errors, load_settings, with_store
-from rebac.errors import InvalidInputError, SchemaError
+from rebac.cli._runtime import load_settings, migrate_database, with_services
+from rebac.errors import SchemaError
 from rebac.refs import Relationship
-from rebac.schema import compile_schema, ir
-from rebac.schema.conformity import nonconformity
-from rebac.services.recorder import DecisionRecorder
-from rebac.store.base import (
-    ANY_RELATION,
-    Consistency,
-    ConsistencyMode,
-    DecisionLog,
-    RelationshipFilter,
-    TupleStore,
-)
-from rebac.store.factory import database_url
-from rebac.store.migrate import upgrade_to_head
-from rebac.store.ndjson import encode_line, parse_numbered_lines
+from rebac.services.conformance import conforming
+from rebac.services.core import Services
+from rebac.services.interchange import encode_line, parse_numbered_lines
+from rebac.services.relationships import ImportTarget
+from rebac.services.types import ANY_RELATION, Consistency, ConsistencyMode, RelationshipFilter
 
-__all__ = ["NonconformingImportError", "conforming", "export_cmd", "gc_cmd", "import_cmd", "migrate_cmd"]
+__all__ = ["export_cmd", "gc_cmd", "import_cmd", "migrate_cmd"]
 
 _PROGRESS_EVERY = 100_000
 
@@ -45,9 +36,7 @@ _PROGRESS_EVERY = 100_000
 @click.command("migrate")
 def migrate_cmd() -> None:
     """Migrate the database to the newest schema (the embedded one when REBAC_DATABASE_URL is unset)."""
-    settings = load_settings()
-    with cli_errors(), database_url(settings) as url:
-        upgrade_to_head(url)
+    migrate_database(load_settings())
     click.echo("database is at the newest migration")
 
 
@@ -63,44 +52,14 @@ def _with_progress(relationships: Iterable[Relationship], err: TextIO) -> Iterat
         err.write(f"\rread {count:,} relationships, committing\n")
 
 
-class NonconformingImportError(InvalidInputError):
-    """An imported relationship does not conform to the current schema (``FILE:LINE: reason``)."""
-
-    def __init__(self, source: str, line: int, rel: Relationship, reason: str) -> None:
-        super().__init__(
-            f"{source}:{line}: {reason}",
-            details={"file": source, "line": line, "relationship": str(rel), "reason": reason},
-        )
-        self.line = line
-
-
-def conforming(
-    numbered: Iterable[tuple[int, Relationship]], schema: ir.Schema | None, source: str
-) -> Iterator[Relationship]:
-    """The relationships of ``numbered``, each checked against ``schema`` (unchecked when ``None``).
-
-    Raises:
-        NonconformingImportError: at the first relationship ``schema`` does not allow.
-    """
-    for line, rel in numbered:
-        if schema is not None:
-            reason = nonconformity(schema, rel)
-            if reason is not None:
-                raise NonconformingImportError(source, line, rel, reason)
-        yield rel
-
-
-async def _current_schema(store: TupleStore) -> tuple[int, ir.Schema | None]:
+async def _import_target(services: Services) -> ImportTarget:
     """The current schema version (``0``: none) and its compiled form, for checking an import."""
-    current = await store.current_schema()
-    if current is None:
-        return 0, None
     try:
-        return current.version, compile_schema(current.text, f"schema version {current.version}")
+        return await services.relationships.import_target()
     except SchemaError as exc:  # fail closed: nothing can be checked against it
         raise click.ClickException(
-            f"the current schema (version {current.version}) does not compile, so the import cannot "
-            f"be checked against it: {exc.message}; write a schema first"
+            "the current schema does not compile, so the import cannot be checked against it: "
+            f"{exc.message}; write a schema first"
         ) from exc
 
 
@@ -117,19 +76,21 @@ def import_cmd(file: TextIO) -> None:
     err = sys.stderr
     source = str(getattr(file, "name", "-"))
 
-    async def action(store: TupleStore) -> tuple[int, int, str]:
-        version, schema = await _current_schema(store)
-        if schema is None:
+    async def action(services: Services) -> tuple[int, int, str]:
+        target = await _import_target(services)
+        if target.schema is None:
             click.echo(
                 "note: no schema is stored, so the relationships are not checked "
                 "(the first schema write checks every stored relationship)",
                 err=True,
             )
-        relationships = conforming(parse_numbered_lines(file), schema, source)
-        result = await store.bulk_import(_with_progress(relationships, err), schema_version=version)
+        relationships = conforming(parse_numbered_lines(file), target.schema, source)
+        result = await services.relationships.bulk_import(
+            _with_progress(relationships, err), schema_version=target.version
+        )
         return result.loaded, result.revision.value, result.token
 
-    loaded, revision, token = with_store(settings, action)
+    loaded, revision, token = with_services(settings, action)
     click.echo(f"loaded {loaded} relationships at revision {revision}")
     click.echo(f"token: {token}")
 
@@ -162,10 +123,12 @@ def export_cmd(
     )
     out = sys.stdout
 
-    async def action(store: TupleStore) -> int:
-        revision = await store.resolve(Consistency(ConsistencyMode.FULLY_CONSISTENT))
+    async def action(services: Services) -> int:
+        _, found = await services.relationships.export(
+            flt, consistency=Consistency(ConsistencyMode.FULLY_CONSISTENT)
+        )
         count = 0
-        async for rel in store.query(flt, revision=revision):
+        async for rel in found:
             out.write(encode_line(rel) + "\n")
             count += 1
             if count % _PROGRESS_EVERY == 0:
@@ -176,7 +139,7 @@ def export_cmd(
             sys.stderr.write("\n")
         return count
 
-    count = with_store(settings, action)
+    count = with_services(settings, action)
     click.echo(f"exported {count} relationships", err=True)
 
 
@@ -197,11 +160,10 @@ def gc_cmd(older_than: float | None) -> None:
     if window < 0:
         raise click.BadParameter("must be >= 0", param_hint="--older-than")
 
-    async def action(store: TupleStore) -> int:
-        removed = await store.gc(older_than_seconds=window)
-        if isinstance(store, DecisionLog):
-            await DecisionRecorder(store, settings.decisions).prune()
+    async def action(services: Services) -> int:
+        removed = await services.relationships.gc(older_than_seconds=window)
+        await services.decisions.prune()
         return removed
 
-    removed = with_store(settings, action)
+    removed = with_services(settings, action)
     click.echo(f"removed {removed} relationship versions")

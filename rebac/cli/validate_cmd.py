@@ -10,73 +10,28 @@ runs. Prints one line per file, the failures with their file and line, and ends 
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import click
 
+from rebac.cli._runtime import scratch_stores
 from rebac.config import EngineSettings, Settings
-from rebac.engine import CheckCache
-from rebac.errors import RebacError, ValidationFileError
-from rebac.services.validation.files import load_validation_file
-from rebac.services.validation.run import Failure, FileReport, run_file
-from rebac.store.base import RelationshipFilter, TupleStore
-from rebac.store.memory import MemoryTupleStore
+from rebac.errors import RebacError
+from rebac.services.validation.run import FileReport, validate_path
 
 __all__ = ["validate"]
 
 
-@asynccontextmanager
-async def _postgres() -> AsyncIterator[TupleStore]:
-    from rebac.store.factory import open_store  # noqa: PLC0415 - only this mode needs the driver
-
-    settings = Settings.from_env()
-    with tempfile.TemporaryDirectory(prefix="rebac-validate-") as home:
-        if settings.database.url is None:
-            settings = replace(settings, database=replace(settings.database, home=Path(home)))
-        async with open_store(settings, migrate=settings.database.url is None) as store:
-            head = await store.head_revision()
-            async for _ in store.query(RelationshipFilter(), revision=head, limit=1):
-                raise click.ClickException(
-                    "the PostgreSQL store already holds relationships; validate needs an empty database"
-                )
-            yield store
-
-
-async def _clear(store: TupleStore, types: Sequence[str]) -> None:
-    for type_name in types:
-        await store.delete_matching(RelationshipFilter(resource_type=type_name))
-
-
-async def _validate_one(path: Path, store: TupleStore | None, settings: EngineSettings) -> FileReport:
-    try:
-        vf = load_validation_file(path)
-    except ValidationFileError as exc:
-        report = FileReport(str(path))
-        prefix = f"{exc.source}:{exc.line}:{exc.column}: "
-        report.failures.append(Failure(exc.source, exc.line, exc.message.removeprefix(prefix)))
-        return report
-    cache = CheckCache(settings.cache_entries) if settings.cache_enabled else None
-    if store is None:
-        return await run_file(vf, MemoryTupleStore(quantization_seconds=0), settings=settings, cache=cache)
-    try:
-        return await run_file(vf, store, settings=settings, cache=cache)
-    finally:
-        types = {item.relationship.resource.type for item in vf.relationships}
-        await _clear(store, sorted(types))
-
-
-async def _run(paths: Sequence[Path], kind: str, settings: EngineSettings) -> list[FileReport]:
-    reports: list[FileReport] = []
-    if kind == "memory":
-        reports.extend([await _validate_one(path, None, settings) for path in paths])
-        return reports
-    async with _postgres() as store:
-        reports.extend([await _validate_one(path, store, settings) for path in paths])
-    return reports
+async def _run(
+    paths: Sequence[Path], kind: Literal["memory", "postgres"], settings: EngineSettings
+) -> list[FileReport]:
+    async with scratch_stores(kind) as (fresh, shared):
+        return [
+            await validate_path(path, await fresh(), settings=settings, clear_after=shared) for path in paths
+        ]
 
 
 @click.command()
@@ -96,7 +51,7 @@ def validate(files: tuple[Path, ...], store_kind: str, no_cache: bool) -> None:
     if no_cache:
         settings = replace(settings, cache_enabled=False)
     try:
-        reports = asyncio.run(_run(files, store_kind, settings))
+        reports = asyncio.run(_run(files, "postgres" if store_kind == "postgres" else "memory", settings))
     except RebacError as exc:
         raise click.ClickException(str(exc)) from None
     passed = 0

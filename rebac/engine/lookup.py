@@ -12,18 +12,15 @@ cursor is returned.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
 import hashlib
-import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from rebac import limits
+from rebac import limits, opaque
 from rebac.engine.candidates import ReverseWalk, forward_subjects
 from rebac.engine.check import chunked
 from rebac.engine.exact import SchemaShape, exact_resources
@@ -64,9 +61,8 @@ class Cursor:
     after: str
 
     def encode(self) -> str:
-        """The opaque text form."""
-        raw = json.dumps({"r": self.revision, "q": self.request, "a": self.after}, separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        """The opaque text form (see :mod:`rebac.opaque`)."""
+        return opaque.Cursor(self.revision, self.request, (self.after,)).encode()
 
     @classmethod
     def decode(cls, text: str, request_digest: str) -> Cursor:
@@ -75,19 +71,10 @@ class Cursor:
         Raises:
             InvalidTokenError: if the cursor is malformed or belongs to another request.
         """
-        try:
-            data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise InvalidTokenError("the lookup cursor is malformed") from None
-        if (
-            not isinstance(data, dict)
-            or not isinstance(data.get("r"), int)
-            or isinstance(data.get("r"), bool)
-            or not isinstance(data.get("a"), str)
-            or data.get("q") != request_digest
-        ):
-            raise InvalidTokenError("the lookup cursor is malformed or belongs to another request")
-        return cls(data["r"], request_digest, data["a"])
+        found = opaque.Cursor.decode(text, request_digest, what="the lookup cursor")
+        if found.revision is None:
+            raise InvalidTokenError("the lookup cursor is malformed")
+        return cls(found.revision, request_digest, found.after[0])
 
 
 def _digest(*parts: object) -> str:

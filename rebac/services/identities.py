@@ -22,15 +22,13 @@ last identity examined.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
+from rebac import opaque
 from rebac.engine.delegation import PrincipalGraph
 from rebac.errors import (
     BudgetExceededError,
@@ -187,24 +185,14 @@ def _digest(types: Sequence[str], flagged_only: bool) -> str:
 
 
 def _encode_cursor(revision: Revision, digest: str, position: tuple[str, str]) -> str:
-    raw = json.dumps(
-        {"r": revision.value, "q": digest, "t": position[0], "i": position[1]}, separators=(",", ":")
-    )
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return opaque.Cursor(revision.value, digest, position).encode()
 
 
 def _decode_cursor(text: str, digest: str) -> tuple[Revision, tuple[str, str]]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        ok = isinstance(data, dict) and data.get("q") == digest
-        revision, type_name, object_id = data["r"], data["t"], data["i"]
-    except (binascii.Error, ValueError, UnicodeDecodeError, KeyError, TypeError):
-        raise InvalidTokenError("the cursor is malformed") from None
-    if not ok or not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
-        raise InvalidTokenError("the cursor is malformed or belongs to another request")
-    if not isinstance(type_name, str) or not isinstance(object_id, str):
+    cursor = opaque.Cursor.decode(text, digest, size=2)
+    if cursor.revision is None:
         raise InvalidTokenError("the cursor is malformed")
-    return Revision(revision), (type_name, object_id)
+    return Revision(cursor.revision), (cursor.after[0], cursor.after[1])
 
 
 # --- one identity -----------------------------------------------------------------------------------

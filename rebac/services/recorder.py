@@ -2,7 +2,8 @@
 
 Every decision (a check, each bulk-check item, each AuthZEN evaluation) gets a time-ordered id
 (UUIDv7 text) that is returned to the caller, and, unless sampled out, a
-:class:`~rebac.store.base.DecisionRecord` in the store's decision log.
+:class:`~rebac.store.base.DecisionRecord` in the store's decision log (records are built by
+:mod:`rebac.services.decisions`).
 
 **Recording never waits for the database.** :meth:`DecisionRecorder.record` appends to a bounded
 in-memory buffer; one background flusher writes it in batches of ``batch_size`` records, or
@@ -32,36 +33,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Final
 
 from rebac.config import DecisionLogSettings
-from rebac.engine.results import CheckResult, Hop, Permissionship
-from rebac.errors import RebacError
-from rebac.refs import ObjectRef, SubjectRef
 from rebac.store.base import DecisionLog, DecisionRecord, DecisionResult
-from rebac.store.revision import Revision
 
-if TYPE_CHECKING:
-    from rebac.engine import Engine
-
-__all__ = [
-    "DecisionRecorder",
-    "DecisionScope",
-    "DecisionStats",
-    "build_record",
-    "cap_context",
-    "check_and_record",
-    "result_of",
-]
+__all__ = ["DecisionRecorder", "DecisionStats"]
 
 _LOG: Final = logging.getLogger("rebac.decisions")
 _RETRIES: Final = 3
@@ -137,101 +122,6 @@ class DecisionStats:
     dropped: int
     failed: int
     batches: int
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionScope:
-    """What all decisions of one request share."""
-
-    source: str
-    caller: str | None
-    revision: Revision | None = None
-    schema_version: int | None = None
-    schema_hash: str | None = None
-
-
-def result_of(outcome: CheckResult | BaseException) -> DecisionResult:
-    """The recorded result of an engine answer (or of the error it raised)."""
-    if isinstance(outcome, BaseException):
-        return DecisionResult.ERROR
-    if outcome.permissionship is Permissionship.HAS_PERMISSION:
-        return DecisionResult.ALLOWED
-    if outcome.permissionship is Permissionship.CONDITIONAL:
-        return DecisionResult.CONDITIONAL
-    return DecisionResult.DENIED
-
-
-def _hop(hop: Hop) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "subject": str(hop.subject),
-        "depth": hop.depth,
-        "permissionship": hop.permissionship.value,
-        "reason": hop.reason.value,
-    }
-    if hop.missing:
-        out["missing"] = sorted(hop.missing)
-    return out
-
-
-def _reason(outcome: CheckResult | BaseException) -> str:
-    if isinstance(outcome, RebacError):
-        return f"error: {type(outcome).__name__}: {outcome.message}"
-    if isinstance(outcome, BaseException):
-        return f"error: {type(outcome).__name__}"  # foreign messages may quote internals
-    failed = outcome.failed_hop
-    if failed is not None:
-        return f"hop {failed.depth} {failed.subject}: {failed.reason.value}"
-    if outcome.permissionship is Permissionship.CONDITIONAL:
-        return "conditional: missing " + ", ".join(sorted(outcome.missing))
-    if outcome.permissionship is Permissionship.HAS_PERMISSION:
-        return f"granted through {len(outcome.delegation)} hops" if outcome.delegation else "granted"
-    return "no path grants the permission"
-
-
-def cap_context(context: Mapping[str, Any] | None, max_bytes: int) -> dict[str, Any] | None:
-    """``context`` as recorded: itself, or ``{"truncated": true, "bytes": N}`` when too large."""
-    if not context:
-        return None
-    text = json.dumps(context, sort_keys=True, separators=(",", ":"), default=str)
-    size = len(text.encode())
-    if size > max_bytes:
-        return {"truncated": True, "bytes": size}
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
-
-
-def build_record(
-    decision_id: str,
-    *,
-    decided_at: datetime,
-    scope: DecisionScope,
-    resource: ObjectRef,
-    permission: str,
-    subject: SubjectRef,
-    outcome: CheckResult | BaseException,
-    context: Mapping[str, Any] | None,
-    latency_ms: float,
-    max_context_bytes: int,
-) -> DecisionRecord:
-    """The record of one decision."""
-    chain = () if isinstance(outcome, BaseException) else tuple(_hop(h) for h in outcome.delegation)
-    return DecisionRecord(
-        decision_id=decision_id,
-        decided_at=decided_at,
-        source=scope.source,
-        caller=scope.caller,
-        subject=str(subject),
-        permission=permission,
-        resource=str(resource),
-        result=result_of(outcome),
-        reason=_reason(outcome),
-        chain=chain,
-        revision=scope.revision.value if scope.revision is not None else None,
-        schema_version=scope.schema_version,
-        schema_hash=scope.schema_hash,
-        context=cap_context(context, max_context_bytes),
-        latency_ms=latency_ms,
-    )
 
 
 class DecisionRecorder:
@@ -438,55 +328,3 @@ class DecisionRecorder:
             failed=self._failed,
             batches=self._batches,
         )
-
-
-async def check_and_record(  # noqa: PLR0917 - the check's own positionals, as Engine.check
-    recorder: DecisionRecorder | None,
-    engine: Engine,
-    scope: DecisionScope,
-    resource: ObjectRef,
-    permission: str,
-    subject: SubjectRef,
-    *,
-    context: Mapping[str, Any] | None = None,
-    via: Sequence[SubjectRef] | None = None,
-) -> tuple[str | None, CheckResult]:
-    """``engine.check`` at ``scope.revision``, recorded; returns the decision id and the result.
-
-    With no recorder, the id is ``None``. An error of the check is recorded (result ``error``),
-    its :class:`~rebac.errors.RebacError` ``details`` get the ``decisionId``, and it is re-raised.
-    A cancelled check is not a decision and is not recorded.
-    """
-    if recorder is None:
-        result = await engine.check(
-            resource, permission, subject, revision=scope.revision, context=context, via=via
-        )
-        return None, result
-    decision_id = recorder.new_id()
-    decided_at = recorder.now()
-    started = time.perf_counter()
-    outcome: CheckResult | Exception
-    try:
-        outcome = await engine.check(
-            resource, permission, subject, revision=scope.revision, context=context, via=via
-        )
-    except Exception as exc:  # noqa: BLE001 - recorded, then re-raised below
-        outcome = exc
-    record = build_record(
-        decision_id,
-        decided_at=decided_at,
-        scope=scope,
-        resource=resource,
-        permission=permission,
-        subject=subject,
-        outcome=outcome,
-        context=context,
-        latency_ms=(time.perf_counter() - started) * 1000.0,
-        max_context_bytes=recorder.settings.max_context_bytes,
-    )
-    await recorder.record(record)
-    if isinstance(outcome, Exception):
-        if isinstance(outcome, RebacError):
-            outcome.details.setdefault("decisionId", decision_id)
-        raise outcome
-    return decision_id, outcome

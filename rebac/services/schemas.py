@@ -23,22 +23,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from rebac.engine.caveats import convert_value
-from rebac.errors import (
-    CaveatEvaluationError,
-    SchemaError,
-    SchemaVersionConflictError,
-    UnsafeSchemaChangeError,
-)
+from rebac.errors import SchemaError, SchemaVersionConflictError, UnsafeSchemaChangeError
 from rebac.refs import Relationship
 from rebac.schema import compile_schema, ir
 from rebac.schema.conformity import affected_relations, nonconformity
-from rebac.store.base import RelationshipFilter, SchemaStore, SchemaVersion, TupleReader
+from rebac.services.engines import Engines, compile_version
+from rebac.store.base import RelationshipFilter, SchemaStore, SchemaVersion, TupleReader, TupleStore
+from rebac.store.revision import Revision
 
 __all__ = [
     "MAX_LISTED_ORPHANS",
     "SchemaAdminStore",
     "SchemaDiff",
+    "Schemas",
+    "diff_texts",
     "diff_versions",
     "orphaning_reason",
     "write_schema",
@@ -54,27 +52,6 @@ class SchemaAdminStore(SchemaStore, TupleReader, Protocol):
     """What a schema write needs from the store: versions plus reads of stored relationships."""
 
 
-def _context_problem(old: ir.Schema | None, new: ir.Schema, rel: Relationship) -> str | None:
-    """A stored caveat context value that no longer fits its parameter's (changed) type."""
-    if rel.caveat is None or not rel.caveat.context:
-        return None
-    caveat = new.caveats.get(rel.caveat.name)
-    if caveat is None:
-        return None
-    previous = old.caveats.get(rel.caveat.name) if old is not None else None
-    for name, value in rel.caveat.context.items():
-        kind = caveat.parameters.get(name)
-        if kind is None:
-            continue
-        if previous is not None and previous.parameters.get(name) == kind:
-            continue
-        try:
-            convert_value(value, kind, name)
-        except CaveatEvaluationError as exc:
-            return f"caveat {rel.caveat.name!r}: {exc}"
-    return None
-
-
 def orphaning_reason(old: ir.Schema | None, new: ir.Schema, rel: Relationship) -> str | None:
     """Why replacing ``old`` with ``new`` would orphan ``rel``, or ``None`` when it would not.
 
@@ -87,7 +64,7 @@ def orphaning_reason(old: ir.Schema | None, new: ir.Schema, rel: Relationship) -
         new: The schema being written.
         rel: A stored relationship.
     """
-    why = nonconformity(new, rel) or _context_problem(old, new, rel)
+    why = nonconformity(new, rel)
     if why is None:
         return None
     if old is not None and nonconformity(old, rel) is not None:
@@ -107,7 +84,7 @@ def _compile_current(current: SchemaVersion | None) -> ir.Schema | None:
     if current is None:
         return None
     try:
-        return compile_schema(current.text, f"version {current.version}")
+        return compile_version(current)
     except SchemaError:
         # The stored text no longer compiles (the language changed under it): check everything.
         return None
@@ -181,11 +158,16 @@ async def write_schema(
 
 @dataclass(frozen=True, slots=True)
 class SchemaDiff:
-    """A diff between two versions: a unified diff of their texts (empty when they are equal)."""
+    """A diff between two schemas: a unified diff of their texts (empty when they are equal)."""
 
-    old_version: int
-    new_version: int
+    old_label: str
+    new_label: str
     unified: str
+
+    @property
+    def changed(self) -> bool:
+        """True when the texts differ."""
+        return bool(self.unified)
 
 
 def _lines(text: str) -> list[str]:
@@ -193,12 +175,73 @@ def _lines(text: str) -> list[str]:
     return [line if line.endswith("\n") else line + "\n" for line in text.splitlines(keepends=True)]
 
 
+def diff_texts(old_text: str, new_text: str, old_label: str, new_label: str) -> SchemaDiff:
+    """Unified diff between two schema texts, labelled ``old_label`` and ``new_label``."""
+    lines = difflib.unified_diff(_lines(old_text), _lines(new_text), fromfile=old_label, tofile=new_label)
+    return SchemaDiff(old_label, new_label, "".join(lines))
+
+
 def diff_versions(old: SchemaVersion, new: SchemaVersion) -> SchemaDiff:
     """Unified diff between two stored schema versions."""
-    lines = difflib.unified_diff(
-        _lines(old.text),
-        _lines(new.text),
-        fromfile=f"version {old.version}",
-        tofile=f"version {new.version}",
-    )
-    return SchemaDiff(old.version, new.version, "".join(lines))
+    return diff_texts(old.text, new.text, f"version {old.version}", f"version {new.version}")
+
+
+class Schemas:
+    """Schema versions of one store: writes, the current version, history and diffs.
+
+    Args:
+        store: The open store.
+        engines: The current-schema engines, told when this process writes a schema.
+    """
+
+    __slots__ = ("_engines", "_store")
+
+    def __init__(self, store: TupleStore, engines: Engines) -> None:
+        self._store = store
+        self._engines = engines
+
+    async def write(
+        self,
+        text: str,
+        *,
+        author: str,
+        force: bool = False,
+        source: str = "<schema>",
+        expected_version: int | None = None,
+    ) -> tuple[SchemaVersion, Revision]:
+        """Store ``text`` as the new current version (see :func:`write_schema`).
+
+        Returns:
+            The new version and the revision a read must reach to see it.
+        """
+        version = await write_schema(
+            self._store, text, author=author, force=force, source=source, expected_version=expected_version
+        )
+        self._engines.invalidate()
+        head = await self._store.head_revision()
+        return version, max(head, version.revision)
+
+    async def current(self) -> SchemaVersion:
+        """The current version, read now (not the engines' cached pointer).
+
+        Raises:
+            SchemaVersionNotFoundError: no schema was written yet.
+        """
+        self._engines.invalidate()
+        return await self._engines.current_version()
+
+    async def version(self, number: int) -> SchemaVersion:
+        """Stored version ``number``.
+
+        Raises:
+            SchemaVersionNotFoundError: there is no such version.
+        """
+        return await self._store.schema_version(number)
+
+    async def history(self) -> tuple[list[SchemaVersion], SchemaVersion | None]:
+        """Every stored version, oldest first, and the current one (``None`` before the first)."""
+        return await self._store.schema_history(), await self._store.current_schema()
+
+    async def head(self) -> Revision:
+        """The newest revision of the store (what a schema read is as fresh as)."""
+        return await self._store.head_revision()

@@ -8,13 +8,11 @@ corrupted one) is rejected with :class:`rebac.errors.InvalidTokenError`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 from dataclasses import dataclass
 from typing import Final
 
+from rebac import opaque
 from rebac.errors import InvalidTokenError
 
 __all__ = ["Revision", "decode_token", "encode_token"]
@@ -40,8 +38,7 @@ def encode_token(revision: Revision, store_id: str) -> str:
 @functools.lru_cache(maxsize=64)
 def _encode(value: int, store_id: str) -> str:
     """The token text (memoised: every answer carries one, and revisions change far less often)."""
-    payload = json.dumps({"v": _TOKEN_VERSION, "r": value, "s": store_id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    return opaque.encode({"v": _TOKEN_VERSION, "r": value, "s": store_id})
 
 
 def decode_token(token: str, store_id: str) -> Revision:
@@ -50,15 +47,11 @@ def decode_token(token: str, store_id: str) -> Revision:
     Raises:
         InvalidTokenError: if the token is malformed, of an unknown version, or from another store.
     """
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidTokenError("the consistency token is malformed") from None
-    if not isinstance(data, dict) or data.get("v") != _TOKEN_VERSION:
+    data = opaque.decode(token, "the consistency token")
+    if data.get("v") != _TOKEN_VERSION:
         raise InvalidTokenError("the consistency token has an unknown format")
     value = data.get("r")
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not opaque.natural(value):
         raise InvalidTokenError("the consistency token is malformed")
     if data.get("s") != store_id:
         raise InvalidTokenError("the consistency token was issued by another store")

@@ -9,7 +9,6 @@ import pytest
 from conformance_corpus import corpus_files
 
 from rebac.config import EngineSettings
-from rebac.engine import CheckCache
 from rebac.services.validation.files import load_validation_file
 from rebac.services.validation.run import run_file
 
@@ -28,8 +27,7 @@ def test_the_corpus_is_present():
 async def test_testconfig(path: Path, kind: str, cached: bool, store_factory):
     vf = load_validation_file(path)
     settings = EngineSettings(cache_enabled=cached)
-    cache = CheckCache() if cached else None
     async with store_factory(kind, quantization_seconds=0) as store:
-        report = await run_file(vf, store, settings=settings, cache=cache)
+        report = await run_file(vf, store, settings=settings)
     assert report.passed, "\n".join(f.render() for f in report.failures)
     assert report.assertions == len(vf.assertions)

@@ -20,7 +20,8 @@ from rebac.config import DecisionLogSettings
 from rebac.engine import Engine
 from rebac.refs import parse_object, parse_relationship, parse_subject
 from rebac.schema import compile_schema
-from rebac.services.recorder import DecisionRecorder, DecisionScope, check_and_record
+from rebac.services.decisions import DecisionScope, check_and_record
+from rebac.services.recorder import DecisionRecorder
 from rebac.store.base import Consistency, ConsistencyMode, Operation, RelationshipUpdate
 from rebac.store.postgres import PostgresTupleStore
 

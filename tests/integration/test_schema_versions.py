@@ -151,7 +151,7 @@ async def test_diff_between_versions(store: TupleStore) -> None:
         author="bob",
     )
     diff = diff_versions(v1, v2)
-    assert (diff.old_version, diff.new_version) == (1, 2)
+    assert (diff.old_label, diff.new_label) == ("version 1", "version 2")
     lines = diff.unified.splitlines()
     assert lines[:2] == ["--- version 1", "+++ version 2"]
     assert "-    relation guest: user with expiration" in lines

@@ -1,9 +1,20 @@
-"""Imports point down the layers only (DESIGN.md §1, STYLE.md (b)).
+"""The structure rules of ``rebac/`` (DESIGN.md §1, STYLE.md (b), docs/architecture.md).
 
-errors ← refs/limits ← config ← schema ← store.base/store.revision ← engine ← services ← api ← cli
+Imports point down the layers only:
 
-The concrete store engines are leaves: only the store package itself, ``api/app.py``, the CLI,
-migrations and tests may import them. Third-party layers are fenced the same way.
+    errors ← refs/limits/opaque ← config ← schema ← store ← engine ← services ← api ← cli
+
+and beyond that:
+
+- above the store, only its contract is imported (``rebac.store``, ``rebac.store.base``,
+  ``rebac.store.revision``); the concrete engines and the opener are imported by the store itself
+  and the composition roots (``rebac.api.app``, ``rebac.cli._runtime``) only;
+- ``api/`` and ``cli/`` call the service layer and nothing below it (no ``rebac.engine``,
+  ``rebac.store`` or ``rebac.schema``), the composition roots aside;
+- no module imports another package's private module (``rebac.x._y`` from outside ``rebac.x``);
+- third-party layers are fenced (SQLAlchemy and psycopg in the store, Litestar in the API and
+  the CLI, networkx in the type system and blast radius);
+- no module of ``rebac/`` is longer than 500 lines.
 """
 
 from __future__ import annotations
@@ -15,11 +26,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "rebac"
+MAX_MODULE_LINES = 500
 
 LAYERS: list[tuple[str, int]] = [
     ("rebac.errors", 0),
     ("rebac.refs", 1),
     ("rebac.limits", 1),
+    ("rebac.opaque", 1),
     ("rebac.config", 2),
     ("rebac.schema", 3),
     ("rebac.store", 4),
@@ -29,7 +42,10 @@ LAYERS: list[tuple[str, int]] = [
     ("rebac.cli", 8),
 ]
 STORE_CONTRACT = {"rebac.store", "rebac.store.base", "rebac.store.revision"}
-LEAF_IMPORTERS = ("rebac.store.", "rebac.api.app", "rebac.cli.")
+COMPOSITION_ROOTS = ("rebac.api.app", "rebac.cli._runtime")
+LEAF_IMPORTERS = ("rebac.store.", *COMPOSITION_ROOTS)
+SERVICE_CALLERS = ("rebac.api.", "rebac.cli.")
+BELOW_THE_SERVICES = ("rebac.engine", "rebac.store", "rebac.schema")
 THIRD_PARTY_FENCES: dict[str, tuple[str, ...]] = {
     "sqlalchemy": ("rebac.store.",),
     "psycopg": ("rebac.store.",),
@@ -87,6 +103,21 @@ def is_module(name: str) -> bool:
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
+def private_owner(imported: str) -> str | None:
+    """The package that owns ``imported`` when it is a private module (``a.b._c`` -> ``a.b``)."""
+    parts = imported.split(".")
+    for index, part in enumerate(parts):
+        if part.startswith("_") and not part.startswith("__"):
+            return ".".join(parts[:index])
+    return None
+
+
+def _within(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(
+        module == p.rstrip(".") or module.startswith(p if p.endswith(".") else p + ".") for p in prefixes
+    )
+
+
 def violations() -> list[str]:
     problems: list[str] = []
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -107,33 +138,85 @@ def violations() -> list[str]:
                 and not importer.startswith(LEAF_IMPORTERS)
             ):
                 problems.append(f"{where}: {importer} imports the store engine {imported}")
+            if (
+                importer.startswith(SERVICE_CALLERS)
+                and importer not in COMPOSITION_ROOTS
+                and _within(imported, BELOW_THE_SERVICES)
+            ):
+                problems.append(f"{where}: {importer} reaches below the services: {imported}")
+            owner = private_owner(imported)
+            if owner is not None and importer != owner and not importer.startswith(owner + "."):
+                problems.append(f"{where}: {importer} imports a private module of {owner}: {imported}")
     return problems
+
+
+def oversized() -> list[str]:
+    found: list[str] = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        count = len(path.read_text(encoding="utf-8").splitlines())
+        if count > MAX_MODULE_LINES:
+            found.append(f"{path.relative_to(ROOT)}: {count} lines")
+    return found
 
 
 def test_imports_point_down_the_layers() -> None:
     assert violations() == []
 
 
+def test_no_module_is_longer_than_500_lines() -> None:
+    assert oversized() == []
+
+
 @pytest.mark.parametrize(
-    ("source", "expected"),
+    ("importer", "source", "expected"),
     [
-        ("from rebac.api import app\n", "imports upward"),
-        ("import sqlalchemy\n", "may not import sqlalchemy"),
-        ("from rebac.store import memory\n", "imports the store engine"),
+        ("engine/bad.py", "from rebac.api import app\n", "imports upward"),
+        ("engine/bad.py", "import sqlalchemy\n", "may not import sqlalchemy"),
+        ("engine/bad.py", "from rebac.store import memory\n", "imports the store engine"),
+        ("api/controllers/bad.py", "from rebac.engine import check\n", "reaches below the services"),
+        ("cli/bad.py", "from rebac.schema import ir\n", "reaches below the services"),
+        ("services/bad.py", "from rebac.api.dto import _core\n", "imports upward"),
+        ("api/bad.py", "from rebac.api.dto import _core\n", "private module of rebac.api.dto"),
+        ("engine/bad.py", "from rebac.store import _common\n", "private module of rebac.store"),
     ],
 )
 def test_checker_catches_violations(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, expected: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, importer: str, source: str, expected: str
 ) -> None:
-    fake_root = tmp_path
-    pkg = fake_root / "rebac" / "engine"
-    pkg.mkdir(parents=True)
-    for folder in (fake_root / "rebac", pkg, fake_root / "rebac" / "api", fake_root / "rebac" / "store"):
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "__init__.py").write_text("")
-    (fake_root / "rebac" / "api" / "app.py").write_text("")
-    (fake_root / "rebac" / "store" / "memory.py").write_text("")
-    (pkg / "bad.py").write_text(source)
-    monkeypatch.setitem(globals(), "ROOT", fake_root)
-    monkeypatch.setitem(globals(), "PACKAGE", fake_root / "rebac")
+    fake = tmp_path / "rebac"
+    for folder in ("", "engine", "api", "api/controllers", "api/dto", "cli", "schema", "services", "store"):
+        (fake / folder).mkdir(parents=True, exist_ok=True)
+        (fake / folder / "__init__.py").write_text("")
+    for leaf in ("api/app.py", "store/memory.py", "store/_common.py", "engine/check.py", "schema/ir.py"):
+        (fake / leaf).write_text("")
+    (fake / "api/dto/_core.py").write_text("")
+    (fake / importer).write_text(source)
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
+    monkeypatch.setitem(globals(), "PACKAGE", fake)
     assert any(expected in problem for problem in violations())
+
+
+def test_checker_allows_a_package_its_own_private_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "rebac"
+    for folder in ("", "store", "store/postgres"):
+        (fake / folder).mkdir(parents=True, exist_ok=True)
+        (fake / folder / "__init__.py").write_text("")
+    (fake / "store/_common.py").write_text("")
+    (fake / "store/postgres/_sql.py").write_text("")
+    (fake / "store/postgres/store.py").write_text(
+        "from rebac.store import _common\nfrom rebac.store.postgres import _sql\n"
+    )
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
+    monkeypatch.setitem(globals(), "PACKAGE", fake)
+    assert violations() == []
+
+
+def test_size_rule_catches_a_long_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "rebac"
+    fake.mkdir()
+    (fake / "long.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1))
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
+    monkeypatch.setitem(globals(), "PACKAGE", fake)
+    assert oversized() == [f"rebac/long.py: {MAX_MODULE_LINES + 1} lines"]

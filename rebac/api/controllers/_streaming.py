@@ -17,7 +17,6 @@ from rebac.limits import DEFAULT_LOOKUP_PAGE_SIZE
 __all__ = [
     "NDJSON",
     "SSE",
-    "check_batch",
     "event_stream",
     "ndjson",
     "page_limit",
@@ -55,18 +54,6 @@ def page_limit(requested: int | None, settings: ApiSettings, *, name: str = "opt
             actual=requested,
         )
     return requested
-
-
-def check_batch(count: int, maximum: int, *, limit: str, what: str) -> None:
-    """Refuse a batch larger than ``maximum`` before any work is done.
-
-    Raises:
-        LimitExceededError: naming ``limit``.
-    """
-    if count > maximum:
-        raise LimitExceededError(
-            f"too many {what}: {count} > {maximum}", limit=limit, maximum=maximum, actual=count
-        )
 
 
 async def _lines(items: AsyncIterator[Any]) -> AsyncIterator[bytes]:

@@ -18,18 +18,16 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from rebac import errors
-from rebac.api import authzen_dto as az
 from rebac.api.auth import require_scope
-from rebac.api.controllers._streaming import check_batch
-from rebac.api.decision_hooks import caller_of, decide, decision_id_of
+from rebac.api.deps import caller_of
+from rebac.api.dto import authzen as az
 from rebac.api.hot import hot_route
 from rebac.api.problems import problem_for, problem_responses
-from rebac.api.services import Current, Services
-from rebac.engine import CheckResult, Engine, Permissionship
-from rebac.engine.results import HopReason
 from rebac.refs import ObjectRef, SubjectRef, parse_object, parse_subject
-from rebac.store.base import Consistency, ConsistencyMode
-from rebac.store.revision import Revision
+from rebac.services.bounds import check_batch
+from rebac.services.checks import decision_id_of
+from rebac.services.core import Services
+from rebac.services.types import CheckResult, Current, HopReason, Permissionship, Revision
 
 __all__ = ["AuthZenController", "WellKnownController", "evaluation_decision"]
 
@@ -92,13 +90,6 @@ def _error_decision(exc: Exception) -> az.Decision:
     )
 
 
-async def _revision(engine: Engine, token: str | None) -> Revision:
-    """The revision of a decision: at least as fresh as ``token`` (the header), when given."""
-    if token is not None:
-        return await engine.resolve(Consistency(ConsistencyMode.AT_LEAST_AS_FRESH, token))
-    return await engine.resolve(Consistency())
-
-
 def _merge(base: dict[str, Any] | None, item: dict[str, Any] | None) -> dict[str, Any] | None:
     if base is None:
         return item
@@ -125,8 +116,7 @@ async def _evaluate(  # noqa: PLR0917 - the four AuthZEN members, positionally a
     services: Services,
     caller: str | None,
 ) -> az.Decision:
-    decision_id, result = await decide(
-        services,
+    decision = await services.checks.decide(
         current,
         caller,
         "authzen",
@@ -135,7 +125,7 @@ async def _evaluate(  # noqa: PLR0917 - the four AuthZEN members, positionally a
         context=context,
         via=_via(subject),
     )
-    return _with_id(_decision(result), decision_id)
+    return _with_id(_decision(decision.result), decision.decision_id)
 
 
 async def evaluation_decision(
@@ -149,7 +139,7 @@ async def evaluation_decision(
 
     ``token`` is the ``X-Rebac-Consistency-Token`` header, if sent.
     """
-    revision = await _revision(current.engine, token)
+    revision = await services.checks.revision_for_token(current, token)
     return await _evaluate(
         current,
         revision,
@@ -162,7 +152,7 @@ async def evaluation_decision(
     )
 
 
-def _page(page: az.PageRequest | None, services: NamedDependency[Services]) -> tuple[int, str | None]:
+def _page(page: az.PageRequest | None, services: Services) -> tuple[int, str | None]:
     limit = (page.limit if page else None) or min(_DEFAULT_PAGE, services.settings.api.max_page_size)
     if limit < 1 or limit > services.settings.api.max_page_size:
         raise errors.LimitExceededError(
@@ -211,8 +201,7 @@ class AuthZenController(Controller):
         request: Request[Any, Any, Any],
     ) -> az.EvaluationsResponse:
         """Many decisions at one revision; top-level members are defaults for each item."""
-        engine = current.engine
-        revision = await _revision(engine, request.headers.get(TOKEN_HEADER))
+        revision = await services.checks.revision_for_token(current, request.headers.get(TOKEN_HEADER))
         caller = caller_of(request)
         if not data.evaluations:
             if data.subject is None or data.resource is None or data.action is None:
@@ -289,8 +278,10 @@ class AuthZenController(Controller):
         if data.resource.id is None:
             raise errors.InvalidInputError("resource.id is required for a subject search")
         limit, token = _page(data.page, services)
-        revision = await _revision(current.engine, request.headers.get(TOKEN_HEADER))
-        page = await current.engine.lookup_subjects(
+        checks = services.checks
+        revision = await checks.revision_for_token(current, request.headers.get(TOKEN_HEADER))
+        page = await checks.lookup_subjects(
+            current,
             parse_object(f"{data.resource.type}:{data.resource.id}"),
             data.action.name,
             data.subject.type,
@@ -325,8 +316,10 @@ class AuthZenController(Controller):
         if data.subject.id is None:
             raise errors.InvalidInputError("subject.id is required for a resource search")
         limit, token = _page(data.page, services)
-        revision = await _revision(current.engine, request.headers.get(TOKEN_HEADER))
-        page = await current.engine.lookup_resources(
+        checks = services.checks
+        revision = await checks.revision_for_token(current, request.headers.get(TOKEN_HEADER))
+        page = await checks.lookup_resources(
+            current,
             data.resource.type,
             data.action.name,
             parse_subject(f"{data.subject.type}:{data.subject.id}"),
@@ -354,20 +347,19 @@ class AuthZenController(Controller):
         self,
         data: JSONBody[az.SearchActionRequest],
         current: NamedDependency[Current],
+        services: NamedDependency[Services],
         request: Request[Any, Any, Any],
     ) -> az.SearchResponse:
         """Permissions of the resource's type that ``subject`` has on ``resource`` (one page)."""
-        engine = current.engine
         if data.page is not None and data.page.token:
             raise errors.InvalidTokenError("action search has a single page; page.token must be empty")
         resource, subject = _resource(data.resource), _subject(data.subject)
-        definition = engine.model.definition(resource.type)
-        revision = await _revision(engine, request.headers.get(TOKEN_HEADER))
-        results: list[dict[str, Any]] = []
-        for name in sorted(definition.permissions):
-            result = await engine.check(resource, name, subject, revision=revision, context=data.context)
-            if result.permissionship is Permissionship.HAS_PERMISSION:
-                results.append({"name": name})
+        checks = services.checks
+        revision = await checks.revision_for_token(current, request.headers.get(TOKEN_HEADER))
+        granted = await checks.permissions(
+            current, resource, subject, revision=revision, context=data.context
+        )
+        results: list[dict[str, Any]] = [{"name": name} for name in granted]
         return az.SearchResponse(page=az.PageResponse(next_token="", count=len(results)), results=results)
 
 

@@ -14,35 +14,27 @@ from litestar import Controller, Response, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from rebac import limits
 from rebac.api.auth import require_scope
 from rebac.api.convert import consistency_of, object_dto, object_of, subject_dto, subject_of
-from rebac.api.dto import PermissionshipValue, ZedToken
-from rebac.api.dto._blast_radius import (
+from rebac.api.dto import (
     BlastRadiusRequest,
     BlastRadiusResponse,
+    PermissionshipValue,
     ReachEntryInfo,
     ReachGroupInfo,
     ReachPathStep,
+    ZedToken,
 )
 from rebac.api.problems import problem_responses
-from rebac.api.services import Current, Services
-from rebac.engine import Permissionship
-from rebac.errors import InvalidInputError, LimitExceededError
-from rebac.services.blast_radius import (
-    BlastRadius,
-    PathStep,
-    ReachEntry,
-    WhoCanReach,
-    blast_radius,
-    to_graphml,
-    to_json,
-    who_can_reach,
-)
+from rebac.errors import InvalidInputError
+from rebac.services.blast_radius import BlastRadius, PathStep, ReachEntry, WhoCanReach, to_graphml, to_json
+from rebac.services.core import Services
+from rebac.services.reach import MAX_BUDGET
+from rebac.services.types import Current, Permissionship
 
 __all__ = ["MAX_BLAST_RADIUS_BUDGET", "BlastRadiusController"]
 
-MAX_BLAST_RADIUS_BUDGET: Final = limits.EXPAND_NODE_BUDGET
+MAX_BLAST_RADIUS_BUDGET: Final = MAX_BUDGET
 """The largest ``budget`` a request may ask for (and the default)."""
 
 GRAPHML_MEDIA_TYPE: Final = "application/xml"
@@ -53,19 +45,6 @@ _VALUES: Final[dict[Permissionship, PermissionshipValue]] = {
     Permissionship.HAS_PERMISSION: "PERMISSIONSHIP_HAS_PERMISSION",
     Permissionship.CONDITIONAL: "PERMISSIONSHIP_CONDITIONAL_PERMISSION",
 }
-
-
-def _budget(value: int | None) -> int:
-    if value is None:
-        return MAX_BLAST_RADIUS_BUDGET
-    if value > MAX_BLAST_RADIUS_BUDGET:
-        raise LimitExceededError(
-            f"the budget may be at most {MAX_BLAST_RADIUS_BUDGET}",
-            limit="EXPAND_NODE_BUDGET",
-            maximum=MAX_BLAST_RADIUS_BUDGET,
-            actual=value,
-        )
-    return value
 
 
 def _step(step: PathStep) -> ReachPathStep:
@@ -141,29 +120,27 @@ class BlastRadiusController(Controller):
 
         Raw and effective reach with one path per entry, bounded by ``budget``.
         """
-        budget = _budget(data.budget)
-        engine = current.engine
-        revision = await engine.resolve(consistency_of(data.consistency))
+        revision = await services.checks.revision(current, consistency_of(data.consistency))
         result: BlastRadius | WhoCanReach
         if data.reverse:
             if data.resource is None:
                 raise InvalidInputError("a reverse blast radius needs a resource")
-            result = await who_can_reach(
-                engine,
+            result = await services.reach.who_can_reach(
+                current,
                 object_of(data.resource),
                 data.permission or None,
                 revision=revision,
-                budget=budget,
+                budget=data.budget,
                 raw_only=data.raw_only,
             )
         else:
             if data.subject is None:
                 raise InvalidInputError("a blast radius needs a subject")
-            result = await blast_radius(
-                engine,
+            result = await services.reach.blast_radius(
+                current,
                 subject_of(data.subject),
                 revision=revision,
-                budget=budget,
+                budget=data.budget,
                 resource_types=None if not data.resource_type else [data.resource_type],
                 permissions=None if not data.permission else [data.permission],
                 raw_only=data.raw_only,
@@ -172,4 +149,4 @@ class BlastRadiusController(Controller):
             return Response(to_graphml(result).encode(), media_type=GRAPHML_MEDIA_TYPE)
         if data.format == "json-graph":
             return Response(to_json(result).encode(), media_type=JSON_MEDIA_TYPE)
-        return Response(_response(result, ZedToken(services.store.token_for(revision))))
+        return Response(_response(result, ZedToken(services.token_for(revision))))

@@ -8,7 +8,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 
 from rebac.api.problems import Problem, ProblemType, problem_response, problem_responses
-from rebac.api.services import Services
+from rebac.api.state import AppState
 
 __all__ = ["HealthController"]
 
@@ -27,9 +27,9 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/readyz", operation_id="Readyz", cache=False, responses=problem_responses())
-    async def readyz(self, services: NamedDependency[Services]) -> Any:
+    async def readyz(self, app_state: NamedDependency[AppState]) -> Any:
         """Readiness: 200 when the database is reachable and migrated to head, else a 503 problem."""
-        if await services.ready():
+        if await app_state.ready():
             return {"status": "ready"}
         return problem_response(
             Problem(_NOT_READY, "the database is unreachable or not migrated to the newest revision", {})

@@ -14,8 +14,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
 from rebac.api.auth import require_scope
-from rebac.api.dto import ZedToken
-from rebac.api.dto._identities import (
+from rebac.api.dto import (
     BlastRadiusSize,
     IdentitiesResponse,
     IdentityGrant,
@@ -26,25 +25,15 @@ from rebac.api.dto._identities import (
     ReviewResponse,
     ReviewsResponse,
     ReviewStateInfo,
+    ZedToken,
 )
 from rebac.api.problems import problem_responses
-from rebac.api.services import Current, Services
-from rebac.errors import InvalidTokenError
-from rebac.refs import ObjectRef, SubjectRef, parse_subject
-from rebac.services.identities import (
-    DEFAULT_BLAST_BUDGET,
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    Identity,
-    decision_lookup,
-    list_identities,
-)
-from rebac.services.reviews import identity_store, record_review
-from rebac.store.base import Consistency, ConsistencyMode, RelationshipVersion, Review
+from rebac.refs import SubjectRef, parse_subject
+from rebac.services.core import Services
+from rebac.services.identities import DEFAULT_BLAST_BUDGET, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Identity
+from rebac.services.types import Current, RelationshipVersion, Review
 
 __all__ = ["IdentitiesController"]
-
-_FULL = Consistency(ConsistencyMode.FULLY_CONSISTENT)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -99,14 +88,6 @@ def _identity(identity: Identity) -> IdentityInfo:
     )
 
 
-def _before_id(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    if not cursor.isdigit() or len(cursor) > 19:
-        raise InvalidTokenError("the cursor is malformed")
-    return int(cursor)
-
-
 class IdentitiesController(Controller):
     """The non-human identity inventory and its reviews (scope ``admin``)."""
 
@@ -131,20 +112,16 @@ class IdentitiesController(Controller):
         ] = DEFAULT_BLAST_BUDGET,
     ) -> IdentitiesResponse:
         """Every non-human identity with its chain, owners, grants, usage, reach and review state."""
-        store = identity_store(services.store)
-        page = await list_identities(
-            current.engine,
-            store,
+        page = await services.inventory.identities(
+            current,
             identity_type=identity_type,
             flagged_only=flagged,
             limit=limit,
             cursor=cursor,
-            consistency=_FULL,
-            decisions=decision_lookup(store),
             blast_budget=blast_budget or None,
         )
         return IdentitiesResponse(
-            read_at=ZedToken(services.store.token_for(page.revision)),
+            read_at=ZedToken(services.token_for(page.revision)),
             types=list(page.types),
             identities=[_identity(identity) for identity in page.identities],
             next_cursor=page.cursor,
@@ -158,19 +135,10 @@ class IdentitiesController(Controller):
         current: NamedDependency[Current],
     ) -> ReviewResponse:
         """Approve the identity's current grants (and delegation edges) at the head revision."""
-        store = identity_store(services.store)
         subject = SubjectRef(data.subject.object_type, data.subject.object_id)
-        ObjectRef(subject.type, subject.id)  # validates the id syntax
-        review = await record_review(
-            store,
-            current.engine.model,
-            subject,
-            reviewer=data.reviewer,
-            note=data.note,
-            non_human_types=current.engine.settings.non_human_types,
-        )
+        review = await services.inventory.review(current, subject, reviewer=data.reviewer, note=data.note)
         return ReviewResponse(
-            review=_review(review), reviewed_at=ZedToken(services.store.token_for(review.revision))
+            review=_review(review), reviewed_at=ZedToken(services.token_for(review.revision))
         )
 
     @get("/reviews", operation_id="ListReviews", responses=problem_responses())
@@ -182,8 +150,6 @@ class IdentitiesController(Controller):
         cursor: Annotated[str | None, QueryParameter(description="From the previous page.")] = None,
     ) -> ReviewsResponse:
         """Stored reviews, newest first."""
-        store = identity_store(services.store)
         who = None if subject is None else parse_subject(subject)
-        found = await store.list_reviews(subject=who, before_id=_before_id(cursor), limit=limit)
-        next_cursor = str(found[-1].review_id) if len(found) == limit else None
-        return ReviewsResponse(reviews=[_review(r) for r in found], next_cursor=next_cursor)
+        page = await services.inventory.reviews(subject=who, limit=limit, cursor=cursor)
+        return ReviewsResponse(reviews=[_review(r) for r in page.reviews], next_cursor=page.cursor)

@@ -13,16 +13,16 @@ from litestar.response import Stream
 
 from rebac.api import convert, dto
 from rebac.api.auth import require_scope
-from rebac.api.controllers._streaming import check_batch, ndjson, page_limit, wants_ndjson
-from rebac.api.decision_hooks import caller_of, decide, decision_id_of
+from rebac.api.controllers._streaming import ndjson, page_limit, wants_ndjson
+from rebac.api.deps import caller_of
 from rebac.api.hot import hot_route
 from rebac.api.problems import problem_for, problem_responses
-from rebac.api.services import Current, Services
-from rebac.api.tracing import trace_check
-from rebac.engine import CheckItem, CheckResult, LookupResourceItem, LookupSubjectItem
 from rebac.errors import EvaluationError
 from rebac.refs import format_expiration
-from rebac.store.revision import Revision
+from rebac.services.bounds import check_batch
+from rebac.services.checks import decision_id_of
+from rebac.services.core import Services
+from rebac.services.types import CheckResult, Current, LookupResourceItem, LookupSubjectItem
 
 __all__ = ["PermissionsController", "check_response"]
 
@@ -69,34 +69,33 @@ async def check_response(
     _token_header: str | None,
 ) -> dto.CheckResponse:
     """Answer one ``POST /v1/permissions/check`` (the handler and its hot route both call this)."""
-    engine = current.engine
     resource, subject = convert.object_of(data.resource), convert.subject_of(data.subject)
-    revision = await engine.resolve(convert.consistency_of(data.consistency))
+    checks = services.checks
+    revision = await checks.revision(current, convert.consistency_of(data.consistency))
     started = time.perf_counter()
-    decision_id, result = await decide(
-        services,
+    check = (resource, data.permission, subject)
+    decision = await checks.decide(
         current,
         caller,
         "check",
         revision,
-        (resource, data.permission, subject),
+        check,
         context=data.context,
         via=convert.via_of(data.optional_via) if data.optional_via else None,
     )
+    result = decision.result
     debug = None
     if data.with_tracing:
-        trace = await trace_check(
-            engine, services.store, resource, data.permission, subject, revision, data.context, started
-        )
+        trace = await checks.trace(current, revision, check, context=data.context, started=started)
         debug = dto.DebugInformation(check=trace, schema_used=current.version.text)
     return dto.CheckResponse(
-        checked_at=dto.ZedToken(services.store.token_for(revision)),
+        checked_at=dto.ZedToken(services.token_for(revision)),
         permissionship=result.permissionship.value,
         partial_caveat_info=convert.partial(result.missing) if result.missing else None,
         debug_trace=debug,
         optional_expires_at=format_expiration(result.expires_at) if result.expires_at else None,
         delegation=convert.hops_dto(result.delegation) if result.delegation else None,
-        decision_id=decision_id,
+        decision_id=decision.decision_id,
     )
 
 
@@ -138,51 +137,35 @@ class PermissionsController(Controller):
         check_batch(
             len(data.items), services.settings.api.max_bulk_items, limit="MAX_BULK_CHECK_ITEMS", what="items"
         )
-        engine = current.engine
-        revision = await engine.resolve(convert.consistency_of(data.consistency))
+        checks = services.checks
+        revision = await checks.revision(current, convert.consistency_of(data.consistency))
         caller = caller_of(request)
         pairs: list[dto.CheckBulkPair] = []
         for raw in data.items:
             try:
-                item = CheckItem(
-                    convert.object_of(raw.resource),
-                    raw.permission,
-                    convert.subject_of(raw.subject),
-                    raw.context,
-                    convert.via_of(raw.optional_via),
-                )
+                check = (convert.object_of(raw.resource), raw.permission, convert.subject_of(raw.subject))
                 started = time.perf_counter()
-                decision_id, result = await decide(
-                    services,
+                decision = await checks.decide(
                     current,
                     caller,
                     "checkbulk",
                     revision,
-                    (item.resource, item.permission, item.subject),
-                    context=item.context,
-                    via=item.via,
+                    check,
+                    context=raw.context,
+                    via=convert.via_of(raw.optional_via),
                 )
-                found = _item(result)
+                found = _item(decision.result)
                 if data.with_tracing:
-                    trace = await trace_check(
-                        engine,
-                        services.store,
-                        item.resource,
-                        item.permission,
-                        item.subject,
-                        revision,
-                        item.context,
-                        started,
-                    )
+                    trace = await checks.trace(current, revision, check, context=raw.context, started=started)
                     found.debug_trace = dto.DebugInformation(check=trace)
-                pairs.append(dto.CheckBulkPair(request=raw, item=found, decision_id=decision_id))
+                pairs.append(dto.CheckBulkPair(request=raw, item=found, decision_id=decision.decision_id))
             except (EvaluationError, ValueError, LookupError) as exc:
                 problem = problem_for(exc)
                 status = dto.Status(
                     code=problem.kind.status, message=problem.detail, details=[problem.body()]
                 )
                 pairs.append(dto.CheckBulkPair(request=raw, error=status, decision_id=decision_id_of(exc)))
-        return dto.CheckBulkResponse(checked_at=dto.ZedToken(services.store.token_for(revision)), pairs=pairs)
+        return dto.CheckBulkResponse(checked_at=dto.ZedToken(services.token_for(revision)), pairs=pairs)
 
     @post("/expand", operation_id="ExpandPermissionTree", status_code=200, responses=problem_responses(422))
     async def expand(
@@ -192,11 +175,13 @@ class PermissionsController(Controller):
         services: NamedDependency[Services],
     ) -> dto.ExpandResponse:
         """The userset tree of ``resource#permission``."""
-        engine = current.engine
-        revision = await engine.resolve(convert.consistency_of(data.consistency))
-        tree = await engine.expand(convert.object_of(data.resource), data.permission, revision=revision)
+        checks = services.checks
+        revision = await checks.revision(current, convert.consistency_of(data.consistency))
+        tree = await checks.expand(
+            current, convert.object_of(data.resource), data.permission, revision=revision
+        )
         return dto.ExpandResponse(
-            expanded_at=dto.ZedToken(services.store.token_for(revision)), tree_root=convert.tree_dto(tree)
+            expanded_at=dto.ZedToken(services.token_for(revision)), tree_root=convert.tree_dto(tree)
         )
 
     @post("/resources", operation_id="LookupResources", status_code=200, responses=problem_responses(422))
@@ -208,14 +193,15 @@ class PermissionsController(Controller):
         request: Request[Any, Any, Any],
     ) -> dto.LookupResourcesResponse | Stream:
         """Resources of a type the subject has the permission on: one page, or NDJSON."""
-        engine = current.engine
+        checks = services.checks
         subject = convert.subject_of(data.subject)
         stream_all, limit = _lookup_size(request, data.optional_limit, services)
-        revision = await engine.resolve(convert.consistency_of(data.consistency))
-        token = dto.ZedToken(services.store.token_for(revision))
+        revision = await checks.revision(current, convert.consistency_of(data.consistency))
+        token = dto.ZedToken(services.token_for(revision))
 
         async def fetch(cursor: str | None) -> tuple[list[dto.LookupResourcesResult], str | None]:
-            page = await engine.lookup_resources(
+            page = await checks.lookup_resources(
+                current,
                 data.resource_object_type,
                 data.permission,
                 subject,
@@ -242,17 +228,18 @@ class PermissionsController(Controller):
         request: Request[Any, Any, Any],
     ) -> dto.LookupSubjectsResponse | Stream:
         """Subjects of a type with the permission on a resource: one page, or NDJSON."""
-        engine = current.engine
+        checks = services.checks
         resource = convert.object_of(data.resource)
         stream_all, limit = _lookup_size(
             request, data.optional_concrete_limit, services, name="optionalConcreteLimit"
         )
-        revision: Revision = await engine.resolve(convert.consistency_of(data.consistency))
-        token = dto.ZedToken(services.store.token_for(revision))
+        revision = await checks.revision(current, convert.consistency_of(data.consistency))
+        token = dto.ZedToken(services.token_for(revision))
         exclude_wildcards = data.wildcard_option == "WILDCARD_OPTION_EXCLUDE_WILDCARDS"
 
         async def fetch(cursor: str | None) -> tuple[list[dto.LookupSubjectsResult], str | None]:
-            page = await engine.lookup_subjects(
+            page = await checks.lookup_subjects(
+                current,
                 resource,
                 data.permission,
                 data.subject_object_type,

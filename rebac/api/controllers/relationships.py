@@ -12,16 +12,15 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.response import Stream
 
-from rebac import errors, limits
+from rebac import errors
 from rebac.api import convert, dto
 from rebac.api.auth import require_scope
-from rebac.api.controllers._streaming import NDJSON, check_batch, page_limit
-from rebac.api.cursors import decode_read_cursor, encode_read_cursor, filter_digest
+from rebac.api.controllers._streaming import NDJSON, page_limit
 from rebac.api.problems import problem_responses
-from rebac.api.schema_guard import check_relationship, check_updates
-from rebac.api.services import Current, Services
 from rebac.refs import Relationship, parse_relationship
-from rebac.store.base import Consistency, ConsistencyMode, RelationshipFilter
+from rebac.services.core import Services
+from rebac.services.relationships import Conformance
+from rebac.services.types import Current, RelationshipFilter
 
 __all__ = ["IMPORT_BODY_FACTOR", "RelationshipsController"]
 
@@ -67,22 +66,9 @@ class RelationshipsController(Controller):
         services: NamedDependency[Services],
     ) -> dto.WriteResponse:
         """Apply every update atomically (touch/create/delete) after the preconditions, or nothing."""
-        check_batch(
-            len(data.updates),
-            services.settings.database.max_updates_per_write,
-            limit="MAX_UPDATES_PER_WRITE",
-            what="updates",
+        result = await services.relationships.write(
+            current, convert.updates_of(data.updates), convert.preconditions_of(data.optional_preconditions)
         )
-        check_batch(
-            len(data.optional_preconditions),
-            limits.MAX_PRECONDITIONS,
-            limit="MAX_PRECONDITIONS",
-            what="preconditions",
-        )
-        updates = convert.updates_of(data.updates)
-        check_updates(current.engine.model.schema, updates)
-        preconditions = convert.preconditions_of(data.optional_preconditions)
-        result = await services.store.write(updates, preconditions)
         return dto.WriteResponse(written_at=dto.ZedToken(result.token))
 
     @post("/read", operation_id="ReadRelationships", status_code=200, responses=problem_responses())
@@ -90,21 +76,18 @@ class RelationshipsController(Controller):
         self, data: JSONBody[dto.ReadRequest], services: NamedDependency[Services]
     ) -> dto.ReadResponse:
         """One page of relationships matching the filter, with a cursor when more follow."""
-        flt = convert.filter_of(data.relationship_filter)
-        limit = page_limit(data.optional_limit, services.settings.api)
-        digest = filter_digest(flt)
-        store = services.store
-        after: Relationship | None = None
-        if data.optional_cursor is not None:
-            revision, after = decode_read_cursor(data.optional_cursor.token, digest)
-        else:
-            revision = await store.resolve(convert.consistency_of(data.consistency))
-        token = dto.ZedToken(store.token_for(revision))
-        found = [rel async for rel in store.query(flt, revision=revision, limit=limit + 1, after=after)]
-        more = len(found) > limit
-        found = found[:limit]
-        results = [dto.ReadResult(read_at=token, relationship=convert.relationship_dto(rel)) for rel in found]
-        cursor = dto.Cursor(encode_read_cursor(revision, digest, found[-1])) if more and found else None
+        page = await services.relationships.read(
+            convert.filter_of(data.relationship_filter),
+            consistency=convert.consistency_of(data.consistency),
+            limit=page_limit(data.optional_limit, services.settings.api),
+            cursor=data.optional_cursor.token if data.optional_cursor is not None else None,
+        )
+        token = dto.ZedToken(services.token_for(page.revision))
+        results = [
+            dto.ReadResult(read_at=token, relationship=convert.relationship_dto(rel))
+            for rel in page.relationships
+        ]
+        cursor = dto.Cursor(page.cursor) if page.cursor is not None else None
         if cursor is not None:
             results[-1].after_result_cursor = cursor
         return dto.ReadResponse(read_at=token, results=results, after_result_cursor=cursor)
@@ -114,36 +97,18 @@ class RelationshipsController(Controller):
         self, data: JSONBody[dto.DeleteRequest], services: NamedDependency[Services]
     ) -> dto.DeleteResponse:
         """Delete every relationship matching the filter (atomically; see ``optionalLimit``)."""
-        flt = convert.filter_of(data.relationship_filter)
-        check_batch(
-            len(data.optional_preconditions),
-            limits.MAX_PRECONDITIONS,
-            limit="MAX_PRECONDITIONS",
-            what="preconditions",
+        outcome = await services.relationships.delete(
+            convert.filter_of(data.relationship_filter),
+            convert.preconditions_of(data.optional_preconditions),
+            limit=data.optional_limit or None,
+            allow_partial=data.optional_allow_partial_deletions,
         )
-        preconditions = convert.preconditions_of(data.optional_preconditions)
-        store = services.store
-        limit = data.optional_limit or None
-        if limit is not None and limit < 0:
-            raise errors.InvalidInputError("optionalLimit must not be negative")
-        if limit is not None and not data.optional_allow_partial_deletions:
-            head = await store.resolve(Consistency(ConsistencyMode.FULLY_CONSISTENT))
-            matching = [rel async for rel in store.query(flt, revision=head, limit=limit + 1)]
-            if len(matching) > limit:
-                raise errors.LimitExceededError(
-                    "more relationships match than optionalLimit; set optionalAllowPartialDeletions",
-                    limit="optionalLimit",
-                    maximum=limit,
-                    actual=len(matching),
-                )
-        result = await store.delete_matching(flt, preconditions, limit=limit)
-        partial = False
-        if limit is not None and result.count >= limit:
-            partial = any([True async for _ in store.query(flt, revision=result.revision, limit=1)])
         return dto.DeleteResponse(
-            deleted_at=dto.ZedToken(result.token),
-            deletion_progress="DELETION_PROGRESS_PARTIAL" if partial else "DELETION_PROGRESS_COMPLETE",
-            relationships_deleted_count=str(result.count),
+            deleted_at=dto.ZedToken(outcome.result.token),
+            deletion_progress="DELETION_PROGRESS_PARTIAL"
+            if outcome.partial
+            else "DELETION_PROGRESS_COMPLETE",
+            relationships_deleted_count=str(outcome.result.count),
         )
 
     @post(
@@ -165,7 +130,7 @@ class RelationshipsController(Controller):
         line, a relationship the schema refuses, or a duplicate writes nothing.
         """
         budget = services.settings.api.max_request_bytes * IMPORT_BODY_FACTOR
-        schema = current.engine.model.schema
+        check = services.relationships.conformance(current)
         relationships: list[Relationship] = []
         size = 0
         pending = b""
@@ -183,11 +148,13 @@ class RelationshipsController(Controller):
             *lines, pending = pending.split(b"\n")
             for line in lines:
                 number += 1
-                _collect(relationships, schema, line, number)
+                _collect(relationships, check, line, number)
         if pending.strip():
-            _collect(relationships, schema, pending, number + 1)
+            _collect(relationships, check, pending, number + 1)
         # The version guard: refused (409) if the schema changed after these lines were checked.
-        result = await services.store.bulk_import(relationships, schema_version=current.version.version)
+        result = await services.relationships.bulk_import(
+            relationships, schema_version=current.version.version
+        )
         return dto.ImportResponse(num_loaded=str(result.loaded), written_at=dto.ZedToken(result.token))
 
     @post(
@@ -204,27 +171,28 @@ class RelationshipsController(Controller):
 
         Lines are ``{"relationship": "<text>"}``: the format ``importbulk`` and ``rebac import`` read.
         """
-        store = services.store
         flt = (
             convert.filter_of(data.optional_relationship_filter, require_type=False)
             if data.optional_relationship_filter is not None
             else RelationshipFilter()
         )
-        revision = await store.resolve(convert.consistency_of(data.consistency))
+        revision, found = await services.relationships.export(
+            flt, consistency=convert.consistency_of(data.consistency)
+        )
 
         async def lines() -> AsyncIterator[bytes]:
-            async for rel in store.query(flt, revision=revision):
+            async for rel in found:
                 yield json.dumps({"relationship": str(rel)}, separators=(",", ":")).encode() + b"\n"
 
-        return Stream(lines(), media_type=NDJSON, headers={"X-Rebac-Read-At": store.token_for(revision)})
+        return Stream(lines(), media_type=NDJSON, headers={"X-Rebac-Read-At": services.token_for(revision)})
 
 
-def _collect(out: list[Relationship], schema: Any, raw: bytes, number: int) -> None:
+def _collect(out: list[Relationship], check: Conformance, raw: bytes, number: int) -> None:
     try:
         text = raw.decode()
     except UnicodeDecodeError:
         raise errors.RefSyntaxError(f"line {number}: not UTF-8", text="", part="line") from None
     rel = _parse_import_line(text, number)
     if rel is not None:
-        check_relationship(schema, rel, index=number)
+        check(rel, number)
         out.append(rel)

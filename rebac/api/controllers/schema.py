@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -11,9 +9,9 @@ from litestar.params import JSONBody
 from rebac.api import dto
 from rebac.api.auth import Principal, require_scope
 from rebac.api.problems import problem_responses
-from rebac.api.services import Services
-from rebac.schema import compile_schema
-from rebac.services.schemas import write_schema
+from rebac.services.core import Services
+from rebac.services.language import check_text
+from rebac.services.schemas import diff_texts
 
 __all__ = ["SchemaController"]
 
@@ -33,30 +31,24 @@ class SchemaController(Controller):
         principal: NamedDependency[Principal],
     ) -> dto.SchemaWriteResponse:
         """Store a new schema version; refused (409) if it would orphan stored relationships."""
-        version = await write_schema(
-            services.store,
+        version, revision = await services.schemas.write(
             data.schema,
             author=principal.key_id,
             force=data.force,
             expected_version=data.optional_expected_version,
         )
-        services.invalidate()
-        head = await services.store.head_revision()
         return dto.SchemaWriteResponse(
-            written_at=dto.ZedToken(services.store.token_for(max(head, version.revision))),
-            version=version.version,
-            hash=version.hash,
+            written_at=dto.ZedToken(services.token_for(revision)), version=version.version, hash=version.hash
         )
 
     @post("/read", operation_id="ReadSchema", status_code=200, responses=problem_responses())
     async def read(self, services: NamedDependency[Services]) -> dto.SchemaReadResponse:
         """The current schema text."""
-        services.invalidate()
-        version = await services.current_schema()
-        head = await services.store.head_revision()
+        version = await services.schemas.current()
+        head = await services.schemas.head()
         return dto.SchemaReadResponse(
             schema_text=version.text,
-            read_at=dto.ZedToken(services.store.token_for(head)),
+            read_at=dto.ZedToken(services.token_for(head)),
             version=version.version,
             hash=version.hash,
         )
@@ -70,37 +62,31 @@ class SchemaController(Controller):
         From the current schema (or ``optionalFromVersion``) to ``comparisonSchema`` (or
         ``optionalToVersion``).
         """
-        store = services.store
+        schemas = services.schemas
         if data.optional_from_version is not None:
-            old = await store.schema_version(data.optional_from_version)
+            old = await schemas.version(data.optional_from_version)
         else:
-            services.invalidate()
-            old = await services.current_schema()
+            old = await schemas.current()
         if data.optional_to_version is not None:
-            new = await store.schema_version(data.optional_to_version)
+            new = await schemas.version(data.optional_to_version)
             new_text, new_label = new.text, f"version {new.version}"
         else:
-            compile_schema(data.comparison_schema, "comparisonSchema")
+            check_text(data.comparison_schema, "comparisonSchema")
             new_text, new_label = data.comparison_schema, "comparisonSchema"
-        old_label = f"version {old.version}"
-        lines = difflib.unified_diff(
-            old.text.splitlines(keepends=True), new_text.splitlines(keepends=True), old_label, new_label
-        )
-        text = "".join(lines)
-        head = await store.head_revision()
+        found = diff_texts(old.text, new_text, f"version {old.version}", new_label)
+        head = await schemas.head()
         return dto.SchemaDiffResponse(
-            read_at=dto.ZedToken(store.token_for(head)),
-            from_version=old_label,
-            to_version=new_label,
-            diff=text,
-            changed=bool(text),
+            read_at=dto.ZedToken(services.token_for(head)),
+            from_version=found.old_label,
+            to_version=found.new_label,
+            diff=found.unified,
+            changed=found.changed,
         )
 
     @get("/versions", operation_id="ListSchemaVersions", responses=problem_responses())
     async def versions(self, services: NamedDependency[Services]) -> dto.SchemaVersionsResponse:
         """Every stored schema version, oldest first (an addition to SpiceDB's API)."""
-        history = await services.store.schema_history()
-        current = await services.store.current_schema()
+        history, current = await services.schemas.history()
         return dto.SchemaVersionsResponse(
             versions=[
                 dto.SchemaVersionInfo(

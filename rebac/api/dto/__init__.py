@@ -1,7 +1,9 @@
 """msgspec DTOs for the SpiceDB-shaped v1 endpoints (camelCase field names, as SpiceDB's JSON API).
 
-These types exist only at the HTTP edge: controllers turn them into :mod:`rebac.refs` and
-:mod:`rebac.store.base` values (see :mod:`rebac.api.convert`) before anything else sees them.
+These types exist only at the HTTP edge: controllers turn them into :mod:`rebac.refs` values and
+the service layer's types (see :mod:`rebac.api.convert`) before anything else sees them. Every
+DTO is imported from this package (``from rebac.api import dto``); the AuthZEN shapes have their
+own namespace, :mod:`rebac.api.dto.authzen`.
 Unknown fields are ignored; a missing required field is a 400.
 """
 
@@ -32,6 +34,13 @@ from rebac.api.dto._admin import (
     WatchUpdate,
     WriteRequest,
     WriteResponse,
+)
+from rebac.api.dto._blast_radius import (
+    BlastRadiusRequest,
+    BlastRadiusResponse,
+    ReachEntryInfo,
+    ReachGroupInfo,
+    ReachPathStep,
 )
 from rebac.api.dto._core import (
     AlgebraicSubjectSet,
@@ -69,9 +78,25 @@ from rebac.api.dto._core import (
     UpdateOperation,
     ZedToken,
 )
+from rebac.api.dto._decisions import DecisionOut, DecisionPage, DecisionStatsOut
+from rebac.api.dto._identities import (
+    BlastRadiusSize,
+    IdentitiesResponse,
+    IdentityGrant,
+    IdentityInfo,
+    PrincipalEdge,
+    ReviewInfo,
+    ReviewRequest,
+    ReviewResponse,
+    ReviewsResponse,
+    ReviewStateInfo,
+)
 
 __all__ = [
     "AlgebraicSubjectSet",
+    "BlastRadiusRequest",
+    "BlastRadiusResponse",
+    "BlastRadiusSize",
     "CheckBulkItem",
     "CheckBulkPair",
     "CheckBulkRequest",
@@ -83,6 +108,9 @@ __all__ = [
     "ContextualizedCaveat",
     "Cursor",
     "DebugInformation",
+    "DecisionOut",
+    "DecisionPage",
+    "DecisionStatsOut",
     "DelegationHop",
     "DeleteRequest",
     "DeleteResponse",
@@ -90,6 +118,9 @@ __all__ = [
     "ExpandRequest",
     "ExpandResponse",
     "ExportRequest",
+    "IdentitiesResponse",
+    "IdentityGrant",
+    "IdentityInfo",
     "ImportResponse",
     "LookupPermissionshipValue",
     "LookupResourcesRequest",
@@ -104,6 +135,10 @@ __all__ = [
     "PermissionshipValue",
     "Precondition",
     "PreconditionOperation",
+    "PrincipalEdge",
+    "ReachEntryInfo",
+    "ReachGroupInfo",
+    "ReachPathStep",
     "ReadRequest",
     "ReadResponse",
     "ReadResult",
@@ -112,6 +147,11 @@ __all__ = [
     "RelationshipFilter",
     "RelationshipUpdate",
     "ResolvedSubject",
+    "ReviewInfo",
+    "ReviewRequest",
+    "ReviewResponse",
+    "ReviewStateInfo",
+    "ReviewsResponse",
     "SchemaDiffRequest",
     "SchemaDiffResponse",
     "SchemaReadResponse",

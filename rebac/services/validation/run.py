@@ -10,29 +10,40 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from rebac.config import EngineSettings
-from rebac.engine import CheckCache, Engine, Permissionship
-from rebac.engine.caveats import convert_value
-from rebac.engine.model import reachability_for
-from rebac.errors import CaveatEvaluationError, Diagnostic, RebacError, SchemaError
+from rebac.engine import Engine, Permissionship
+from rebac.errors import Diagnostic, RebacError, SchemaError, ValidationFileError
 from rebac.limits import MAX_UPDATES_PER_WRITE
 from rebac.schema import compile_schema
 from rebac.schema.conformity import nonconformity
 from rebac.schema.ir import Schema
-from rebac.services.validation.files import Assertion, ValidationFile
+from rebac.services.engines import build_engine
+from rebac.services.validation.files import Assertion, ValidationFile, load_validation_file
 from rebac.services.validation.membership import expected_mismatches
 from rebac.store.base import (
     Consistency,
     ConsistencyMode,
     Operation,
+    RelationshipFilter,
     RelationshipUpdate,
     TupleReader,
     TupleWriter,
 )
 
-__all__ = ["EXPECTED", "Failure", "FileReport", "LoadedFile", "load_into", "run_assertions", "run_file"]
+__all__ = [
+    "EXPECTED",
+    "Failure",
+    "FileReport",
+    "LoadedFile",
+    "ReadWriteStore",
+    "load_into",
+    "run_assertions",
+    "run_file",
+    "validate_path",
+]
 
 EXPECTED = {
     "assertTrue": Permissionship.HAS_PERMISSION,
@@ -85,21 +96,6 @@ class LoadedFile:
     schema: Schema
 
 
-def _context_problem(schema: Schema, name: str, context: dict[str, object]) -> str | None:
-    caveat = schema.caveats.get(name)
-    if caveat is None:
-        return None
-    for key, value in context.items():
-        kind = caveat.parameters.get(key)
-        if kind is None:
-            continue
-        try:
-            convert_value(value, kind, key)
-        except CaveatEvaluationError as exc:
-            return exc.message
-    return None
-
-
 async def load_into(vf: ValidationFile, store: ReadWriteStore, report: FileReport) -> LoadedFile | None:
     """Compile the schema, validate the relationships and write them; failures go to ``report``."""
     try:
@@ -119,8 +115,6 @@ async def load_into(vf: ValidationFile, store: ReadWriteStore, report: FileRepor
     for item in vf.relationships:
         rel = item.relationship
         problem = nonconformity(schema, rel)
-        if problem is None and rel.caveat is not None:
-            problem = _context_problem(schema, rel.caveat.name, rel.caveat.context)
         if problem is None and rel.key() in seen:
             problem = f"repeated relationship (first on line {seen[rel.key()]})"
         if problem is not None:
@@ -171,22 +165,17 @@ async def run_file(
     store: ReadWriteStore,
     *,
     settings: EngineSettings | None = None,
-    cache: CheckCache | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> FileReport:
-    """Load ``vf`` into the (fresh, empty) ``store`` and run everything in it."""
+    """Load ``vf`` into the (fresh, empty) ``store`` and run everything in it.
+
+    The engine caches checks when ``settings`` enable it (the default settings do).
+    """
     report = FileReport(vf.source)
     loaded = await load_into(vf, store, report)
     if loaded is None:
         return report
-    engine = Engine.build(
-        store,
-        loaded.schema,
-        reachability=reachability_for(loaded.schema),
-        settings=settings,
-        cache=cache,
-        clock=clock,
-    )
+    engine = build_engine(store, loaded.schema, settings=settings or EngineSettings(), clock=clock)
     report.assertions = len(vf.assertions)
     report.failures.extend(await run_assertions(engine, vf.assertions, vf.source))
     for expected in vf.expected:
@@ -199,3 +188,27 @@ async def run_file(
             for p in problems
         )
     return report
+
+
+async def validate_path(
+    path: Path, store: ReadWriteStore, *, settings: EngineSettings, clear_after: bool = False
+) -> FileReport:
+    """Load and run the validation file at ``path`` in the empty ``store``.
+
+    A file that cannot be read or parsed is a failed report, positioned in the file. With
+    ``clear_after`` the relationships the file wrote are deleted afterwards, so a shared store is
+    empty again for the next file.
+    """
+    try:
+        vf = load_validation_file(path)
+    except ValidationFileError as exc:
+        report = FileReport(str(path))
+        prefix = f"{exc.source}:{exc.line}:{exc.column}: "
+        report.failures.append(Failure(exc.source, exc.line, exc.message.removeprefix(prefix)))
+        return report
+    try:
+        return await run_file(vf, store, settings=settings)
+    finally:
+        if clear_after:
+            for type_name in sorted({item.relationship.resource.type for item in vf.relationships}):
+                await store.delete_matching(RelationshipFilter(resource_type=type_name))

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from rebac.api.auth import GeneratedKey, generate_key
+from rebac.services.keys import GeneratedKey, generate_key
 from rebac.config import ApiSettings, DatabaseSettings, Settings
 
 PRESHARED = "test-preshared-key-9f8e7d6c5b4a"

@@ -15,6 +15,7 @@ from rebac.errors import (
     SchemaVersionNotFoundError,
 )
 from rebac.refs import parse_relationship
+from rebac.services.interchange import ImportLineError, encode_lines, parse_lines
 from rebac.store.base import (
     Consistency,
     ConsistencyMode,
@@ -23,7 +24,6 @@ from rebac.store.base import (
     RelationshipUpdate,
     TupleStore,
 )
-from rebac.store.ndjson import ImportLineError, encode_lines, parse_lines
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,8 @@ from typing import Any, cast
 import pytest
 
 from rebac.refs import Relationship
+from rebac.services.interchange import parse_lines
 from rebac.store.base import Consistency, ConsistencyMode, RelationshipFilter
-from rebac.store.ndjson import parse_lines
 from rebac.store.postgres import PostgresTupleStore
 from rebac.store.revision import Revision
 

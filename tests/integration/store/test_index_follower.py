@@ -18,6 +18,7 @@ import pytest
 
 from rebac.errors import RevisionUnavailableError, StoreUnavailableError
 from rebac.refs import format_expiration, parse_relationship
+from rebac.services.interchange import parse_lines
 from rebac.store._pg_listen import CHANNEL
 from rebac.store.base import (
     Consistency,
@@ -26,7 +27,6 @@ from rebac.store.base import (
     RelationshipFilter,
     RelationshipUpdate,
 )
-from rebac.store.ndjson import parse_lines
 from rebac.store.postgres import IndexSettings, PostgresTupleStore
 from rebac.store.revision import Revision
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from rebac.api.auth import Authenticator, Principal, generate_key, hash_secret, validate_scopes
+from rebac.api.auth import Authenticator, Principal
+from rebac.services.keys import generate_key, hash_secret, validate_scopes
 from rebac.errors import InvalidInputError, UnauthenticatedError
 
 

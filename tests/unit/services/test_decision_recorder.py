@@ -15,7 +15,8 @@ from rebac.config import DecisionLogSettings
 from rebac.engine.results import CheckResult, Hop, HopReason, Permissionship
 from rebac.errors import MaxDepthExceededError, StoreUnavailableError
 from rebac.refs import parse_object, parse_subject
-from rebac.services.recorder import DecisionRecorder, DecisionScope, build_record, cap_context
+from rebac.services.decisions import DecisionScope, build_record, cap_context
+from rebac.services.recorder import DecisionRecorder
 from rebac.store.base import DecisionFilter, DecisionKey, DecisionRecord, DecisionResult
 from rebac.store.memory import MemoryTupleStore
 from rebac.store.revision import Revision

@@ -1,0 +1,70 @@
+"""Per-app state: the settings, the authenticator, and the services once the store is open.
+
+One :class:`AppState` is built by :func:`rebac.api.app.create_app` and kept in ``app.state``; it
+is no module-level state. The lifespan attaches the :class:`~rebac.services.core.Services` of the
+open store at startup and detaches them at shutdown; a request in between reaches them through
+:attr:`AppState.services`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from rebac.api.auth import Authenticator
+from rebac.config import Settings
+from rebac.errors import StoreError, StoreUnavailableError
+from rebac.services.core import Services
+
+__all__ = ["AppState", "Readiness"]
+
+Readiness = Callable[[], Awaitable[bool]]
+"""Returns True when the store can serve (reachable, migrated, its index loaded)."""
+
+
+class AppState:
+    """What the app's requests share.
+
+    Args:
+        settings: The process settings.
+        authenticator: Checks API keys.
+        readiness: The probe for ``/readyz`` (``None``: the store answering a read).
+    """
+
+    __slots__ = ("_readiness", "_services", "authenticator", "settings")
+
+    def __init__(
+        self, settings: Settings, authenticator: Authenticator, *, readiness: Readiness | None = None
+    ) -> None:
+        self.settings = settings
+        self.authenticator = authenticator
+        self._readiness = readiness
+        self._services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        """The services of the open store.
+
+        Raises:
+            StoreUnavailableError: before startup or after shutdown.
+        """
+        if self._services is None:
+            raise StoreUnavailableError("the store is not open")
+        return self._services
+
+    def attach(self, services: Services | None) -> None:
+        """Set (or clear, with ``None``) the services of the open store."""
+        self._services = services
+
+    def set_readiness(self, readiness: Readiness) -> None:
+        """Use ``readiness`` for ``/readyz`` (set by the composition root once the store is open)."""
+        self._readiness = readiness
+
+    async def ready(self) -> bool:
+        """True when the store can serve (the readiness probe, else a head-revision read)."""
+        try:
+            if self._readiness is not None:
+                return await self._readiness()
+            await self.services.head()
+        except StoreError:
+            return False
+        return True

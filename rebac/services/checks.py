@@ -1,0 +1,189 @@
+"""Checks: every decision and every lookup, at a revision of the current schema's engine.
+
+A decision (a v1 check, each bulk item, each AuthZEN evaluation) goes through :meth:`Checks.decide`,
+so every source records the same fields (:func:`rebac.services.decisions.check_and_record`) and
+fails closed the same way: an engine error is recorded, carries its ``decisionId`` and is re-raised.
+Expand and the lookups answer at the revision the caller resolved with :meth:`Checks.revision`, so
+a request that reads several times (a page stream, a search) reads one snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rebac.engine import CheckResult, ExpandNode, LookupPage, LookupResourceItem, LookupSubjectItem
+from rebac.refs import ObjectRef, SubjectRef
+from rebac.services.decisions import Decisions, DecisionScope, check_and_record
+from rebac.services.engines import Current
+from rebac.services.tracing import trace_check
+from rebac.store.base import Consistency, ConsistencyMode
+from rebac.store.revision import Revision
+
+__all__ = ["Checks", "Decision", "decision_id_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One decision: its decision-log id (``None`` when decisions are not recorded) and result."""
+
+    decision_id: str | None
+    result: CheckResult
+
+
+def decision_id_of(exc: BaseException) -> str | None:
+    """The decision id a recorded error carries, if any."""
+    details = getattr(exc, "details", None)
+    found = details.get("decisionId") if isinstance(details, dict) else None
+    return found if isinstance(found, str) else None
+
+
+class Checks:
+    """Decisions, expand and lookups.
+
+    Args:
+        decisions: The decision log service (its running recorder records every decision).
+    """
+
+    __slots__ = ("_decisions",)
+
+    def __init__(self, decisions: Decisions) -> None:
+        self._decisions = decisions
+
+    async def revision(self, current: Current, consistency: Consistency | None = None) -> Revision:
+        """The revision a read with ``consistency`` uses (default: ``minimize_latency``)."""
+        return await current.engine.resolve(consistency)
+
+    async def revision_for_token(self, current: Current, token: str | None) -> Revision:
+        """The revision of a request that may carry a write's token: at least as fresh as it."""
+        if token is None:
+            return await current.engine.resolve(None)
+        return await current.engine.resolve(Consistency(ConsistencyMode.AT_LEAST_AS_FRESH, token))
+
+    async def decide(
+        self,
+        current: Current,
+        caller: str | None,
+        source: str,
+        revision: Revision,
+        check: tuple[ObjectRef, str, SubjectRef],
+        *,
+        context: Mapping[str, Any] | None = None,
+        via: Sequence[SubjectRef] | None = None,
+    ) -> Decision:
+        """Check ``(resource, permission, subject)`` at ``revision`` and record the decision.
+
+        Args:
+            current: The engine and schema version of the request.
+            caller: The API key id of the caller (``None`` when unknown).
+            source: What asked (``check``, ``checkbulk``, ``authzen``, ...), as recorded.
+            revision: The revision the check reads.
+            check: The resource, permission and subject.
+            context: Caveat context.
+            via: The claimed delegation chain (see :meth:`rebac.engine.Engine.check`).
+
+        Raises:
+            EvaluationError: (and other :class:`~rebac.errors.RebacError`) when no decision could
+                be made; recorded, with ``decisionId`` in its details. Treat it as a deny.
+        """
+        version = current.version
+        scope = DecisionScope(source, caller, revision, version.version, version.hash)
+        resource, permission, subject = check
+        decision_id, result = await check_and_record(
+            self._decisions.recorder,
+            current.engine,
+            scope,
+            resource,
+            permission,
+            subject,
+            context=context,
+            via=via,
+        )
+        return Decision(decision_id, result)
+
+    async def trace(
+        self,
+        current: Current,
+        revision: Revision,
+        check: tuple[ObjectRef, str, SubjectRef],
+        *,
+        context: Mapping[str, Any] | None,
+        started: float,
+    ) -> dict[str, Any]:
+        """The deciding path of a check, as SpiceDB's ``CheckDebugTrace`` (``withTracing``)."""
+        resource, permission, subject = check
+        engine = current.engine
+        return await trace_check(
+            engine, engine.reader, resource, permission, subject, revision, context, started
+        )
+
+    async def permissions(
+        self,
+        current: Current,
+        resource: ObjectRef,
+        subject: SubjectRef,
+        *,
+        revision: Revision,
+        context: Mapping[str, Any] | None = None,
+    ) -> list[str]:
+        """Every permission of the resource's type that ``subject`` holds unconditionally, sorted."""
+        engine = current.engine
+        granted: list[str] = []
+        for name in sorted(engine.model.definition(resource.type).permissions):
+            result = await engine.check(resource, name, subject, revision=revision, context=context)
+            if result.allowed:
+                granted.append(name)
+        return granted
+
+    async def expand(
+        self, current: Current, resource: ObjectRef, permission: str, *, revision: Revision
+    ) -> ExpandNode:
+        """The userset tree of ``resource#permission`` at ``revision``."""
+        return await current.engine.expand(resource, permission, revision=revision)
+
+    async def lookup_resources(
+        self,
+        current: Current,
+        resource_type: str,
+        permission: str,
+        subject: SubjectRef,
+        *,
+        revision: Revision,
+        context: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> LookupPage[LookupResourceItem]:
+        """One page of resources of ``resource_type`` on which ``subject`` has ``permission``.
+
+        A delegating subject's reach is capped by its principals (see
+        :meth:`rebac.engine.Engine.lookup_resources`).
+        """
+        return await current.engine.lookup_resources(
+            resource_type, permission, subject, revision=revision, context=context, limit=limit, cursor=cursor
+        )
+
+    async def lookup_subjects(
+        self,
+        current: Current,
+        resource: ObjectRef,
+        permission: str,
+        subject_type: str,
+        subject_relation: str | None = None,
+        *,
+        revision: Revision,
+        context: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> LookupPage[LookupSubjectItem]:
+        """One page of subjects of ``subject_type`` with ``permission`` on ``resource``."""
+        return await current.engine.lookup_subjects(
+            resource,
+            permission,
+            subject_type,
+            subject_relation,
+            revision=revision,
+            context=context,
+            limit=limit,
+            cursor=cursor,
+        )

@@ -1,0 +1,362 @@
+"""Decision records and the decision log: what each decision records, and reading the log back.
+
+:func:`check_and_record` is the one path every decision takes (a check, each bulk-check item, each
+AuthZEN evaluation): the engine decides, and the decision is recorded with its caller, revision
+and schema version by the :class:`~rebac.services.recorder.DecisionRecorder`, off the request
+path. An error of the check is recorded too (result ``error``) and re-raised, so it fails closed.
+
+:class:`Decisions` serves the log: pages newest first with an opaque cursor, an export of every
+match, the recorder's counters and retention. Filters come from query parameters or CLI options
+through :func:`decision_filter`, which refuses malformed times and unknown results.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from rebac import errors, limits, opaque
+from rebac.config import DecisionLogSettings
+from rebac.engine.results import CheckResult, Hop, Permissionship
+from rebac.errors import RebacError
+from rebac.refs import ObjectRef, SubjectRef
+from rebac.services.recorder import DecisionRecorder, DecisionStats
+from rebac.store.base import (
+    DecisionFilter,
+    DecisionKey,
+    DecisionLog,
+    DecisionRecord,
+    DecisionResult,
+    TupleStore,
+)
+from rebac.store.revision import Revision
+
+if TYPE_CHECKING:
+    from rebac.engine import Engine
+
+__all__ = [
+    "DecisionPage",
+    "DecisionScope",
+    "Decisions",
+    "build_record",
+    "cap_context",
+    "check_and_record",
+    "decision_filter",
+    "result_of",
+]
+
+DEFAULT_PAGE_SIZE: Final = 100
+_EXPORT_PAGE: Final = 1000
+_CURSOR: Final = "the decision-log cursor"
+_CURSOR_DIGEST: Final = "decisions"
+
+
+# --- what a decision records ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionScope:
+    """What all decisions of one request share."""
+
+    source: str
+    caller: str | None
+    revision: Revision | None = None
+    schema_version: int | None = None
+    schema_hash: str | None = None
+
+
+def result_of(outcome: CheckResult | BaseException) -> DecisionResult:
+    """The recorded result of an engine answer (or of the error it raised)."""
+    if isinstance(outcome, BaseException):
+        return DecisionResult.ERROR
+    if outcome.permissionship is Permissionship.HAS_PERMISSION:
+        return DecisionResult.ALLOWED
+    if outcome.permissionship is Permissionship.CONDITIONAL:
+        return DecisionResult.CONDITIONAL
+    return DecisionResult.DENIED
+
+
+def _hop(hop: Hop) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "subject": str(hop.subject),
+        "depth": hop.depth,
+        "permissionship": hop.permissionship.value,
+        "reason": hop.reason.value,
+    }
+    if hop.missing:
+        out["missing"] = sorted(hop.missing)
+    return out
+
+
+def _reason(outcome: CheckResult | BaseException) -> str:
+    if isinstance(outcome, RebacError):
+        return f"error: {type(outcome).__name__}: {outcome.message}"
+    if isinstance(outcome, BaseException):
+        return f"error: {type(outcome).__name__}"  # foreign messages may quote internals
+    failed = outcome.failed_hop
+    if failed is not None:
+        return f"hop {failed.depth} {failed.subject}: {failed.reason.value}"
+    if outcome.permissionship is Permissionship.CONDITIONAL:
+        return "conditional: missing " + ", ".join(sorted(outcome.missing))
+    if outcome.permissionship is Permissionship.HAS_PERMISSION:
+        return f"granted through {len(outcome.delegation)} hops" if outcome.delegation else "granted"
+    return "no path grants the permission"
+
+
+def cap_context(context: Mapping[str, Any] | None, max_bytes: int) -> dict[str, Any] | None:
+    """``context`` as recorded: itself, or ``{"truncated": true, "bytes": N}`` when too large."""
+    if not context:
+        return None
+    text = json.dumps(context, sort_keys=True, separators=(",", ":"), default=str)
+    size = len(text.encode())
+    if size > max_bytes:
+        return {"truncated": True, "bytes": size}
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def build_record(
+    decision_id: str,
+    *,
+    decided_at: datetime,
+    scope: DecisionScope,
+    resource: ObjectRef,
+    permission: str,
+    subject: SubjectRef,
+    outcome: CheckResult | BaseException,
+    context: Mapping[str, Any] | None,
+    latency_ms: float,
+    max_context_bytes: int,
+) -> DecisionRecord:
+    """The record of one decision."""
+    chain = () if isinstance(outcome, BaseException) else tuple(_hop(h) for h in outcome.delegation)
+    return DecisionRecord(
+        decision_id=decision_id,
+        decided_at=decided_at,
+        source=scope.source,
+        caller=scope.caller,
+        subject=str(subject),
+        permission=permission,
+        resource=str(resource),
+        result=result_of(outcome),
+        reason=_reason(outcome),
+        chain=chain,
+        revision=scope.revision.value if scope.revision is not None else None,
+        schema_version=scope.schema_version,
+        schema_hash=scope.schema_hash,
+        context=cap_context(context, max_context_bytes),
+        latency_ms=latency_ms,
+    )
+
+
+async def check_and_record(  # noqa: PLR0917 - the check's own positionals, as Engine.check
+    recorder: DecisionRecorder | None,
+    engine: Engine,
+    scope: DecisionScope,
+    resource: ObjectRef,
+    permission: str,
+    subject: SubjectRef,
+    *,
+    context: Mapping[str, Any] | None = None,
+    via: Sequence[SubjectRef] | None = None,
+) -> tuple[str | None, CheckResult]:
+    """``engine.check`` at ``scope.revision``, recorded; returns the decision id and the result.
+
+    With no recorder, the id is ``None``. An error of the check is recorded (result ``error``),
+    its :class:`~rebac.errors.RebacError` ``details`` get the ``decisionId``, and it is re-raised.
+    A cancelled check is not a decision and is not recorded.
+    """
+    if recorder is None:
+        result = await engine.check(
+            resource, permission, subject, revision=scope.revision, context=context, via=via
+        )
+        return None, result
+    decision_id = recorder.new_id()
+    decided_at = recorder.now()
+    started = time.perf_counter()
+    outcome: CheckResult | Exception
+    try:
+        outcome = await engine.check(
+            resource, permission, subject, revision=scope.revision, context=context, via=via
+        )
+    except Exception as exc:  # noqa: BLE001 - recorded, then re-raised below
+        outcome = exc
+    record = build_record(
+        decision_id,
+        decided_at=decided_at,
+        scope=scope,
+        resource=resource,
+        permission=permission,
+        subject=subject,
+        outcome=outcome,
+        context=context,
+        latency_ms=(time.perf_counter() - started) * 1000.0,
+        max_context_bytes=recorder.settings.max_context_bytes,
+    )
+    await recorder.record(record)
+    if isinstance(outcome, Exception):
+        if isinstance(outcome, RebacError):
+            outcome.details.setdefault("decisionId", decision_id)
+        raise outcome
+    return decision_id, outcome
+
+
+# --- reading the log --------------------------------------------------------------------------------
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise errors.InvalidInputError(
+            f"{name} must be an ISO 8601 time", details={"parameter": name}
+        ) from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def decision_filter(  # noqa: PLR0917 - one argument per query parameter
+    subject: str | None,
+    resource: str | None,
+    permission: str | None,
+    result: str | None,
+    since: str | None,
+    until: str | None,
+) -> DecisionFilter:
+    """The filter for the query parameters of ``GET /v1/decisions`` (and ``rebac decisions``).
+
+    Raises:
+        InvalidInputError: an unknown ``result`` or a malformed time.
+    """
+    kind: DecisionResult | None = None
+    if result:
+        try:
+            kind = DecisionResult(result)
+        except ValueError as exc:
+            allowed = ", ".join(r.value for r in DecisionResult)
+            raise errors.InvalidInputError(
+                f"result must be one of {allowed}", details={"parameter": "result"}
+            ) from exc
+    return DecisionFilter(
+        subject=subject or None,
+        resource=resource or None,
+        permission=permission or None,
+        result=kind,
+        since=_time(since, "since"),
+        until=_time(until, "until"),
+    )
+
+
+def _encode_cursor(key: DecisionKey) -> str:
+    return opaque.Cursor(None, _CURSOR_DIGEST, (key[0].isoformat(), key[1])).encode()
+
+
+def _decode_cursor(text: str) -> DecisionKey:
+    after = opaque.Cursor.decode(text, _CURSOR_DIGEST, what=_CURSOR, size=2).after
+    try:
+        return datetime.fromisoformat(after[0]).astimezone(UTC), after[1]
+    except ValueError:
+        raise errors.InvalidTokenError(f"{_CURSOR} is malformed") from None
+
+
+def page_size(limit: int | None) -> int:
+    """The page size for ``limit`` (the default when ``None``).
+
+    Raises:
+        LimitExceededError: outside ``1..MAX_DECISION_PAGE_SIZE``.
+    """
+    if limit is None:
+        return DEFAULT_PAGE_SIZE
+    if not 1 <= limit <= limits.MAX_DECISION_PAGE_SIZE:
+        raise errors.LimitExceededError(
+            f"limit must be between 1 and {limits.MAX_DECISION_PAGE_SIZE}",
+            limit="MAX_DECISION_PAGE_SIZE",
+            maximum=limits.MAX_DECISION_PAGE_SIZE,
+            actual=limit,
+        )
+    return limit
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionPage:
+    """One page of the log, newest first; ``cursor`` resumes after it (``None`` on the last page)."""
+
+    records: tuple[DecisionRecord, ...]
+    cursor: str | None
+
+
+class Decisions:
+    """The decision log of one store, and the recorder that fills it while the service runs.
+
+    Args:
+        store: The open store (its decision log, when it keeps one).
+        settings: Sampling, buffering, batching and retention of the recorder.
+    """
+
+    __slots__ = ("_log", "recorder", "settings")
+
+    def __init__(self, store: TupleStore, settings: DecisionLogSettings) -> None:
+        self._log = store if isinstance(store, DecisionLog) else None
+        self.settings = settings
+        self.recorder: DecisionRecorder | None = None
+        """The running recorder (``None``: decisions are not recorded)."""
+
+    def start(self) -> None:
+        """Start recording decisions (when enabled and the store keeps a log); idempotent."""
+        if self.recorder is None and self.settings.enabled and self._log is not None:
+            self.recorder = DecisionRecorder(self._log, self.settings)
+            self.recorder.start()
+
+    async def aclose(self) -> None:
+        """Write every accepted record and stop recording (a clean shutdown loses none)."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            await recorder.aclose()
+
+    def log(self) -> DecisionLog:
+        """The store's decision log.
+
+        Raises:
+            NotFoundError: the store keeps none.
+        """
+        if self._log is None:
+            raise errors.NotFoundError("this store keeps no decision log")
+        return self._log
+
+    async def page(self, flt: DecisionFilter, *, limit: int | None, cursor: str | None) -> DecisionPage:
+        """One page of matching records, newest first, after ``cursor`` (from the previous page)."""
+        after = _decode_cursor(cursor) if cursor else None
+        size = page_size(limit)
+        found = await self.log().query_decisions(flt, limit=size, after=after)
+        next_cursor = _encode_cursor(found[-1].key) if len(found) == size else None
+        return DecisionPage(tuple(found), next_cursor)
+
+    async def export(self, flt: DecisionFilter, *, total: int | None = None) -> AsyncIterator[DecisionRecord]:
+        """Every matching record (at most ``total``), newest first, read a page at a time."""
+        log = self.log()
+        after: DecisionKey | None = None
+        sent = 0
+        while total is None or sent < total:
+            size = _EXPORT_PAGE if total is None else min(_EXPORT_PAGE, total - sent)
+            found = await log.query_decisions(flt, limit=size, after=after)
+            for record in found:
+                yield record
+            sent += len(found)
+            if len(found) < size:
+                return
+            after = found[-1].key
+
+    def stats(self) -> DecisionStats | None:
+        """The running recorder's counters (``None`` when decisions are not recorded)."""
+        return None if self.recorder is None else self.recorder.stats()
+
+    async def prune(self) -> int:
+        """Drop the whole days older than the retention (none when it is off); return the days."""
+        if self.settings.retention_days <= 0 or self._log is None:
+            return 0
+        return await DecisionRecorder(self._log, self.settings).prune()
