@@ -28,10 +28,10 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import make_url
 
-from rebac.store.embedded import embedded_postgres
-from rebac.store.migrate import sync_url, upgrade_to_head
 from rebac.store.ndjson import parse_lines
 from rebac.store.postgres import PostgresTupleStore
+from rebac.store.postgres.embedded import embedded_postgres
+from rebac.store.postgres.migrate import sync_url, upgrade_to_head
 
 
 def _libpq(url: str) -> str:

@@ -38,9 +38,9 @@ from rebac.config import Settings
 from rebac.engine.decisions import DecisionRecorder
 from rebac.store.base import DecisionLog, TupleStore
 from rebac.store.factory import database_url
-from rebac.store.keys import PostgresKeyStore
-from rebac.store.migrate import is_at_head, upgrade_to_head
 from rebac.store.postgres import IndexSettings, PostgresTupleStore
+from rebac.store.postgres.keys import PostgresKeyStore
+from rebac.store.postgres.migrate import is_at_head, upgrade_to_head
 
 __all__ = ["Seed", "create_app"]
 

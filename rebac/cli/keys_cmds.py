@@ -15,8 +15,8 @@ import click
 from rebac.api.auth import SCOPES, generate_key, validate_scopes
 from rebac.cli._runtime import cli_errors, load_settings
 from rebac.store.factory import database_url
-from rebac.store.keys import ApiKey, PostgresKeyStore
-from rebac.store.migrate import upgrade_to_head
+from rebac.store.postgres.keys import ApiKey, PostgresKeyStore
+from rebac.store.postgres.migrate import upgrade_to_head
 
 __all__ = ["keys_group"]
 

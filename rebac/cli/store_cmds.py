@@ -34,8 +34,8 @@ from rebac.store.base import (
     TupleStore,
 )
 from rebac.store.factory import database_url
-from rebac.store.migrate import upgrade_to_head
 from rebac.store.ndjson import encode_line, parse_numbered_lines
+from rebac.store.postgres.migrate import upgrade_to_head
 
 __all__ = ["NonconformingImportError", "conforming", "export_cmd", "gc_cmd", "import_cmd", "migrate_cmd"]
 

@@ -1,6 +1,6 @@
 """The store contract: protocols and value types.
 
-Engines (``rebac.store.postgres``, ``rebac.store.memory``), the tables (``rebac.store.models``) and
+Engines (``rebac.store.postgres``, ``rebac.store.memory``), the tables (``rebac.store.postgres.models``) and
 the opener (``rebac.store.factory``) are leaves: import them from their modules where needed.
 """
 

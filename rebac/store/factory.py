@@ -13,9 +13,9 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 from rebac.config import Settings
 from rebac.store.base import TupleStore
-from rebac.store.embedded import embedded_postgres
-from rebac.store.migrate import upgrade_to_head
 from rebac.store.postgres import PostgresTupleStore
+from rebac.store.postgres.embedded import embedded_postgres
+from rebac.store.postgres.migrate import upgrade_to_head
 
 __all__ = ["database_url", "open_store"]
 

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from rebac.errors import StoreError
-from rebac.store._pg_decisions import partition_name
 from rebac.store.base import DecisionFilter, DecisionLog, DecisionRecord, DecisionResult, TupleStore
+from rebac.store.postgres._decisions import partition_name
 
 pytestmark = pytest.mark.integration
 

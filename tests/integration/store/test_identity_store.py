@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy.dialects import postgresql as pg_dialect
 
 from rebac.refs import SubjectRef, parse_relationship
-from rebac.store._pg_identities import latest_reviews_stmt, object_ids_stmt
 from rebac.store.base import (
     IdentityReader,
     Operation,
@@ -20,6 +19,7 @@ from rebac.store.base import (
     ReviewStore,
     TupleStore,
 )
+from rebac.store.postgres._identities import latest_reviews_stmt, object_ids_stmt
 from rebac.store.revision import Revision
 
 pytestmark = pytest.mark.integration

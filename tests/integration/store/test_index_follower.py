@@ -18,7 +18,6 @@ import pytest
 
 from rebac.errors import RevisionUnavailableError, StoreUnavailableError
 from rebac.refs import format_expiration, parse_relationship
-from rebac.store._pg_listen import CHANNEL
 from rebac.store.base import (
     Consistency,
     ConsistencyMode,
@@ -28,6 +27,7 @@ from rebac.store.base import (
 )
 from rebac.store.ndjson import parse_lines
 from rebac.store.postgres import IndexSettings, PostgresTupleStore
+from rebac.store.postgres._listen import CHANNEL
 from rebac.store.revision import Revision
 
 pytestmark = pytest.mark.integration

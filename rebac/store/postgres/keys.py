@@ -16,8 +16,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from rebac.errors import ConflictError, StoreError, StoreUnavailableError
-from rebac.store.migrate import async_url
-from rebac.store.models import api_key
+from rebac.store.postgres.migrate import async_url
+from rebac.store.postgres.models import api_key
 
 __all__ = ["ApiKey", "MemoryKeyStore", "PostgresKeyStore"]
 

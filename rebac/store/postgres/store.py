@@ -14,12 +14,12 @@ never take locks.
 Deletes are soft (``deleted_rev``); the change log is derived from ``created_rev``/``deleted_rev``.
 
 With ``index`` settings, the store also keeps an in-memory copy of the relationships, fed from
-the change log (:mod:`rebac.store._pg_mirror`): ``query`` answers from it whenever it has applied the
+the change log (:mod:`rebac.store.postgres._mirror`): ``query`` answers from it whenever it has applied the
 revision asked for, and reads the database otherwise, so results are the same either way.
 
 Every statement runs through :meth:`PostgresTupleStore._read` or :meth:`PostgresTupleStore._write`,
 which hold a pooled connection only for one unit of work and return it even when the caller is
-cancelled (see :mod:`rebac.store._pg_cancel`); ``query`` never holds one across a ``yield``.
+cancelled (see :mod:`rebac.store.postgres._cancel`); ``query`` never holds one across a ``yield``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from rebac.errors import (
     SchemaVersionNotFoundError,
 )
 from rebac.refs import Relationship
-from rebac.store import _pg_bulk
 from rebac.store._common import (
     check_schema_version,
     quantize,
@@ -49,29 +48,6 @@ from rebac.store._common import (
     validate_filter,
     validate_write,
 )
-from rebac.store._index import ChangeRow, RelationshipIndex
-from rebac.store._pg_cancel import run_on_connection
-from rebac.store._pg_changes import (
-    collapse,
-    insert_schema_version,
-    read_changes,
-    read_changes_through,
-    schema_from_row,
-)
-from rebac.store._pg_decisions import PgDecisionLog
-from rebac.store._pg_fast import FastReads, SharedRead
-from rebac.store._pg_identities import PostgresIdentityMixin
-from rebac.store._pg_listen import CHANNEL, RevisionListener
-from rebac.store._pg_mirror import IndexFollower, IndexSettings, IndexStatus
-from rebac.store._pg_read import ReadStatements
-from rebac.store._pg_sql import (
-    KEY_COLUMNS,
-    filter_conditions,
-    live_now,
-    relationship_from_row,
-    translate_errors,
-)
-from rebac.store._pg_write import DUPLICATES, KILL, insert_params, key_arrays
 from rebac.store.base import (
     Change,
     Consistency,
@@ -88,11 +64,35 @@ from rebac.store.base import (
     SchemaVersion,
     WriteResult,
 )
-from rebac.store.migrate import async_url
-from rebac.store.models import LIVE_REVISION, relation_tuple, revision, schema_version, store_meta
+from rebac.store.postgres import _bulk
+from rebac.store.postgres._cancel import run_on_connection
+from rebac.store.postgres._changes import (
+    collapse,
+    insert_schema_version,
+    read_changes,
+    read_changes_through,
+    schema_from_row,
+)
+from rebac.store.postgres._decisions import PgDecisionLog
+from rebac.store.postgres._fast import FastReads, SharedRead
+from rebac.store.postgres._identities import PostgresIdentityMixin
+from rebac.store.postgres._index import ChangeRow, RelationshipIndex
+from rebac.store.postgres._listen import CHANNEL, RevisionListener
+from rebac.store.postgres._mirror import IndexFollower, IndexSettings, IndexStatus
+from rebac.store.postgres._read import ReadStatements
+from rebac.store.postgres._sql import (
+    KEY_COLUMNS,
+    filter_conditions,
+    live_now,
+    relationship_from_row,
+    translate_errors,
+)
+from rebac.store.postgres._write import DUPLICATES, KILL, insert_params, key_arrays
+from rebac.store.postgres.migrate import async_url
+from rebac.store.postgres.models import LIVE_REVISION, relation_tuple, revision, schema_version, store_meta
 from rebac.store.revision import Revision, decode_token, encode_token
 
-__all__ = ["IndexSettings", "IndexStatus", "PostgresTupleStore"]
+__all__ = ["PostgresTupleStore"]
 
 _T: Final = relation_tuple.c
 _PAGE: Final = 1000
@@ -143,7 +143,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
         max_updates_per_write: Largest write call accepted.
         quantization_seconds: Bucket size of ``minimize_latency`` reads; ``0`` reads the head.
         index: Keep an in-memory relationship index with these settings (``None``: no index).
-        read_pool_size: Connections of the hot read path (see :mod:`rebac.store._pg_fast`).
+        read_pool_size: Connections of the hot read path (see :mod:`rebac.store.postgres._fast`).
     """
 
     def __init__(
@@ -251,7 +251,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
         await self._engine.dispose()
 
     async def _read(self, body: Callable[[AsyncConnection], Awaitable[R]]) -> R:
-        """Run ``body`` on an autocommit connection; cancellation-safe (see :mod:`._pg_cancel`)."""
+        """Run ``body`` on an autocommit connection; cancellation-safe (see :mod:`._cancel`)."""
         with translate_errors():
             return await run_on_connection(self._reads.connect, body)
 
@@ -322,7 +322,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
         whole on a pooled connection that is back in the pool before its first row is yielded, so
         a consumer that stops early, fails or is cancelled between rows holds no connection; a
         cancellation during a fetch returns the connection before it propagates (see
-        :mod:`rebac.store._pg_cancel`).
+        :mod:`rebac.store.postgres._cancel`).
         """
         validate_filter(flt)
         if self._follower is not None:
@@ -494,7 +494,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
             if schema_version is not None:
                 current = await _scalar(conn, sa.select(store_meta.c.current_schema))
                 check_schema_version(schema_version, int(current or 0))
-            return value, await _pg_bulk.copy_in(conn, relationships, value)
+            return value, await _bulk.copy_in(conn, relationships, value)
 
         value, loaded = await self._write(txn)
         # Fresh statistics right away (not whenever autovacuum gets to it): without them the
@@ -592,7 +592,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
     # --- decision log ------------------------------------------------------------------------------
 
     async def append_decisions(self, batch: Sequence[DecisionRecord]) -> None:
-        """Store ``batch`` in one transaction (into daily partitions, see :mod:`._pg_decisions`)."""
+        """Store ``batch`` in one transaction (into daily partitions, see :mod:`._decisions`)."""
         await self._decisions.append(batch)
 
     async def query_decisions(

@@ -38,7 +38,6 @@ from rebac.store._common import (
     validate_filter,
     validate_write,
 )
-from rebac.store._memory_decisions import MemoryDecisionLog
 from rebac.store.base import (
     Change,
     Consistency,
@@ -56,6 +55,7 @@ from rebac.store.base import (
     SchemaVersion,
     WriteResult,
 )
+from rebac.store.memory._decisions import MemoryDecisionLog
 from rebac.store.revision import Revision, encode_token
 
 __all__ = ["MemoryTupleStore"]

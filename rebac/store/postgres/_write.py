@@ -12,7 +12,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from rebac.refs import Relationship
-from rebac.store.models import LIVE_REVISION
+from rebac.store.postgres.models import LIVE_REVISION
 
 __all__ = ["DUPLICATES", "KILL", "insert_params", "key_arrays"]
 
