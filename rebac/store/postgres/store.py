@@ -14,8 +14,11 @@ never take locks.
 Deletes are soft (``deleted_rev``); the change log is derived from ``created_rev``/``deleted_rev``.
 
 With ``index`` settings, the store also keeps an in-memory copy of the relationships, fed from
-the change log (:mod:`rebac.store.postgres._mirror`): ``query`` answers from it whenever it has applied the
-revision asked for, and reads the database otherwise, so results are the same either way.
+the change log (:mod:`rebac.store.postgres._mirror`): ``query`` answers from it whenever it has
+applied the revision asked for, and reads the database otherwise, so results are the same either way.
+
+The writes live in :mod:`rebac.store.postgres._write` and the identity reads and reviews in
+:mod:`rebac.store.postgres._identities` (mixins of this class).
 
 Every statement runs through :meth:`PostgresTupleStore._read` or :meth:`PostgresTupleStore._write`,
 which hold a pooled connection only for one unit of work and return it even when the caller is
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
@@ -35,19 +38,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from rebac import limits
-from rebac.errors import (
-    DuplicateRelationshipError,
-    PreconditionFailedError,
-    SchemaVersionNotFoundError,
-)
+from rebac.errors import SchemaVersionNotFoundError
 from rebac.refs import Relationship
-from rebac.store._common import (
-    check_schema_version,
-    quantize,
-    resolve_revision,
-    validate_filter,
-    validate_write,
-)
+from rebac.store._common import quantize, resolve_revision, validate_filter
 from rebac.store.base import (
     Change,
     Consistency,
@@ -55,16 +48,9 @@ from rebac.store.base import (
     DecisionFilter,
     DecisionKey,
     DecisionRecord,
-    ImportResult,
-    Operation,
-    Precondition,
-    PreconditionKind,
     RelationshipFilter,
-    RelationshipUpdate,
     SchemaVersion,
-    WriteResult,
 )
-from rebac.store.postgres import _bulk
 from rebac.store.postgres._cancel import run_on_connection
 from rebac.store.postgres._changes import (
     collapse,
@@ -77,24 +63,17 @@ from rebac.store.postgres._decisions import PgDecisionLog
 from rebac.store.postgres._fast import FastReads, SharedRead
 from rebac.store.postgres._identities import PostgresIdentityMixin
 from rebac.store.postgres._index import ChangeRow, RelationshipIndex
-from rebac.store.postgres._listen import CHANNEL, RevisionListener
+from rebac.store.postgres._listen import RevisionListener
 from rebac.store.postgres._mirror import IndexFollower, IndexSettings, IndexStatus
 from rebac.store.postgres._read import ReadStatements
-from rebac.store.postgres._sql import (
-    KEY_COLUMNS,
-    filter_conditions,
-    live_now,
-    relationship_from_row,
-    translate_errors,
-)
-from rebac.store.postgres._write import DUPLICATES, KILL, insert_params, key_arrays
+from rebac.store.postgres._sql import relationship_from_row, translate_errors
+from rebac.store.postgres._write import PostgresWriteMixin
 from rebac.store.postgres.migrate import async_url
-from rebac.store.postgres.models import LIVE_REVISION, relation_tuple, revision, schema_version, store_meta
+from rebac.store.postgres.models import schema_version, store_meta
 from rebac.store.revision import Revision, decode_token, encode_token
 
 __all__ = ["PostgresTupleStore"]
 
-_T: Final = relation_tuple.c
 _PAGE: Final = 1000
 _SNAPSHOT_BATCH: Final = 5_000
 """Rows per snapshot fetch: each batch is indexed without yielding, so it bounds the loop stall."""
@@ -117,14 +96,6 @@ _MAX_VERSION: Final = 2**31 - 1
 R = TypeVar("R")
 
 
-async def _scalar(conn: AsyncConnection, stmt: sa.Executable) -> Any:
-    return (await conn.execute(stmt)).scalar_one()
-
-
-async def _one(conn: AsyncConnection, stmt: sa.Executable) -> tuple[Any, ...]:
-    return tuple((await conn.execute(stmt)).one())
-
-
 async def _first(conn: AsyncConnection, stmt: sa.Executable) -> sa.Row[Any] | None:
     return (await conn.execute(stmt)).first()
 
@@ -133,7 +104,7 @@ async def _all(conn: AsyncConnection, stmt: sa.Executable) -> Sequence[sa.Row[An
     return (await conn.execute(stmt)).all()
 
 
-class PostgresTupleStore(PostgresIdentityMixin):
+class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin):
     """A :class:`rebac.store.base.TupleStore` over PostgreSQL. Build it with :meth:`connect`.
 
     Args:
@@ -392,137 +363,6 @@ class PostgresTupleStore(PostgresIdentityMixin):
 
         with translate_errors():
             return await run_on_connection(snapshot.begin, body)
-
-    # --- writes ------------------------------------------------------------------------------------
-
-    async def _begin_revision(self, conn: AsyncConnection) -> int:
-        """Take the writer lock and assign the next revision (see the module docstring)."""
-        await conn.execute(sa.select(store_meta.c.id).where(store_meta.c.id == 1).with_for_update())
-        stmt = sa.text(
-            "INSERT INTO revision (value, committed_at) "
-            "SELECT max(value) + 1, clock_timestamp() FROM revision RETURNING value"
-        )
-        value = int((await conn.execute(stmt)).scalar_one())
-        await conn.execute(sa.select(sa.func.pg_notify(CHANNEL, str(value))))
-        return value
-
-    async def _check_preconditions(
-        self, conn: AsyncConnection, preconditions: Sequence[Precondition]
-    ) -> None:
-        for precondition in preconditions:
-            probe = (
-                sa.select(sa.literal(1)).where(*filter_conditions(precondition.filter), *live_now()).limit(1)
-            )
-            exists = (await conn.execute(probe)).first() is not None
-            if exists != (precondition.kind is PreconditionKind.MUST_MATCH):
-                raise PreconditionFailedError(
-                    f"precondition {precondition.kind.value} failed",
-                    details={"precondition": precondition.kind.value},
-                )
-
-    def _result(self, value: int, count: int) -> WriteResult:
-        rev = Revision(value)
-        return WriteResult(revision=rev, token=self.token_for(rev), count=count)
-
-    async def write(
-        self,
-        updates: Sequence[RelationshipUpdate],
-        preconditions: Sequence[Precondition] = (),
-    ) -> WriteResult:
-        """Apply all updates in one transaction after checking every precondition, or nothing."""
-        validate_write(updates, preconditions, max_updates=self._max_updates)
-        creates = [u.relationship for u in updates if u.operation is Operation.CREATE]
-        writes = [u.relationship for u in updates if u.operation is not Operation.DELETE]
-        deletes = {u.relationship.key() for u in updates if u.operation is Operation.DELETE}
-
-        async def txn(conn: AsyncConnection) -> tuple[int, Sequence[Any]]:
-            value = await self._begin_revision(conn)
-            await self._check_preconditions(conn, preconditions)
-            if creates:
-                dup = (await conn.execute(DUPLICATES, key_arrays(creates))).first()
-                if dup is not None:
-                    text = next(str(rel) for rel in creates if rel.key() == tuple(dup))
-                    raise DuplicateRelationshipError(
-                        f"the relationship {text} already exists", details={"relationship": text}
-                    )
-            keys = key_arrays([u.relationship for u in updates])
-            killed = (await conn.execute(KILL, {"rev": value, **keys})).all() if updates else []
-            if writes:
-                await conn.execute(relation_tuple.insert(), [insert_params(rel, value) for rel in writes])
-            return value, killed
-
-        value, killed = await self._write(txn)
-        count = len(writes) + sum(1 for key in killed if tuple(key) in deletes)
-        return self._result(value, count)
-
-    async def delete_matching(
-        self,
-        flt: RelationshipFilter,
-        preconditions: Sequence[Precondition] = (),
-        *,
-        limit: int | None = None,
-    ) -> WriteResult:
-        """Delete live relationships matching ``flt`` (at most ``limit``, in key order) atomically."""
-        validate_filter(flt, for_delete=True)
-        validate_write((), preconditions, max_updates=self._max_updates)
-        doomed = sa.select(*KEY_COLUMNS).where(*filter_conditions(flt), *live_now())
-        if limit is not None:
-            doomed = doomed.order_by(*KEY_COLUMNS).limit(limit)
-
-        async def txn(conn: AsyncConnection) -> tuple[int, int]:
-            value = await self._begin_revision(conn)
-            await self._check_preconditions(conn, preconditions)
-            stmt = (
-                relation_tuple.update()
-                .where(_T.deleted_rev == LIVE_REVISION, sa.tuple_(*KEY_COLUMNS).in_(doomed))
-                .values(deleted_rev=value)
-            )
-            return value, (await conn.execute(stmt)).rowcount
-
-        return self._result(*await self._write(txn))
-
-    async def bulk_import(
-        self, relationships: Iterable[Relationship], *, schema_version: int | None = None
-    ) -> ImportResult:
-        """Load relationships with create semantics, atomically, via COPY into a staging table.
-
-        ``schema_version`` is compared under the writer lock (see ``TupleWriter.bulk_import``).
-        """
-
-        async def txn(conn: AsyncConnection) -> tuple[int, int]:
-            value = await self._begin_revision(conn)
-            if schema_version is not None:
-                current = await _scalar(conn, sa.select(store_meta.c.current_schema))
-                check_schema_version(schema_version, int(current or 0))
-            return value, await _bulk.copy_in(conn, relationships, value)
-
-        value, loaded = await self._write(txn)
-        # Fresh statistics right away (not whenever autovacuum gets to it): without them the
-        # planner misjudges the forward/reverse shapes after a large load.
-        await self._read(lambda conn: conn.execute(sa.text("ANALYZE relation_tuple")))
-        rev = Revision(value)
-        return ImportResult(revision=rev, token=self.token_for(rev), loaded=loaded, position=loaded)
-
-    async def gc(self, *, older_than_seconds: float) -> int:
-        """Drop rows deleted or expired before the window; older revisions become unreadable."""
-        cutoff = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, older_than_seconds)
-
-        async def txn(conn: AsyncConnection) -> int:
-            lock = sa.select(store_meta.c.gc_revision).where(store_meta.c.id == 1).with_for_update()
-            oldest = int((await conn.execute(lock)).scalar_one())
-            newest_old = sa.select(sa.func.max(revision.c.value)).where(revision.c.committed_at <= cutoff)
-            found = (await conn.execute(newest_old)).scalar_one()
-            horizon = max(oldest, int(found) if found is not None else 0)
-            dead = sa.or_(
-                sa.and_(_T.deleted_rev < LIVE_REVISION, _T.deleted_rev <= horizon),
-                sa.and_(_T.expires_at.is_not(None), _T.expires_at <= cutoff),
-            )
-            removed = (await conn.execute(relation_tuple.delete().where(dead))).rowcount
-            await conn.execute(revision.delete().where(revision.c.value < horizon))
-            await conn.execute(store_meta.update().values(gc_revision=horizon))
-            return int(removed)
-
-        return await self._write(txn)
 
     # --- changelog ---------------------------------------------------------------------------------
 
