@@ -6,37 +6,29 @@ database (the embedded one when ``REBAC_DATABASE_URL`` is unset), so a running s
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
 
 from rebac.api.auth import SCOPES, generate_key, validate_scopes
-from rebac.cli._runtime import cli_errors, load_settings
-from rebac.store.factory import database_url
-from rebac.store.postgres.keys import ApiKey, PostgresKeyStore
-from rebac.store.postgres.migrate import upgrade_to_head
+from rebac.cli._runtime import cli_errors, load_settings, with_store
+from rebac.errors import StoreError
+from rebac.store.base import ApiKey, KeyStore, TupleStore
 
 __all__ = ["keys_group"]
 
 T = TypeVar("T")
 
 
-def _with_keys(action: Callable[[PostgresKeyStore], Awaitable[T]]) -> T:
-    settings = load_settings()
-    with cli_errors(), database_url(settings) as url:
-        if settings.database.url is None:
-            upgrade_to_head(url)
+def _with_keys(action: Callable[[KeyStore], Awaitable[T]]) -> T:
+    async def on_store(store: TupleStore) -> T:
+        keys = store.roles.keys
+        if keys is None:
+            raise StoreError("the store keeps no API keys")
+        return await action(keys)
 
-        async def main() -> T:
-            store = PostgresKeyStore.connect(url)
-            try:
-                return await action(store)
-            finally:
-                await store.close()
-
-        return asyncio.run(main())
+    return with_store(load_settings(), on_store)
 
 
 @click.group("keys")
@@ -55,7 +47,7 @@ def create_cmd(scopes: tuple[str, ...], name: str) -> None:
         granted = validate_scopes(scopes)
     key = generate_key()
 
-    async def action(store: PostgresKeyStore) -> ApiKey:
+    async def action(store: KeyStore) -> ApiKey:
         return await store.create_key(key.key_id, key.secret_hash, granted, name)
 
     _with_keys(action)
@@ -69,7 +61,7 @@ def create_cmd(scopes: tuple[str, ...], name: str) -> None:
 def list_cmd() -> None:
     """List keys: id, scopes, name, created, revoked (never secrets or hashes)."""
 
-    async def action(store: PostgresKeyStore) -> list[ApiKey]:
+    async def action(store: KeyStore) -> list[ApiKey]:
         return await store.list_keys()
 
     for key in _with_keys(action):
@@ -83,7 +75,7 @@ def list_cmd() -> None:
 def revoke_cmd(key_id: str) -> None:
     """Revoke KEY_ID (servers stop accepting it within seconds)."""
 
-    async def action(store: PostgresKeyStore) -> bool:
+    async def action(store: KeyStore) -> bool:
         return await store.revoke_key(key_id)
 
     if not _with_keys(action):

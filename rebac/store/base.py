@@ -1,19 +1,23 @@
 """The store contract: small role protocols, and the value types they exchange.
 
 The engine depends only on these protocols; ``rebac.store.postgres`` and ``rebac.store.memory``
-implement them and pass one shared test suite. The value types live in :mod:`rebac.store.records`
+implement them and pass one shared test suite. Every store is a :class:`TupleStore`; the other
+roles (decision log, identity reads, reviews, API keys) are optional, and a store declares the
+ones it serves in :attr:`TupleStore.roles`. The value types live in :mod:`rebac.store.records`
 and are re-exported here, so ``rebac.store.base`` names the whole contract.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from rebac.refs import Relationship, SubjectRef
 from rebac.store.records import (
     ANY_RELATION,
+    ApiKey,
     Change,
     Consistency,
     ConsistencyMode,
@@ -36,6 +40,7 @@ from rebac.store.revision import Revision
 
 __all__ = [
     "ANY_RELATION",
+    "ApiKey",
     "Change",
     "Changelog",
     "Consistency",
@@ -47,6 +52,7 @@ __all__ = [
     "DecisionResult",
     "IdentityReader",
     "ImportResult",
+    "KeyStore",
     "Operation",
     "Precondition",
     "PreconditionKind",
@@ -57,6 +63,7 @@ __all__ = [
     "ReviewStore",
     "SchemaStore",
     "SchemaVersion",
+    "StoreRoles",
     "TupleReader",
     "TupleStore",
     "TupleWriter",
@@ -184,6 +191,21 @@ class TupleStore(TupleReader, TupleWriter, Changelog, SchemaStore, Protocol):
         """The opaque token for ``revision`` of this store."""
         ...
 
+    @property
+    def roles(self) -> StoreRoles:
+        """The optional roles this store serves, each as the object serving it."""
+        ...
+
+    async def ready(self) -> bool:
+        """True when the store can serve reads.
+
+        That is: reachable, migrated to head, and, with the index on, the index loaded.
+
+        Raises:
+            StoreError: the store could not be asked (``StoreUnavailableError``: unreachable).
+        """
+        ...
+
     async def close(self) -> None:
         """Release connections."""
         ...
@@ -255,3 +277,53 @@ class ReviewStore(Protocol):
     ) -> list[Review]:
         """Reviews, newest first (of ``subject`` only, when given), with ``review_id < before_id``."""
         ...
+
+
+# --- API keys --------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """Stores scoped API keys, hashed: only ``sha256(secret)`` is kept, never the key text."""
+
+    async def create_key(
+        self, key_id: str, secret_hash: str, scopes: frozenset[str], name: str = ""
+    ) -> ApiKey:
+        """Store a new key (its hash only).
+
+        Raises:
+            ConflictError: the id exists.
+        """
+        ...
+
+    async def find_key(self, key_id: str) -> ApiKey | None:
+        """The key with ``key_id``, or ``None``."""
+        ...
+
+    async def list_keys(self) -> list[ApiKey]:
+        """Every key, oldest first (hashes included; never print them)."""
+        ...
+
+    async def revoke_key(self, key_id: str) -> bool:
+        """Revoke a key; False when no live key has that id."""
+        ...
+
+
+# --- optional roles --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRoles:
+    """The optional roles a store serves, each as the object serving it (``None``: not served).
+
+    Attributes:
+        decisions: The decision log: appends decision records, queries them, drops old days.
+        identities: Identity-inventory reads: the ids of a type, relationships with provenance.
+        reviews: Identity reviews: append-only approvals of an identity's grants.
+        keys: The API key table the HTTP API authenticates scoped keys against.
+    """
+
+    decisions: DecisionLog | None = None
+    identities: IdentityReader | None = None
+    reviews: ReviewStore | None = None
+    keys: KeyStore | None = None

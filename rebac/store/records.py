@@ -1,4 +1,4 @@
-"""The value types of the store contract: filters, consistency, updates, results, records.
+"""The value types of the store contract: filters, consistency, updates, results, records, keys.
 
 The protocols that exchange them are in :mod:`rebac.store.base`, which re-exports every name here.
 Subject relations are ``None`` for a plain subject; in filters, :data:`ANY_RELATION` matches any
@@ -17,6 +17,7 @@ from rebac.store.revision import Revision
 
 __all__ = [
     "ANY_RELATION",
+    "ApiKey",
     "Change",
     "Consistency",
     "ConsistencyMode",
@@ -297,3 +298,32 @@ class Review:
     fingerprint: str
     grants: tuple[str, ...]
     review_id: int = 0
+
+
+# --- API keys --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """One stored key.
+
+    Attributes:
+        key_id: Public id (the ``<id>`` of ``rbk_<id>_<secret>``).
+        secret_hash: Hex sha256 of the secret.
+        scopes: Granted scopes (``check``, ``write``, ``schema``, ``admin``).
+        name: A label for people.
+        created_at: When it was created.
+        revoked_at: When it was revoked, or ``None``.
+    """
+
+    key_id: str
+    secret_hash: str
+    scopes: frozenset[str]
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        """True once revoked."""
+        return self.revoked_at is not None

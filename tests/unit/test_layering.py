@@ -2,8 +2,13 @@
 
 errors ← refs/limits ← config ← schema ← store.base/store.revision ← engine ← api ← cli
 
-The concrete store engines are leaves: only the store package itself, ``api/app.py``, the CLI,
-migrations and tests may import them. Third-party layers are fenced the same way.
+Above the store, only the contract may be imported (``rebac.store``, ``rebac.store.base`` with
+its value types in ``rebac.store.records``, and ``rebac.store.revision``). The concrete engines
+(``rebac.store.postgres``, ``rebac.store.memory``), the opener (``rebac.store.factory``) and the
+other store modules are leaves: only the store package itself, ``api/app.py`` and the CLI (the
+composition roots), migrations and tests may import them. Inside the store, the engine-neutral
+modules import no engine (only the factory does), and neither engine imports the other.
+Third-party layers are fenced the same way: SQL lives in the Postgres engine only.
 """
 
 from __future__ import annotations
@@ -27,14 +32,17 @@ LAYERS: list[tuple[str, int]] = [
     ("rebac.api", 6),
     ("rebac.cli", 7),
 ]
-STORE_CONTRACT = {"rebac.store", "rebac.store.base", "rebac.store.revision"}
+STORE_CONTRACT = {"rebac.store", "rebac.store.base", "rebac.store.records", "rebac.store.revision"}
 LEAF_IMPORTERS = ("rebac.store.", "rebac.api.app", "rebac.cli.")
+STORE_ENGINES = ("rebac.store.postgres", "rebac.store.memory")
+ENGINE_IMPORTERS = ("rebac.store.factory",)
+"""Outside its own package, an engine is imported inside ``rebac.store`` by these modules only."""
 THIRD_PARTY_FENCES: dict[str, tuple[str, ...]] = {
-    "sqlalchemy": ("rebac.store.",),
-    "psycopg": ("rebac.store.",),
-    "psycopg_pool": ("rebac.store.",),
-    "alembic": ("rebac.store.",),
-    "pgserver": ("rebac.store.",),
+    "sqlalchemy": ("rebac.store.postgres.",),
+    "psycopg": ("rebac.store.postgres.",),
+    "psycopg_pool": ("rebac.store.postgres.",),
+    "alembic": ("rebac.store.postgres.",),
+    "pgserver": ("rebac.store.postgres.",),
     "litestar": ("rebac.api.", "rebac.cli."),
     "msgspec": ("rebac.api.", "rebac.cli."),
     "networkx": ("rebac.schema.typesystem", "rebac.engine.blast_radius"),
@@ -81,6 +89,11 @@ def imports_of(path: Path) -> list[tuple[str, int]]:
     return found
 
 
+def engine_of(module: str) -> str | None:
+    """The engine package ``module`` belongs to, or ``None``."""
+    return next((e for e in STORE_ENGINES if module == e or module.startswith(e + ".")), None)
+
+
 def is_module(name: str) -> bool:
     path = ROOT.joinpath(*name.split("."))
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
@@ -106,11 +119,34 @@ def violations() -> list[str]:
                 and not importer.startswith(LEAF_IMPORTERS)
             ):
                 problems.append(f"{where}: {importer} imports the store engine {imported}")
+            engine = engine_of(imported)
+            if (
+                engine is not None
+                and importer.startswith("rebac.store.")
+                and engine_of(importer) != engine
+                and importer not in ENGINE_IMPORTERS
+            ):
+                problems.append(f"{where}: {importer} imports the engine {imported} (only the factory may)")
     return problems
 
 
 def test_imports_point_down_the_layers() -> None:
     assert violations() == []
+
+
+def fake_tree(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A minimal ``rebac`` tree under ``root`` that the checker walks instead of the real one."""
+    store = root / "rebac" / "store"
+    folders = (root / "rebac", root / "rebac" / "engine", root / "rebac" / "api", store)
+    for folder in (*folders, store / "memory", store / "postgres"):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "__init__.py").write_text("")
+    (root / "rebac" / "api" / "app.py").write_text("")
+    (store / "postgres" / "models.py").write_text("")
+    (store / "factory.py").write_text("")
+    monkeypatch.setitem(globals(), "ROOT", root)
+    monkeypatch.setitem(globals(), "PACKAGE", root / "rebac")
+    return root / "rebac"
 
 
 @pytest.mark.parametrize(
@@ -119,20 +155,31 @@ def test_imports_point_down_the_layers() -> None:
         ("from rebac.api import app\n", "imports upward"),
         ("import sqlalchemy\n", "may not import sqlalchemy"),
         ("from rebac.store import memory\n", "imports the store engine"),
+        ("from rebac.store.postgres import PostgresTupleStore\n", "imports the store engine"),
+        ("from rebac.store.postgres.models import metadata\n", "imports the store engine"),
+        ("from rebac.store.factory import open_store\n", "imports the store engine"),
     ],
 )
 def test_checker_catches_violations(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, expected: str
 ) -> None:
-    fake_root = tmp_path
-    pkg = fake_root / "rebac" / "engine"
-    pkg.mkdir(parents=True)
-    for folder in (fake_root / "rebac", pkg, fake_root / "rebac" / "api", fake_root / "rebac" / "store"):
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "__init__.py").write_text("")
-    (fake_root / "rebac" / "api" / "app.py").write_text("")
-    (fake_root / "rebac" / "store" / "memory.py").write_text("")
-    (pkg / "bad.py").write_text(source)
-    monkeypatch.setitem(globals(), "ROOT", fake_root)
-    monkeypatch.setitem(globals(), "PACKAGE", fake_root / "rebac")
+    (fake_tree(tmp_path, monkeypatch) / "engine" / "bad.py").write_text(source)
     assert any(expected in problem for problem in violations())
+
+
+@pytest.mark.parametrize(
+    ("where", "source", "allowed"),
+    [
+        ("store/_common.py", "from rebac.store.postgres import models\n", False),
+        ("store/base.py", "from rebac.store.memory import MemoryTupleStore\n", False),
+        ("store/memory/bad.py", "from rebac.store.postgres.models import metadata\n", False),
+        ("store/postgres/bad.py", "from rebac.store.memory import MemoryTupleStore\n", False),
+        ("store/postgres/bad.py", "from rebac.store.postgres import models\n", True),
+        ("store/factory.py", "from rebac.store.postgres.models import metadata\n", True),
+    ],
+)
+def test_checker_keeps_the_engines_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, source: str, allowed: bool
+) -> None:
+    (fake_tree(tmp_path, monkeypatch) / where).write_text(source)
+    assert (violations() == []) is allowed

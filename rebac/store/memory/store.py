@@ -51,10 +51,12 @@ from rebac.store.base import (
     RelationshipUpdate,
     Review,
     SchemaVersion,
+    StoreRoles,
     WriteResult,
 )
 from rebac.store.memory._decisions import MemoryDecisionLog
 from rebac.store.memory._identities import MemoryIdentityMixin
+from rebac.store.memory._keys import MemoryKeyStore
 from rebac.store.memory._rows import Key, Row
 from rebac.store.revision import Revision, encode_token
 
@@ -100,6 +102,7 @@ class MemoryTupleStore(MemoryIdentityMixin):
         self._quantized_cache: tuple[datetime, int] | None = None
         self._decisions = MemoryDecisionLog()
         self._reviews: list[Review] = []
+        self._roles = StoreRoles(decisions=self, identities=self, reviews=self, keys=MemoryKeyStore())
 
     # --- identity ---------------------------------------------------------------------------------
 
@@ -111,6 +114,15 @@ class MemoryTupleStore(MemoryIdentityMixin):
     def token_for(self, revision: Revision) -> str:
         """The opaque token for ``revision`` of this store."""
         return encode_token(revision, self._store_id)
+
+    @property
+    def roles(self) -> StoreRoles:
+        """Every optional role: this store itself, and an in-memory key table."""
+        return self._roles
+
+    async def ready(self) -> bool:
+        """Always True: there is nothing to reach, migrate or load."""
+        return True
 
     async def close(self) -> None:
         """Nothing to release; present for the protocol."""

@@ -50,6 +50,7 @@ from rebac.store.base import (
     DecisionRecord,
     RelationshipFilter,
     SchemaVersion,
+    StoreRoles,
 )
 from rebac.store.postgres._cancel import run_on_connection
 from rebac.store.postgres._changes import (
@@ -68,7 +69,8 @@ from rebac.store.postgres._mirror import IndexFollower, IndexSettings, IndexStat
 from rebac.store.postgres._read import ReadStatements
 from rebac.store.postgres._sql import relationship_from_row, translate_errors
 from rebac.store.postgres._write import PostgresWriteMixin
-from rebac.store.postgres.migrate import async_url
+from rebac.store.postgres.keys import PostgresKeyStore
+from rebac.store.postgres.migrate import async_url, is_at_head
 from rebac.store.postgres.models import schema_version, store_meta
 from rebac.store.revision import Revision, decode_token, encode_token
 
@@ -115,6 +117,8 @@ class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin):
         quantization_seconds: Bucket size of ``minimize_latency`` reads; ``0`` reads the head.
         index: Keep an in-memory relationship index with these settings (``None``: no index).
         read_pool_size: Connections of the hot read path (see :mod:`rebac.store.postgres._fast`).
+        keys: The API key table this store serves as ``roles.keys`` and closes with itself
+            (``None``: the store serves no key role).
     """
 
     def __init__(
@@ -127,8 +131,10 @@ class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin):
         quantization_seconds: float = limits.QUANTIZATION_SECONDS,
         index: IndexSettings | None = None,
         read_pool_size: int = 10,
+        keys: PostgresKeyStore | None = None,
     ) -> None:
         self._engine = engine
+        self._url = engine.url.render_as_string(hide_password=False)
         # Reads are single statements: autocommit saves the BEGIN/ROLLBACK round trips per checkout.
         self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._store_id = store_id
@@ -150,6 +156,8 @@ class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin):
                 listener=self._listener,
                 settings=index,
             )
+        self._keys = keys
+        self._roles = StoreRoles(decisions=self, identities=self, reviews=self, keys=keys)
 
     @classmethod
     async def connect(
@@ -160,11 +168,14 @@ class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin):
         quantization_seconds: float = limits.QUANTIZATION_SECONDS,
         pool_size: int = 10,
         index: IndexSettings | None = None,
+        with_keys: bool = False,
     ) -> PostgresTupleStore:
         """Open a store on the migrated database at ``url`` (``postgresql[+psycopg]://``).
 
         With ``index``, the in-memory relationship index starts loading in the background; reads go
-        to the database until it has loaded (:meth:`wait_index_loaded`).
+        to the database until it has loaded (:meth:`wait_index_loaded`). With ``with_keys``, the
+        store also serves the database's API key table as ``roles.keys`` (a
+        :class:`PostgresKeyStore` with its own small pool, closed with the store).
 
         Raises:
             StoreUnavailableError: the database cannot be reached.
@@ -192,11 +203,14 @@ class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin):
             quantization_seconds=quantization_seconds,
             index=index,
             read_pool_size=pool_size,
+            keys=PostgresKeyStore.connect(url) if with_keys else None,
         )
         try:
             await store._fast.open()
         except BaseException:
             await engine.dispose()
+            if store._keys is not None:
+                await store._keys.close()
             raise
         if store._follower is not None:
             store._follower.start()
@@ -213,8 +227,29 @@ class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin):
         """The opaque token for ``revision`` of this store."""
         return encode_token(revision, self._store_id)
 
+    @property
+    def roles(self) -> StoreRoles:
+        """Every optional role, served by this store; ``keys`` only when opened with a key table."""
+        return self._roles
+
+    async def ready(self) -> bool:
+        """True once migrated to head, reachable and (with the index on) the index has loaded.
+
+        Before the index has loaded its snapshot every read still works, from the database, just
+        slower.
+
+        Raises:
+            StoreUnavailableError: the database cannot be reached.
+        """
+        index = self.index_status()
+        if index is not None and not index.loaded:
+            return False
+        return await asyncio.to_thread(is_at_head, self._url) and (await self.head_revision()) is not None
+
     async def close(self) -> None:
-        """Stop the index, stop listening and close every pooled connection."""
+        """Stop the index, stop listening and close every pooled connection (the key table's too)."""
+        if self._keys is not None:
+            await self._keys.close()
         if self._follower is not None:
             await self._follower.close()
         await self._listener.close()

@@ -15,7 +15,8 @@ from live_server import KEY, REBAC, free_port, start, stop, wait_ready
 
 from rebac.api.auth import generate_key
 from rebac.errors import ConflictError
-from rebac.store.postgres.keys import MemoryKeyStore, PostgresKeyStore
+from rebac.store.memory import MemoryKeyStore
+from rebac.store.postgres import PostgresKeyStore
 from rebac.store.postgres.migrate import upgrade_to_head
 
 pytestmark = pytest.mark.integration
