@@ -1,7 +1,7 @@
-"""Alembic environment: migrates the store tables described by ``rebac.store.models.metadata``.
+"""Alembic environment: migrates the store tables described by ``rebac.store.postgres.models.metadata``.
 
 The database URL comes from, in order: ``-x url=...`` on the alembic command line, the ``url``
-attribute set by :func:`rebac.store.migrate.upgrade_to_head` (programmatic use), then the
+attribute set by :func:`rebac.store.postgres.migrate.upgrade_to_head` (programmatic use), then the
 ``REBAC_DATABASE_URL`` environment variable. ``postgresql://`` URLs are run with psycopg 3.
 """
 
@@ -12,8 +12,8 @@ import os
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from rebac.store.migrate import sync_url
-from rebac.store.models import DECISION_PARTITION_PREFIX, metadata
+from rebac.store.postgres.migrate import sync_url
+from rebac.store.postgres.models import DECISION_PARTITION_PREFIX, metadata
 
 config = context.config
 target_metadata = metadata

@@ -57,7 +57,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from rebac.store.migrate import upgrade_to_head
+from rebac.store.postgres.migrate import upgrade_to_head
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = "postgresql://root@127.0.0.1:5432/test"

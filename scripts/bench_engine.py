@@ -30,10 +30,10 @@ from rebac.engine.model import reachability_for
 from rebac.refs import Relationship, parse_object, parse_relationship, parse_subject
 from rebac.schema import compile_schema
 from rebac.store.base import Consistency, ConsistencyMode, TupleStore
-from rebac.store.embedded import embedded_postgres
 from rebac.store.memory import MemoryTupleStore
-from rebac.store.migrate import upgrade_to_head
 from rebac.store.postgres import PostgresTupleStore
+from rebac.store.postgres.embedded import embedded_postgres
+from rebac.store.postgres.migrate import upgrade_to_head
 
 FULL = Consistency(ConsistencyMode.FULLY_CONSISTENT)
 

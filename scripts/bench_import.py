@@ -29,9 +29,9 @@ import psycopg
 from sqlalchemy import make_url
 
 from rebac.services.interchange import parse_lines
-from rebac.store.embedded import embedded_postgres
-from rebac.store.migrate import sync_url, upgrade_to_head
 from rebac.store.postgres import PostgresTupleStore
+from rebac.store.postgres.embedded import embedded_postgres
+from rebac.store.postgres.migrate import sync_url, upgrade_to_head
 
 
 def _libpq(url: str) -> str:

@@ -47,10 +47,10 @@ import pytest
 from sqlalchemy import make_url
 
 from rebac.store.base import TupleStore
-from rebac.store.embedded import embedded_postgres
 from rebac.store.memory import MemoryTupleStore
-from rebac.store.migrate import sync_url, upgrade_to_head
 from rebac.store.postgres import IndexSettings, PostgresTupleStore
+from rebac.store.postgres.embedded import embedded_postgres
+from rebac.store.postgres.migrate import sync_url, upgrade_to_head
 
 StoreFactory = Callable[..., AbstractAsyncContextManager[TupleStore]]
 

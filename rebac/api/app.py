@@ -7,7 +7,6 @@ unset, migrated to head) and closes it on shutdown.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -37,10 +36,7 @@ from rebac.api.state import AppState, Readiness
 from rebac.config import Settings
 from rebac.services.core import Services
 from rebac.store.base import TupleStore
-from rebac.store.factory import database_url
-from rebac.store.keys import PostgresKeyStore
-from rebac.store.migrate import is_at_head, upgrade_to_head
-from rebac.store.postgres import IndexSettings, PostgresTupleStore
+from rebac.store.factory import open_store
 
 __all__ = ["Seed", "create_app"]
 
@@ -80,9 +76,10 @@ def create_app(
         async with AsyncExitStack() as stack:
             opened = store
             if opened is None:
-                opened, probe, table = await _open_configured(settings, stack)
+                opened = await stack.enter_async_context(open_store(settings, index=settings.database.index))
                 if readiness is None:
-                    state.set_readiness(probe)
+                    state.set_readiness(opened.ready)
+                table = opened.roles.keys
                 if keys is None and table is not None:
                     state.authenticator = Authenticator(
                         settings.api.preshared_key, table, cache_seconds=key_cache_seconds
@@ -134,32 +131,3 @@ def _openapi() -> OpenAPIConfig:
         ),
         security=[{"apiKey": []}],
     )
-
-
-async def _open_configured(
-    settings: Settings, stack: AsyncExitStack
-) -> tuple[TupleStore, Readiness, KeyLookup | None]:
-    url = stack.enter_context(database_url(settings))
-    if settings.database.url is None:
-        await asyncio.to_thread(upgrade_to_head, url)
-    store = await PostgresTupleStore.connect(
-        url,
-        max_updates_per_write=settings.database.max_updates_per_write,
-        quantization_seconds=settings.engine.quantization_seconds,
-        pool_size=settings.database.pool_size,
-        index=IndexSettings() if settings.database.index else None,
-    )
-    stack.push_async_callback(store.close)
-
-    keys = PostgresKeyStore.connect(url)
-    stack.push_async_callback(keys.close)
-
-    async def probe() -> bool:
-        # Ready once migrated, reachable and (with the index on) the index has loaded its snapshot:
-        # before that every read still works, from the database, just slower.
-        index = store.index_status()
-        if index is not None and not index.loaded:
-            return False
-        return await asyncio.to_thread(is_at_head, url) and (await store.head_revision()) is not None
-
-    return store, probe, keys

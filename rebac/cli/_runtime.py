@@ -18,14 +18,13 @@ from typing import Literal, TypeVar
 import click
 
 from rebac.config import Settings
-from rebac.errors import RebacError
+from rebac.errors import RebacError, StoreError
 from rebac.services.core import Services
 from rebac.services.keys import Keys
 from rebac.store.base import RelationshipFilter, TupleStore
 from rebac.store.factory import database_url, open_store
-from rebac.store.keys import PostgresKeyStore
 from rebac.store.memory import MemoryTupleStore
-from rebac.store.migrate import upgrade_to_head
+from rebac.store.postgres.migrate import upgrade_to_head
 
 __all__ = [
     "cli_errors",
@@ -75,19 +74,16 @@ def with_services(settings: Settings, action: Callable[[Services], Awaitable[T]]
 
 
 def with_keys(settings: Settings, action: Callable[[Keys], Awaitable[T]]) -> T:
-    """Open the configured database's key table (migrating an embedded one), run ``action`` on it."""
-    with cli_errors(), database_url(settings) as url:
-        if settings.database.url is None:
-            upgrade_to_head(url)
+    """Open the configured store's key table (embedded when no URL is set), run ``action`` on it."""
 
-        async def main() -> T:
-            table = PostgresKeyStore.connect(url)
-            try:
-                return await action(Keys(table))
-            finally:
-                await table.close()
+    async def main() -> T:
+        async with open_store(settings) as store:
+            table = store.roles.keys
+            if table is None:
+                raise StoreError("this store keeps no API keys")
+            return await action(Keys(table))
 
-        return asyncio.run(main())
+    return run(main())
 
 
 def migrate_database(settings: Settings) -> None:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import click
 
 from rebac.cli._runtime import cli_errors, load_settings, with_keys
-from rebac.services.keys import SCOPES, GeneratedKey, KeyRecord, Keys, validate_scopes
+from rebac.services.keys import SCOPES, GeneratedKey, Keys, validate_scopes
+from rebac.services.types import ApiKey
 
 __all__ = ["keys_group"]
 
@@ -31,7 +32,7 @@ def create_cmd(scopes: tuple[str, ...], name: str) -> None:
     with cli_errors():
         validate_scopes(scopes)  # before the database is opened
 
-    async def action(keys: Keys) -> tuple[GeneratedKey, KeyRecord]:
+    async def action(keys: Keys) -> tuple[GeneratedKey, ApiKey]:
         return await keys.create(scopes, name)
 
     key, stored = with_keys(load_settings(), action)
@@ -46,7 +47,7 @@ def create_cmd(scopes: tuple[str, ...], name: str) -> None:
 def list_cmd() -> None:
     """List keys: id, scopes, name, created, revoked (never secrets or hashes)."""
 
-    async def action(keys: Keys) -> Sequence[KeyRecord]:
+    async def action(keys: Keys) -> Sequence[ApiKey]:
         return await keys.list()
 
     for key in with_keys(load_settings(), action):

@@ -301,7 +301,7 @@ class Decisions:
     __slots__ = ("_log", "recorder", "settings")
 
     def __init__(self, store: TupleStore, settings: DecisionLogSettings) -> None:
-        self._log = store if isinstance(store, DecisionLog) else None
+        self._log = store.roles.decisions
         self.settings = settings
         self.recorder: DecisionRecorder | None = None
         """The running recorder (``None``: decisions are not recorded)."""

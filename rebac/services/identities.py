@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol
 
 from rebac import opaque
 from rebac.engine.delegation import PrincipalGraph
@@ -85,7 +85,6 @@ class IdentityFlag(StrEnum):
     NO_OWNER = "no_owner"
 
 
-@runtime_checkable
 class DecisionLookup(Protocol):
     """The one thing the inventory needs from a decision log."""
 
@@ -107,13 +106,9 @@ class _FromDecisionLog:
         return records[0].decided_at if records else None
 
 
-def decision_lookup(source: object) -> DecisionLookup | None:
-    """A :class:`DecisionLookup` for ``source`` (itself, or over its decision log), else ``None``."""
-    if isinstance(source, DecisionLookup):
-        return source
-    if isinstance(source, DecisionLog):
-        return _FromDecisionLog(source)
-    return None
+def decision_lookup(log: DecisionLog | None) -> DecisionLookup | None:
+    """A :class:`DecisionLookup` over a store's decision log (``None`` when it keeps none)."""
+    return None if log is None else _FromDecisionLog(log)
 
 
 @dataclass(frozen=True, slots=True)

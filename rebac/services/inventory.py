@@ -78,7 +78,7 @@ class Inventory:
             limit=limit,
             cursor=cursor,
             consistency=_FULL,
-            decisions=decision_lookup(store),
+            decisions=decision_lookup(self._store.roles.decisions),
             blast_budget=blast_budget,
         )
 

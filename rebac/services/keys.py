@@ -12,17 +12,15 @@ import hashlib
 import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Final, Literal, Protocol
+from typing import Final, Literal
 
 from rebac.errors import InvalidInputError
+from rebac.store.base import ApiKey, KeyStore
 
 __all__ = [
     "KEY_PREFIX",
     "SCOPES",
     "GeneratedKey",
-    "KeyRecord",
-    "KeyTable",
     "Keys",
     "Scope",
     "generate_key",
@@ -73,53 +71,6 @@ def generate_key() -> GeneratedKey:
     return GeneratedKey(key_id, f"{KEY_PREFIX}{key_id}_{secret}", hash_secret(secret))
 
 
-class KeyRecord(Protocol):
-    """What the key table stores for one key (never the secret)."""
-
-    @property
-    def key_id(self) -> str:
-        """Public id."""
-        ...
-
-    @property
-    def scopes(self) -> frozenset[str]:
-        """Granted scopes."""
-        ...
-
-    @property
-    def name(self) -> str:
-        """A label for people."""
-        ...
-
-    @property
-    def created_at(self) -> datetime:
-        """When it was created."""
-        ...
-
-    @property
-    def revoked_at(self) -> datetime | None:
-        """When it was revoked, or ``None``."""
-        ...
-
-
-class KeyTable(Protocol):
-    """The stored keys, as the administration needs them."""
-
-    async def create_key(
-        self, key_id: str, secret_hash: str, scopes: frozenset[str], name: str
-    ) -> KeyRecord:
-        """Store a new key."""
-        ...
-
-    async def list_keys(self) -> Sequence[KeyRecord]:
-        """Every key, oldest first."""
-        ...
-
-    async def revoke_key(self, key_id: str) -> bool:
-        """Revoke an active key; False when there is none with that id."""
-        ...
-
-
 class Keys:
     """Create, list and revoke scoped keys.
 
@@ -129,10 +80,10 @@ class Keys:
 
     __slots__ = ("_table",)
 
-    def __init__(self, table: KeyTable) -> None:
+    def __init__(self, table: KeyStore) -> None:
         self._table = table
 
-    async def create(self, scopes: Collection[str], name: str = "") -> tuple[GeneratedKey, KeyRecord]:
+    async def create(self, scopes: Collection[str], name: str = "") -> tuple[GeneratedKey, ApiKey]:
         """A new key with ``scopes``: its text (show it once) and what was stored.
 
         Raises:
@@ -143,7 +94,7 @@ class Keys:
         stored = await self._table.create_key(key.key_id, key.secret_hash, granted, name)
         return key, stored
 
-    async def list(self) -> Sequence[KeyRecord]:
+    async def list(self) -> Sequence[ApiKey]:
         """Every key (ids, scopes, names, times; never secrets or hashes)."""
         return await self._table.list_keys()
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, Protocol
 
 from rebac.engine.model import SchemaModel
 from rebac.errors import InvalidInputError, LimitExceededError, StoreError
-from rebac.refs import SubjectRef
+from rebac.refs import Relationship, SubjectRef
 from rebac.store.base import (
     Consistency,
     ConsistencyMode,
@@ -33,6 +33,7 @@ from rebac.store.base import (
     Review,
     ReviewStore,
     TupleReader,
+    TupleStore,
 )
 from rebac.store.revision import Revision
 
@@ -56,20 +57,68 @@ MAX_REVIEW_NOTE_CHARS: Final = 4_000
 _MAX_REVIEWER_CHARS: Final = 200
 
 
-@runtime_checkable
 class IdentityStore(TupleReader, IdentityReader, ReviewStore, Protocol):
     """What the inventory and reviews need from a store."""
 
 
-def identity_store(store: object) -> IdentityStore:
-    """``store`` as an :class:`IdentityStore`.
+class _Sources:
+    """An :class:`IdentityStore` made of a store's reads and the objects serving its two roles."""
+
+    __slots__ = ("_identities", "_reader", "_reviews")
+
+    def __init__(self, reader: TupleReader, identities: IdentityReader, reviews: ReviewStore) -> None:
+        self._reader = reader
+        self._identities = identities
+        self._reviews = reviews
+
+    async def resolve(self, consistency: Consistency) -> Revision:
+        return await self._reader.resolve(consistency)
+
+    async def head_revision(self) -> Revision:
+        return await self._reader.head_revision()
+
+    def query(
+        self,
+        flt: RelationshipFilter,
+        *,
+        revision: Revision,
+        limit: int | None = None,
+        after: Relationship | None = None,
+    ) -> AsyncIterator[Relationship]:
+        return self._reader.query(flt, revision=revision, limit=limit, after=after)
+
+    async def object_ids(
+        self, object_type: str, *, revision: Revision, after: str | None = None, limit: int
+    ) -> list[str]:
+        return await self._identities.object_ids(object_type, revision=revision, after=after, limit=limit)
+
+    async def query_versions(
+        self, flt: RelationshipFilter, *, revision: Revision, limit: int | None = None
+    ) -> list[RelationshipVersion]:
+        return await self._identities.query_versions(flt, revision=revision, limit=limit)
+
+    async def add_review(self, review: Review) -> Review:
+        return await self._reviews.add_review(review)
+
+    async def latest_reviews(self, subject_type: str, subject_ids: Sequence[str]) -> dict[str, Review]:
+        return await self._reviews.latest_reviews(subject_type, subject_ids)
+
+    async def list_reviews(
+        self, *, subject: SubjectRef | None = None, before_id: int | None = None, limit: int
+    ) -> list[Review]:
+        return await self._reviews.list_reviews(subject=subject, before_id=before_id, limit=limit)
+
+
+def identity_store(store: TupleStore) -> IdentityStore:
+    """The identity reads and reviews of ``store`` (the roles it declares), with its reads.
 
     Raises:
-        StoreError: the store keeps no identity reads or reviews.
+        StoreError: the store serves no identity reads or no reviews.
     """
-    if not isinstance(store, IdentityStore):
+    roles = store.roles
+    if roles.identities is None or roles.reviews is None:
         raise StoreError("this store does not support the identity inventory and reviews")
-    return store
+    return _Sources(store, roles.identities, roles.reviews)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from rebac.engine import (
 from rebac.services.engines import Current
 from rebac.store.base import (
     ANY_RELATION,
+    ApiKey,
     Change,
     Consistency,
     ConsistencyMode,
@@ -44,6 +45,7 @@ from rebac.store.revision import Revision
 
 __all__ = [
     "ANY_RELATION",
+    "ApiKey",
     "Change",
     "CheckItem",
     "CheckResult",

@@ -1,13 +1,16 @@
 """The store contract: protocols and value types.
 
-Engines (``rebac.store.postgres``, ``rebac.store.memory``), the tables (``rebac.store.models``) and
-the opener (``rebac.store.factory``) are leaves: import them from their modules where needed.
+The contract is :mod:`rebac.store.base` (the role protocols, with the value types of
+:mod:`rebac.store.records`) and :mod:`rebac.store.revision`. The engines (``rebac.store.postgres``
+with its tables, migrations and embedded server; ``rebac.store.memory``) and the opener
+(``rebac.store.factory``) are leaves: only the composition roots, migrations and tests import them.
 """
 
 from __future__ import annotations
 
 from rebac.store.base import (
     ANY_RELATION,
+    ApiKey,
     Change,
     Changelog,
     Consistency,
@@ -18,6 +21,7 @@ from rebac.store.base import (
     DecisionRecord,
     DecisionResult,
     ImportResult,
+    KeyStore,
     Operation,
     Precondition,
     PreconditionKind,
@@ -25,6 +29,7 @@ from rebac.store.base import (
     RelationshipUpdate,
     SchemaStore,
     SchemaVersion,
+    StoreRoles,
     TupleReader,
     TupleStore,
     TupleWriter,
@@ -34,6 +39,7 @@ from rebac.store.revision import Revision, decode_token, encode_token
 
 __all__ = [
     "ANY_RELATION",
+    "ApiKey",
     "Change",
     "Changelog",
     "Consistency",
@@ -44,6 +50,7 @@ __all__ = [
     "DecisionRecord",
     "DecisionResult",
     "ImportResult",
+    "KeyStore",
     "Operation",
     "Precondition",
     "PreconditionKind",
@@ -52,6 +59,7 @@ __all__ = [
     "Revision",
     "SchemaStore",
     "SchemaVersion",
+    "StoreRoles",
     "TupleReader",
     "TupleStore",
     "TupleWriter",

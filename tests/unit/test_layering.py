@@ -6,14 +6,17 @@ Imports point down the layers only:
 
 and beyond that:
 
-- above the store, only its contract is imported (``rebac.store``, ``rebac.store.base``,
-  ``rebac.store.revision``); the concrete engines and the opener are imported by the store itself
-  and the composition roots (``rebac.api.app``, ``rebac.cli._runtime``) only;
+- above the store, only its contract is imported (``rebac.store``, ``rebac.store.base`` with its
+  value types in ``rebac.store.records``, and ``rebac.store.revision``); the concrete engines
+  (``rebac.store.postgres``, ``rebac.store.memory``) and the opener (``rebac.store.factory``) are
+  imported by the store itself and the composition roots (``rebac.api.app``,
+  ``rebac.cli._runtime``) only; inside the store, only the factory imports an engine, and neither
+  engine imports the other;
 - ``api/`` and ``cli/`` call the service layer and nothing below it (no ``rebac.engine``,
   ``rebac.store`` or ``rebac.schema``), the composition roots aside;
 - no module imports another package's private module (``rebac.x._y`` from outside ``rebac.x``);
-- third-party layers are fenced (SQLAlchemy and psycopg in the store, Litestar in the API and
-  the CLI, networkx in the type system and blast radius);
+- third-party layers are fenced (SQLAlchemy and psycopg in the Postgres engine, Litestar in the
+  API and the CLI, networkx in the type system and blast radius);
 - no module of ``rebac/`` is longer than 500 lines.
 """
 
@@ -41,17 +44,20 @@ LAYERS: list[tuple[str, int]] = [
     ("rebac.api", 7),
     ("rebac.cli", 8),
 ]
-STORE_CONTRACT = {"rebac.store", "rebac.store.base", "rebac.store.revision"}
+STORE_CONTRACT = {"rebac.store", "rebac.store.base", "rebac.store.records", "rebac.store.revision"}
+STORE_ENGINES = ("rebac.store.postgres", "rebac.store.memory")
+ENGINE_IMPORTERS = ("rebac.store.factory",)
+"""Outside its own package, an engine is imported inside ``rebac.store`` by these modules only."""
 COMPOSITION_ROOTS = ("rebac.api.app", "rebac.cli._runtime")
 LEAF_IMPORTERS = ("rebac.store.", *COMPOSITION_ROOTS)
 SERVICE_CALLERS = ("rebac.api.", "rebac.cli.")
 BELOW_THE_SERVICES = ("rebac.engine", "rebac.store", "rebac.schema")
 THIRD_PARTY_FENCES: dict[str, tuple[str, ...]] = {
-    "sqlalchemy": ("rebac.store.",),
-    "psycopg": ("rebac.store.",),
-    "psycopg_pool": ("rebac.store.",),
-    "alembic": ("rebac.store.",),
-    "pgserver": ("rebac.store.",),
+    "sqlalchemy": ("rebac.store.postgres.",),
+    "psycopg": ("rebac.store.postgres.",),
+    "psycopg_pool": ("rebac.store.postgres.",),
+    "alembic": ("rebac.store.postgres.",),
+    "pgserver": ("rebac.store.postgres.",),
     "litestar": ("rebac.api.", "rebac.cli."),
     "msgspec": ("rebac.api.", "rebac.cli."),
     "networkx": ("rebac.schema.typesystem", "rebac.services.blast_radius"),
@@ -98,6 +104,11 @@ def imports_of(path: Path) -> list[tuple[str, int]]:
     return found
 
 
+def engine_of(module: str) -> str | None:
+    """The engine package ``module`` belongs to, or ``None``."""
+    return next((e for e in STORE_ENGINES if module == e or module.startswith(e + ".")), None)
+
+
 def is_module(name: str) -> bool:
     path = ROOT.joinpath(*name.split("."))
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
@@ -138,6 +149,14 @@ def violations() -> list[str]:
                 and not importer.startswith(LEAF_IMPORTERS)
             ):
                 problems.append(f"{where}: {importer} imports the store engine {imported}")
+            engine = engine_of(imported)
+            if (
+                engine is not None
+                and importer.startswith("rebac.store.")
+                and engine_of(importer) != engine
+                and importer not in ENGINE_IMPORTERS
+            ):
+                problems.append(f"{where}: {importer} imports the engine {imported} (only the factory may)")
             if (
                 importer.startswith(SERVICE_CALLERS)
                 and importer not in COMPOSITION_ROOTS
@@ -167,12 +186,29 @@ def test_no_module_is_longer_than_500_lines() -> None:
     assert oversized() == []
 
 
+def fake_tree(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A minimal ``rebac`` tree under ``root`` that the checker walks instead of the real one."""
+    fake = root / "rebac"
+    folders = ("", "engine", "api", "api/controllers", "api/dto", "cli", "schema", "services", "store")
+    for folder in (*folders, "store/memory", "store/postgres"):
+        (fake / folder).mkdir(parents=True, exist_ok=True)
+        (fake / folder / "__init__.py").write_text("")
+    leaves = ("api/app.py", "api/dto/_core.py", "engine/check.py", "schema/ir.py", "store/_common.py")
+    for leaf in (*leaves, "store/factory.py", "store/postgres/models.py", "store/postgres/_sql.py"):
+        (fake / leaf).write_text("")
+    monkeypatch.setitem(globals(), "ROOT", root)
+    monkeypatch.setitem(globals(), "PACKAGE", fake)
+    return fake
+
+
 @pytest.mark.parametrize(
     ("importer", "source", "expected"),
     [
         ("engine/bad.py", "from rebac.api import app\n", "imports upward"),
         ("engine/bad.py", "import sqlalchemy\n", "may not import sqlalchemy"),
         ("engine/bad.py", "from rebac.store import memory\n", "imports the store engine"),
+        ("engine/bad.py", "from rebac.store.postgres.models import metadata\n", "imports the store engine"),
+        ("engine/bad.py", "from rebac.store.factory import open_store\n", "imports the store engine"),
         ("api/controllers/bad.py", "from rebac.engine import check\n", "reaches below the services"),
         ("cli/bad.py", "from rebac.schema import ir\n", "reaches below the services"),
         ("services/bad.py", "from rebac.api.dto import _core\n", "imports upward"),
@@ -183,34 +219,28 @@ def test_no_module_is_longer_than_500_lines() -> None:
 def test_checker_catches_violations(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, importer: str, source: str, expected: str
 ) -> None:
-    fake = tmp_path / "rebac"
-    for folder in ("", "engine", "api", "api/controllers", "api/dto", "cli", "schema", "services", "store"):
-        (fake / folder).mkdir(parents=True, exist_ok=True)
-        (fake / folder / "__init__.py").write_text("")
-    for leaf in ("api/app.py", "store/memory.py", "store/_common.py", "engine/check.py", "schema/ir.py"):
-        (fake / leaf).write_text("")
-    (fake / "api/dto/_core.py").write_text("")
-    (fake / importer).write_text(source)
-    monkeypatch.setitem(globals(), "ROOT", tmp_path)
-    monkeypatch.setitem(globals(), "PACKAGE", fake)
+    (fake_tree(tmp_path, monkeypatch) / importer).write_text(source)
     assert any(expected in problem for problem in violations())
 
 
-def test_checker_allows_a_package_its_own_private_modules(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("where", "source", "allowed"),
+    [
+        ("store/_common.py", "from rebac.store.postgres import models\n", False),
+        ("store/base.py", "from rebac.store.memory import MemoryTupleStore\n", False),
+        ("store/memory/bad.py", "from rebac.store.postgres.models import metadata\n", False),
+        ("store/postgres/bad.py", "from rebac.store.memory import MemoryTupleStore\n", False),
+        ("store/postgres/bad.py", "from rebac.store.postgres import models, _sql\n", True),
+        ("store/postgres/bad.py", "from rebac.store import _common\n", True),
+        ("store/factory.py", "from rebac.store.postgres.models import metadata\n", True),
+        ("api/app.py", "from rebac.store.factory import open_store\n", True),
+    ],
+)
+def test_checker_keeps_the_engines_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, source: str, allowed: bool
 ) -> None:
-    fake = tmp_path / "rebac"
-    for folder in ("", "store", "store/postgres"):
-        (fake / folder).mkdir(parents=True, exist_ok=True)
-        (fake / folder / "__init__.py").write_text("")
-    (fake / "store/_common.py").write_text("")
-    (fake / "store/postgres/_sql.py").write_text("")
-    (fake / "store/postgres/store.py").write_text(
-        "from rebac.store import _common\nfrom rebac.store.postgres import _sql\n"
-    )
-    monkeypatch.setitem(globals(), "ROOT", tmp_path)
-    monkeypatch.setitem(globals(), "PACKAGE", fake)
-    assert violations() == []
+    (fake_tree(tmp_path, monkeypatch) / where).write_text(source)
+    assert (violations() == []) is allowed
 
 
 def test_size_rule_catches_a_long_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from rebac.services.keys import GeneratedKey, generate_key
 from rebac.config import ApiSettings, DatabaseSettings, Settings
+from rebac.services.keys import GeneratedKey, generate_key
 
 PRESHARED = "test-preshared-key-9f8e7d6c5b4a"
 AUTH = {"Authorization": f"Bearer {PRESHARED}"}

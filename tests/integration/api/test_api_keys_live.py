@@ -13,10 +13,11 @@ import pytest
 from api_helpers import SCHEMA, check_body
 from live_server import KEY, REBAC, free_port, start, stop, wait_ready
 
-from rebac.services.keys import generate_key
 from rebac.errors import ConflictError
-from rebac.store.keys import MemoryKeyStore, PostgresKeyStore
-from rebac.store.migrate import upgrade_to_head
+from rebac.services.keys import generate_key
+from rebac.store.memory import MemoryKeyStore
+from rebac.store.postgres import PostgresKeyStore
+from rebac.store.postgres.migrate import upgrade_to_head
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from live_server import free_port, start, stop, wait_ready
 
-from rebac.store.migrate import upgrade_to_head
+from rebac.store.postgres.migrate import upgrade_to_head
 
 pytestmark = pytest.mark.integration
 

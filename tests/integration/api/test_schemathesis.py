@@ -20,7 +20,7 @@ from schemathesis import checks
 
 from rebac.api.app import create_app
 from rebac.config import Settings
-from rebac.store.migrate import upgrade_to_head
+from rebac.store.postgres.migrate import upgrade_to_head
 
 pytestmark = pytest.mark.integration
 

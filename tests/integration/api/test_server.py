@@ -19,7 +19,7 @@ from api_helpers import SCHEMA, touch
 from live_server import KEY, REBAC, free_port, start, stop, wait_ready
 from sqlalchemy import make_url
 
-from rebac.store.migrate import upgrade_to_head
+from rebac.store.postgres.migrate import upgrade_to_head
 
 pytestmark = pytest.mark.integration
 

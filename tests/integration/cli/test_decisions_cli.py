@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from rebac.cli.main import cli
 from rebac.store.base import DecisionRecord, DecisionResult
-from rebac.store.migrate import upgrade_to_head
 from rebac.store.postgres import PostgresTupleStore
+from rebac.store.postgres.migrate import upgrade_to_head
 
 pytestmark = pytest.mark.integration
 

@@ -10,16 +10,14 @@ import pytest
 from sqlalchemy.dialects import postgresql as pg_dialect
 
 from rebac.refs import SubjectRef, parse_relationship
-from rebac.store._pg_identities import latest_reviews_stmt, object_ids_stmt
 from rebac.store.base import (
-    IdentityReader,
     Operation,
     RelationshipFilter,
     RelationshipUpdate,
     Review,
-    ReviewStore,
     TupleStore,
 )
+from rebac.store.postgres._identities import latest_reviews_stmt, object_ids_stmt
 from rebac.store.revision import Revision
 
 pytestmark = pytest.mark.integration
@@ -44,7 +42,8 @@ def review(subject: str, reviewer: str, rev: int, *grants: str) -> Review:
 
 
 async def test_object_ids_lists_both_sides_sorted_and_paged(store: TupleStore) -> None:
-    assert isinstance(store, IdentityReader)
+    reader = store.roles.identities
+    assert reader is not None
     await write(
         store,
         "agent:b#principal@user:alice",
@@ -57,20 +56,21 @@ async def test_object_ids_lists_both_sides_sorted_and_paged(store: TupleStore) -
     rev2 = await write(store, "doc:3#viewer@agent:d")
     await write(store, "doc:3#viewer@agent:d", op=Operation.DELETE)
     head = await store.head_revision()
-    assert await store.object_ids("agent", revision=head, limit=10) == ["a", "b", "c"]
-    assert await store.object_ids("agent", revision=rev2, limit=10) == ["a", "b", "c", "d"]
-    assert await store.object_ids("agent", revision=head, after="a", limit=1) == ["b"]
-    assert await store.object_ids("agent", revision=head, after="c", limit=5) == []
-    assert await store.object_ids("user", revision=head, limit=5) == ["alice"]
+    assert await reader.object_ids("agent", revision=head, limit=10) == ["a", "b", "c"]
+    assert await reader.object_ids("agent", revision=rev2, limit=10) == ["a", "b", "c", "d"]
+    assert await reader.object_ids("agent", revision=head, after="a", limit=1) == ["b"]
+    assert await reader.object_ids("agent", revision=head, after="c", limit=5) == []
+    assert await reader.object_ids("user", revision=head, limit=5) == ["alice"]
 
 
 async def test_query_versions_carries_created_revision_and_commit_time(store: TupleStore) -> None:
-    assert isinstance(store, IdentityReader)
+    reader = store.roles.identities
+    assert reader is not None
     first = await write(store, "doc:1#viewer@agent:a", "doc:2#viewer@agent:b")
     second = await write(store, "doc:3#viewer@agent:a[expiration:2999-01-01T00:00:00Z]")
     head = await store.head_revision()
     flt = RelationshipFilter(subject_type="agent", subject_ids=("a",), subject_relation=None)
-    found = await store.query_versions(flt, revision=head)
+    found = await reader.query_versions(flt, revision=head)
     assert [str(v.relationship) for v in found] == [
         "doc:1#viewer@agent:a",
         "doc:3#viewer@agent:a[expiration:2999-01-01T00:00:00Z]",
@@ -80,17 +80,18 @@ async def test_query_versions_carries_created_revision_and_commit_time(store: Tu
     assert found[0].committed_at is not None
     assert found[1].committed_at is not None
     assert found[0].committed_at <= found[1].committed_at
-    assert [str(v.relationship) for v in await store.query_versions(flt, revision=first)] == [
+    assert [str(v.relationship) for v in await reader.query_versions(flt, revision=first)] == [
         "doc:1#viewer@agent:a"
     ]
-    assert len(await store.query_versions(flt, revision=head, limit=1)) == 1
+    assert len(await reader.query_versions(flt, revision=head, limit=1)) == 1
 
 
 async def test_reviews_are_appended_and_the_newest_wins(store: TupleStore) -> None:
-    assert isinstance(store, ReviewStore)
-    one = await store.add_review(review("agent:a", "ann", 1, "doc:1#viewer@agent:a"))
-    two = await store.add_review(review("agent:b", "bob", 2))
-    three = await store.add_review(
+    reviews = store.roles.reviews
+    assert reviews is not None
+    one = await reviews.add_review(review("agent:a", "ann", 1, "doc:1#viewer@agent:a"))
+    two = await reviews.add_review(review("agent:b", "bob", 2))
+    three = await reviews.add_review(
         review("agent:a", "cat", 3, "doc:1#viewer@agent:a", "doc:2#viewer@agent:a")
     )
     assert 0 < one.review_id < two.review_id < three.review_id
@@ -99,15 +100,15 @@ async def test_reviews_are_appended_and_the_newest_wins(store: TupleStore) -> No
     assert three.revision == Revision(3)
     assert three.note == "looks fine"
 
-    latest = await store.latest_reviews("agent", ["a", "b", "zz"])
+    latest = await reviews.latest_reviews("agent", ["a", "b", "zz"])
     assert latest == {"a": three, "b": two}
-    assert await store.latest_reviews("agent", []) == {}
-    assert await store.latest_reviews("service", ["a"]) == {}
+    assert await reviews.latest_reviews("agent", []) == {}
+    assert await reviews.latest_reviews("service", ["a"]) == {}
 
-    assert await store.list_reviews(limit=10) == [three, two, one]
-    assert await store.list_reviews(limit=2) == [three, two]
-    assert await store.list_reviews(before_id=two.review_id, limit=10) == [one]
-    assert await store.list_reviews(subject=SubjectRef("agent", "a"), limit=10) == [three, one]
+    assert await reviews.list_reviews(limit=10) == [three, two, one]
+    assert await reviews.list_reviews(limit=2) == [three, two]
+    assert await reviews.list_reviews(before_id=two.review_id, limit=10) == [one]
+    assert await reviews.list_reviews(subject=SubjectRef("agent", "a"), limit=10) == [three, one]
 
 
 def _plan(url: str, stmt: Any) -> str:

@@ -19,7 +19,6 @@ import pytest
 from rebac.errors import RevisionUnavailableError, StoreUnavailableError
 from rebac.refs import format_expiration, parse_relationship
 from rebac.services.interchange import parse_lines
-from rebac.store._pg_listen import CHANNEL
 from rebac.store.base import (
     Consistency,
     ConsistencyMode,
@@ -28,6 +27,7 @@ from rebac.store.base import (
     RelationshipUpdate,
 )
 from rebac.store.postgres import IndexSettings, PostgresTupleStore
+from rebac.store.postgres._listen import CHANNEL
 from rebac.store.revision import Revision
 
 pytestmark = pytest.mark.integration

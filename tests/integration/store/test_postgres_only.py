@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from rebac.errors import DuplicateRelationshipError, StoreUnavailableError
 from rebac.refs import parse_relationship
-from rebac.store._pg_sql import select_relationships
 from rebac.store.base import (
     Consistency,
     ConsistencyMode,
@@ -22,6 +21,7 @@ from rebac.store.base import (
     RelationshipUpdate,
 )
 from rebac.store.postgres import PostgresTupleStore
+from rebac.store.postgres._sql import select_relationships
 from rebac.store.revision import Revision
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pytest
 
 from rebac.api.auth import Authenticator, Principal
-from rebac.services.keys import generate_key, hash_secret, validate_scopes
 from rebac.errors import InvalidInputError, UnauthenticatedError
+from rebac.services.keys import generate_key, hash_secret, validate_scopes
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from rebac.refs import Relationship, parse_relationship
-from rebac.store._index import ChangeRow, RelationshipIndex, SnapshotRow
 from rebac.store.base import Operation, RelationshipFilter
+from rebac.store.postgres._index import ChangeRow, RelationshipIndex, SnapshotRow
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 DOC = RelationshipFilter(resource_type="doc", resource_ids=("1",))

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from rebac.errors import StoreUnavailableError
-from rebac.store._pg_fast import SharedRead
+from rebac.store.postgres._fast import SharedRead
 
 
 class Source:

@@ -14,19 +14,22 @@ never take locks.
 Deletes are soft (``deleted_rev``); the change log is derived from ``created_rev``/``deleted_rev``.
 
 With ``index`` settings, the store also keeps an in-memory copy of the relationships, fed from
-the change log (:mod:`rebac.store._pg_mirror`): ``query`` answers from it whenever it has applied the
-revision asked for, and reads the database otherwise, so results are the same either way.
+the change log (:mod:`rebac.store.postgres._mirror`): ``query`` answers from it whenever it has
+applied the revision asked for, and reads the database otherwise, so results are the same either way.
+
+The writes live in :mod:`rebac.store.postgres._write` and the identity reads and reviews in
+:mod:`rebac.store.postgres._identities` (mixins of this class).
 
 Every statement runs through :meth:`PostgresTupleStore._read` or :meth:`PostgresTupleStore._write`,
 which hold a pooled connection only for one unit of work and return it even when the caller is
-cancelled (see :mod:`rebac.store._pg_cancel`); ``query`` never holds one across a ``yield``.
+cancelled (see :mod:`rebac.store.postgres._cancel`); ``query`` never holds one across a ``yield``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
@@ -35,43 +38,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from rebac import limits
-from rebac.errors import (
-    DuplicateRelationshipError,
-    PreconditionFailedError,
-    SchemaVersionNotFoundError,
-)
+from rebac.errors import SchemaVersionNotFoundError
 from rebac.refs import Relationship
-from rebac.store import _pg_bulk
-from rebac.store._common import (
-    check_schema_version,
-    quantize,
-    resolve_revision,
-    validate_filter,
-    validate_write,
-)
-from rebac.store._index import ChangeRow, RelationshipIndex
-from rebac.store._pg_cancel import run_on_connection
-from rebac.store._pg_changes import (
-    collapse,
-    insert_schema_version,
-    read_changes,
-    read_changes_through,
-    schema_from_row,
-)
-from rebac.store._pg_decisions import PgDecisionLog
-from rebac.store._pg_fast import FastReads, SharedRead
-from rebac.store._pg_identities import PostgresIdentityMixin
-from rebac.store._pg_listen import CHANNEL, RevisionListener
-from rebac.store._pg_mirror import IndexFollower, IndexSettings, IndexStatus
-from rebac.store._pg_read import ReadStatements
-from rebac.store._pg_sql import (
-    KEY_COLUMNS,
-    filter_conditions,
-    live_now,
-    relationship_from_row,
-    translate_errors,
-)
-from rebac.store._pg_write import DUPLICATES, KILL, insert_params, key_arrays
+from rebac.store._common import quantize, resolve_revision, validate_filter
 from rebac.store.base import (
     Change,
     Consistency,
@@ -79,22 +48,34 @@ from rebac.store.base import (
     DecisionFilter,
     DecisionKey,
     DecisionRecord,
-    ImportResult,
-    Operation,
-    Precondition,
-    PreconditionKind,
     RelationshipFilter,
-    RelationshipUpdate,
     SchemaVersion,
-    WriteResult,
+    StoreRoles,
 )
-from rebac.store.migrate import async_url
-from rebac.store.models import LIVE_REVISION, relation_tuple, revision, schema_version, store_meta
+from rebac.store.postgres._cancel import run_on_connection
+from rebac.store.postgres._changes import (
+    collapse,
+    insert_schema_version,
+    read_changes,
+    read_changes_through,
+    schema_from_row,
+)
+from rebac.store.postgres._decisions import PgDecisionLog
+from rebac.store.postgres._fast import FastReads, SharedRead
+from rebac.store.postgres._identities import PostgresIdentityMixin
+from rebac.store.postgres._index import ChangeRow, RelationshipIndex
+from rebac.store.postgres._listen import RevisionListener
+from rebac.store.postgres._mirror import IndexFollower, IndexSettings, IndexStatus
+from rebac.store.postgres._read import ReadStatements
+from rebac.store.postgres._sql import relationship_from_row, translate_errors
+from rebac.store.postgres._write import PostgresWriteMixin
+from rebac.store.postgres.keys import PostgresKeyStore
+from rebac.store.postgres.migrate import async_url, is_at_head
+from rebac.store.postgres.models import schema_version, store_meta
 from rebac.store.revision import Revision, decode_token, encode_token
 
-__all__ = ["IndexSettings", "IndexStatus", "PostgresTupleStore"]
+__all__ = ["PostgresTupleStore"]
 
-_T: Final = relation_tuple.c
 _PAGE: Final = 1000
 _SNAPSHOT_BATCH: Final = 5_000
 """Rows per snapshot fetch: each batch is indexed without yielding, so it bounds the loop stall."""
@@ -117,14 +98,6 @@ _MAX_VERSION: Final = 2**31 - 1
 R = TypeVar("R")
 
 
-async def _scalar(conn: AsyncConnection, stmt: sa.Executable) -> Any:
-    return (await conn.execute(stmt)).scalar_one()
-
-
-async def _one(conn: AsyncConnection, stmt: sa.Executable) -> tuple[Any, ...]:
-    return tuple((await conn.execute(stmt)).one())
-
-
 async def _first(conn: AsyncConnection, stmt: sa.Executable) -> sa.Row[Any] | None:
     return (await conn.execute(stmt)).first()
 
@@ -133,7 +106,7 @@ async def _all(conn: AsyncConnection, stmt: sa.Executable) -> Sequence[sa.Row[An
     return (await conn.execute(stmt)).all()
 
 
-class PostgresTupleStore(PostgresIdentityMixin):
+class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin):
     """A :class:`rebac.store.base.TupleStore` over PostgreSQL. Build it with :meth:`connect`.
 
     Args:
@@ -143,7 +116,9 @@ class PostgresTupleStore(PostgresIdentityMixin):
         max_updates_per_write: Largest write call accepted.
         quantization_seconds: Bucket size of ``minimize_latency`` reads; ``0`` reads the head.
         index: Keep an in-memory relationship index with these settings (``None``: no index).
-        read_pool_size: Connections of the hot read path (see :mod:`rebac.store._pg_fast`).
+        read_pool_size: Connections of the hot read path (see :mod:`rebac.store.postgres._fast`).
+        keys: The API key table this store serves as ``roles.keys`` and closes with itself
+            (``None``: the store serves no key role).
     """
 
     def __init__(
@@ -156,8 +131,10 @@ class PostgresTupleStore(PostgresIdentityMixin):
         quantization_seconds: float = limits.QUANTIZATION_SECONDS,
         index: IndexSettings | None = None,
         read_pool_size: int = 10,
+        keys: PostgresKeyStore | None = None,
     ) -> None:
         self._engine = engine
+        self._url = engine.url.render_as_string(hide_password=False)
         # Reads are single statements: autocommit saves the BEGIN/ROLLBACK round trips per checkout.
         self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._store_id = store_id
@@ -179,6 +156,8 @@ class PostgresTupleStore(PostgresIdentityMixin):
                 listener=self._listener,
                 settings=index,
             )
+        self._keys = keys
+        self._roles = StoreRoles(decisions=self, identities=self, reviews=self, keys=keys)
 
     @classmethod
     async def connect(
@@ -189,11 +168,14 @@ class PostgresTupleStore(PostgresIdentityMixin):
         quantization_seconds: float = limits.QUANTIZATION_SECONDS,
         pool_size: int = 10,
         index: IndexSettings | None = None,
+        with_keys: bool = False,
     ) -> PostgresTupleStore:
         """Open a store on the migrated database at ``url`` (``postgresql[+psycopg]://``).
 
         With ``index``, the in-memory relationship index starts loading in the background; reads go
-        to the database until it has loaded (:meth:`wait_index_loaded`).
+        to the database until it has loaded (:meth:`wait_index_loaded`). With ``with_keys``, the
+        store also serves the database's API key table as ``roles.keys`` (a
+        :class:`PostgresKeyStore` with its own small pool, closed with the store).
 
         Raises:
             StoreUnavailableError: the database cannot be reached.
@@ -221,11 +203,14 @@ class PostgresTupleStore(PostgresIdentityMixin):
             quantization_seconds=quantization_seconds,
             index=index,
             read_pool_size=pool_size,
+            keys=PostgresKeyStore.connect(url) if with_keys else None,
         )
         try:
             await store._fast.open()
         except BaseException:
             await engine.dispose()
+            if store._keys is not None:
+                await store._keys.close()
             raise
         if store._follower is not None:
             store._follower.start()
@@ -242,8 +227,29 @@ class PostgresTupleStore(PostgresIdentityMixin):
         """The opaque token for ``revision`` of this store."""
         return encode_token(revision, self._store_id)
 
+    @property
+    def roles(self) -> StoreRoles:
+        """Every optional role, served by this store; ``keys`` only when opened with a key table."""
+        return self._roles
+
+    async def ready(self) -> bool:
+        """True once migrated to head, reachable and (with the index on) the index has loaded.
+
+        Before the index has loaded its snapshot every read still works, from the database, just
+        slower.
+
+        Raises:
+            StoreUnavailableError: the database cannot be reached.
+        """
+        index = self.index_status()
+        if index is not None and not index.loaded:
+            return False
+        return await asyncio.to_thread(is_at_head, self._url) and (await self.head_revision()) is not None
+
     async def close(self) -> None:
-        """Stop the index, stop listening and close every pooled connection."""
+        """Stop the index, stop listening and close every pooled connection (the key table's too)."""
+        if self._keys is not None:
+            await self._keys.close()
         if self._follower is not None:
             await self._follower.close()
         await self._listener.close()
@@ -251,7 +257,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
         await self._engine.dispose()
 
     async def _read(self, body: Callable[[AsyncConnection], Awaitable[R]]) -> R:
-        """Run ``body`` on an autocommit connection; cancellation-safe (see :mod:`._pg_cancel`)."""
+        """Run ``body`` on an autocommit connection; cancellation-safe (see :mod:`._cancel`)."""
         with translate_errors():
             return await run_on_connection(self._reads.connect, body)
 
@@ -322,7 +328,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
         whole on a pooled connection that is back in the pool before its first row is yielded, so
         a consumer that stops early, fails or is cancelled between rows holds no connection; a
         cancellation during a fetch returns the connection before it propagates (see
-        :mod:`rebac.store._pg_cancel`).
+        :mod:`rebac.store.postgres._cancel`).
         """
         validate_filter(flt)
         if self._follower is not None:
@@ -393,137 +399,6 @@ class PostgresTupleStore(PostgresIdentityMixin):
         with translate_errors():
             return await run_on_connection(snapshot.begin, body)
 
-    # --- writes ------------------------------------------------------------------------------------
-
-    async def _begin_revision(self, conn: AsyncConnection) -> int:
-        """Take the writer lock and assign the next revision (see the module docstring)."""
-        await conn.execute(sa.select(store_meta.c.id).where(store_meta.c.id == 1).with_for_update())
-        stmt = sa.text(
-            "INSERT INTO revision (value, committed_at) "
-            "SELECT max(value) + 1, clock_timestamp() FROM revision RETURNING value"
-        )
-        value = int((await conn.execute(stmt)).scalar_one())
-        await conn.execute(sa.select(sa.func.pg_notify(CHANNEL, str(value))))
-        return value
-
-    async def _check_preconditions(
-        self, conn: AsyncConnection, preconditions: Sequence[Precondition]
-    ) -> None:
-        for precondition in preconditions:
-            probe = (
-                sa.select(sa.literal(1)).where(*filter_conditions(precondition.filter), *live_now()).limit(1)
-            )
-            exists = (await conn.execute(probe)).first() is not None
-            if exists != (precondition.kind is PreconditionKind.MUST_MATCH):
-                raise PreconditionFailedError(
-                    f"precondition {precondition.kind.value} failed",
-                    details={"precondition": precondition.kind.value},
-                )
-
-    def _result(self, value: int, count: int) -> WriteResult:
-        rev = Revision(value)
-        return WriteResult(revision=rev, token=self.token_for(rev), count=count)
-
-    async def write(
-        self,
-        updates: Sequence[RelationshipUpdate],
-        preconditions: Sequence[Precondition] = (),
-    ) -> WriteResult:
-        """Apply all updates in one transaction after checking every precondition, or nothing."""
-        validate_write(updates, preconditions, max_updates=self._max_updates)
-        creates = [u.relationship for u in updates if u.operation is Operation.CREATE]
-        writes = [u.relationship for u in updates if u.operation is not Operation.DELETE]
-        deletes = {u.relationship.key() for u in updates if u.operation is Operation.DELETE}
-
-        async def txn(conn: AsyncConnection) -> tuple[int, Sequence[Any]]:
-            value = await self._begin_revision(conn)
-            await self._check_preconditions(conn, preconditions)
-            if creates:
-                dup = (await conn.execute(DUPLICATES, key_arrays(creates))).first()
-                if dup is not None:
-                    text = next(str(rel) for rel in creates if rel.key() == tuple(dup))
-                    raise DuplicateRelationshipError(
-                        f"the relationship {text} already exists", details={"relationship": text}
-                    )
-            keys = key_arrays([u.relationship for u in updates])
-            killed = (await conn.execute(KILL, {"rev": value, **keys})).all() if updates else []
-            if writes:
-                await conn.execute(relation_tuple.insert(), [insert_params(rel, value) for rel in writes])
-            return value, killed
-
-        value, killed = await self._write(txn)
-        count = len(writes) + sum(1 for key in killed if tuple(key) in deletes)
-        return self._result(value, count)
-
-    async def delete_matching(
-        self,
-        flt: RelationshipFilter,
-        preconditions: Sequence[Precondition] = (),
-        *,
-        limit: int | None = None,
-    ) -> WriteResult:
-        """Delete live relationships matching ``flt`` (at most ``limit``, in key order) atomically."""
-        validate_filter(flt, for_delete=True)
-        validate_write((), preconditions, max_updates=self._max_updates)
-        doomed = sa.select(*KEY_COLUMNS).where(*filter_conditions(flt), *live_now())
-        if limit is not None:
-            doomed = doomed.order_by(*KEY_COLUMNS).limit(limit)
-
-        async def txn(conn: AsyncConnection) -> tuple[int, int]:
-            value = await self._begin_revision(conn)
-            await self._check_preconditions(conn, preconditions)
-            stmt = (
-                relation_tuple.update()
-                .where(_T.deleted_rev == LIVE_REVISION, sa.tuple_(*KEY_COLUMNS).in_(doomed))
-                .values(deleted_rev=value)
-            )
-            return value, (await conn.execute(stmt)).rowcount
-
-        return self._result(*await self._write(txn))
-
-    async def bulk_import(
-        self, relationships: Iterable[Relationship], *, schema_version: int | None = None
-    ) -> ImportResult:
-        """Load relationships with create semantics, atomically, via COPY into a staging table.
-
-        ``schema_version`` is compared under the writer lock (see ``TupleWriter.bulk_import``).
-        """
-
-        async def txn(conn: AsyncConnection) -> tuple[int, int]:
-            value = await self._begin_revision(conn)
-            if schema_version is not None:
-                current = await _scalar(conn, sa.select(store_meta.c.current_schema))
-                check_schema_version(schema_version, int(current or 0))
-            return value, await _pg_bulk.copy_in(conn, relationships, value)
-
-        value, loaded = await self._write(txn)
-        # Fresh statistics right away (not whenever autovacuum gets to it): without them the
-        # planner misjudges the forward/reverse shapes after a large load.
-        await self._read(lambda conn: conn.execute(sa.text("ANALYZE relation_tuple")))
-        rev = Revision(value)
-        return ImportResult(revision=rev, token=self.token_for(rev), loaded=loaded, position=loaded)
-
-    async def gc(self, *, older_than_seconds: float) -> int:
-        """Drop rows deleted or expired before the window; older revisions become unreadable."""
-        cutoff = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, older_than_seconds)
-
-        async def txn(conn: AsyncConnection) -> int:
-            lock = sa.select(store_meta.c.gc_revision).where(store_meta.c.id == 1).with_for_update()
-            oldest = int((await conn.execute(lock)).scalar_one())
-            newest_old = sa.select(sa.func.max(revision.c.value)).where(revision.c.committed_at <= cutoff)
-            found = (await conn.execute(newest_old)).scalar_one()
-            horizon = max(oldest, int(found) if found is not None else 0)
-            dead = sa.or_(
-                sa.and_(_T.deleted_rev < LIVE_REVISION, _T.deleted_rev <= horizon),
-                sa.and_(_T.expires_at.is_not(None), _T.expires_at <= cutoff),
-            )
-            removed = (await conn.execute(relation_tuple.delete().where(dead))).rowcount
-            await conn.execute(revision.delete().where(revision.c.value < horizon))
-            await conn.execute(store_meta.update().values(gc_revision=horizon))
-            return int(removed)
-
-        return await self._write(txn)
-
     # --- changelog ---------------------------------------------------------------------------------
 
     async def changes_since(self, revision_: Revision, *, limit: int = 1000) -> list[Change]:
@@ -592,7 +467,7 @@ class PostgresTupleStore(PostgresIdentityMixin):
     # --- decision log ------------------------------------------------------------------------------
 
     async def append_decisions(self, batch: Sequence[DecisionRecord]) -> None:
-        """Store ``batch`` in one transaction (into daily partitions, see :mod:`._pg_decisions`)."""
+        """Store ``batch`` in one transaction (into daily partitions, see :mod:`._decisions`)."""
         await self._decisions.append(batch)
 
     async def query_decisions(

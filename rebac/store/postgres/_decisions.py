@@ -6,7 +6,7 @@ advisory lock, so concurrent writers, processes included, never race on the DDL)
 whole partitions, which costs a catalog update instead of a delete of every row.
 
 Every statement runs through the store's cancellation-safe ``read``/``write`` runners (see
-:mod:`rebac.store._pg_cancel`); nothing here holds a connection between calls.
+:mod:`rebac.store.postgres._cancel`); nothing here holds a connection between calls.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rebac.errors import StoreError
 from rebac.store.base import DecisionFilter, DecisionKey, DecisionRecord, DecisionResult
-from rebac.store.models import DECISION_PARTITION_PREFIX, decision_log
+from rebac.store.postgres.models import DECISION_PARTITION_PREFIX, decision_log
 
 __all__ = ["PgDecisionLog", "partition_name"]
 

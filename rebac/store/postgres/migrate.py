@@ -18,7 +18,7 @@ from rebac.errors import StoreUnavailableError
 
 __all__ = ["alembic_config", "async_url", "downgrade_to_base", "is_at_head", "sync_url", "upgrade_to_head"]
 
-_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+_MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
 
 def _with_driver(url: str, driver: str) -> str:

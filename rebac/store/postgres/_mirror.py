@@ -32,9 +32,9 @@ from typing import Final
 
 from rebac.errors import RebacError, RevisionUnavailableError
 from rebac.refs import Relationship
-from rebac.store._index import ChangeRow, RelationshipIndex
-from rebac.store._pg_listen import RevisionListener
 from rebac.store.base import RelationshipFilter
+from rebac.store.postgres._index import ChangeRow, RelationshipIndex
+from rebac.store.postgres._listen import RevisionListener
 
 __all__ = ["IndexFollower", "IndexSettings", "IndexStatus"]
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from rebac import limits
@@ -27,7 +26,7 @@ from rebac.errors import (
     SchemaVersionConflictError,
     SchemaVersionNotFoundError,
 )
-from rebac.refs import Relationship, SubjectRef
+from rebac.refs import Relationship
 from rebac.store._common import (
     LIVE,
     check_context_size,
@@ -38,7 +37,6 @@ from rebac.store._common import (
     validate_filter,
     validate_write,
 )
-from rebac.store._memory_decisions import MemoryDecisionLog
 from rebac.store.base import (
     Change,
     Consistency,
@@ -51,33 +49,25 @@ from rebac.store.base import (
     PreconditionKind,
     RelationshipFilter,
     RelationshipUpdate,
-    RelationshipVersion,
     Review,
     SchemaVersion,
+    StoreRoles,
     WriteResult,
 )
+from rebac.store.memory._decisions import MemoryDecisionLog
+from rebac.store.memory._identities import MemoryIdentityMixin
+from rebac.store.memory._keys import MemoryKeyStore
+from rebac.store.memory._rows import Key, Row
 from rebac.store.revision import Revision, encode_token
 
 __all__ = ["MemoryTupleStore"]
-
-_Key = tuple[str, str, str, str, str, str]
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(slots=True)
-class _Row:
-    rel: Relationship
-    created: int
-    deleted: int = LIVE
-
-    def visible(self, revision: int, now: datetime) -> bool:
-        return self.created <= revision < self.deleted and not self.rel.is_expired(now)
-
-
-class MemoryTupleStore:
+class MemoryTupleStore(MemoryIdentityMixin):
     """An in-memory :class:`rebac.store.base.TupleStore`.
 
     Args:
@@ -99,10 +89,10 @@ class MemoryTupleStore:
         self._quantization = quantization_seconds
         self._clock = clock
         self._store_id = store_id or str(uuid.uuid4())
-        self._rows: list[_Row] = []
-        self._live: dict[_Key, _Row] = {}
-        self._by_resource: dict[tuple[str, str], list[_Row]] = {}
-        self._by_subject: dict[tuple[str, str], list[_Row]] = {}
+        self._rows: list[Row] = []
+        self._live: dict[Key, Row] = {}
+        self._by_resource: dict[tuple[str, str], list[Row]] = {}
+        self._by_subject: dict[tuple[str, str], list[Row]] = {}
         self._changes: list[Change] = []
         self._revisions: dict[int, datetime] = {0: clock()}
         self._head = 0
@@ -112,6 +102,7 @@ class MemoryTupleStore:
         self._quantized_cache: tuple[datetime, int] | None = None
         self._decisions = MemoryDecisionLog()
         self._reviews: list[Review] = []
+        self._roles = StoreRoles(decisions=self, identities=self, reviews=self, keys=MemoryKeyStore())
 
     # --- identity ---------------------------------------------------------------------------------
 
@@ -123,6 +114,15 @@ class MemoryTupleStore:
     def token_for(self, revision: Revision) -> str:
         """The opaque token for ``revision`` of this store."""
         return encode_token(revision, self._store_id)
+
+    @property
+    def roles(self) -> StoreRoles:
+        """Every optional role: this store itself, and an in-memory key table."""
+        return self._roles
+
+    async def ready(self) -> bool:
+        """Always True: there is nothing to reach, migrate or load."""
+        return True
 
     async def close(self) -> None:
         """Nothing to release; present for the protocol."""
@@ -173,7 +173,7 @@ class MemoryTupleStore:
             quantized=self._quantized(),
         )
 
-    def _candidates(self, flt: RelationshipFilter) -> Iterable[_Row]:
+    def _candidates(self, flt: RelationshipFilter) -> Iterable[Row]:
         if flt.resource_type is not None and flt.resource_ids:
             return [
                 r for rid in flt.resource_ids for r in self._by_resource.get((flt.resource_type, rid), ())
@@ -224,20 +224,20 @@ class MemoryTupleStore:
                     details={"precondition": precondition.kind.value},
                 )
 
-    def _live_visible(self, key: _Key, now: datetime) -> _Row | None:
+    def _live_visible(self, key: Key, now: datetime) -> Row | None:
         row = self._live.get(key)
         if row is None or row.rel.is_expired(now):
             return None
         return row
 
     def _add_row(self, rel: Relationship, revision: int) -> None:
-        row = _Row(rel, revision)
+        row = Row(rel, revision)
         self._rows.append(row)
         self._live[rel.key()] = row
         self._by_resource.setdefault((rel.resource.type, rel.resource.id), []).append(row)
         self._by_subject.setdefault((rel.subject.type, rel.subject.id), []).append(row)
 
-    def _kill(self, key: _Key, revision: int) -> Relationship | None:
+    def _kill(self, key: Key, revision: int) -> Relationship | None:
         """Soft-delete the live row of ``key``; return what it held."""
         row = self._live.pop(key, None)
         if row is None:
@@ -319,7 +319,7 @@ class MemoryTupleStore:
         """Load relationships with create semantics; all or nothing (see ``TupleWriter.bulk_import``)."""
         check_schema_version(schema_version, len(self._schemas))
         now = self._clock()
-        batch: dict[_Key, Relationship] = {}
+        batch: dict[Key, Relationship] = {}
         for rel in relationships:
             key = rel.key()
             check_context_size(rel)
@@ -347,7 +347,7 @@ class MemoryTupleStore:
         )
         horizon = max(horizon, self._oldest)
 
-        def doomed(row: _Row) -> bool:
+        def doomed(row: Row) -> bool:
             expired = row.rel.expires_at is not None and row.rel.expires_at <= cutoff
             return row.deleted <= horizon or expired
 
@@ -434,69 +434,3 @@ class MemoryTupleStore:
     async def schema_history(self) -> list[SchemaVersion]:
         """Every version, oldest first."""
         return list(self._schemas)
-
-    # --- identity inventory and reviews ------------------------------------------------------------
-
-    async def object_ids(
-        self, object_type: str, *, revision: Revision, after: str | None = None, limit: int
-    ) -> list[str]:
-        """Ids of ``object_type`` named by a live relationship (resource or plain subject), sorted."""
-        now = self._clock()
-        ids: set[str] = set()
-        for row in self._rows:
-            if not row.visible(revision.value, now):
-                continue
-            rel = row.rel
-            if rel.resource.type == object_type:
-                ids.add(rel.resource.id)
-            if (
-                rel.subject.type == object_type
-                and rel.subject.relation is None
-                and not rel.subject.is_wildcard
-            ):
-                ids.add(rel.subject.id)
-        return sorted(i for i in ids if after is None or i > after)[:limit]
-
-    async def query_versions(
-        self, flt: RelationshipFilter, *, revision: Revision, limit: int | None = None
-    ) -> list[RelationshipVersion]:
-        """Live relationships matching ``flt`` at ``revision`` (key order), with their provenance."""
-        validate_filter(flt)
-        now = self._clock()
-        rows = {
-            row.rel.key(): row
-            for row in self._candidates(flt)
-            if row.visible(revision.value, now) and flt.matches(row.rel)
-        }
-        found = [
-            RelationshipVersion(row.rel, Revision(row.created), self._revisions.get(row.created))
-            for _, row in sorted(rows.items())
-        ]
-        return found if limit is None else found[:limit]
-
-    async def add_review(self, review: Review) -> Review:
-        """Store ``review``; return it with its assigned id."""
-        stored = replace(review, review_id=len(self._reviews) + 1)
-        self._reviews.append(stored)
-        return stored
-
-    async def latest_reviews(self, subject_type: str, subject_ids: Sequence[str]) -> dict[str, Review]:
-        """The newest review of each listed identity that has one."""
-        wanted = set(subject_ids)
-        return {
-            review.subject.id: review
-            for review in self._reviews
-            if review.subject.type == subject_type and review.subject.id in wanted
-        }
-
-    async def list_reviews(
-        self, *, subject: SubjectRef | None = None, before_id: int | None = None, limit: int
-    ) -> list[Review]:
-        """Reviews newest first, optionally of one subject, with ``review_id < before_id``."""
-        found = [
-            review
-            for review in reversed(self._reviews)
-            if (subject is None or review.subject == subject)
-            and (before_id is None or review.review_id < before_id)
-        ]
-        return found[:limit]

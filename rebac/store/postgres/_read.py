@@ -15,8 +15,8 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from rebac.store._pg_sql import KEY_COLUMNS, filter_params, select_relationships
 from rebac.store.base import RelationshipFilter
+from rebac.store.postgres._sql import KEY_COLUMNS, filter_params, select_relationships
 
 __all__ = ["ReadStatements"]
 

@@ -7,7 +7,7 @@ CPU, more than the query itself. These reads therefore run on a small ``psycopg_
 autocommit connections, each statement prepared once per connection (``prepare=True``); writes,
 schema and admin reads keep using SQLAlchemy.
 
-Cancellation: every read runs through :func:`rebac.store._pg_cancel.run_on_connection`, as the
+Cancellation: every read runs through :func:`rebac.store.postgres._cancel.run_on_connection`, as the
 SQLAlchemy reads do, so a caller cancelled (even twice) while it waits cancels the query once and
 the connection goes back to the pool clean.
 """
@@ -22,8 +22,8 @@ from typing import Any, Generic, TypeVar
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from rebac.store._pg_cancel import run_on_connection
-from rebac.store._pg_sql import translate_errors
+from rebac.store.postgres._cancel import run_on_connection
+from rebac.store.postgres._sql import translate_errors
 
 __all__ = ["FastReads", "SharedRead"]
 

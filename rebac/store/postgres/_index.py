@@ -1,6 +1,6 @@
 """RelationshipIndex: an in-process, multi-version copy of the relationship table.
 
-The Postgres store keeps one per process (see :mod:`rebac.store._pg_mirror`) so that the reads a
+The Postgres store keeps one per process (see :mod:`rebac.store.postgres._mirror`) so that the reads a
 check makes (``query`` by resource ids or by subject ids) need no database round trip.
 
 **What it can answer.** The index holds every row that is live at some revision in

@@ -1,7 +1,7 @@
 """Identity-inventory reads and review rows of the Postgres store (a mixin of the store class).
 
 Every statement runs through the store's cancellation-safe ``_read`` / ``_write`` helpers (see
-:mod:`rebac.store._pg_cancel`). Shapes:
+:mod:`rebac.store.postgres._cancel`). Shapes:
 
 * ``object_ids`` -- distinct ids of one type named by live rows: the forward key
   (``resource_type, resource_id``) merged with the reverse index (``subject_type, subject_id``),
@@ -21,10 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rebac.refs import SubjectRef
 from rebac.store._common import validate_filter
-from rebac.store._pg_sql import KEY_COLUMNS, ROW_COLUMNS, filter_conditions, relationship_from_row, visible_at
 from rebac.store.base import RelationshipFilter, RelationshipVersion, Review
-from rebac.store.models import identity_review, relation_tuple
-from rebac.store.models import revision as revision_table
+from rebac.store.postgres._sql import (
+    KEY_COLUMNS,
+    ROW_COLUMNS,
+    filter_conditions,
+    relationship_from_row,
+    visible_at,
+)
+from rebac.store.postgres.models import identity_review, relation_tuple
+from rebac.store.postgres.models import revision as revision_table
 from rebac.store.revision import Revision
 
 __all__ = ["PostgresIdentityMixin", "latest_reviews_stmt", "object_ids_stmt"]

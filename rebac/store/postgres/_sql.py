@@ -26,7 +26,7 @@ from rebac.errors import (
 )
 from rebac.refs import CaveatRef, ObjectRef, Relationship, SubjectRef
 from rebac.store.base import ANY_RELATION, RelationshipFilter
-from rebac.store.models import LIVE_REVISION, relation_tuple
+from rebac.store.postgres.models import LIVE_REVISION, relation_tuple
 
 __all__ = [
     "KEY_COLUMNS",

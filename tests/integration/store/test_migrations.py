@@ -6,7 +6,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, pool
 
-from rebac.store.migrate import alembic_config, downgrade_to_base, is_at_head, upgrade_to_head
+from rebac.store.postgres.migrate import alembic_config, downgrade_to_base, is_at_head, upgrade_to_head
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,7 @@ def test_upgrade_check_downgrade_upgrade(empty_database_url: str) -> None:
 
 
 def test_every_index_names_the_query_shape_it_serves() -> None:
-    from rebac.store.models import metadata  # noqa: PLC0415 - only this test needs the tables
+    from rebac.store.postgres.models import metadata  # noqa: PLC0415 - only this test needs the tables
 
     indexes = [index for table in metadata.tables.values() for index in table.indexes]
     assert len(indexes) >= 5

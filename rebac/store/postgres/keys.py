@@ -1,14 +1,15 @@
-"""API keys: scoped, revocable, stored hashed (only ``sha256(secret)``; never the key text).
+"""API keys in PostgreSQL: scoped, revocable, stored hashed (only ``sha256(secret)``; never the key text).
 
-The HTTP API authenticates callers through :meth:`PostgresKeyStore.find_key`; the ``rebac keys``
-commands create, list and revoke keys. :class:`MemoryKeyStore` is the in-memory twin (tests).
+:class:`PostgresKeyStore` is the :class:`rebac.store.base.KeyStore` of the Postgres engine (a store
+opened by :func:`rebac.store.factory.open_store` serves it as ``roles.keys``). The HTTP API
+authenticates callers through :meth:`PostgresKeyStore.find_key`; the ``rebac keys`` commands
+create, list and revoke keys. :class:`rebac.store.memory.MemoryKeyStore` is the in-memory twin.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -16,36 +17,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from rebac.errors import ConflictError, StoreError, StoreUnavailableError
-from rebac.store.migrate import async_url
-from rebac.store.models import api_key
+from rebac.store.base import ApiKey
+from rebac.store.postgres.migrate import async_url
+from rebac.store.postgres.models import api_key
 
-__all__ = ["ApiKey", "MemoryKeyStore", "PostgresKeyStore"]
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    """One stored key.
-
-    Attributes:
-        key_id: Public id (the ``<id>`` of ``rbk_<id>_<secret>``).
-        secret_hash: Hex sha256 of the secret.
-        scopes: Granted scopes (``check``, ``write``, ``schema``, ``admin``).
-        name: A label for people.
-        created_at: When it was created.
-        revoked_at: When it was revoked, or ``None``.
-    """
-
-    key_id: str
-    secret_hash: str
-    scopes: frozenset[str]
-    name: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-
-    @property
-    def revoked(self) -> bool:
-        """True once revoked."""
-        return self.revoked_at is not None
+__all__ = ["PostgresKeyStore"]
 
 
 @contextmanager
@@ -71,7 +47,7 @@ def _row(row: sa.Row[tuple[str, str, list[str], str, datetime, datetime | None]]
 
 
 class PostgresKeyStore:
-    """The ``api_key`` table."""
+    """The ``api_key`` table (a :class:`rebac.store.base.KeyStore`)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -134,43 +110,3 @@ class PostgresKeyStore:
                     .values(revoked_at=datetime.now(UTC))
                 )
         return bool(result.rowcount)
-
-
-class MemoryKeyStore:
-    """In-memory twin of :class:`PostgresKeyStore`."""
-
-    def __init__(self) -> None:
-        self._keys: dict[str, ApiKey] = {}
-
-    async def close(self) -> None:
-        """Nothing to release."""
-
-    async def create_key(
-        self, key_id: str, secret_hash: str, scopes: frozenset[str], name: str = ""
-    ) -> ApiKey:
-        """Store a new key.
-
-        Raises:
-            ConflictError: the id exists.
-        """
-        if key_id in self._keys:
-            raise ConflictError("an API key with this id already exists")
-        key = ApiKey(key_id, secret_hash, frozenset(scopes), name, datetime.now(UTC))
-        self._keys[key_id] = key
-        return key
-
-    async def find_key(self, key_id: str) -> ApiKey | None:
-        """The key, or ``None``."""
-        return self._keys.get(key_id)
-
-    async def list_keys(self) -> list[ApiKey]:
-        """Every key, oldest first."""
-        return sorted(self._keys.values(), key=lambda key: key.created_at)
-
-    async def revoke_key(self, key_id: str) -> bool:
-        """Revoke a key; False when no live key has that id."""
-        key = self._keys.get(key_id)
-        if key is None or key.revoked:
-            return False
-        self._keys[key_id] = replace(key, revoked_at=datetime.now(UTC))
-        return True

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rebac.errors import DuplicateRelationshipError
 from rebac.refs import Relationship
 from rebac.store._common import check_context_size
-from rebac.store._pg_sql import row_values
+from rebac.store.postgres._sql import row_values
 
 __all__ = ["copy_in"]
 

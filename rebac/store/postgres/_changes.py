@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rebac.errors import RevisionUnavailableError
 from rebac.store._common import check_schema_version, schema_hash
-from rebac.store._pg_sql import KEY_COLUMNS, ROW_COLUMNS, relationship_from_row
 from rebac.store.base import Change, Operation, SchemaVersion
-from rebac.store.models import LIVE_REVISION, relation_tuple, revision, schema_version, store_meta
+from rebac.store.postgres._sql import KEY_COLUMNS, ROW_COLUMNS, relationship_from_row
+from rebac.store.postgres.models import LIVE_REVISION, relation_tuple, revision, schema_version, store_meta
 from rebac.store.revision import Revision
 
 __all__ = [

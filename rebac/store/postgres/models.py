@@ -12,7 +12,7 @@ Tables:
 * ``store_meta`` — the single row naming this store (``store_id``) and its GC horizon.
 * ``decision_log`` — recorded decisions, RANGE-partitioned by ``decided_at`` into one partition per
   UTC day (``decision_log_pYYYYMMDD``, created on demand by the store, see
-  :mod:`rebac.store._pg_decisions`), so retention drops whole partitions.
+  :mod:`rebac.store.postgres._decisions`), so retention drops whole partitions.
 """
 
 from __future__ import annotations
