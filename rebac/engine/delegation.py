@@ -37,9 +37,9 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from rebac import limits
-from rebac.engine.check import chunked, read_relationships, tuple_existence
 from rebac.engine.logic import intersect_all, union_all
 from rebac.engine.model import SchemaModel
+from rebac.engine.reads import chunked, read_relationships, tuple_existence
 from rebac.engine.requests import CheckRequest, EvalContext
 from rebac.engine.results import CheckResult, Hop, HopReason, Permissionship
 from rebac.errors import BudgetExceededError, DelegationError, InvalidInputError, LimitExceededError
