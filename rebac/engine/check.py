@@ -33,6 +33,7 @@ from rebac.engine.mechanics import PairResults, Results
 from rebac.engine.reads import chunked, read_relationships, tuple_existence
 from rebac.engine.requests import CheckRequest
 from rebac.engine.results import CheckResult, Permissionship
+from rebac.engine.trace import dispatch_traced
 from rebac.refs import WILDCARD, Relationship
 from rebac.schema.ir import Relation
 from rebac.store.base import RelationshipFilter, TupleReader
@@ -98,15 +99,20 @@ class Checker:
     async def _settle(self, request: CheckRequest, evaluate: Callable[[], Awaitable[Results]]) -> Results:
         """Run ``evaluate`` in ``request.scope`` until a pass changes no recorded value.
 
-        The values of the last pass are then decided (least fixed point) and memoised.
+        The values of the last pass are then decided (least fixed point) and memoised. A traced
+        request keeps the trace nodes of the last pass only.
         """
         scope = _scope(request)
+        trace = request.trace
+        marks = [] if trace is None else [(traced, traced.mark()) for traced in trace.values()]
         while True:
             generation = scope.generation
             found = await evaluate()
             if scope.generation == generation or all(not r.provisional or r.allowed for r in found.values()):
                 break
             request.ctx.check_deadline()
+            for traced, mark in marks:
+                traced.rewind(mark)
         memo = request.ctx.memo
         if scope.generation == generation:
             for node, result in scope.decided():
@@ -140,6 +146,11 @@ class Checker:
                 todo.append(rid)
         if todo:
             since = scope.generation
+            if request.trace is not None:
+                # Evaluated (again): these ids' trace nodes get this evaluation's sub-problems.
+                for rid in todo:
+                    if (traced := request.trace.get(rid)) is not None:
+                        traced.rewind()
             if isinstance(member, Relation):
                 found = await self._relation(request, member, todo)
             else:
@@ -224,9 +235,14 @@ class Checker:
                 live.setdefault(child, []).append(parent)
                 if child not in paths:
                     paths[child] = {here: scope.level, **path}
+        trace = request.trace
         for chunk in chunked(list(live)):
             sub = request.sub(resource_type, chunk, relation, {c: paths[c] for c in chunk})
-            answer = await self.redispatch.check(sub)
+            if trace is None:
+                answer = await self.redispatch.check(sub)
+            else:
+                holders = {c: [trace[p] for p in live[c] if p in trace] for c in chunk}
+                answer = await dispatch_traced(self.redispatch, sub, holders)
             for child in chunk:
                 result = _hop(answer.get(child, _NO))
                 for parent in live[child]:
