@@ -29,6 +29,7 @@ __all__ = [
     "MAX_UPDATES_PER_WRITE",
     "QUANTIZATION_SECONDS",
     "REQUEST_DEADLINE_SECONDS",
+    "TRACE_NODE_BUDGET",
 ]
 
 MAX_DEPTH: Final = 50
@@ -45,6 +46,10 @@ CHUNK_SIZE: Final = 100
 
 EXPAND_NODE_BUDGET: Final = 100_000
 """Most nodes an expand or blast-radius computation may visit."""
+
+TRACE_NODE_BUDGET: Final = 256
+"""Most nodes a traced check records; past it children are dropped and their parent is marked
+truncated (the check itself is unaffected)."""
 
 MAX_UPDATES_PER_WRITE: Final = 1_000
 """Most relationship updates one write call may carry (SpiceDB's default)."""

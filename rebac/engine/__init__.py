@@ -11,6 +11,9 @@ closed: any :class:`~rebac.errors.EvaluationError` means *deny*.
 Delegation (``acts_for``, see :mod:`rebac.engine.delegation`) applies on every decision path:
 a plain subject whose type declares ``acts_for`` is capped by its principals in ``check``,
 ``check_bulk`` and both lookups. ``delegation=False`` asks for the raw (uncapped) answer instead.
+
+``check_traced`` answers like ``check`` and also returns the :class:`CheckTrace` the evaluator
+recorded while deciding (see :mod:`rebac.engine.trace`).
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ from rebac.engine.results import (
     LookupSubjectItem,
     Permissionship,
 )
+from rebac.engine.trace import CheckTrace, TraceNode, record_check, trace_of
 from rebac.errors import EvaluationError, InvalidInputError, LimitExceededError, UnknownRelationError
 from rebac.refs import ObjectRef, SubjectRef
 from rebac.schema.ir import Schema
@@ -79,6 +83,7 @@ __all__ = [
     "CheckCache",
     "CheckItem",
     "CheckResult",
+    "CheckTrace",
     "Engine",
     "ExpandKind",
     "ExpandNode",
@@ -91,6 +96,7 @@ __all__ = [
     "Permissionship",
     "PrincipalGraph",
     "SchemaModel",
+    "trace_of",
 ]
 
 
@@ -120,7 +126,7 @@ class Engine:
         clock: Wall clock deciding expiration (injectable for tests).
     """
 
-    __slots__ = ("_cache", "_clock", "_head", "_reader", "_sets", "model", "settings")
+    __slots__ = ("_cache", "_clock", "_head", "_reader", "_sets", "_uncached", "model", "settings")
 
     def __init__(
         self,
@@ -137,6 +143,8 @@ class Engine:
         self._cache = cache if self.settings.cache_enabled else None
         self._clock = clock
         self._head: Dispatcher = build_chain(reader, self._cache)
+        # Traced checks bypass the cross-request cache (a complete trace, the same on every call).
+        self._uncached: Dispatcher = build_chain(reader, None) if self._cache is not None else self._head
         # Exact multi-page lookup answers, so following pages are not recomputed (keyed by
         # revision, schema hash and request; bounded by expiry). Off with the cache.
         self._sets = ResourceSets() if self.settings.cache_enabled else None
@@ -204,6 +212,53 @@ class Engine:
         if subject.is_wildcard:
             raise InvalidInputError("a check subject cannot be a wildcard")
 
+    async def _begin(
+        self,
+        resource: ObjectRef,
+        permission: str,
+        subject: SubjectRef,
+        read: tuple[Consistency | None, Revision | None, Mapping[str, Any] | None],
+        via: Sequence[SubjectRef] | None,
+        *,
+        delegation: bool,
+    ) -> tuple[EvalContext, tuple[SubjectRef, ...] | None]:
+        """Validate one check; its context, and the claimed chain when the check is delegated."""
+        self._check_subject(subject)
+        self._validate(resource.type, permission, subject)
+        if via and (not delegation or subject.relation is not None):
+            raise InvalidInputError("via needs delegation and a plain object subject")
+        ctx = await self._context(*read)
+        if delegation and (via or delegates(self.model, subject)):
+            return ctx, normalize_via(subject, via or (), self.settings.max_delegation_hops)
+        return ctx, None
+
+    async def _decide(
+        self,
+        head: Dispatcher,
+        ctx: EvalContext,
+        check: tuple[ObjectRef, str, SubjectRef],
+        chain: tuple[SubjectRef, ...] | None,
+        trace: TraceNode | None = None,
+    ) -> CheckResult:
+        """Answer one validated check through ``head`` (delegated when ``chain`` is not ``None``)."""
+        resource, permission, subject = check
+        if chain is not None:
+            return await check_delegated(
+                self._reader,
+                head,
+                ctx,
+                check,
+                depth_remaining=self.settings.max_depth,
+                max_hops=self.settings.max_delegation_hops,
+                via=chain,
+                trace=trace,
+            )
+        traced = None if trace is None else {resource.id: trace}
+        request = CheckRequest(
+            resource.type, (resource.id,), permission, subject, self.settings.max_depth, ctx, trace=traced
+        )
+        return (await head.check(request))[resource.id]
+
     # --- operations -------------------------------------------------------------------------------
 
     async def resolve(self, consistency: Consistency | None = None) -> Revision:
@@ -260,26 +315,42 @@ class Engine:
             InvalidInputError: malformed request (e.g. a wildcard subject, ``via`` without
                 delegation or on a subject set).
         """
-        self._check_subject(subject)
-        self._validate(resource.type, permission, subject)
-        if via and (not delegation or subject.relation is not None):
-            raise InvalidInputError("via needs delegation and a plain object subject")
-        ctx = await self._context(consistency, revision, context)
-        if delegation and (via or delegates(self.model, subject)):
-            return await check_delegated(
-                self._reader,
-                self._head,
-                ctx,
-                (resource, permission, subject),
-                depth_remaining=self.settings.max_depth,
-                max_hops=self.settings.max_delegation_hops,
-                via=normalize_via(subject, via or (), self.settings.max_delegation_hops),
-            )
-        request = CheckRequest(
-            resource.type, (resource.id,), permission, subject, self.settings.max_depth, ctx
-        )
-        answers = await self._head.check(request)
-        return answers[resource.id]
+        read = (consistency, revision, context)
+        ctx, chain = await self._begin(resource, permission, subject, read, via, delegation=delegation)
+        return await self._decide(self._head, ctx, (resource, permission, subject), chain)
+
+    async def check_traced(
+        self,
+        resource: ObjectRef,
+        permission: str,
+        subject: SubjectRef,
+        *,
+        consistency: Consistency | None = None,
+        revision: Revision | None = None,
+        context: Mapping[str, Any] | None = None,
+        via: Sequence[SubjectRef] | None = None,
+        delegation: bool = True,
+    ) -> tuple[CheckResult, CheckTrace]:
+        """:meth:`check`, with the trace the evaluator recorded while deciding.
+
+        The result is the one :meth:`check` answers (same validation, same errors). The check
+        bypasses the cross-request cache, so the trace is complete and the same on every call;
+        it is bounded by :data:`rebac.limits.TRACE_NODE_BUDGET` nodes. A delegated check's root
+        has one child per hop (each hop's raw check, labelled with that hop's subject). When the
+        check fails, the error is raised as by :meth:`check` and carries the partial trace
+        (:func:`trace_of`).
+
+        Raises:
+            EvaluationError: (and every other error of :meth:`check`) exactly as :meth:`check`.
+        """
+        read = (consistency, revision, context)
+        ctx, chain = await self._begin(resource, permission, subject, read, via, delegation=delegation)
+        check = (resource, permission, subject)
+
+        async def decide(root: TraceNode) -> CheckResult:
+            return await self._decide(self._uncached, ctx, check, chain, root)
+
+        return await record_check(self.model, check, decide)
 
     async def check_bulk(
         self,

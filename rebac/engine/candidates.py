@@ -2,7 +2,9 @@
 
 Both walks ignore caveats and over-approximate intersections (first operand) and exclusions (base
 only), so they can only produce *more* candidates than the answer; every candidate is then
-decided by a real check, which keeps the lookups in exact agreement with check.
+decided by a real check, which keeps the lookups in exact agreement with check. What each rewrite
+kind contributes is its rule's (:meth:`rebac.engine.rewrites.Rule.reverse` for the reverse walk,
+:func:`rebac.engine.rewrites.steps` for the forward one).
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import cast
 
-from rebac.engine.check import chunked, read_relationships
+from rebac.engine import rewrites
+from rebac.engine.mechanics import SameObject, TheObject, Through
+from rebac.engine.model import SchemaModel
+from rebac.engine.reads import chunked, read_relationships
 from rebac.engine.requests import EvalContext
 from rebac.engine.results import earliest
 from rebac.refs import WILDCARD, SubjectRef
-from rebac.schema import ir
+from rebac.schema.ir import Relation
 from rebac.store.base import ANY_RELATION, RelationshipFilter, TupleReader
 
 __all__ = ["ReverseWalk", "forward_subjects"]
@@ -39,6 +44,7 @@ class ReverseWalk:
     __slots__ = (
         "_changed",
         "_ctx",
+        "_done",
         "_edges",
         "_final",
         "_incomplete",
@@ -59,8 +65,19 @@ class ReverseWalk:
         self._on_stack: set[tuple[str, str]] = set()
         self._changed = False
         self._incomplete = False
+        self._done: set[tuple[str, str]] = set()
         self.expires_at: datetime | None = None
         """Earliest expiration among the live rows read so far (``None``: none expires)."""
+
+    @property
+    def subject(self) -> SubjectRef:
+        """The subject the walk is for."""
+        return self._subject
+
+    @property
+    def model(self) -> SchemaModel:
+        """The schema."""
+        return self._ctx.model
 
     async def resources(self, resource_type: str, name: str) -> set[str]:
         """Candidate ids of ``resource_type`` for ``name`` (computed to a fixpoint)."""
@@ -68,13 +85,16 @@ class ReverseWalk:
             self._changed = False
             self._incomplete = False
             done: set[tuple[str, str]] = set()
-            result = await self._visit(resource_type, name, done)
+            self._done = done
+            result = await self.members(resource_type, name)
             if not (self._changed and self._incomplete):
                 # A pass that changed nothing (or met no cycle) settled every member it visited.
                 self._final |= done
                 return set(result)
 
-    async def _visit(self, resource_type: str, name: str, done: set[tuple[str, str]]) -> set[str]:
+    async def members(self, resource_type: str, name: str) -> set[str]:
+        """Candidate ids of ``resource_type`` for ``name`` in the current pass (rules recurse here)."""
+        done = self._done
         key = (resource_type, name)
         current = self._memo.setdefault(key, set())
         if key in self._final:
@@ -95,10 +115,10 @@ class ReverseWalk:
             subject = self._subject
             if subject.type == resource_type and subject.relation == name:
                 found.add(subject.id)
-            if isinstance(member, ir.Relation):
-                found |= await self._relation(resource_type, member, done)
+            if isinstance(member, Relation):
+                found |= await self._relation(resource_type, member)
             else:
-                found |= await self._rewrite(resource_type, member.rewrite, done)
+                found |= await rewrites.reverse(self, resource_type, member.rewrite)
         finally:
             self._on_stack.discard(key)
         done.add(key)
@@ -160,9 +180,7 @@ class ReverseWalk:
                 out |= targets
         return out
 
-    async def _relation(
-        self, resource_type: str, relation: ir.Relation, done: set[tuple[str, str]]
-    ) -> set[str]:
+    async def _relation(self, resource_type: str, relation: Relation) -> set[str]:
         subject = self._subject
         found: set[str] = set()
         if any(
@@ -178,53 +196,10 @@ class ReverseWalk:
             subject_type, subject_relation = entry
             if subject_relation is None or not self._ctx.model.has_member(subject_type, subject_relation):
                 continue
-            members = await self._visit(subject_type, subject_relation, done)
+            members = await self.members(subject_type, subject_relation)
             if members:
                 found |= await self._by_subjects(
                     resource_type, relation.name, subject_type, members, subject_relation
-                )
-        return found
-
-    async def _rewrite(self, resource_type: str, rewrite: ir.Rewrite, done: set[tuple[str, str]]) -> set[str]:
-        match rewrite:
-            case ir.Nil():
-                return set()
-            case ir.SelfRef():
-                subject = self._subject
-                if subject.type == resource_type and subject.relation is None:
-                    return {subject.id}
-                return set()
-            case ir.ComputedUserset(relation=name):
-                return await self._visit(resource_type, name, done)
-            case ir.TupleToUserset(tupleset=tupleset, computed=computed):
-                return await self._arrow(resource_type, tupleset, computed, done)
-            case ir.Union(children=children):
-                out: set[str] = set()
-                for child in children:
-                    out |= await self._rewrite(resource_type, child, done)
-                return out
-            case ir.Intersection(children=children):
-                return await self._rewrite(resource_type, children[0], done) if children else set()
-            case ir.Exclusion(base=base):
-                return await self._rewrite(resource_type, base, done)
-        raise TypeError(f"unknown rewrite {rewrite!r}")  # pragma: no cover
-
-    async def _arrow(
-        self, resource_type: str, tupleset: str, computed: str, done: set[tuple[str, str]]
-    ) -> set[str]:
-        model = self._ctx.model
-        definition = model.definition(resource_type)
-        relation = definition.relations.get(tupleset)
-        if relation is None:
-            return set()
-        found: set[str] = set()
-        for subject_type in dict.fromkeys(a.type for a in relation.allowed):
-            if not model.has_member(subject_type, computed):
-                continue
-            members = await self._visit(subject_type, computed, done)
-            if members:
-                found |= await self._by_subjects(
-                    resource_type, tupleset, subject_type, members, None, any_relation=True
                 )
         return found
 
@@ -254,7 +229,7 @@ async def forward_subjects(
         if ftype == subject_type and fname == subject_relation:
             found.update(SubjectRef(ftype, i, fname) for i in ids)
         member = model.member(ftype, fname)
-        if isinstance(member, ir.Relation):
+        if isinstance(member, Relation):
             flt = RelationshipFilter(resource_type=ftype, relation=fname)
             for rel in await read_relationships(reader, ctx, flt, ids):
                 sub = rel.subject
@@ -264,36 +239,16 @@ async def forward_subjects(
                 elif model.has_member(sub.type, sub.relation):
                     frontier[sub.type, sub.relation].add(sub.id)
             continue
-        for kind, target in _targets(member.rewrite):
-            if kind == "self":
-                if ftype == subject_type and subject_relation is None:
-                    found.update(SubjectRef(ftype, i) for i in ids)
-            elif kind == "computed":
-                frontier[ftype, target[0]].update(ids)
-            else:
-                tupleset, computed = target
-                flt = RelationshipFilter(resource_type=ftype, relation=tupleset)
-                for rel in await read_relationships(reader, ctx, flt, ids):
-                    if model.has_member(rel.subject.type, computed):
-                        frontier[rel.subject.type, computed].add(rel.subject.id)
+        for step in rewrites.steps(member.rewrite):
+            match step:
+                case TheObject():
+                    if ftype == subject_type and subject_relation is None:
+                        found.update(SubjectRef(ftype, i) for i in ids)
+                case SameObject(relation=relation):
+                    frontier[ftype, relation].update(ids)
+                case Through(tupleset=tupleset, computed=computed):
+                    flt = RelationshipFilter(resource_type=ftype, relation=tupleset)
+                    for rel in await read_relationships(reader, ctx, flt, ids):
+                        if model.has_member(rel.subject.type, computed):
+                            frontier[rel.subject.type, computed].add(rel.subject.id)
     return found
-
-
-def _targets(rewrite: ir.Rewrite) -> list[tuple[str, tuple[str, ...]]]:
-    """Every leaf of a rewrite, followed forward (all operands, so a wildcard's exclusions are seen)."""
-    match rewrite:
-        case ir.Nil():
-            return []
-        case ir.SelfRef():
-            return [("self", ())]
-        case ir.ComputedUserset(relation=name):
-            return [("computed", (name,))]
-        case ir.TupleToUserset(tupleset=tupleset, computed=computed):
-            return [("arrow", (tupleset, computed))]
-        case ir.Union(children=children):
-            return [leaf for child in children for leaf in _targets(child)]
-        case ir.Intersection(children=children):
-            return [leaf for child in children for leaf in _targets(child)]
-        case ir.Exclusion(base=base, subtract=subtract):
-            return _targets(base) + _targets(subtract)
-    raise TypeError(f"unknown rewrite {rewrite!r}")  # pragma: no cover

@@ -1,10 +1,12 @@
-"""The check evaluator: relations, set operations and arrows over batched, indexed reads.
+"""The check evaluator: relations over batched, indexed reads, and the mechanics rewrites use.
 
 A request carries a batch of resource ids of one type. Each relation is answered with one store
 query per (type, relation, subject shape) per chunk of :data:`rebac.limits.CHUNK_SIZE` ids, and
 every sub-problem (a userset, a computed relation, an arrow's target) goes back through the chain
 head (``redispatch``), so caching and limits apply at every hop. Caveats are evaluated eagerly
-with the request context; results are three-valued (see :mod:`rebac.engine.logic`).
+with the request context; results are three-valued (see :mod:`rebac.engine.logic`). A
+permission's meaning (set operations, arrows, ...) is its rewrite's rule
+(:mod:`rebac.engine.rewrites`), which composes this evaluator's :class:`~rebac.engine.mechanics.CheckOps`.
 
 Cycles (see :mod:`rebac.engine.cycles` for the reasoning): each resource id carries the nodes on
 its evaluation path. A child re-entering a node of its parent's path is cut and contributes the
@@ -24,19 +26,19 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from rebac import limits
+from rebac.engine import rewrites
 from rebac.engine.cycles import Node, Path, Scope
-from rebac.engine.logic import both, exclude, from_caveat, intersect_all, union_all
-from rebac.engine.requests import CheckRequest, EvalContext
+from rebac.engine.logic import both, union_all
+from rebac.engine.mechanics import PairResults, Results
+from rebac.engine.reads import chunked, read_relationships, tuple_existence
+from rebac.engine.requests import CheckRequest
 from rebac.engine.results import CheckResult, Permissionship
+from rebac.engine.trace import dispatch_traced
 from rebac.refs import WILDCARD, Relationship
-from rebac.schema import ir
+from rebac.schema.ir import Relation
 from rebac.store.base import RelationshipFilter, TupleReader
 
-__all__ = ["CheckRedispatcher", "Checker", "chunked", "read_relationships", "tuple_existence"]
-
-Results = dict[str, CheckResult]
-PairResults = dict[tuple[str, str], CheckResult]
+__all__ = ["CheckRedispatcher", "Checker"]
 
 _NO = CheckResult(Permissionship.NO_PERMISSION)
 _YES = CheckResult(Permissionship.HAS_PERMISSION)
@@ -48,60 +50,6 @@ class CheckRedispatcher(Protocol):
     async def check(self, request: CheckRequest) -> Mapping[str, CheckResult]:
         """Answer a check sub-problem."""
         ...
-
-
-def chunked(ids: Sequence[str], size: int = limits.CHUNK_SIZE) -> Iterable[tuple[str, ...]]:
-    """Split ``ids`` into tuples of at most ``size``."""
-    for start in range(0, len(ids), size):
-        yield tuple(ids[start : start + size])
-
-
-async def read_relationships(
-    reader: TupleReader, ctx: EvalContext, flt: RelationshipFilter, resource_ids: Sequence[str]
-) -> list[Relationship]:
-    """Live, unexpired relationships matching ``flt`` for ``resource_ids``, chunk by chunk.
-
-    Rows come per chunk in resource id order. Each resource's rows are remembered for the rest
-    of the request (``ctx.memo.reads``), so a second read of the same shape costs no I/O.
-    """
-    found: list[Relationship] = []
-    reads = ctx.memo.reads
-    shape = (flt.resource_type, flt.relation, flt.subject_type, flt.subject_ids, flt.subject_relation)
-    now = ctx.now
-    for chunk in chunked(resource_ids):
-        ctx.check_deadline()
-        missing = tuple(rid for rid in chunk if (shape, rid) not in reads)
-        if missing:
-            fresh: dict[str, list[Relationship]] = {rid: [] for rid in missing}
-            narrowed = RelationshipFilter(
-                flt.resource_type,
-                missing,
-                flt.relation,
-                flt.subject_type,
-                flt.subject_ids,
-                flt.subject_relation,
-            )
-            async for rel in reader.query(narrowed, revision=ctx.revision):
-                if rel.expires_at is None or not rel.is_expired(now):
-                    fresh[rel.resource.id].append(rel)
-            for rid, rows in fresh.items():
-                reads[shape, rid] = rows
-        for rid in sorted(chunk):
-            found.extend(reads[shape, rid])
-    return found
-
-
-def tuple_existence(ctx: EvalContext, rel: Relationship) -> CheckResult:
-    """Whether ``rel`` exists for this request: its caveat outcome, with its expiration."""
-    if rel.caveat is None:
-        if rel.expires_at is None:
-            return _YES
-        return CheckResult(Permissionship.HAS_PERMISSION, expires_at=rel.expires_at)
-    outcome = ctx.model.caveats.evaluate(rel.caveat.name, rel.caveat.context, ctx.context)
-    result = from_caveat(outcome)
-    if rel.expires_at is not None:
-        result = replace(result, expires_at=rel.expires_at)
-    return result
 
 
 def _scope(request: CheckRequest) -> Scope:
@@ -151,15 +99,20 @@ class Checker:
     async def _settle(self, request: CheckRequest, evaluate: Callable[[], Awaitable[Results]]) -> Results:
         """Run ``evaluate`` in ``request.scope`` until a pass changes no recorded value.
 
-        The values of the last pass are then decided (least fixed point) and memoised.
+        The values of the last pass are then decided (least fixed point) and memoised. A traced
+        request keeps the trace nodes of the last pass only.
         """
         scope = _scope(request)
+        trace = request.trace
+        marks = [] if trace is None else [(traced, traced.mark()) for traced in trace.values()]
         while True:
             generation = scope.generation
             found = await evaluate()
             if scope.generation == generation or all(not r.provisional or r.allowed for r in found.values()):
                 break
             request.ctx.check_deadline()
+            for traced, mark in marks:
+                traced.rewind(mark)
         memo = request.ctx.memo
         if scope.generation == generation:
             for node, result in scope.decided():
@@ -193,10 +146,15 @@ class Checker:
                 todo.append(rid)
         if todo:
             since = scope.generation
-            if isinstance(member, ir.Relation):
+            if request.trace is not None:
+                # Evaluated (again): these ids' trace nodes get this evaluation's sub-problems.
+                for rid in todo:
+                    if (traced := request.trace.get(rid)) is not None:
+                        traced.rewind()
+            if isinstance(member, Relation):
                 found = await self._relation(request, member, todo)
             else:
-                found = await self._rewrite(request, member.rewrite, todo)
+                found = await rewrites.check(self, request, member.rewrite, todo)
             for rid in todo:
                 node = (request.resource_type, rid, request.relation)
                 result = found[rid]
@@ -209,9 +167,34 @@ class Checker:
                 results[rid] = best
         return results
 
-    # --- sub-dispatch -----------------------------------------------------------------------------
+    # --- what the rewrite rules use (rebac.engine.mechanics.CheckOps) -------------------------------
 
-    async def _dispatch(
+    async def read(
+        self, request: CheckRequest, flt: RelationshipFilter, resource_ids: Sequence[str]
+    ) -> list[Relationship]:
+        """Live relationships matching ``flt`` for ``resource_ids`` (chunked, memoised per request)."""
+        return await read_relationships(self._reader, request.ctx, flt, resource_ids)
+
+    async def settle(
+        self,
+        request: CheckRequest,
+        resource_ids: Sequence[str],
+        evaluate: Callable[[CheckRequest], Awaitable[Results]],
+    ) -> Results:
+        """Run ``evaluate`` for ``resource_ids`` in a nested scope until it settles (exactly).
+
+        Each id's own node is entered on its path first, so a subtracted side that depends on
+        the exclusion itself is detected (see :meth:`Scope.cut`).
+        """
+        outer = _scope(request)
+        entered = {
+            rid: {(request.resource_type, rid, request.relation): outer.level, **request.path_of(rid)}
+            for rid in resource_ids
+        }
+        nested = replace(request, scope=outer.nested(), paths={**request.paths, **entered})
+        return await self._settle(nested, lambda: evaluate(nested))
+
+    async def dispatch(
         self,
         request: CheckRequest,
         resource_type: str,
@@ -244,7 +227,7 @@ class Checker:
                 here: Node = (request.resource_type, parent, request.relation)
                 path = request.path_of(parent)
                 # ``here`` is on the path already when an exclusion's subtracted side is being
-                # settled: it was entered by the enclosing scope (see ``_exclusion``).
+                # settled: it was entered by the enclosing scope (see ``settle``).
                 if node in path or node == here:
                     level = path.get(node, scope.level)
                     out[child, parent] = scope.cut(node, level, memo.get(subject, node))
@@ -252,9 +235,14 @@ class Checker:
                 live.setdefault(child, []).append(parent)
                 if child not in paths:
                     paths[child] = {here: scope.level, **path}
+        trace = request.trace
         for chunk in chunked(list(live)):
             sub = request.sub(resource_type, chunk, relation, {c: paths[c] for c in chunk})
-            answer = await self.redispatch.check(sub)
+            if trace is None:
+                answer = await self.redispatch.check(sub)
+            else:
+                holders = {c: [trace[p] for p in live[c] if p in trace] for c in chunk}
+                answer = await dispatch_traced(self.redispatch, sub, holders)
             for child in chunk:
                 result = _hop(answer.get(child, _NO))
                 for parent in live[child]:
@@ -263,7 +251,7 @@ class Checker:
 
     # --- relations --------------------------------------------------------------------------------
 
-    async def _relation(self, request: CheckRequest, relation: ir.Relation, ids: list[str]) -> Results:
+    async def _relation(self, request: CheckRequest, relation: Relation, ids: list[str]) -> Results:
         ctx = request.ctx
         model = ctx.model
         subject = request.subject
@@ -314,109 +302,8 @@ class Checker:
             parents: dict[str, set[str]] = defaultdict(set)
             for rel in open_rels:
                 parents[rel.subject.id].add(rel.resource.id)
-            answers = await self._dispatch(request, subject_type, subject_relation, parents)
+            answers = await self.dispatch(request, subject_type, subject_relation, parents)
             for rel in open_rels:
                 answer = answers[rel.subject.id, rel.resource.id]
                 per_resource[rel.resource.id].append(both(tuple_existence(ctx, rel), answer))
         return {rid: union_all(per_resource.get(rid, ())) for rid in ids}
-
-    # --- rewrites ---------------------------------------------------------------------------------
-
-    async def _rewrite(self, request: CheckRequest, rewrite: ir.Rewrite, ids: list[str]) -> Results:
-        match rewrite:
-            case ir.Nil():
-                return dict.fromkeys(ids, _NO)
-            case ir.SelfRef():
-                subject = request.subject
-                return {
-                    rid: _YES
-                    if subject.relation is None
-                    and subject.type == request.resource_type
-                    and subject.id == rid
-                    else _NO
-                    for rid in ids
-                }
-            case ir.ComputedUserset(relation=name):
-                found = await self._dispatch(
-                    request, request.resource_type, name, {rid: (rid,) for rid in ids}
-                )
-                return {rid: found[rid, rid] for rid in ids}
-            case ir.TupleToUserset():
-                return await self._arrow(request, rewrite, ids)
-            case ir.Union(children=children):
-                return await self._union(request, children, ids)
-            case ir.Intersection(children=children):
-                return await self._intersection(request, children, ids)
-            case ir.Exclusion():
-                return await self._exclusion(request, rewrite, ids)
-        raise TypeError(f"unknown rewrite {rewrite!r}")  # pragma: no cover
-
-    async def _union(self, request: CheckRequest, children: Sequence[ir.Rewrite], ids: list[str]) -> Results:
-        collected: dict[str, list[CheckResult]] = {rid: [] for rid in ids}
-        pending = list(ids)
-        for child in children:
-            if not pending:
-                break
-            answers = await self._rewrite(request, child, pending)
-            for rid in pending:
-                collected[rid].append(answers[rid])
-            pending = [rid for rid in pending if not answers[rid].allowed]
-        return {rid: union_all(found) for rid, found in collected.items()}
-
-    async def _intersection(
-        self, request: CheckRequest, children: Sequence[ir.Rewrite], ids: list[str]
-    ) -> Results:
-        collected: dict[str, list[CheckResult]] = {rid: [] for rid in ids}
-        pending = list(ids)
-        for child in children:
-            if not pending:
-                break
-            answers = await self._rewrite(request, child, pending)
-            for rid in pending:
-                collected[rid].append(answers[rid])
-            pending = [rid for rid in pending if not answers[rid].is_no]
-        return {rid: intersect_all(found) for rid, found in collected.items()}
-
-    async def _exclusion(self, request: CheckRequest, rewrite: ir.Exclusion, ids: list[str]) -> Results:
-        base = await self._rewrite(request, rewrite.base, ids)
-        pending = [rid for rid in ids if not base[rid].is_no]
-        subtract: Results = {}
-        if pending:
-            # ``a - b`` is not monotone in ``b``: settle ``b`` exactly, in a scope of its own.
-            outer = _scope(request)
-            entered = {
-                rid: {(request.resource_type, rid, request.relation): outer.level, **request.path_of(rid)}
-                for rid in pending
-            }
-            nested = replace(request, scope=outer.nested(), paths={**request.paths, **entered})
-            subtract = await self._settle(nested, lambda: self._rewrite(nested, rewrite.subtract, pending))
-        return {rid: exclude(base[rid], subtract[rid]) if rid in subtract else base[rid] for rid in ids}
-
-    async def _arrow(self, request: CheckRequest, arrow: ir.TupleToUserset, ids: list[str]) -> Results:
-        ctx = request.ctx
-        model = ctx.model
-        flt = RelationshipFilter(resource_type=request.resource_type, relation=arrow.tupleset)
-        rels = await read_relationships(self._reader, ctx, flt, ids)
-        if arrow.mode == "any":
-            # ``->``/``.any``: subject types without the target relation are skipped.
-            rels = [rel for rel in rels if model.has_member(rel.subject.type, arrow.computed)]
-        by_type: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        for rel in rels:
-            by_type[rel.subject.type][rel.subject.id].add(rel.resource.id)
-        answers: dict[tuple[str, str, str], CheckResult] = {}
-        for subject_type, parents in by_type.items():
-            if not model.has_member(subject_type, arrow.computed):
-                # ``.all``: a subject whose type lacks the target is a non-member (SpiceDB).
-                for sid, rids in parents.items():
-                    answers.update({(subject_type, sid, rid): _NO for rid in rids})
-                continue
-            found = await self._dispatch(request, subject_type, arrow.computed, parents)
-            for (sid, rid), result in found.items():
-                answers[subject_type, sid, rid] = result
-        per_resource: dict[str, list[CheckResult]] = defaultdict(list)
-        for rel in rels:
-            answer = answers[rel.subject.type, rel.subject.id, rel.resource.id]
-            term = both(tuple_existence(ctx, rel), answer)
-            per_resource[rel.resource.id].append(term)
-        combine = union_all if arrow.mode == "any" else intersect_all
-        return {rid: combine(per_resource.get(rid, ())) for rid in ids}

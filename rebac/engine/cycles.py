@@ -79,7 +79,7 @@ class CheckMemo:
 
     Attributes:
         reads: The live rows each resource had for one filter shape, as read so far by this
-            request (see :func:`rebac.engine.check.read_relationships`). A request reads one
+            request (see :func:`rebac.engine.reads.read_relationships`). A request reads one
             revision at one instant, so a repeated read is answered from here.
     """
 

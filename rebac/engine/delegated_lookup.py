@@ -19,7 +19,6 @@ import hashlib
 from dataclasses import replace
 
 from rebac import limits
-from rebac.engine.check import chunked
 from rebac.engine.delegation import Head, capped_results, resolve_principals
 from rebac.engine.lookup import (
     Cursor,
@@ -29,6 +28,7 @@ from rebac.engine.lookup import (
     resources_digest,
     subjects_digest,
 )
+from rebac.engine.reads import chunked
 from rebac.engine.requests import EvalContext, LookupResourcesRequest, LookupSubjectsRequest
 from rebac.engine.results import (
     CheckResult,

@@ -37,11 +37,12 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from rebac import limits
-from rebac.engine.check import chunked, read_relationships, tuple_existence
 from rebac.engine.logic import intersect_all, union_all
 from rebac.engine.model import SchemaModel
+from rebac.engine.reads import chunked, read_relationships, tuple_existence
 from rebac.engine.requests import CheckRequest, EvalContext
 from rebac.engine.results import CheckResult, Hop, HopReason, Permissionship
+from rebac.engine.trace import TraceNode, dispatch_traced
 from rebac.errors import BudgetExceededError, DelegationError, InvalidInputError, LimitExceededError
 from rebac.refs import ObjectRef, SubjectRef
 from rebac.store.base import RelationshipFilter, TupleReader
@@ -306,8 +307,13 @@ async def _raw_results(
     ctx: EvalContext,
     request: tuple[str, tuple[str, ...], str, int],
     known: Mapping[str, CheckResult] | None,
+    *,
+    trace: TraceNode | None = None,
 ) -> dict[SubjectRef, Mapping[str, CheckResult]]:
-    """Every identity's raw answer for every resource id (the subject's may be ``known``)."""
+    """Every identity's raw answer for every resource id (the subject's may be ``known``).
+
+    With ``trace`` (a traced check), each identity's raw check is a child node of it, one hop each.
+    """
     resource_type, ids, permission, depth_remaining = request
     raw: dict[SubjectRef, Mapping[str, CheckResult]] = {}
     for node in graph.order:
@@ -316,9 +322,11 @@ async def _raw_results(
             continue
         answers: dict[str, CheckResult] = {}
         for chunk in chunked(ids):
-            answers.update(
-                await head.check(CheckRequest(resource_type, chunk, permission, node, depth_remaining, ctx))
-            )
+            hop = CheckRequest(resource_type, chunk, permission, node, depth_remaining, ctx)
+            if trace is None:
+                answers.update(await head.check(hop))
+            else:
+                answers.update(await dispatch_traced(head, hop, dict.fromkeys(chunk, (trace,))))
         raw[node] = answers
     return raw
 
@@ -416,6 +424,7 @@ async def check_delegated(
     depth_remaining: int,
     max_hops: int,
     via: Sequence[SubjectRef] = (),
+    trace: TraceNode | None = None,
 ) -> CheckResult:
     """The delegated answer for one check, with every hop of the principal chain as evidence.
 
@@ -428,6 +437,8 @@ async def check_delegated(
         max_hops: Longest principal chain followed.
         via: The claimed chain above the subject, nearest principal first (already normalised by
             :func:`normalize_via`).
+        trace: The root trace node of a traced check: each identity's raw check is recorded
+            under it as one hop (see :mod:`rebac.engine.trace`).
 
     Raises:
         DelegationError: a principal chain is longer than ``max_hops``.
@@ -436,7 +447,7 @@ async def check_delegated(
     resource, permission, subject = check
     graph = await resolve_principals(reader, ctx, subject, max_hops)
     raw = await _raw_results(
-        head, graph, ctx, (resource.type, (resource.id,), permission, depth_remaining), None
+        head, graph, ctx, (resource.type, (resource.id,), permission, depth_remaining), None, trace=trace
     )
     per_node = _for_resource(raw, resource.id)
     verdict = _capped(graph, per_node)

@@ -6,14 +6,21 @@ intersection, exclusion, ``.all`` arrow or caveated relation. Above those, set o
 members that are not recursive can be combined exactly (union, intersection, difference). When any part of the
 answer cannot be computed this way, :func:`exact_resources` returns ``None`` and the caller falls
 back to candidate generation plus checks. The consistency tests compare both paths with check.
+Which rewrite kinds are monotone, and how each combines exactly, is its rule's
+(:meth:`rebac.engine.rewrites.Rule.monotone`, :meth:`rebac.engine.rewrites.Rule.exact`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rebac.engine import rewrites
 from rebac.engine.candidates import ReverseWalk
+from rebac.engine.mechanics import SameObject, Step, Through
 from rebac.engine.model import SchemaModel
 from rebac.refs import SubjectRef
-from rebac.schema import ir
+from rebac.schema.ir import Definition, Relation
 
 __all__ = ["SchemaShape", "exact_resources"]
 
@@ -37,32 +44,29 @@ class SchemaShape:
                     if a.relation is not None and model.has_member(a.type, a.relation)
                 }
             for permission in definition.permissions.values():
-                self._deps[definition.name, permission.name] = self._rewrite_deps(
-                    definition, permission.rewrite
+                self._deps[definition.name, permission.name] = self._steps_deps(
+                    definition, rewrites.steps(permission.rewrite)
                 )
 
-    def _rewrite_deps(self, definition: ir.Definition, rewrite: ir.Rewrite) -> set[Key]:
-        match rewrite:
-            case ir.ComputedUserset(relation=name):
-                return {(definition.name, name)}
-            case ir.TupleToUserset(tupleset=tupleset, computed=computed):
-                deps: set[Key] = {(definition.name, tupleset)}
-                relation = definition.relations.get(tupleset)
+    def _steps_deps(self, definition: Definition, steps: Iterable[Step]) -> set[Key]:
+        """The members a permission's steps (every operand's) read."""
+        deps: set[Key] = set()
+        for step in steps:
+            if isinstance(step, SameObject):
+                deps.add((definition.name, step.relation))
+            elif isinstance(step, Through):
+                deps.add((definition.name, step.tupleset))
+                relation = definition.relations.get(step.tupleset)
                 for allowed in relation.allowed if relation else ():
-                    if self._model.has_member(allowed.type, computed):
-                        deps.add((allowed.type, computed))
-                return deps
-            case ir.Union(children=children) | ir.Intersection(children=children):
-                return set().union(*(self._rewrite_deps(definition, c) for c in children))
-            case ir.Exclusion(base=base, subtract=subtract):
-                return self._rewrite_deps(definition, base) | self._rewrite_deps(definition, subtract)
-        return set()
+                    if self._model.has_member(allowed.type, step.computed):
+                        deps.add((allowed.type, step.computed))
+        return deps
 
     def _locally_monotone(self, key: Key) -> bool:
         member = self._model.member(*key)
-        if isinstance(member, ir.Relation):
+        if isinstance(member, Relation):
             return all(a.caveat is None for a in member.allowed)
-        return _monotone_rewrite(member.rewrite)
+        return rewrites.monotone(member.rewrite)
 
     def monotone(self, key: Key) -> bool:
         """True when every member ``key`` depends on is caveat-free and uses only ``+`` and ``->``."""
@@ -97,15 +101,22 @@ class SchemaShape:
         return False
 
 
-def _monotone_rewrite(rewrite: ir.Rewrite) -> bool:
-    match rewrite:
-        case ir.Intersection() | ir.Exclusion():
-            return False
-        case ir.TupleToUserset(mode=mode):
-            return mode == "any"
-        case ir.Union(children=children):
-            return all(_monotone_rewrite(c) for c in children)
-    return True
+@dataclass(frozen=True, slots=True)
+class _Exact:
+    """The mechanics the rules' exact set algebra uses (:class:`rebac.engine.mechanics.ExactOps`)."""
+
+    walk: ReverseWalk
+    shape: SchemaShape
+    model: SchemaModel
+    subject: SubjectRef
+
+    async def exact(self, resource_type: str, name: str) -> set[str] | None:
+        return await exact_resources(self.walk, self.shape, self.model, self.subject, (resource_type, name))
+
+    async def resources_via(
+        self, resource_type: str, relation: str, subject_type: str, subject_ids: Iterable[str]
+    ) -> set[str]:
+        return await self.walk.resources_via(resource_type, relation, subject_type, subject_ids)
 
 
 async def exact_resources(
@@ -115,73 +126,10 @@ async def exact_resources(
     if shape.monotone(key):
         return await walk.resources(*key)
     member = model.member(*key)
-    if isinstance(member, ir.Relation) or shape.recursive(key):
+    if isinstance(member, Relation) or shape.recursive(key):
         return None
-    found = await _exact_rewrite(walk, shape, model, subject, resource_type=key[0], rewrite=member.rewrite)
+    ops = _Exact(walk, shape, model, subject)
+    found = await rewrites.exact(ops, key[0], member.rewrite)
     if found is not None and subject.type == key[0] and subject.relation == key[1]:
         found.add(subject.id)
     return found
-
-
-async def _exact_rewrite(
-    walk: ReverseWalk,
-    shape: SchemaShape,
-    model: SchemaModel,
-    subject: SubjectRef,
-    *,
-    resource_type: str,
-    rewrite: ir.Rewrite,
-) -> set[str] | None:
-    parts: list[set[str] | None]
-    match rewrite:
-        case ir.Nil():
-            return set()
-        case ir.SelfRef():
-            if subject.type == resource_type and subject.relation is None:
-                return {subject.id}
-            return set()
-        case ir.ComputedUserset(relation=name):
-            return await exact_resources(walk, shape, model, subject, (resource_type, name))
-        case ir.TupleToUserset(tupleset=tupleset, computed=computed, mode="any"):
-            relation = model.definition(resource_type).relations.get(tupleset)
-            if relation is None:
-                return set()
-            if any(a.caveat is not None for a in relation.allowed):
-                return None
-            out: set[str] = set()
-            for subject_type in dict.fromkeys(a.type for a in relation.allowed):
-                if not model.has_member(subject_type, computed):
-                    continue
-                members = await exact_resources(walk, shape, model, subject, (subject_type, computed))
-                if members is None:
-                    return None
-                out |= await walk.resources_via(resource_type, tupleset, subject_type, members)
-            return out
-        case ir.Union(children=children):
-            parts = [
-                await _exact_rewrite(walk, shape, model, subject, resource_type=resource_type, rewrite=c)
-                for c in children
-            ]
-            if any(p is None for p in parts):
-                return None
-            return set().union(*(p for p in parts if p is not None))
-        case ir.Intersection(children=children):
-            parts = [
-                await _exact_rewrite(walk, shape, model, subject, resource_type=resource_type, rewrite=c)
-                for c in children
-            ]
-            if not parts or any(p is None for p in parts):
-                return None
-            first, *rest = [p for p in parts if p is not None]
-            return first.intersection(*rest)
-        case ir.Exclusion(base=base, subtract=subtract):
-            kept = await _exact_rewrite(
-                walk, shape, model, subject, resource_type=resource_type, rewrite=base
-            )
-            if kept is None or not kept:
-                return kept
-            removed = await _exact_rewrite(
-                walk, shape, model, subject, resource_type=resource_type, rewrite=subtract
-            )
-            return None if removed is None else kept - removed
-    return None

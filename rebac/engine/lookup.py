@@ -22,8 +22,8 @@ from typing import Protocol
 
 from rebac import limits, opaque
 from rebac.engine.candidates import ReverseWalk, forward_subjects
-from rebac.engine.check import chunked
 from rebac.engine.exact import SchemaShape, exact_resources
+from rebac.engine.reads import chunked
 from rebac.engine.requests import CheckRequest, EvalContext, LookupResourcesRequest, LookupSubjectsRequest
 from rebac.engine.results import (
     CheckResult,

@@ -12,13 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rebac.engine.cycles import CheckMemo, Path, Scope
 from rebac.engine.model import SchemaModel
 from rebac.errors import DeadlineExceededError, InvalidInputError, MaxDepthExceededError
 from rebac.refs import ObjectRef, SubjectRef
 from rebac.store.revision import Revision
+
+if TYPE_CHECKING:
+    from rebac.engine.trace import TraceNode
 
 __all__ = [
     "CheckRequest",
@@ -109,6 +112,9 @@ class CheckRequest:
             of the cache key, since cycle-affected results are never cached).
         scope: The fixpoint scope the request belongs to (``None`` for a top-level request, which
             opens its own); see :mod:`rebac.engine.cycles`.
+        trace: For a traced check, the trace node of each resource id (the evaluator records the
+            sub-problems it dispatches for an id under it); ``None`` when not tracing. Not part of
+            the cache key (traced checks bypass the cache); see :mod:`rebac.engine.trace`.
     """
 
     resource_type: str
@@ -119,6 +125,7 @@ class CheckRequest:
     ctx: EvalContext = field(compare=False, hash=False)
     paths: Mapping[str, Path] = field(default_factory=dict, compare=False, hash=False)
     scope: Scope | None = field(default=None, compare=False, hash=False)
+    trace: Mapping[str, TraceNode] | None = field(default=None, compare=False, hash=False)
 
     def key(self) -> tuple[object, ...]:
         """Cache key: every semantic input except the depth budget (served by depth rule)."""

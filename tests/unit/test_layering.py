@@ -60,7 +60,7 @@ THIRD_PARTY_FENCES: dict[str, tuple[str, ...]] = {
     "pgserver": ("rebac.store.postgres.",),
     "litestar": ("rebac.api.", "rebac.cli."),
     "msgspec": ("rebac.api.", "rebac.cli."),
-    "networkx": ("rebac.schema.typesystem", "rebac.services.blast_radius"),
+    "networkx": ("rebac.schema.typesystem", "rebac.services.blast_radius."),
 }
 
 

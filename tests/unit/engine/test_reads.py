@@ -11,9 +11,9 @@ from engine_helpers import make_engine
 
 from rebac.engine import Engine, Permissionship
 from rebac.engine.candidates import ReverseWalk
-from rebac.engine.check import read_relationships
 from rebac.engine.dispatch import build_chain
 from rebac.engine.lookup import ResourceSets, lookup_resources
+from rebac.engine.reads import read_relationships
 from rebac.engine.requests import EvalContext, LookupResourcesRequest
 from rebac.refs import parse_object, parse_subject
 from rebac.store.base import RelationshipFilter
