@@ -27,6 +27,7 @@ from rebac.refs import (
 )
 from rebac.services.types import (
     ANY_RELATION,
+    CheckTrace,
     Consistency,
     ConsistencyMode,
     DecisionRecord,
@@ -56,6 +57,7 @@ __all__ = [
     "relationship_of",
     "subject_dto",
     "subject_of",
+    "trace_dto",
     "tree_dto",
     "updates_of",
     "via_of",
@@ -310,3 +312,33 @@ def decision_dto(record: DecisionRecord) -> dto.DecisionOut:
         schema_hash=record.schema_hash,
         context=record.context,
     )
+
+
+def trace_dto(trace: CheckTrace) -> dict[str, Any]:
+    """SpiceDB's ``CheckDebugTrace`` JSON of the evaluator's trace (``withTracing``)."""
+    out: dict[str, Any] = {
+        "resource": {"objectType": trace.resource.type, "objectId": trace.resource.id},
+        "permission": trace.relation,
+        "permissionType": "PERMISSION_TYPE_PERMISSION" if trace.is_permission else "PERMISSION_TYPE_RELATION",
+        "subject": _subject_json(trace.subject),
+        "result": trace.result.value if trace.result is not None else "PERMISSIONSHIP_UNSPECIFIED",
+        "duration": f"{trace.duration:.6f}s",
+    }
+    if trace.missing:
+        out["caveatEvaluationInfo"] = {"partialCaveatInfo": {"missingRequiredContext": sorted(trace.missing)}}
+    if trace.error is not None:
+        out["error"] = trace.error
+    if trace.expires_at is not None:
+        out["optionalExpiresAt"] = format_expiration(trace.expires_at)
+    if trace.children:
+        out["subProblems"] = {"traces": [trace_dto(child) for child in trace.children]}
+    if trace.truncated:
+        out["truncated"] = True
+    return out
+
+
+def _subject_json(ref: SubjectRef) -> dict[str, Any]:
+    out: dict[str, Any] = {"object": {"objectType": ref.type, "objectId": ref.id}}
+    if ref.relation:
+        out["optionalRelation"] = ref.relation
+    return out

@@ -10,26 +10,16 @@ a request that reads several times (a page stream, a search) reads one snapshot.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from rebac.engine import CheckResult, ExpandNode, LookupPage, LookupResourceItem, LookupSubjectItem
+from rebac.engine import ExpandNode, LookupPage, LookupResourceItem, LookupSubjectItem
 from rebac.refs import ObjectRef, SubjectRef
-from rebac.services.decisions import Decisions, DecisionScope, check_and_record
+from rebac.services.decisions import Decision, Decisions, DecisionScope, check_and_record
 from rebac.services.engines import Current
-from rebac.services.tracing import trace_check
 from rebac.store.base import Consistency, ConsistencyMode
 from rebac.store.revision import Revision
 
-__all__ = ["Checks", "Decision", "decision_id_of"]
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """One decision: its decision-log id (``None`` when decisions are not recorded) and result."""
-
-    decision_id: str | None
-    result: CheckResult
+__all__ = ["Checks", "decision_id_of"]
 
 
 def decision_id_of(exc: BaseException) -> str | None:
@@ -71,6 +61,7 @@ class Checks:
         *,
         context: Mapping[str, Any] | None = None,
         via: Sequence[SubjectRef] | None = None,
+        traced: bool = False,
     ) -> Decision:
         """Check ``(resource, permission, subject)`` at ``revision`` and record the decision.
 
@@ -82,6 +73,8 @@ class Checks:
             check: The resource, permission and subject.
             context: Caveat context.
             via: The claimed delegation chain (see :meth:`rebac.engine.Engine.check`).
+            traced: Also return the evaluator's trace of the decision (``withTracing``); a
+                traced check bypasses the check cache, so its trace is complete.
 
         Raises:
             EvaluationError: (and other :class:`~rebac.errors.RebacError`) when no decision could
@@ -90,7 +83,7 @@ class Checks:
         version = current.version
         scope = DecisionScope(source, caller, revision, version.version, version.hash)
         resource, permission, subject = check
-        decision_id, result = await check_and_record(
+        return await check_and_record(
             self._decisions.recorder,
             current.engine,
             scope,
@@ -99,23 +92,7 @@ class Checks:
             subject,
             context=context,
             via=via,
-        )
-        return Decision(decision_id, result)
-
-    async def trace(
-        self,
-        current: Current,
-        revision: Revision,
-        check: tuple[ObjectRef, str, SubjectRef],
-        *,
-        context: Mapping[str, Any] | None,
-        started: float,
-    ) -> dict[str, Any]:
-        """The deciding path of a check, as SpiceDB's ``CheckDebugTrace`` (``withTracing``)."""
-        resource, permission, subject = check
-        engine = current.engine
-        return await trace_check(
-            engine, engine.reader, resource, permission, subject, revision, context, started
+            traced=traced,
         )
 
     async def permissions(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 from rebac import errors, limits, opaque
 from rebac.config import DecisionLogSettings
 from rebac.engine.results import CheckResult, Hop, Permissionship
+from rebac.engine.trace import CheckTrace
 from rebac.errors import RebacError
 from rebac.refs import ObjectRef, SubjectRef
 from rebac.services.recorder import DecisionRecorder, DecisionStats
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from rebac.engine import Engine
 
 __all__ = [
+    "Decision",
     "DecisionPage",
     "DecisionScope",
     "Decisions",
@@ -153,6 +155,19 @@ def build_record(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One decision: its decision-log id (``None`` when not recorded), its result, and its trace.
+
+    ``trace`` is the evaluator's record of the sub-problems it dispatched, for a traced check
+    (``withTracing``); ``None`` otherwise.
+    """
+
+    decision_id: str | None
+    result: CheckResult
+    trace: CheckTrace | None = None
+
+
 async def check_and_record(  # noqa: PLR0917 - the check's own positionals, as Engine.check
     recorder: DecisionRecorder | None,
     engine: Engine,
@@ -163,26 +178,35 @@ async def check_and_record(  # noqa: PLR0917 - the check's own positionals, as E
     *,
     context: Mapping[str, Any] | None = None,
     via: Sequence[SubjectRef] | None = None,
-) -> tuple[str | None, CheckResult]:
-    """``engine.check`` at ``scope.revision``, recorded; returns the decision id and the result.
+    traced: bool = False,
+) -> Decision:
+    """``engine.check`` at ``scope.revision``, recorded; returns the decision.
 
     With no recorder, the id is ``None``. An error of the check is recorded (result ``error``),
     its :class:`~rebac.errors.RebacError` ``details`` get the ``decisionId``, and it is re-raised.
-    A cancelled check is not a decision and is not recorded.
+    A cancelled check is not a decision and is not recorded. ``traced`` decides with
+    :meth:`rebac.engine.Engine.check_traced` (the same answer, plus the evaluator's trace).
     """
-    if recorder is None:
+
+    async def evaluate() -> tuple[CheckResult, CheckTrace | None]:
+        if traced:
+            return await engine.check_traced(
+                resource, permission, subject, revision=scope.revision, context=context, via=via
+            )
         result = await engine.check(
             resource, permission, subject, revision=scope.revision, context=context, via=via
         )
-        return None, result
+        return result, None
+
+    if recorder is None:
+        return Decision(None, *await evaluate())
     decision_id = recorder.new_id()
     decided_at = recorder.now()
     started = time.perf_counter()
     outcome: CheckResult | Exception
+    trace: CheckTrace | None = None
     try:
-        outcome = await engine.check(
-            resource, permission, subject, revision=scope.revision, context=context, via=via
-        )
+        outcome, trace = await evaluate()
     except Exception as exc:  # noqa: BLE001 - recorded, then re-raised below
         outcome = exc
     record = build_record(
@@ -202,7 +226,7 @@ async def check_and_record(  # noqa: PLR0917 - the check's own positionals, as E
         if isinstance(outcome, RebacError):
             outcome.details.setdefault("decisionId", decision_id)
         raise outcome
-    return decision_id, outcome
+    return Decision(decision_id, outcome, trace)
 
 
 # --- reading the log --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from rebac.engine import (
     LookupSubjectItem,
     Permissionship,
 )
+from rebac.engine.trace import CheckTrace
 from rebac.services.engines import Current
 from rebac.store.base import (
     ANY_RELATION,
@@ -49,6 +50,7 @@ __all__ = [
     "Change",
     "CheckItem",
     "CheckResult",
+    "CheckTrace",
     "Consistency",
     "ConsistencyMode",
     "Current",

@@ -62,7 +62,7 @@ async def test_ten_thousand_concurrent_checks_lose_no_record(store_factory: Any,
             nonlocal allowed
             while not queue.empty():
                 i = queue.get_nowait()
-                decision_id, result = await check_and_record(
+                decided = await check_and_record(
                     recorder,
                     engine,
                     scope,
@@ -70,9 +70,9 @@ async def test_ten_thousand_concurrent_checks_lose_no_record(store_factory: Any,
                     "view",
                     parse_subject(f"user:u{i % 11}"),
                 )
-                assert decision_id is not None
-                ids.append(decision_id)
-                allowed += result.allowed
+                assert decided.decision_id is not None
+                ids.append(decided.decision_id)
+                allowed += decided.result.allowed
 
         started = time.monotonic()
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -72,22 +71,22 @@ async def check_response(
     resource, subject = convert.object_of(data.resource), convert.subject_of(data.subject)
     checks = services.checks
     revision = await checks.revision(current, convert.consistency_of(data.consistency))
-    started = time.perf_counter()
-    check = (resource, data.permission, subject)
     decision = await checks.decide(
         current,
         caller,
         "check",
         revision,
-        check,
+        (resource, data.permission, subject),
         context=data.context,
         via=convert.via_of(data.optional_via) if data.optional_via else None,
+        traced=data.with_tracing,
     )
     result = decision.result
     debug = None
-    if data.with_tracing:
-        trace = await checks.trace(current, revision, check, context=data.context, started=started)
-        debug = dto.DebugInformation(check=trace, schema_used=current.version.text)
+    if decision.trace is not None:
+        debug = dto.DebugInformation(
+            check=convert.trace_dto(decision.trace), schema_used=current.version.text
+        )
     return dto.CheckResponse(
         checked_at=dto.ZedToken(services.token_for(revision)),
         permissionship=result.permissionship.value,
@@ -144,7 +143,6 @@ class PermissionsController(Controller):
         for raw in data.items:
             try:
                 check = (convert.object_of(raw.resource), raw.permission, convert.subject_of(raw.subject))
-                started = time.perf_counter()
                 decision = await checks.decide(
                     current,
                     caller,
@@ -153,11 +151,11 @@ class PermissionsController(Controller):
                     check,
                     context=raw.context,
                     via=convert.via_of(raw.optional_via),
+                    traced=data.with_tracing,
                 )
                 found = _item(decision.result)
-                if data.with_tracing:
-                    trace = await checks.trace(current, revision, check, context=raw.context, started=started)
-                    found.debug_trace = dto.DebugInformation(check=trace)
+                if decision.trace is not None:
+                    found.debug_trace = dto.DebugInformation(check=convert.trace_dto(decision.trace))
                 pairs.append(dto.CheckBulkPair(request=raw, item=found, decision_id=decision.decision_id))
             except (EvaluationError, ValueError, LookupError) as exc:
                 problem = problem_for(exc)

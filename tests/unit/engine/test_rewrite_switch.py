@@ -1,8 +1,7 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """One switch point for rewrite semantics: ``rebac/engine/rewrites.py``, and what each rule means.
 
-(a) No module outside ``rebac/schema/`` and ``rebac/engine/rewrites.py`` names a rewrite kind
-(``rebac/api/tracing.py`` is tolerated while it exists; it is being replaced by engine traces).
+(a) No module outside ``rebac/schema/`` and ``rebac/engine/rewrites.py`` names a rewrite kind.
 (b) Every kind of ``rebac.schema.ir.Rewrite`` has a registered rule.
 (c) Behaviour per rule that the other suites do not pin: short-circuits (an operand that is not
 needed is never evaluated: evaluating it here would raise), ``self`` and ``nil`` on every path,
@@ -31,7 +30,6 @@ from rebac.schema import ir
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "rebac"
 ALLOWED = ("rebac/schema/", "rebac/engine/rewrites.py")
-TOLERATED_WHILE_PRESENT = "rebac/api/tracing.py"
 ISSUE_KINDS = ("Nil", "SelfRef", "ComputedUserset", "TupleToUserset", "Union", "Intersection", "Exclusion")
 """The kinds the issue's grep names; every later kind of ``ir.Rewrite`` is searched for too."""
 
@@ -52,7 +50,7 @@ def _sources() -> list[tuple[str, str]]:
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
         name = path.relative_to(ROOT).as_posix()
-        if name.startswith(ALLOWED) or name == TOLERATED_WHILE_PRESENT:
+        if name.startswith(ALLOWED):
             continue
         found.append((name, path.read_text(encoding="utf-8")))
     return found
