@@ -21,6 +21,7 @@ from rebac.api.controllers import (
     AuthZenController,
     DecisionsController,
     HealthController,
+    KeysController,
     PermissionsController,
     RelationshipsController,
     SchemaController,
@@ -57,19 +58,26 @@ def create_app(
     """Build the app.
 
     Args:
-        settings: Process settings (API limits, preshared key, engine limits, database).
+        settings: Process settings (API limits, preshared key and subject, engine limits, database).
         store: An open store to serve (the caller closes it); ``None`` opens the configured one.
-        keys: The scoped-key table; ``None`` with ``store=None`` uses the database's key table.
+        keys: The scoped-key table; ``None`` uses the store's key table (``roles.keys``), the
+            one ``/v1/keys`` administers.
         readiness: Probe for ``/readyz``; defaults to "migrations at head" for an opened store.
         schema_refresh_seconds: How stale the cached current-schema pointer may get.
         seed: Called with the services at startup (``rebac serve --demo`` loads its data so).
         key_cache_seconds: How long a looked-up API key is reused (a revocation's delay).
     """
-    state = AppState(
-        settings,
-        Authenticator(settings.api.preshared_key, keys, cache_seconds=key_cache_seconds),
-        readiness=readiness,
-    )
+
+    def authenticator(table: KeyLookup | None) -> Authenticator:
+        return Authenticator(
+            settings.api.preshared_key,
+            table,
+            cache_seconds=key_cache_seconds,
+            preshared_subject=settings.api.preshared_subject,
+        )
+
+    given_keys = keys if keys is not None or store is None else store.roles.keys
+    state = AppState(settings, authenticator(given_keys), readiness=readiness)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -81,9 +89,7 @@ def create_app(
                     state.set_readiness(opened.ready)
                 table = opened.roles.keys
                 if keys is None and table is not None:
-                    state.authenticator = Authenticator(
-                        settings.api.preshared_key, table, cache_seconds=key_cache_seconds
-                    )
+                    state.authenticator = authenticator(table)
             services = Services(opened, settings, schema_refresh_seconds=schema_refresh_seconds)
             services.start()
             stack.push_async_callback(services.aclose)  # drains the decision log before the store closes
@@ -107,6 +113,7 @@ def create_app(
             DecisionsController,
             IdentitiesController,
             BlastRadiusController,
+            KeysController,
         ],
         dependencies=dependencies(),
         exception_handlers=exception_handlers(),
