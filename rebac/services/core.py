@@ -80,7 +80,7 @@ class Services:
         self.checks = Checks(self.decisions)
         self.relationships = Relationships(store, settings, self.engines)
         self.schemas = Schemas(store, self.engines)
-        self.inventory = Inventory(store)
+        self.inventory = Inventory(store, self.checks)
         self.reach = Reach()
         self.keys = Keys(store.roles.keys)
 
