@@ -206,4 +206,5 @@ async def test_a_decision_id_lookup_reads_the_one_partition_its_id_names(
     touched = set(re.findall(r"decision_log_p\d{8}", plan))
     assert touched == {partition_name(target.decided_at.date())}, plan
     every_day = _decision_plan(pg_libpq, DecisionFilter(decision_id=target.decision_id))
-    assert len(set(re.findall(r"decision_log_p\d{8}", every_day))) == 3, every_day  # without the window
+    # without the window every day is read (other tests of the session may have added days)
+    assert len(set(re.findall(r"decision_log_p\d{8}", every_day))) >= 3, every_day
