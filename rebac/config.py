@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rebac import limits
+from rebac.errors import InvalidInputError
+from rebac.refs import SubjectRef, parse_subject
 
 __all__ = [
     "ApiSettings",
@@ -20,6 +22,7 @@ __all__ = [
     "EngineSettings",
     "Settings",
     "default_home",
+    "preshared_subject",
 ]
 
 
@@ -29,6 +32,23 @@ def default_home(env: Mapping[str, str]) -> Path:
     if home:
         return Path(home).expanduser()
     return Path("~/.local/share/rebac").expanduser()
+
+
+def preshared_subject(text: str | None) -> SubjectRef | None:
+    """The subject the preshared key acts for (``REBAC_PRESHARED_SUBJECT``), ``None`` when unset.
+
+    Raises:
+        InvalidInputError: not a plain object reference (``user:alice``; no ``#relation``, no ``*``).
+    """
+    if text is None or not text.strip():
+        return None
+    subject = parse_subject(text.strip())
+    if subject.relation is not None or subject.is_wildcard:
+        raise InvalidInputError(
+            f"REBAC_PRESHARED_SUBJECT must name one object such as user:alice, not {subject}",
+            details={"setting": "REBAC_PRESHARED_SUBJECT"},
+        )
+    return subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +91,17 @@ class EngineSettings:
 
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
-    """HTTP service settings. ``preshared_key`` is never logged."""
+    """HTTP service settings. ``preshared_key`` is never logged.
+
+    Attributes:
+        preshared_subject: The subject the preshared key acts for (``REBAC_PRESHARED_SUBJECT``,
+            a plain object such as ``user:alice``); ``None``: it acts for no subject.
+    """
 
     host: str = "127.0.0.1"
     port: int = 8080
     preshared_key: str | None = field(default=None, repr=False)
+    preshared_subject: SubjectRef | None = None
     max_request_bytes: int = limits.MAX_REQUEST_BYTES
     max_bulk_items: int = limits.MAX_BULK_CHECK_ITEMS
     max_page_size: int = limits.MAX_LOOKUP_PAGE_SIZE
@@ -121,7 +147,11 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``REBAC_*`` variables (``os.environ`` when ``env`` is None)."""
+        """Build settings from ``REBAC_*`` variables (``os.environ`` when ``env`` is None).
+
+        Raises:
+            InvalidInputError: ``REBAC_PRESHARED_SUBJECT`` is not a plain object reference.
+        """
         source = os.environ if env is None else env
         database = DatabaseSettings(
             url=source.get("REBAC_DATABASE_URL") or None,
@@ -145,6 +175,7 @@ class Settings:
             host=source.get("REBAC_HOST", "127.0.0.1"),
             port=int(source.get("REBAC_PORT", "8080")),
             preshared_key=source.get("REBAC_PRESHARED_KEY") or None,
+            preshared_subject=preshared_subject(source.get("REBAC_PRESHARED_SUBJECT")),
             max_request_bytes=int(source.get("REBAC_MAX_REQUEST_BYTES", limits.MAX_REQUEST_BYTES)),
             max_bulk_items=int(source.get("REBAC_MAX_BULK_ITEMS", limits.MAX_BULK_CHECK_ITEMS)),
             max_page_size=int(source.get("REBAC_MAX_PAGE_SIZE", limits.MAX_LOOKUP_PAGE_SIZE)),

@@ -37,7 +37,9 @@ Where it helps callers, an error also subclasses the nearest builtin (``ValueErr
     │   └── DelegationError ........................ principal chain longer than the hop limit
     └── AuthError
         ├── UnauthenticatedError ................... no or unknown key
-        └── ForbiddenError ......................... key lacks the scope
+        ├── ForbiddenError ......................... key lacks the scope
+        ├── SubjectRequiredError ................... the key acts for no subject, and one is needed
+        └── NotPermittedError ...................... the key's subject may not do this (e.g. review)
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ __all__ = [
     "LimitExceededError",
     "MaxDepthExceededError",
     "NotFoundError",
+    "NotPermittedError",
     "PreconditionFailedError",
     "RebacError",
     "RefSyntaxError",
@@ -68,6 +71,7 @@ __all__ = [
     "SerializationFailureError",
     "StoreError",
     "StoreUnavailableError",
+    "SubjectRequiredError",
     "UnauthenticatedError",
     "UnknownCaveatError",
     "UnknownRelationError",
@@ -317,3 +321,11 @@ class UnauthenticatedError(AuthError):
 
 class ForbiddenError(AuthError):
     """The API key lacks the scope the endpoint needs."""
+
+
+class SubjectRequiredError(AuthError):
+    """The operation acts in the name of the key's subject, and the key acts for none."""
+
+
+class NotPermittedError(AuthError):
+    """The key's subject may not take this action (a rule or a schema permission refuses it)."""

@@ -3,12 +3,18 @@
 This is the only module of ``rebac.api`` that knows the concrete stores: with no ``store`` given,
 the lifespan opens the configured one (the embedded PostgreSQL when ``REBAC_DATABASE_URL`` is
 unset, migrated to head) and closes it on shutdown.
+
+For ``rebac serve``: :func:`serving_database` checks the configured database before the workers
+start (one line per step, one sentence for a database that cannot serve), and
+:func:`one_line_startup_failures` makes a lifespan that still fails report its reason as one line
+instead of Litestar's traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -21,6 +27,7 @@ from rebac.api.controllers import (
     AuthZenController,
     DecisionsController,
     HealthController,
+    KeysController,
     PermissionsController,
     RelationshipsController,
     SchemaController,
@@ -34,14 +41,18 @@ from rebac.api.middleware import RequestIdMiddleware
 from rebac.api.problems import exception_handlers
 from rebac.api.state import AppState, Readiness
 from rebac.config import Settings
+from rebac.errors import RebacError
 from rebac.services.core import Services
 from rebac.store.base import TupleStore
-from rebac.store.factory import open_store
+from rebac.store.factory import Say, checked_database, open_store
 
-__all__ = ["Seed", "create_app"]
+__all__ = ["AsgiApp", "Seed", "create_app", "one_line_startup_failures", "serving_database"]
 
 Seed = Callable[[Services], Awaitable[None]]
 """A startup hook that loads data through the services of the freshly opened store."""
+
+AsgiApp = Callable[[Any, Any, Any], Awaitable[None]]
+"""An ASGI application ``(scope, receive, send)``: any scope type, lifespan included."""
 
 
 def create_app(
@@ -57,33 +68,40 @@ def create_app(
     """Build the app.
 
     Args:
-        settings: Process settings (API limits, preshared key, engine limits, database).
+        settings: Process settings (API limits, preshared key and subject, engine limits, database).
         store: An open store to serve (the caller closes it); ``None`` opens the configured one.
-        keys: The scoped-key table; ``None`` with ``store=None`` uses the database's key table.
+        keys: The scoped-key table; ``None`` uses the store's key table (``roles.keys``), the
+            one ``/v1/keys`` administers.
         readiness: Probe for ``/readyz``; defaults to "migrations at head" for an opened store.
         schema_refresh_seconds: How stale the cached current-schema pointer may get.
         seed: Called with the services at startup (``rebac serve --demo`` loads its data so).
         key_cache_seconds: How long a looked-up API key is reused (a revocation's delay).
     """
-    state = AppState(
-        settings,
-        Authenticator(settings.api.preshared_key, keys, cache_seconds=key_cache_seconds),
-        readiness=readiness,
-    )
+
+    def authenticator(table: KeyLookup | None) -> Authenticator:
+        return Authenticator(
+            settings.api.preshared_key,
+            table,
+            cache_seconds=key_cache_seconds,
+            preshared_subject=settings.api.preshared_subject,
+        )
+
+    given_keys = keys if keys is not None or store is None else store.roles.keys
+    state = AppState(settings, authenticator(given_keys), readiness=readiness)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             opened = store
             if opened is None:
-                opened = await stack.enter_async_context(open_store(settings, index=settings.database.index))
+                opened = await stack.enter_async_context(
+                    open_store(settings, index=settings.database.index, check=True)
+                )
                 if readiness is None:
                     state.set_readiness(opened.ready)
                 table = opened.roles.keys
                 if keys is None and table is not None:
-                    state.authenticator = Authenticator(
-                        settings.api.preshared_key, table, cache_seconds=key_cache_seconds
-                    )
+                    state.authenticator = authenticator(table)
             services = Services(opened, settings, schema_refresh_seconds=schema_refresh_seconds)
             services.start()
             stack.push_async_callback(services.aclose)  # drains the decision log before the store closes
@@ -107,6 +125,7 @@ def create_app(
             DecisionsController,
             IdentitiesController,
             BlastRadiusController,
+            KeysController,
         ],
         dependencies=dependencies(),
         exception_handlers=exception_handlers(),
@@ -118,6 +137,77 @@ def create_app(
         logging_config=None,
         debug=False,
     )
+
+
+@contextmanager
+def serving_database(settings: Settings, *, say: Say) -> Iterator[None]:
+    """Check the configured database can serve before the workers start; keep it up meanwhile.
+
+    The embedded server is started and migrated here (each step told to ``say``) and keeps
+    running while the block runs, so the workers attach to it.
+
+    Raises:
+        RebacError: the database cannot serve; the message is one sentence saying what to do.
+    """
+    with checked_database(settings, say=say):
+        yield
+
+
+def _reason(exc: BaseException) -> RebacError | None:
+    """The first rebac error in ``exc``, its exception groups and its causes."""
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, RebacError):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return None
+
+
+def one_line_startup_failures(app: AsgiApp) -> AsgiApp:
+    """``app``, whose startup refused with a rebac error is reported as one line, and no traceback.
+
+    Litestar reports a failed lifespan with the whole formatted traceback (exception groups and
+    driver causes: hundreds of lines in a server's log) and then raises, which granian logs again
+    with the traceback. Here, when the failure's cause is a :class:`~rebac.errors.RebacError`
+    (the database cannot serve, a bad setting), the server is told its message only and the
+    lifespan returns, as ASGI allows after ``lifespan.startup.failed``; the server then stops
+    without printing a traceback. Any other failure is a bug: its traceback is kept. Every other
+    message and scope passes through unchanged.
+    """
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        held: list[dict[str, Any]] = []
+
+        async def hold_failure(message: dict[str, Any]) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                held.append(message)  # sent once the exception that caused it is known
+                return
+            await send(message)
+
+        try:
+            await app(scope, receive, hold_failure)
+        except BaseException as exc:
+            reason = _reason(exc) if held else None
+            if reason is None:
+                for message in held:
+                    await send(message)
+                raise
+            await send({"type": "lifespan.startup.failed", "message": reason.message})
+            return
+        for message in held:
+            await send(message)
+
+    return wrapped
 
 
 def _openapi() -> OpenAPIConfig:

@@ -80,6 +80,8 @@ PROBLEMS: Final[tuple[tuple[type[errors.RebacError], ProblemType], ...]] = (
     (errors.EvaluationError, _row(422, "evaluation-failed", "No decision could be made")),
     (errors.UnauthenticatedError, _row(401, "unauthenticated", "Missing or invalid API key")),
     (errors.ForbiddenError, _row(403, "forbidden", "The API key lacks the required scope")),
+    (errors.SubjectRequiredError, _row(403, "subject-required", "The API key acts for no subject")),
+    (errors.NotPermittedError, _row(403, "not-permitted", "The key's subject may not do this")),
     (errors.AuthError, _row(403, "forbidden", "Not allowed")),
     (errors.RebacError, _row(400, "error", "Request failed")),
 )
@@ -181,7 +183,7 @@ class ProblemDetails(msgspec.Struct):
 _DESCRIPTIONS: Final = {
     400: "Invalid request (problem details)",
     401: "Missing or invalid API key",
-    403: "The API key lacks the scope",
+    403: "The API key lacks the scope, or its subject may not do this",
     404: "Not found (e.g. no schema yet)",
     409: "Conflict with stored state",
     413: "Request body too large",

@@ -3,6 +3,21 @@
 Granian was chosen over uvicorn by measurement (``scripts/bench_http.py``; numbers in
 ``docs/api.md``). The worker builds the app with :func:`app_from_env`, a factory (no module-level
 app), from the same ``REBAC_*`` environment the command sets from its options.
+
+**Start-up, step by step.** Before granian starts, the command checks the database (see
+:func:`rebac.api.app.serving_database`) and says each step in one line on standard error:
+``creating a new embedded database in ...`` (a fresh ``REBAC_HOME``) or ``starting the embedded
+database in ...``, ``migrating ...`` or ``using the database at ...``. A database that cannot
+serve (unreachable, not migrated, a bad ``REBAC_DATABASE_URL``) ends the command with one line
+saying what to do and exit status 1. Once the app is up, the worker prints
+``listening at http://HOST:PORT``.
+
+**--demo never replaces or orphans anything.** On a store with no schema it writes
+``schema/agents.zed`` and the sample relationships. On a store whose current schema is exactly the
+demo schema (a second ``--demo``), it adds back the sample relationships that are missing and
+changes none that exist. On a store with any other schema it writes nothing and says so in one
+line (use a fresh ``REBAC_HOME``, or an empty database, for the demo); the server then serves
+that store as it is.
 """
 
 from __future__ import annotations
@@ -10,53 +25,128 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import click
 from granian import Granian
 from granian.constants import Interfaces
-from litestar import Litestar
 
-from rebac.api.app import create_app
+from rebac.api.app import AsgiApp, create_app, one_line_startup_failures, serving_database
 from rebac.config import Settings
+from rebac.errors import ConflictError, RebacError
 from rebac.refs import parse_relationship
 from rebac.services.core import Services
-from rebac.services.types import Operation, RelationshipUpdate
+from rebac.services.types import (
+    Consistency,
+    ConsistencyMode,
+    Operation,
+    RelationshipFilter,
+    RelationshipUpdate,
+)
 
-__all__ = ["DEMO_RELATIONSHIPS", "DEMO_SCHEMA", "app_from_env", "demo_curl", "serve_cmd"]
+__all__ = ["DEMO_RELATIONSHIPS", "DEMO_SCHEMA", "DemoOutcome", "app_from_env", "demo_curl", "serve_cmd"]
 
 _ROOT: Final = Path(__file__).resolve().parents[2]
 DEMO_SCHEMA: Final = _ROOT / "schema" / "agents.zed"
 DEMO_RELATIONSHIPS: Final = _ROOT / "schema" / "agents_demo.txt"
 _DEMO_FLAG: Final = "REBAC_DEMO"
+_FULL: Final = Consistency(ConsistencyMode.FULLY_CONSISTENT)
 
 
-async def load_demo(services: Services) -> None:
-    """Write ``schema/agents.zed`` (forced) and TOUCH its sample relationships (idempotent)."""
-    await services.schemas.write(DEMO_SCHEMA.read_text(encoding="utf-8"), author="demo", force=True)
+@dataclass(frozen=True, slots=True)
+class DemoOutcome:
+    """What ``--demo`` did: whether the demo data is being served, and the line that says so."""
+
+    loaded: bool
+    message: str
+
+
+def _say(line: str) -> None:
+    click.echo(f"rebac: {line}", err=True)
+
+
+async def _missing(services: Services) -> list[RelationshipUpdate]:
+    """CREATE updates of the sample relationships that are not stored (in any form)."""
     lines = DEMO_RELATIONSHIPS.read_text(encoding="utf-8").splitlines()
-    relationships = [parse_relationship(line) for line in lines if line.strip() and not line.startswith("//")]
-    current = await services.engines.current()
-    await services.relationships.write(
-        current, [RelationshipUpdate(Operation.TOUCH, rel) for rel in relationships]
+    wanted = [parse_relationship(line) for line in lines if line.strip() and not line.startswith("//")]
+    missing: list[RelationshipUpdate] = []
+    for rel in wanted:
+        flt = RelationshipFilter(
+            resource_type=rel.resource.type,
+            resource_ids=(rel.resource.id,),
+            relation=rel.relation,
+            subject_type=rel.subject.type,
+            subject_ids=(rel.subject.id,),
+            subject_relation=rel.subject.relation,
+        )
+        page = await services.relationships.read(flt, consistency=_FULL, limit=1)
+        if not page.relationships:
+            missing.append(RelationshipUpdate(Operation.CREATE, rel))
+    return missing
+
+
+async def load_demo(services: Services) -> DemoOutcome:
+    """Load the demo schema and sample relationships, unless that would replace or orphan anything.
+
+    See the module docstring: no schema yet -> write both; the demo schema already current -> add
+    the missing sample relationships only; another schema -> write nothing. A write that would
+    orphan stored relationships, or that races another writer, writes nothing either.
+    """
+    demo_text = DEMO_SCHEMA.read_text(encoding="utf-8")
+    _, current = await services.schemas.history()
+    fresh_home = (
+        "for the demo, point REBAC_HOME at a new directory (or REBAC_DATABASE_URL at an empty database)"
+    )
+    if current is not None and current.text != demo_text:
+        return DemoOutcome(
+            loaded=False,
+            message=f"--demo: this store already has another schema (version {current.version}); "
+            f"it and its relationships are left alone; {fresh_home}",
+        )
+    try:
+        if current is None:
+            await services.schemas.write(demo_text, author="demo", expected_version=0)
+        engine = await services.engines.current()
+        missing = await _missing(services)
+        if missing:
+            await services.relationships.write(engine, missing)
+    except ConflictError as exc:  # an orphaning schema write, a concurrent writer: nothing was loaded
+        return DemoOutcome(loaded=False, message=f"--demo: nothing was loaded ({exc.message}); {fresh_home}")
+    if current is None:
+        return DemoOutcome(
+            loaded=True, message=f"demo: loaded schema/agents.zed and {len(missing)} relationships"
+        )
+    return DemoOutcome(
+        loaded=True,
+        message=f"demo: the demo schema is already stored (version {current.version}); "
+        f"{len(missing)} missing sample relationships added, none changed",
     )
 
 
-def app_from_env() -> Litestar:
-    """Granian's factory target: the app for the ``REBAC_*`` environment (demo data if asked)."""
+def app_from_env() -> AsgiApp:
+    """Granian's factory target: the app for the ``REBAC_*`` environment (demo data if asked).
+
+    The app reports a failed startup as one line (see :func:`one_line_startup_failures`) and,
+    once up, prints ``listening at http://HOST:PORT``.
+    """
     settings = Settings.from_env()
-    if os.environ.get(_DEMO_FLAG) != "1" or settings.api.preshared_key is None:
-        return create_app(settings)
+    host, port = settings.api.host, settings.api.port
     key = settings.api.preshared_key
+    demo = os.environ.get(_DEMO_FLAG) == "1" and key is not None
 
     async def seed(services: Services) -> None:
-        await load_demo(services)
-        click.echo("demo data loaded; try (alice may view the roadmap):\n")
-        click.echo(demo_curl(settings.api.host, settings.api.port, key) + "\n")
+        if demo and key is not None:
+            outcome = await load_demo(services)
+            click.echo(outcome.message)
+            if outcome.loaded:
+                click.echo("try (alice may view the roadmap):\n")
+                click.echo(demo_curl(host, port, key) + "\n")
+        click.echo(f"rebac: listening at http://{host}:{port}")
         sys.stdout.flush()
 
-    return create_app(settings, seed=seed)
+    return one_line_startup_failures(create_app(settings, seed=seed))
 
 
 def demo_curl(host: str, port: int, key: str) -> str:
@@ -81,7 +171,9 @@ def demo_curl(host: str, port: int, key: str) -> str:
 @click.option("--host", default=None, help="Bind address (default: REBAC_HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: REBAC_PORT or 8080).")
 @click.option(
-    "--demo", is_flag=True, help="Load schema/agents.zed and sample relationships; print a curl check."
+    "--demo",
+    is_flag=True,
+    help="Load schema/agents.zed and sample relationships (never over another schema); print a curl check.",
 )
 @click.option(
     "--preshared-key",
@@ -90,7 +182,10 @@ def demo_curl(host: str, port: int, key: str) -> str:
 )
 def serve_cmd(host: str | None, port: int | None, demo: bool, preshared_key: str | None) -> None:
     """Serve the HTTP API (embedded PostgreSQL unless REBAC_DATABASE_URL is set)."""
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except RebacError as exc:
+        raise click.ClickException(exc.message) from None
     bind_host = host or settings.api.host
     bind_port = port if port is not None else settings.api.port
     key = preshared_key or settings.api.preshared_key
@@ -100,21 +195,23 @@ def serve_cmd(host: str | None, port: int | None, demo: bool, preshared_key: str
     if key is not None:
         os.environ["REBAC_PRESHARED_KEY"] = key
     else:
-        click.echo(
+        _say(
             "no preshared key (--preshared-key / REBAC_PRESHARED_KEY): only scoped keys from "
-            "`rebac keys create` are accepted",
-            err=True,
+            "`rebac keys create` are accepted"
         )
     if demo and key is not None:
         os.environ[_DEMO_FLAG] = "1"
-        click.echo("demo: loading schema/agents.zed and its sample relationships ...")
-    sys.stdout.flush()
-    Granian(
-        "rebac.cli.serve_cmd:app_from_env",
-        address=bind_host,
-        port=bind_port,
-        interface=Interfaces.ASGI,
-        workers=1,
-        factory=True,
-        log_access=False,
-    ).serve()
+    try:
+        with serving_database(settings, say=_say):
+            sys.stdout.flush()
+            Granian(
+                "rebac.cli.serve_cmd:app_from_env",
+                address=bind_host,
+                port=bind_port,
+                interface=Interfaces.ASGI,
+                workers=1,
+                factory=True,
+                log_access=False,
+            ).serve()
+    except RebacError as exc:
+        raise click.ClickException(exc.message) from None

@@ -22,6 +22,7 @@ from rebac.services.checks import Checks
 from rebac.services.decisions import Decisions
 from rebac.services.engines import Engines
 from rebac.services.inventory import Inventory
+from rebac.services.keys import Keys
 from rebac.services.reach import Reach
 from rebac.services.relationships import Relationships
 from rebac.services.schemas import Schemas
@@ -48,6 +49,7 @@ class Services:
         decisions: The decision log and its recorder.
         inventory: Non-human identities and their reviews.
         reach: Blast radius and who-can-reach.
+        keys: The store's scoped API keys (create, list, revoke).
     """
 
     __slots__ = (
@@ -56,6 +58,7 @@ class Services:
         "decisions",
         "engines",
         "inventory",
+        "keys",
         "reach",
         "relationships",
         "schemas",
@@ -77,8 +80,9 @@ class Services:
         self.checks = Checks(self.decisions)
         self.relationships = Relationships(store, settings, self.engines)
         self.schemas = Schemas(store, self.engines)
-        self.inventory = Inventory(store)
+        self.inventory = Inventory(store, self.checks)
         self.reach = Reach()
+        self.keys = Keys(store.roles.keys)
 
     def start(self) -> None:
         """Start recording decisions (when the settings and the store allow it)."""

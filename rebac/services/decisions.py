@@ -6,17 +6,25 @@ and schema version by the :class:`~rebac.services.recorder.DecisionRecorder`, of
 path. An error of the check is recorded too (result ``error``) and re-raised, so it fails closed.
 
 :class:`Decisions` serves the log: pages newest first with an opaque cursor, an export of every
-match, the recorder's counters and retention. Filters come from query parameters or CLI options
-through :func:`decision_filter`, which refuses malformed times and unknown results.
+match, one record by its id, the recorder's counters and retention. Filters come from query
+parameters or CLI options through :func:`decision_filter`, which refuses malformed times and
+unknown results.
+
+**One record by id.** A decision id is a UUIDv7 whose 48-bit millisecond field is the record's
+``decided_at`` (the recorder makes it so; see :mod:`rebac.services.recorder`). :meth:`Decisions.get`
+reads that time back and asks the log for the id within ``DECISION_ID_TIME_SLACK`` of it, so the
+PostgreSQL log, partitioned by day, reads the one partition of that day (two within the slack of
+midnight) instead of every day kept.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from rebac import errors, limits, opaque
@@ -40,6 +48,7 @@ if TYPE_CHECKING:
     from rebac.engine import Engine
 
 __all__ = [
+    "DECISION_ID_TIME_SLACK",
     "Decision",
     "DecisionPage",
     "DecisionScope",
@@ -48,6 +57,8 @@ __all__ = [
     "cap_context",
     "check_and_record",
     "decision_filter",
+    "decision_id_filter",
+    "decision_id_time",
     "result_of",
 ]
 
@@ -55,6 +66,9 @@ DEFAULT_PAGE_SIZE: Final = 100
 _EXPORT_PAGE: Final = 1000
 _CURSOR: Final = "the decision-log cursor"
 _CURSOR_DIGEST: Final = "decisions"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+DECISION_ID_TIME_SLACK: Final = timedelta(minutes=1)
+"""How far a record's ``decided_at`` may lie from the time its id embeds (clock steps, older ids)."""
 
 
 # --- what a decision records ------------------------------------------------------------------------
@@ -200,8 +214,8 @@ async def check_and_record(  # noqa: PLR0917 - the check's own positionals, as E
 
     if recorder is None:
         return Decision(None, *await evaluate())
-    decision_id = recorder.new_id()
     decided_at = recorder.now()
+    decision_id = recorder.new_id(decided_at)
     started = time.perf_counter()
     outcome: CheckResult | Exception
     trace: CheckTrace | None = None
@@ -273,6 +287,36 @@ def decision_filter(  # noqa: PLR0917 - one argument per query parameter
         result=kind,
         since=_time(since, "since"),
         until=_time(until, "until"),
+    )
+
+
+def decision_id_time(decision_id: str) -> datetime:
+    """The time a decision id embeds (its UUIDv7 millisecond field), aware UTC.
+
+    Raises:
+        InvalidInputError: the id is not a UUIDv7 (every decision id is one).
+    """
+    try:
+        parsed = uuid.UUID(decision_id)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.version != 7 or str(parsed) != decision_id.lower():
+        raise errors.InvalidInputError(
+            "a decision id is a UUIDv7 such as 0192f0c0-1a2b-7c3d-8e4f-0123456789ab",
+            details={"parameter": "decisionId"},
+        )
+    return _EPOCH + timedelta(milliseconds=parsed.int >> 80)
+
+
+def decision_id_filter(decision_id: str) -> DecisionFilter:
+    """The filter of one decision: its id, within ``DECISION_ID_TIME_SLACK`` of the time it embeds.
+
+    Raises:
+        InvalidInputError: the id is not a UUIDv7.
+    """
+    at = decision_id_time(decision_id)
+    return DecisionFilter(
+        decision_id=decision_id.lower(), since=at - DECISION_ID_TIME_SLACK, until=at + DECISION_ID_TIME_SLACK
     )
 
 
@@ -359,6 +403,22 @@ class Decisions:
         found = await self.log().query_decisions(flt, limit=size, after=after)
         next_cursor = _encode_cursor(found[-1].key) if len(found) == size else None
         return DecisionPage(tuple(found), next_cursor)
+
+    async def get(self, decision_id: str) -> DecisionRecord:
+        """The recorded decision ``decision_id`` (read from the day its id names; see the module).
+
+        Raises:
+            InvalidInputError: the id is not a UUIDv7.
+            NotFoundError: no such decision is recorded (never was, sampled out, not yet written,
+                or dropped by retention), or the store keeps no decision log.
+        """
+        flt = decision_id_filter(decision_id)
+        found = await self.log().query_decisions(flt, limit=1)
+        if not found:
+            raise errors.NotFoundError(
+                f"no decision {decision_id.lower()} is recorded", details={"decisionId": decision_id.lower()}
+            )
+        return found[0]
 
     async def export(self, flt: DecisionFilter, *, total: int | None = None) -> AsyncIterator[DecisionRecord]:
         """Every matching record (at most ``total``), newest first, read a page at a time."""

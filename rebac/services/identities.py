@@ -62,8 +62,10 @@ __all__ = [
     "Identity",
     "IdentityFlag",
     "InventoryPage",
+    "Ownership",
     "decision_lookup",
     "list_identities",
+    "ownership",
 ]
 
 DEFAULT_PAGE_SIZE: Final = 50
@@ -230,7 +232,9 @@ def _chain_of(graph: PrincipalGraph, non_human: frozenset[str]) -> _Chain:
     )
 
 
-async def _principal_chain(engine: Engine, subject: SubjectRef, revision: Revision, now: datetime) -> _Chain:
+async def _principal_chain(
+    engine: Engine, subject: SubjectRef, revision: Revision, now: datetime | None
+) -> _Chain:
     model = engine.model
     if model.definition(subject.type).acts_for is None:
         return _Chain(chain=(subject,))
@@ -240,6 +244,26 @@ async def _principal_chain(engine: Engine, subject: SubjectRef, revision: Revisi
         reason = str(exc.details.get("reason", "chain_unresolved"))
         return _Chain(chain=(subject,), error=reason, flags=frozenset({IdentityFlag.CHAIN_TOO_LONG}))
     return _chain_of(graph, frozenset(engine.settings.non_human_types))
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """Who owns an identity: the humans at the roots of its principal chain.
+
+    Attributes:
+        owners: The owners, as the inventory lists them (``owners`` of :class:`Identity`).
+        resolved: False when the chain could not be followed to its end (longer than the hop
+            limit, or too wide): the owners are then unknown, not absent.
+    """
+
+    owners: tuple[SubjectRef, ...]
+    resolved: bool
+
+
+async def ownership(engine: Engine, subject: SubjectRef, *, revision: Revision) -> Ownership:
+    """The owners of ``subject`` at ``revision``, computed exactly as the inventory computes them."""
+    chain = await _principal_chain(engine, subject, revision, None)
+    return Ownership(chain.owners, IdentityFlag.CHAIN_TOO_LONG not in chain.flags)
 
 
 async def _blast_size(engine: Engine, subject: SubjectRef, revision: Revision, budget: int) -> BlastSize:

@@ -36,7 +36,6 @@ import contextlib
 import logging
 import os
 import random
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -55,17 +54,31 @@ _PRUNE_EVERY_SECONDS: Final = 3600.0
 _POOL_IDS: Final = 256
 _RAND_MASK: Final = (1 << 62) - 1
 _MS_MASK: Final = (1 << 48) - 1
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MS: Final = timedelta(milliseconds=1)
+_STEP_BACK_MS: Final = 1000
+"""An id is at most this far (plus borrowed milliseconds) ahead of the time it was made for."""
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _epoch_ms(at: datetime) -> int:
+    """Whole Unix milliseconds of an aware time (the time a UUIDv7 embeds)."""
+    return (at - _EPOCH) // _MS
+
+
 class _Uuid7:
     """UUIDv7 texts (RFC 9562): 48-bit Unix milliseconds, then a 12-bit counter, then 62 random bits.
 
-    The counter keeps ids of one generator strictly increasing within a millisecond. The random
-    bits come from ``os.urandom``, read for many ids at once (one system call per ``_POOL_IDS``).
+    The milliseconds are those of the time given (the decision's ``decided_at``), so an id says
+    which day's partition holds its record. The counter keeps ids of one generator strictly
+    increasing within a millisecond; only when 4096 ids share one does an id borrow the next
+    millisecond. A clock that steps back by less than ``_STEP_BACK_MS`` keeps the order; one that
+    steps back further starts again at its own millisecond (the random bits keep ids unique).
+    The random bits come from ``os.urandom``, read for many ids at once (one system call per
+    ``_POOL_IDS``).
     """
 
     __slots__ = ("_counter", "_last_ms", "_pool")
@@ -75,9 +88,8 @@ class _Uuid7:
         self._counter = 0
         self._pool: list[int] = []
 
-    def __call__(self) -> str:
-        now_ms = time.time_ns() // 1_000_000
-        if now_ms <= self._last_ms:
+    def __call__(self, now_ms: int) -> str:
+        if self._last_ms - _STEP_BACK_MS <= now_ms <= self._last_ms:
             self._counter += 1
             if self._counter > 0xFFF:  # counter exhausted: borrow the next millisecond
                 self._last_ms += 1
@@ -164,9 +176,13 @@ class DecisionRecorder:
 
     # --- the request path -------------------------------------------------------------------------
 
-    def new_id(self) -> str:
-        """A fresh time-ordered decision id."""
-        return self._new_id()
+    def new_id(self, at: datetime | None = None) -> str:
+        """A fresh time-ordered decision id embedding ``at`` (default: the recorder's clock).
+
+        Pass the record's ``decided_at``: the id then names the day its record is kept in, which
+        is how ``GET /v1/decisions/{id}`` reads one partition only.
+        """
+        return self._new_id(_epoch_ms(self._clock() if at is None else at))
 
     def now(self) -> datetime:
         """The recorder's clock."""

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
 from rebac.engine.model import SchemaModel
-from rebac.errors import InvalidInputError, LimitExceededError, StoreError
+from rebac.errors import InvalidInputError, LimitExceededError, NotFoundError, StoreError
 from rebac.refs import Relationship, SubjectRef
 from rebac.store.base import (
     Consistency,
@@ -40,6 +40,7 @@ from rebac.store.revision import Revision
 __all__ = [
     "MAX_REVIEWED_RELATIONSHIPS",
     "MAX_REVIEW_NOTE_CHARS",
+    "Authorize",
     "IdentityStore",
     "ReviewState",
     "Reviewed",
@@ -54,7 +55,11 @@ __all__ = [
 MAX_REVIEWED_RELATIONSHIPS: Final = 1_000
 """Most reviewed relationships read per identity; an identity with more cannot be approved whole."""
 MAX_REVIEW_NOTE_CHARS: Final = 4_000
-_MAX_REVIEWER_CHARS: Final = 200
+_MAX_REVIEWER_CHARS: Final = 2_200
+"""Room for the canonical text of any subject (two 64-character type segments and a 1024-character id)."""
+
+Authorize = Callable[[Revision], Awaitable[None]]
+"""Called with the review's revision once the identity is known to exist; raises to refuse it."""
 
 
 class IdentityStore(TupleReader, IdentityReader, ReviewStore, Protocol):
@@ -268,12 +273,18 @@ async def record_review(
     non_human_types: Sequence[str] = (),
     revision: Revision | None = None,
     clock: Callable[[], datetime] = _utcnow,
+    authorize: Authorize | None = None,
 ) -> Review:
     """Approve ``subject``'s current reviewed relationships (at ``revision``, default the head).
 
+    Nothing is written unless every step passes: the input, the identity's existence, then
+    ``authorize`` (the caller's rule for who may review it, given the review's revision).
+
     Raises:
         InvalidInputError: not a plain identity of an inventory type, or a bad reviewer / note.
+        NotFoundError: no live relationship names the identity (as resource or plain subject).
         LimitExceededError: the identity has too many relationships to approve them whole.
+        AuthError: ``authorize`` refused the review.
     """
     if subject.relation is not None or subject.is_wildcard:
         raise InvalidInputError(f"a review names a plain object, not {subject}")
@@ -294,6 +305,10 @@ async def record_review(
     if revision is None:
         revision = await store.resolve(Consistency(ConsistencyMode.FULLY_CONSISTENT))
     reviewed = (await read_reviewed(store, model, subject.type, [subject.id], revision))[subject.id]
+    if not reviewed.named_by:
+        raise NotFoundError(
+            f"{subject} does not exist: no relationship names it", details={"subject": str(subject)}
+        )
     if reviewed.truncated:
         raise LimitExceededError(
             f"{subject} has more than {MAX_REVIEWED_RELATIONSHIPS} relationships to review",
@@ -301,6 +316,8 @@ async def record_review(
             maximum=MAX_REVIEWED_RELATIONSHIPS,
             actual=MAX_REVIEWED_RELATIONSHIPS + 1,
         )
+    if authorize is not None:
+        await authorize(revision)
     texts = reviewed.texts
     review = Review(
         subject=SubjectRef(subject.type, subject.id),

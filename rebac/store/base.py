@@ -278,9 +278,14 @@ class KeyStore(Protocol):
     """Stores scoped API keys, hashed: only ``sha256(secret)`` is kept, never the key text."""
 
     async def create_key(
-        self, key_id: str, secret_hash: str, scopes: frozenset[str], name: str = ""
+        self,
+        key_id: str,
+        secret_hash: str,
+        scopes: frozenset[str],
+        name: str = "",
+        subject: str | None = None,
     ) -> ApiKey:
-        """Store a new key (its hash only).
+        """Store a new key (its hash only), acting for ``subject`` (canonical text) when given.
 
         Raises:
             ConflictError: the id exists.

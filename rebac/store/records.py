@@ -238,7 +238,10 @@ class DecisionRecord:
 class DecisionFilter:
     """Selects decision records; ``None`` fields match everything.
 
-    ``since`` is inclusive and ``until`` exclusive.
+    ``since`` is inclusive and ``until`` exclusive. ``decision_id`` selects one record by its id
+    (UUID text); give it a time range too, so that a partitioned log reads only the days the
+    record can be in (:meth:`rebac.services.decisions.Decisions.get` derives the range from the
+    UUIDv7's embedded time).
     """
 
     subject: str | None = None
@@ -247,11 +250,13 @@ class DecisionFilter:
     result: DecisionResult | None = None
     since: datetime | None = None
     until: datetime | None = None
+    decision_id: str | None = None
 
     def matches(self, record: DecisionRecord) -> bool:
         """True when ``record`` is selected (used by the memory engine and tests)."""
         return (
-            (self.subject is None or record.subject == self.subject)
+            (self.decision_id is None or record.decision_id == self.decision_id)
+            and (self.subject is None or record.subject == self.subject)
             and (self.resource is None or record.resource == self.resource)
             and (self.permission is None or record.permission == self.permission)
             and (self.result is None or record.result is self.result)
@@ -314,6 +319,9 @@ class ApiKey:
         name: A label for people.
         created_at: When it was created.
         revoked_at: When it was revoked, or ``None``.
+        subject: Canonical text of the subject the key acts for (``user:alice``), or ``None``: a
+            key acting for no one (it may still call what its scopes allow, but nothing that needs
+            an acting subject, such as recording a review).
     """
 
     key_id: str
@@ -322,6 +330,7 @@ class ApiKey:
     name: str
     created_at: datetime
     revoked_at: datetime | None = None
+    subject: str | None = None
 
     @property
     def revoked(self) -> bool:

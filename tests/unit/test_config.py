@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rebac.config import Settings
+from rebac.errors import InvalidInputError
+from rebac.refs import parse_subject
 
 
 def test_defaults_use_the_embedded_database_under_rebac_home(tmp_path: Path) -> None:
@@ -47,3 +51,13 @@ def test_index_and_decision_batching_come_from_the_environment() -> None:
     assert settings.database.index is False
     assert settings.decisions.batch_size == 50
     assert settings.decisions.flush_seconds == 0.05
+
+
+def test_the_preshared_subject_is_one_plain_object() -> None:
+    assert Settings.from_env({}).api.preshared_subject is None
+    assert Settings.from_env({"REBAC_PRESHARED_SUBJECT": " "}).api.preshared_subject is None
+    subject = Settings.from_env({"REBAC_PRESHARED_SUBJECT": "user:alice"}).api.preshared_subject
+    assert subject == parse_subject("user:alice")
+    for bad in ("user:*", "team:eng#member", "alice", "User:alice"):
+        with pytest.raises(InvalidInputError):
+            Settings.from_env({"REBAC_PRESHARED_SUBJECT": bad})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rebac.api.controllers.authzen import AuthZenController, WellKnownController
 from rebac.api.controllers.decisions import DecisionsController
 from rebac.api.controllers.health import HealthController
+from rebac.api.controllers.keys import KeysController
 from rebac.api.controllers.permissions import PermissionsController
 from rebac.api.controllers.relationships import RelationshipsController
 from rebac.api.controllers.schema import SchemaController
@@ -14,6 +15,7 @@ __all__ = [
     "AuthZenController",
     "DecisionsController",
     "HealthController",
+    "KeysController",
     "PermissionsController",
     "RelationshipsController",
     "SchemaController",

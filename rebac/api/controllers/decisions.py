@@ -2,32 +2,56 @@
 
 ``GET /v1/decisions`` filters by ``subject``, ``resource``, ``permission``, ``result`` and a time
 range (``since`` inclusive, ``until`` exclusive; ISO 8601, UTC when no offset is given), newest
-first, one page at a time (``limit``, ``cursor`` from the previous page's ``nextCursor``).
-``/v1/decisions/export`` takes the same filters and streams every matching record as NDJSON (one
-JSON object per line; an error mid-stream ends it with an ``{"error": problem}`` line).
-``/v1/decisions/stats`` shows the recorder's counters, including the records dropped under
-overload.
+first, one page at a time (``limit``, ``cursor`` from the previous page's ``nextCursor``). Any other
+query parameter is a 400 problem naming it (a misspelt filter would otherwise widen the answer
+silently; one decision by its id is ``GET /v1/decisions/{decisionId}``).
+``/v1/decisions/export`` takes the same filters (and refuses unknown ones the same way) and streams
+every matching record as NDJSON (one JSON object per line; an error mid-stream ends it with an
+``{"error": problem}`` line). ``/v1/decisions/stats`` shows the recorder's counters, including the
+records dropped under overload. ``/v1/decisions/{decisionId}`` is one record, in the shape of the
+list's items (400 for an id that is no UUIDv7, 404 when none is recorded).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
+from typing import Annotated, Any, Final
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
+from litestar.params import FromQuery, PathParameter
 from litestar.response import Stream
 
 from rebac.api import convert, dto
 from rebac.api.auth import require_scope
 from rebac.api.controllers._streaming import NDJSON
 from rebac.api.problems import problem_for, problem_responses
+from rebac.errors import InvalidInputError
 from rebac.services.core import Services
 from rebac.services.decisions import decision_filter, page_size
 from rebac.services.types import DecisionRecord
 
 __all__ = ["DecisionsController"]
+
+_FILTERS: Final = frozenset({"subject", "resource", "permission", "result", "since", "until", "limit"})
+_LIST_PARAMETERS: Final = _FILTERS | {"cursor"}
+
+
+def _refuse_unknown(request: Request[Any, Any, Any], known: Collection[str]) -> None:
+    """Raise a 400 naming the first query parameter that is not in ``known``.
+
+    Raises:
+        InvalidInputError: an unknown query parameter.
+    """
+    unknown = sorted(set(request.query_params) - set(known))
+    if not unknown:
+        return
+    hint = " (one decision by its id: GET /v1/decisions/{decisionId})" if "decisionId" in unknown else ""
+    raise InvalidInputError(
+        f"unknown query parameter {unknown[0]!r}; the filters are {', '.join(sorted(known))}{hint}",
+        details={"parameter": unknown[0], "unknown": unknown},
+    )
 
 
 async def _lines(records: AsyncIterator[DecisionRecord]) -> AsyncIterator[bytes]:
@@ -49,6 +73,7 @@ class DecisionsController(Controller):
     @get("/", operation_id="ListDecisions", responses=problem_responses())
     async def list_decisions(
         self,
+        request: Request[Any, Any, Any],
         services: NamedDependency[Services],
         *,
         subject: FromQuery[str | None] = None,
@@ -60,7 +85,11 @@ class DecisionsController(Controller):
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> dto.DecisionPage:
-        """Recorded decisions, newest first, one page (NDJSON of every match: ``/export``)."""
+        """Recorded decisions, newest first, one page (NDJSON of every match: ``/export``).
+
+        An unknown query parameter is a 400 problem naming it.
+        """
+        _refuse_unknown(request, _LIST_PARAMETERS)
         flt = decision_filter(subject, resource, permission, result, since, until)
         page = await services.decisions.page(flt, limit=limit, cursor=cursor)
         return dto.DecisionPage(
@@ -70,6 +99,7 @@ class DecisionsController(Controller):
     @get("/export", operation_id="ExportDecisions", media_type=NDJSON, responses=problem_responses())
     async def export(
         self,
+        request: Request[Any, Any, Any],
         services: NamedDependency[Services],
         *,
         subject: FromQuery[str | None] = None,
@@ -81,6 +111,7 @@ class DecisionsController(Controller):
         limit: FromQuery[int | None] = None,
     ) -> Stream:
         """Every matching decision (at most ``limit`` when given) as NDJSON, newest first."""
+        _refuse_unknown(request, _FILTERS)
         flt = decision_filter(subject, resource, permission, result, since, until)
         decisions = services.decisions
         decisions.log()  # no decision log is a 404 before the stream starts
@@ -105,3 +136,18 @@ class DecisionsController(Controller):
             failed=found.failed,
             batches=found.batches,
         )
+
+    @get("/{decisionId:str}", operation_id="GetDecision", responses=problem_responses())
+    async def get_decision(
+        self,
+        decision_id: Annotated[
+            str, PathParameter(name="decisionId", description="The decisionId a check returned (UUIDv7).")
+        ],
+        services: NamedDependency[Services],
+    ) -> dto.DecisionOut:
+        """One recorded decision by its id (the ``decisionId`` a check returned).
+
+        400 for an id that is no UUIDv7; 404 when no such decision is recorded (never made,
+        sampled out, not written yet, or past retention).
+        """
+        return convert.decision_dto(await services.decisions.get(decision_id))

@@ -1,7 +1,13 @@
 """``/v1/identities`` and ``/v1/reviews`` (scope ``admin``): the non-human identity inventory.
 
-Thin: query parameters / DTO -> refs -> :mod:`rebac.services.identities` / :mod:`rebac.services.reviews`
--> DTO. Reads are fully consistent (an admin view, not the check path).
+Thin: query parameters / DTO -> refs -> :mod:`rebac.services.inventory` -> DTO. Reads are fully
+consistent (an admin view, not the check path).
+
+``POST /v1/reviews`` records the review in the name of the subject the API key acts for, under the
+rule of :mod:`rebac.services.inventory`: 404 for an identity no relationship names, 403
+(``subject-required``) for a key acting for no subject, 403 (``not-permitted``) for an owner of
+the identity (unless its type's ``permission review`` allows her) or for a reviewer the type's
+``permission review`` denies. A body that still sends ``reviewer`` is a 400 naming the field.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
-from rebac.api.auth import require_scope
+from rebac.api import convert
+from rebac.api.auth import Principal, require_scope
 from rebac.api.dto import (
     BlastRadiusSize,
     IdentitiesResponse,
@@ -127,16 +134,28 @@ class IdentitiesController(Controller):
             next_cursor=page.cursor,
         )
 
-    @post("/reviews", operation_id="RecordReview", status_code=200, responses=problem_responses())
+    @post("/reviews", operation_id="RecordReview", status_code=200, responses=problem_responses(422))
     async def record(
         self,
         data: JSONBody[ReviewRequest],
         services: NamedDependency[Services],
         current: NamedDependency[Current],
+        principal: NamedDependency[Principal],
     ) -> ReviewResponse:
-        """Approve the identity's current grants (and delegation edges) at the head revision."""
-        subject = SubjectRef(data.subject.object_type, data.subject.object_id)
-        review = await services.inventory.review(current, subject, reviewer=data.reviewer, note=data.note)
+        """Approve the identity's current grants (and delegation edges) at the head, as the key's subject.
+
+        Refused with 403 for a key acting for no subject, for an owner of the identity (unless the
+        type's ``permission review`` allows her) and for a reviewer that permission denies; 404
+        for an identity that no relationship names. Nothing is written for a refused review.
+        """
+        target = convert.object_of(data.subject)
+        review = await services.inventory.review_as(
+            current,
+            SubjectRef(target.type, target.id),
+            reviewer=principal.subject,
+            note=data.note,
+            caller=principal.key_id,
+        )
         return ReviewResponse(
             review=_review(review), reviewed_at=ZedToken(services.token_for(review.revision))
         )

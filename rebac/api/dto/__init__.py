@@ -91,6 +91,7 @@ from rebac.api.dto._identities import (
     ReviewsResponse,
     ReviewStateInfo,
 )
+from rebac.api.dto._keys import KeyCreated, KeyCreateRequest, KeyInfo, KeyRevoked, KeysResponse
 
 __all__ = [
     "AlgebraicSubjectSet",
@@ -122,6 +123,11 @@ __all__ = [
     "IdentityGrant",
     "IdentityInfo",
     "ImportResponse",
+    "KeyCreateRequest",
+    "KeyCreated",
+    "KeyInfo",
+    "KeyRevoked",
+    "KeysResponse",
     "LookupPermissionshipValue",
     "LookupResourcesRequest",
     "LookupResourcesResponse",

@@ -102,11 +102,14 @@ class IdentitiesResponse(_Out):
     next_cursor: str | None = None
 
 
-class ReviewRequest(_In):
-    """``POST /v1/reviews``: approve the identity's current grants."""
+class ReviewRequest(_In, forbid_unknown_fields=True):
+    """``POST /v1/reviews``: approve the identity's current grants.
+
+    The reviewer is the subject the API key acts for, not a field: a body that still sends
+    ``reviewer`` (or any other unknown field) is refused with a 400 naming it.
+    """
 
     subject: ObjectReference
-    reviewer: str
     note: str = ""
 
 

@@ -21,16 +21,21 @@ class MemoryKeyStore:
         """Nothing to release."""
 
     async def create_key(
-        self, key_id: str, secret_hash: str, scopes: frozenset[str], name: str = ""
+        self,
+        key_id: str,
+        secret_hash: str,
+        scopes: frozenset[str],
+        name: str = "",
+        subject: str | None = None,
     ) -> ApiKey:
-        """Store a new key.
+        """Store a new key, acting for ``subject`` (canonical text) when given.
 
         Raises:
             ConflictError: the id exists.
         """
         if key_id in self._keys:
             raise ConflictError("an API key with this id already exists")
-        key = ApiKey(key_id, secret_hash, frozenset(scopes), name, datetime.now(UTC))
+        key = ApiKey(key_id, secret_hash, frozenset(scopes), name, datetime.now(UTC), subject=subject)
         self._keys[key_id] = key
         return key
 

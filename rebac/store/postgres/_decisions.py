@@ -120,6 +120,14 @@ def _record(row: sa.Row[Any]) -> DecisionRecord:
     )
 
 
+def _exact_id(text: str) -> sa.ColumnElement[bool]:
+    """``decision_id = ?``; text that is no UUID names no record (and reaches no SQL)."""
+    try:
+        return _D.decision_id == uuid.UUID(text)
+    except ValueError:
+        return sa.false()
+
+
 def _select(flt: DecisionFilter, limit: int, after: DecisionKey | None) -> sa.Select[Any]:
     where: list[sa.ColumnElement[bool]] = []
     for column, value in (
@@ -134,6 +142,8 @@ def _select(flt: DecisionFilter, limit: int, after: DecisionKey | None) -> sa.Se
         where.append(_D.decided_at >= flt.since)
     if flt.until is not None:
         where.append(_D.decided_at < flt.until)
+    if flt.decision_id is not None:
+        where.append(_exact_id(flt.decision_id))
     if after is not None:
         where.append(sa.tuple_(_D.decided_at, _D.decision_id) < sa.tuple_(after[0], uuid.UUID(after[1])))
     return (

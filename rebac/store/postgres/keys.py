@@ -40,9 +40,15 @@ def _translate() -> Iterator[None]:
         raise StoreUnavailableError("the database is unreachable") from None
 
 
-def _row(row: sa.Row[tuple[str, str, list[str], str, datetime, datetime | None]]) -> ApiKey:
+def _row(row: sa.Row[tuple[str, str, list[str], str, datetime, datetime | None, str | None]]) -> ApiKey:
     return ApiKey(
-        row.key_id, row.secret_hash, frozenset(row.scopes), row.name, row.created_at, row.revoked_at
+        row.key_id,
+        row.secret_hash,
+        frozenset(row.scopes),
+        row.name,
+        row.created_at,
+        row.revoked_at,
+        row.subject,
     )
 
 
@@ -65,14 +71,19 @@ class PostgresKeyStore:
         await self._engine.dispose()
 
     async def create_key(
-        self, key_id: str, secret_hash: str, scopes: frozenset[str], name: str = ""
+        self,
+        key_id: str,
+        secret_hash: str,
+        scopes: frozenset[str],
+        name: str = "",
+        subject: str | None = None,
     ) -> ApiKey:
-        """Store a new key (its hash only).
+        """Store a new key (its hash only), acting for ``subject`` (canonical text) when given.
 
         Raises:
             ConflictError: the id exists.
         """
-        key = ApiKey(key_id, secret_hash, frozenset(scopes), name, datetime.now(UTC))
+        key = ApiKey(key_id, secret_hash, frozenset(scopes), name, datetime.now(UTC), subject=subject)
         with _translate():
             async with self._engine.begin() as conn:
                 await conn.execute(
@@ -82,6 +93,7 @@ class PostgresKeyStore:
                         scopes=sorted(key.scopes),
                         name=key.name,
                         created_at=key.created_at,
+                        subject=key.subject,
                     )
                 )
         return key

@@ -250,5 +250,6 @@ api_key: Final = sa.Table(
     sa.Column("name", sa.Text(), nullable=False, server_default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("subject", sa.Text(), nullable=True),  # canonical text of the subject the key acts for
     comment="API keys: only sha256(secret) is stored. Lookup shape: key_id = ? (PK).",
 )

@@ -46,6 +46,7 @@ class FakeKey:
     secret_hash: str
     scopes: frozenset[str]
     revoked: bool = False
+    subject: str | None = None
 
 
 @dataclass
@@ -54,9 +55,9 @@ class FakeKeys:
 
     rows: dict[str, FakeKey] = field(default_factory=dict)
 
-    def add(self, *scopes: str) -> GeneratedKey:
+    def add(self, *scopes: str, subject: str | None = None) -> GeneratedKey:
         key = generate_key()
-        self.rows[key.key_id] = FakeKey(key.key_id, key.secret_hash, frozenset(scopes))
+        self.rows[key.key_id] = FakeKey(key.key_id, key.secret_hash, frozenset(scopes), subject=subject)
         return key
 
     async def find_key(self, key_id: str) -> FakeKey | None:

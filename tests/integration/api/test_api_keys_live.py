@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
+from alembic import command
 from api_helpers import SCHEMA, check_body
 from live_server import KEY, REBAC, free_port, start, stop, wait_ready
 
@@ -17,7 +19,7 @@ from rebac.errors import ConflictError
 from rebac.services.keys import generate_key
 from rebac.store.memory import MemoryKeyStore
 from rebac.store.postgres import PostgresKeyStore
-from rebac.store.postgres.migrate import upgrade_to_head
+from rebac.store.postgres.migrate import alembic_config, upgrade_to_head
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +55,47 @@ async def test_key_table_create_find_list_revoke(key_store: PostgresKeyStore) ->
     revoked = await key_store.find_key(key.key_id)
     assert revoked is not None
     assert revoked.revoked
+
+
+async def test_key_table_stores_and_returns_the_subject(key_store: PostgresKeyStore) -> None:
+    acting, plain = generate_key(), generate_key()
+    created = await key_store.create_key(
+        acting.key_id, acting.secret_hash, frozenset({"admin"}), "reviewer", subject="user:alice"
+    )
+    assert created.subject == "user:alice"
+    await key_store.create_key(plain.key_id, plain.secret_hash, frozenset({"check"}))
+    found = await key_store.find_key(acting.key_id)
+    assert found is not None
+    assert found.subject == "user:alice"
+    assert (await key_store.find_key(plain.key_id)) is not None
+    assert {k.key_id: k.subject for k in await key_store.list_keys()} == {
+        acting.key_id: "user:alice",
+        plain.key_id: None,
+    }
+    await key_store.revoke_key(acting.key_id)
+    revoked = await key_store.find_key(acting.key_id)
+    assert revoked is not None
+    assert revoked.subject == "user:alice"
+    assert revoked.revoked_at is not None
+
+
+def test_keys_created_before_the_subject_column_act_for_no_subject(empty_database_url: str) -> None:
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "7a3e5c1d9b20")  # the revision before api_key.subject
+    libpq = empty_database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO api_key (key_id, secret_hash, scopes, name, created_at) "
+            "VALUES ('old1', %s, ARRAY['check'], 'old', now())",
+            ("0" * 64,),
+        )
+    upgrade_to_head(empty_database_url)
+    with psycopg.connect(libpq) as conn:
+        row = conn.execute("SELECT key_id, subject FROM api_key").fetchall()
+    assert row == [("old1", None)]
+    command.downgrade(config, "7a3e5c1d9b20")  # and back: the column goes, the key stays
+    with psycopg.connect(libpq) as conn:
+        assert conn.execute("SELECT key_id FROM api_key").fetchall() == [("old1",)]
 
 
 def _keys_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -145,3 +145,62 @@ async def test_admin_scope_is_required_and_stats_count(seeded: Client, keys: Fak
     assert stats["written"] >= 1
     assert stats["recorded"] == stats["written"] + stats["queued"] + stats["failed"]
     assert stats["dropped"] == 0
+
+
+async def test_one_decision_by_its_id(seeded: Client) -> None:
+    allowed = await _check(seeded, "tom")
+    denied = await _check(seeded, "bob")
+    await _flush(seeded)
+    listed = {d["decisionId"]: d for d in (await _list(seeded))["decisions"]}
+    for made in (allowed, denied):
+        response = await seeded.get(f"/v1/decisions/{made['decisionId']}", headers=AUTH)
+        assert response.status_code == 200, response.text
+        assert response.json() == listed[made["decisionId"]]  # the shape of the list's items
+    assert (await seeded.get(f"/v1/decisions/{denied['decisionId']}", headers=AUTH)).json()["result"] == (
+        "denied"
+    )
+
+
+async def test_an_unknown_or_malformed_decision_id_is_a_problem(seeded: Client, keys: FakeKeys) -> None:
+    made = await _check(seeded, "tom")
+    await _flush(seeded)
+    unknown = made["decisionId"][:-12] + "000000000000"  # the same day and time, another id
+    assert unknown != made["decisionId"]
+    missing = await seeded.get(f"/v1/decisions/{unknown}", headers=AUTH)
+    assert missing.status_code == 404, missing.text
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert missing.json()["type"] == "urn:rebac:problem:not-found"
+    assert missing.json()["decisionId"] == unknown
+    for text in ("not-a-uuid", "6f1c6a4e-3b1f-4c1e-9a1e-2b3c4d5e6f70"):  # a UUIDv4 is no decision id
+        malformed = await seeded.get(f"/v1/decisions/{text}", headers=AUTH)
+        assert malformed.status_code == 400, malformed.text
+        assert malformed.json()["type"] == "urn:rebac:problem:invalid-input"
+    checker = keys.add("check")
+    refused = await seeded.get(
+        f"/v1/decisions/{made['decisionId']}", headers={"Authorization": f"Bearer {checker.text}"}
+    )
+    assert refused.status_code == 403
+    # the static routes still win over the id route
+    assert (await seeded.get("/v1/decisions/stats", headers=AUTH)).json()["enabled"] is True
+
+
+async def test_an_unknown_query_parameter_is_a_problem_naming_it(seeded: Client) -> None:
+    made = await _check(seeded, "tom")
+    await _flush(seeded)
+    for path in ("/v1/decisions", "/v1/decisions/export"):
+        response = await seeded.get(path, params={"decisionId": made["decisionId"]}, headers=AUTH)
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert body["type"] == "urn:rebac:problem:invalid-input"
+        assert body["parameter"] == "decisionId"
+        assert "decisionId" in body["detail"]
+        assert "/v1/decisions/{decisionId}" in body["detail"]
+    typo = await seeded.get("/v1/decisions", params={"subjekt": "user:tom", "limit": 5}, headers=AUTH)
+    assert typo.status_code == 400
+    assert typo.json()["parameter"] == "subjekt"
+    cursor = await seeded.get("/v1/decisions/export", params={"cursor": "x"}, headers=AUTH)
+    assert cursor.status_code == 400  # export has no cursor: it streams everything
+    assert cursor.json()["parameter"] == "cursor"
+    # every documented filter is still accepted
+    known = {"subject": "user:tom", "resource": "document:d1", "permission": "view", "result": "allowed"}
+    assert len((await _list(seeded, **known, since="2000-01-01T00:00:00Z", limit=10))["decisions"]) >= 1

@@ -6,6 +6,7 @@ so an example that drifts from the API fails here. The same harness can run the 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from live_server import KEY, free_port, start, stop, wait_ready
 
@@ -58,9 +60,8 @@ def test_demo_prints_a_working_curl(demo_server: tuple[str, Path]) -> None:
     assert '"permissionship":"PERMISSIONSHIP_HAS_PERMISSION"' in done.stdout, done.stderr
 
 
-def test_every_doc_example_runs(demo_server: tuple[str, Path]) -> None:
-    assert shutil.which("curl") is not None, "the documentation examples need curl"
-    base, _ = demo_server
+def run_blocks(base: str) -> dict[str, str]:
+    """Run every shell block of ``docs/api.md`` against ``base``, in order; return each one's output."""
     blocks = shell_blocks(DOC.read_text(encoding="utf-8"))
     assert len(blocks) > 5
     env = {
@@ -71,6 +72,7 @@ def test_every_doc_example_runs(demo_server: tuple[str, Path]) -> None:
         "REBAC_KEY": KEY,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
+    outputs: dict[str, str] = {}
     for block in blocks:
         if "rebac serve" in block:
             continue  # the server is already running
@@ -88,3 +90,48 @@ def test_every_doc_example_runs(demo_server: tuple[str, Path]) -> None:
         assert done.returncode == 0, (
             f"example failed:\n{block}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
         )
+        outputs[block] = done.stdout
+    return outputs
+
+
+def test_every_doc_example_runs(demo_server: tuple[str, Path]) -> None:
+    assert shutil.which("curl") is not None, "the documentation examples need curl"
+    base, _ = demo_server
+    outputs = run_blocks(base)
+    # the examples of the key, decision and review endpoints did what the text says
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=base, timeout=10) as http:
+        keys = {key["name"]: key for key in http.get("/v1/keys", headers=auth).json()["keys"]}
+        reviews = http.get("/v1/reviews", params={"subject": "agent:planner"}, headers=auth).json()
+    assert keys["ci"]["subject"] == "user:alice"
+    assert keys["ci"]["revokedAt"] is not None  # the DELETE example revoked it
+    assert keys["security review"]["subject"] == "user:sec"
+    assert keys["security review"]["revokedAt"] is None
+    assert [(r["reviewer"], r["note"]) for r in reviews["reviews"]] == [("user:sec", "quarterly")]
+    (one_decision,) = (out for block, out in outputs.items() if "/v1/decisions/$DECISION" in block)
+    decision = json.loads(one_decision)  # the decision of the block's own check, read back by its id
+    assert (decision["subject"], decision["permission"], decision["resource"]) == (
+        "agent:planner",
+        "view",
+        "document:roadmap",
+    )
+    (created,) = (out for block, out in outputs.items() if 'echo "$CREATED"' in block)
+    assert json.loads(created.splitlines()[0])["subject"] == "user:alice"  # the created key, as echoed
+
+
+def test_the_docs_show_every_endpoint_of_the_keys_decisions_and_reviews(
+    demo_server: tuple[str, Path],
+) -> None:
+    base, _ = demo_server
+    text = "\n".join(shell_blocks(DOC.read_text(encoding="utf-8")))
+    for shown in (
+        "$URL/v1/keys ",
+        "-X DELETE $URL/v1/keys/$KEY_ID",
+        "$URL/v1/decisions/$DECISION",
+        "$URL/v1/reviews ",
+    ):
+        assert shown in text, shown
+    assert '"reviewer"' not in text  # the reviewer is the key's subject, never a body field
+    with httpx.Client(base_url=base, timeout=10) as http:
+        spec = http.get("/schema/openapi.json").json()
+    assert {"/v1/keys", "/v1/keys/{keyId}", "/v1/decisions/{decisionId}"} <= set(spec["paths"])

@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_helpers import AUTH, Client, FakeKeys, obj, touch
+from api_helpers import AUTH, Client, FakeKeys, obj, settings, touch
+from litestar.testing import AsyncTestClient
+
+from rebac.api.app import create_app
+from rebac.refs import parse_subject
 
 pytestmark = pytest.mark.integration
 
@@ -24,11 +28,44 @@ definition doc {
 """
 
 
-async def post(client: Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post(path, json=body, headers=AUTH)
+AGENTS_WITH_REVIEW = """
+definition user {}
+
+definition agent {
+    relation principal: user | agent
+    relation owner: user
+    relation auditor: user
+    permission review = owner + auditor
+    acts_for principal
+}
+
+definition doc {
+    relation viewer: user | agent
+    permission view = viewer
+}
+"""
+
+
+async def post(
+    client: Client, path: str, body: dict[str, Any], headers: dict[str, str] = AUTH
+) -> dict[str, Any]:
+    response = await client.post(path, json=body, headers=headers)
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def acting_for(keys: FakeKeys, subject: str, *scopes: str) -> dict[str, str]:
+    """Headers of a new key (``admin`` unless scopes are given) that acts for ``subject``."""
+    key = keys.add(*(scopes or ("admin",)), subject=subject)
+    return {"Authorization": f"Bearer {key.text}"}
+
+
+async def reviews_of(client: Client, subject: str) -> list[dict[str, Any]]:
+    response = await client.get(f"/v1/reviews?subject={subject}", headers=AUTH)
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["reviews"]
+    return found
 
 
 async def inventory(client: Client, query: str = "") -> dict[str, Any]:
@@ -38,7 +75,7 @@ async def inventory(client: Client, query: str = "") -> dict[str, Any]:
     return result
 
 
-async def test_inventory_review_and_flag_after_a_new_grant(client: Client) -> None:
+async def test_inventory_review_and_flag_after_a_new_grant(client: Client, keys: FakeKeys) -> None:
     await post(client, "/v1/schema/write", {"schema": AGENTS})
     updates = [
         touch("agent", "planner", "principal", "user", "alice"),
@@ -68,9 +105,11 @@ async def test_inventory_review_and_flag_after_a_new_grant(client: Client) -> No
     review = await post(
         client,
         "/v1/reviews",
-        {"subject": obj("agent", "search"), "reviewer": "sec-team", "note": "quarterly"},
+        {"subject": obj("agent", "search"), "note": "quarterly"},
+        headers=acting_for(keys, "user:sec"),
     )
-    assert review["review"]["reviewer"] == "sec-team"
+    assert review["review"]["reviewer"] == "user:sec"  # the key's subject, as canonical text
+    assert review["review"]["note"] == "quarterly"
     assert "doc:1#viewer@agent:search" in review["review"]["grants"]
     assert review["reviewedAt"]["token"]
 
@@ -111,18 +150,134 @@ async def test_pagination_and_errors(client: Client, keys: FakeKeys) -> None:
     assert bad.headers["content-type"].startswith("application/problem+json")
     bad = await client.get("/v1/identities?cursor=nope", headers=AUTH)
     assert bad.status_code == 400
-    bad = await client.post(
-        "/v1/reviews", json={"subject": obj("user", "alice"), "reviewer": "x"}, headers=AUTH
-    )
+    reviewer = acting_for(keys, "user:sec")
+    bad = await client.post("/v1/reviews", json={"subject": obj("user", "alice")}, headers=reviewer)
     assert bad.status_code == 400
+    bad = await client.post("/v1/reviews", json={"subject": obj("agent", "a b")}, headers=reviewer)
+    assert bad.status_code == 400
+    assert bad.json()["type"] == "urn:rebac:problem:malformed-reference"
 
-    check_only = keys.add("check")
+    check_only = keys.add("check", subject="user:sec")
     denied = await client.get("/v1/identities", headers={"Authorization": f"Bearer {check_only.text}"})
     assert denied.status_code == 403
     denied = await client.post(
         "/v1/reviews",
-        json={"subject": obj("agent", "a1"), "reviewer": "x"},
+        json={"subject": obj("agent", "a1")},
         headers={"Authorization": f"Bearer {check_only.text}"},
     )
     assert denied.status_code == 403
+    assert denied.json()["type"] == "urn:rebac:problem:forbidden"
     assert (await client.get("/v1/reviews")).status_code == 401
+    assert await reviews_of(client, "agent:a1") == []
+
+
+async def test_a_body_that_still_names_the_reviewer_is_refused(client: Client, keys: FakeKeys) -> None:
+    await post(client, "/v1/schema/write", {"schema": AGENTS})
+    await post(client, "/v1/relationships/write", {"updates": [touch("doc", "1", "viewer", "agent", "a1")]})
+    old = await client.post(
+        "/v1/reviews",
+        json={"subject": obj("agent", "a1"), "reviewer": "sec-team"},
+        headers=acting_for(keys, "user:sec"),
+    )
+    assert old.status_code == 400, old.text
+    assert old.headers["content-type"].startswith("application/problem+json")
+    assert any("reviewer" in error["message"] for error in old.json()["errors"])
+    assert await reviews_of(client, "agent:a1") == []
+
+
+async def test_an_unknown_identity_is_not_found_and_nothing_is_written(
+    client: Client, keys: FakeKeys
+) -> None:
+    await post(client, "/v1/schema/write", {"schema": AGENTS})
+    await post(client, "/v1/relationships/write", {"updates": [touch("doc", "1", "viewer", "agent", "a1")]})
+    missing = await client.post(
+        "/v1/reviews", json={"subject": obj("agent", "ghost")}, headers=acting_for(keys, "user:sec")
+    )
+    assert missing.status_code == 404, missing.text
+    assert missing.json()["type"] == "urn:rebac:problem:not-found"
+    assert "agent:ghost" in missing.json()["detail"]
+    assert await reviews_of(client, "agent:ghost") == []
+
+
+async def test_a_key_acting_for_no_subject_cannot_review(client: Client, keys: FakeKeys) -> None:
+    await post(client, "/v1/schema/write", {"schema": AGENTS})
+    await post(client, "/v1/relationships/write", {"updates": [touch("doc", "1", "viewer", "agent", "a1")]})
+    for headers in (AUTH, {"Authorization": f"Bearer {keys.add('admin').text}"}):
+        refused = await client.post("/v1/reviews", json={"subject": obj("agent", "a1")}, headers=headers)
+        assert refused.status_code == 403, refused.text
+        body = refused.json()
+        assert body["type"] == "urn:rebac:problem:subject-required"
+        assert "acts for no subject" in body["detail"]
+        assert "POST /v1/keys" in body["detail"]
+        assert "REBAC_PRESHARED_SUBJECT" in body["detail"]
+    assert await reviews_of(client, "agent:a1") == []
+
+
+async def test_without_permission_review_an_owner_is_refused_and_others_may(
+    client: Client, keys: FakeKeys
+) -> None:
+    await post(client, "/v1/schema/write", {"schema": AGENTS})
+    updates = [
+        touch("agent", "planner", "principal", "user", "alice"),
+        touch("agent", "search", "principal", "agent", "planner"),
+        touch("doc", "1", "viewer", "agent", "search"),
+    ]
+    await post(client, "/v1/relationships/write", {"updates": updates})
+    for identity in ("planner", "search"):  # alice is at the root of both chains
+        refused = await client.post(
+            "/v1/reviews", json={"subject": obj("agent", identity)}, headers=acting_for(keys, "user:alice")
+        )
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["type"] == "urn:rebac:problem:not-permitted"
+        assert "user:alice owns" in refused.json()["detail"]
+        assert "permission review" in refused.json()["detail"]
+        assert await reviews_of(client, f"agent:{identity}") == []
+    allowed = await post(
+        client, "/v1/reviews", {"subject": obj("agent", "search")}, headers=acting_for(keys, "user:bob")
+    )
+    assert allowed["review"]["reviewer"] == "user:bob"
+    assert [r["reviewer"] for r in await reviews_of(client, "agent:search")] == ["user:bob"]
+
+
+async def test_permission_review_decides_who_may_review(client: Client, keys: FakeKeys) -> None:
+    await post(client, "/v1/schema/write", {"schema": AGENTS_WITH_REVIEW})
+    updates = [
+        touch("agent", "planner", "principal", "user", "alice"),
+        touch("agent", "planner", "owner", "user", "alice"),
+        touch("agent", "planner", "auditor", "user", "carol"),
+        touch("doc", "1", "viewer", "agent", "planner"),
+    ]
+    await post(client, "/v1/relationships/write", {"updates": updates})
+    owner = await post(
+        client, "/v1/reviews", {"subject": obj("agent", "planner")}, headers=acting_for(keys, "user:alice")
+    )
+    assert owner["review"]["reviewer"] == "user:alice"  # the schema lets the owner review
+    auditor = await post(
+        client, "/v1/reviews", {"subject": obj("agent", "planner")}, headers=acting_for(keys, "user:carol")
+    )
+    assert auditor["review"]["reviewer"] == "user:carol"
+    denied = await client.post(
+        "/v1/reviews", json={"subject": obj("agent", "planner")}, headers=acting_for(keys, "user:bob")
+    )
+    assert denied.status_code == 403, denied.text
+    body = denied.json()
+    assert body["type"] == "urn:rebac:problem:not-permitted"
+    assert "lacks the 'review' permission" in body["detail"]
+    assert body["reviewer"] == "user:bob"
+    assert [r["reviewer"] for r in await reviews_of(client, "agent:planner")] == ["user:carol", "user:alice"]
+
+
+async def test_the_preshared_key_reviews_as_its_configured_subject(pg_store: Any) -> None:
+    app = create_app(
+        settings(preshared_subject=parse_subject("user:sec")),
+        store=pg_store,
+        schema_refresh_seconds=0,
+        key_cache_seconds=0,
+    )
+    async with AsyncTestClient(app) as client:
+        await post(client, "/v1/schema/write", {"schema": AGENTS})
+        await post(
+            client, "/v1/relationships/write", {"updates": [touch("doc", "1", "viewer", "agent", "a1")]}
+        )
+        review = await post(client, "/v1/reviews", {"subject": obj("agent", "a1")})
+        assert review["review"]["reviewer"] == "user:sec"

@@ -132,6 +132,10 @@ def test_unreachable_database_fails_without_leaking_the_password(tmp_path: Path)
     output = log.read_text(errors="replace")
     assert PASSWORD not in output
     assert KEY not in output
+    assert proc.returncode == 1
+    # one line saying what is wrong and what to do, before any worker starts (no traceback)
+    said = f"Error: the database at 127.0.0.1:{make_url(url).port} is not reachable: start PostgreSQL or set"
+    assert output.strip().splitlines() == [f"{said} REBAC_DATABASE_URL"], output
 
 
 def _cli(base: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy.dialects import postgresql as pg_dialect
 
 from rebac.errors import StoreError
+from rebac.services.decisions import decision_id_filter
+from rebac.services.recorder import DecisionRecorder
 from rebac.store.base import DecisionFilter, DecisionLog, DecisionRecord, DecisionResult, TupleStore
-from rebac.store.postgres._decisions import partition_name
+from rebac.store.postgres._decisions import _select, partition_name
 
 pytestmark = pytest.mark.integration
 
@@ -157,3 +161,50 @@ async def test_a_partition_dropped_by_another_process_is_recreated(store_factory
         again = rec(2)
         await log.append_decisions([again])
         assert await log.query_decisions(DecisionFilter(), limit=10) == [again]
+
+
+async def test_an_exact_decision_id_selects_one_record(store: TupleStore) -> None:
+    log = log_of(store)
+    records = [rec(i) for i in range(5)]
+    await log.append_decisions(records)
+    target = records[2]
+
+    async def found(**flt: Any) -> list[DecisionRecord]:
+        return await log.query_decisions(DecisionFilter(**flt), limit=10)
+
+    assert await found(decision_id=target.decision_id) == [target]
+    near = {"since": T0 + timedelta(minutes=1), "until": T0 + timedelta(minutes=3)}
+    assert await found(decision_id=target.decision_id, **near) == [target]
+    assert await found(decision_id=target.decision_id, since=T0 + timedelta(minutes=3)) == []
+    assert await found(decision_id=target.decision_id, subject="agent:other") == []
+    assert await found(decision_id=str(uuid.uuid4())) == []
+    assert await found(decision_id="not-a-uuid") == []  # names no record (and reaches no SQL)
+
+
+def _decision_plan(libpq: str, flt: DecisionFilter) -> str:
+    compiled = _select(flt, 1, None).compile(dialect=pg_dialect.dialect())  # type: ignore[no-untyped-call]
+    with psycopg.connect(libpq) as conn:
+        conn.execute("ANALYZE decision_log")
+        rows = conn.execute("EXPLAIN " + str(compiled), compiled.params).fetchall()
+    return "\n".join(str(row[0]) for row in rows)
+
+
+@pytest.mark.integration
+async def test_a_decision_id_lookup_reads_the_one_partition_its_id_names(
+    store_factory: Any, pg_libpq: str
+) -> None:
+    async with store_factory("postgres") as store:
+        log = log_of(store)
+        ids = DecisionRecorder(log)
+        days = [T0 + timedelta(days=day, minutes=minute) for day in range(3) for minute in range(20)]
+        records = [rec(0, decided_at=at, decision_id=ids.new_id(at)) for at in days]
+        await log.append_decisions(records)
+        target = records[30]  # the middle day
+        flt = decision_id_filter(target.decision_id)
+        assert await log.query_decisions(flt, limit=1) == [target]
+    plan = _decision_plan(pg_libpq, flt)
+    touched = set(re.findall(r"decision_log_p\d{8}", plan))
+    assert touched == {partition_name(target.decided_at.date())}, plan
+    every_day = _decision_plan(pg_libpq, DecisionFilter(decision_id=target.decision_id))
+    # without the window every day is read (other tests of the session may have added days)
+    assert len(set(re.findall(r"decision_log_p\d{8}", every_day))) >= 3, every_day

@@ -8,6 +8,7 @@ import pytest
 
 from rebac.api.auth import Authenticator, Principal
 from rebac.errors import InvalidInputError, UnauthenticatedError
+from rebac.refs import parse_subject
 from rebac.services.keys import generate_key, hash_secret, validate_scopes
 
 
@@ -17,6 +18,7 @@ class Row:
     secret_hash: str
     scopes: frozenset[str]
     revoked: bool = False
+    subject: str | None = None
 
 
 class Table:
@@ -84,3 +86,36 @@ async def test_key_cache_bounds_revocation_delay() -> None:
     assert (await cached.authenticate(f"Bearer {key.text}")).key_id == key.key_id  # within the window
     with pytest.raises(UnauthenticatedError):
         await uncached.authenticate(f"Bearer {key.text}")
+
+
+async def test_the_principal_carries_the_subject_the_key_acts_for() -> None:
+    table = Table()
+    acting, plain = generate_key(), generate_key()
+    table.rows[acting.key_id] = Row(
+        acting.key_id, acting.secret_hash, frozenset({"admin"}), subject="user:alice"
+    )
+    table.rows[plain.key_id] = Row(plain.key_id, plain.secret_hash, frozenset({"check"}))
+    for cache_seconds in (0.0, 60.0):
+        auth = Authenticator("psk", table, cache_seconds=cache_seconds)
+        for _ in range(2):  # the second time from the cache, when it is on
+            assert (await auth.authenticate(f"Bearer {acting.text}")).subject == parse_subject("user:alice")
+            assert (await auth.authenticate(f"Bearer {plain.text}")).subject is None
+        assert (await auth.authenticate("Bearer psk")).subject is None
+
+
+async def test_the_preshared_key_acts_for_the_configured_subject() -> None:
+    auth = Authenticator("psk", Table(), preshared_subject=parse_subject("user:root"))
+    principal = await auth.authenticate("Bearer psk")
+    assert principal == Principal("preshared", frozenset({"admin"}), parse_subject("user:root"))
+
+
+@pytest.mark.parametrize("stored", ["user:*", "team:eng#member", "not a subject", ""])
+async def test_a_damaged_stored_subject_fails_closed(stored: str) -> None:
+    table = Table()
+    key = generate_key()
+    table.rows[key.key_id] = Row(key.key_id, key.secret_hash, frozenset({"admin"}), subject=stored)
+    auth = Authenticator(None, table)
+    with pytest.raises(UnauthenticatedError, match="subject is malformed"):
+        await auth.authenticate(f"Bearer {key.text}")
+    with pytest.raises(UnauthenticatedError, match="unknown or revoked"):  # the wrong secret learns nothing
+        await auth.authenticate(f"Bearer rbk_{key.key_id}_wrong")

@@ -13,9 +13,9 @@ import pytest
 
 from rebac.config import DecisionLogSettings
 from rebac.engine.results import CheckResult, Hop, HopReason, Permissionship
-from rebac.errors import MaxDepthExceededError, StoreUnavailableError
+from rebac.errors import InvalidInputError, MaxDepthExceededError, StoreUnavailableError
 from rebac.refs import parse_object, parse_subject
-from rebac.services.decisions import DecisionScope, build_record, cap_context
+from rebac.services.decisions import DecisionScope, build_record, cap_context, decision_id_time
 from rebac.services.recorder import DecisionRecorder
 from rebac.store.base import DecisionFilter, DecisionKey, DecisionRecord, DecisionResult
 from rebac.store.memory import MemoryTupleStore
@@ -193,6 +193,33 @@ async def test_ids_are_time_ordered_uuid7() -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
     assert all(uuid.UUID(i).version == 7 for i in ids[:10])
+
+
+def embedded_time(decision_id: str) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=uuid.UUID(decision_id).int >> 80)
+
+
+async def test_an_id_embeds_the_millisecond_of_its_decision_time() -> None:
+    clock_now = [NOW]
+    recorder = DecisionRecorder(Sink(), clock=lambda: clock_now[0])
+    at = NOW + timedelta(days=3, microseconds=123_456)
+    assert embedded_time(recorder.new_id(at)) == at.replace(microsecond=123_000)
+    assert embedded_time(recorder.new_id()) == NOW  # default: the recorder's clock
+    assert decision_id_time(recorder.new_id(at)) == at.replace(microsecond=123_000)
+    # a clock that steps back far starts again at its own time; a small step back keeps the order
+    back = NOW - timedelta(days=1)
+    assert embedded_time(recorder.new_id(back)) == back
+    ahead = recorder.new_id(back + timedelta(milliseconds=5))
+    assert embedded_time(ahead) == back + timedelta(milliseconds=5)
+    stepped_back = recorder.new_id(back)  # 5 ms before the previous id: it still sorts after it
+    assert stepped_back > ahead
+    assert embedded_time(stepped_back) == back + timedelta(milliseconds=5)
+
+
+def test_decision_id_time_refuses_what_is_no_uuid7() -> None:
+    for text in ("nope", str(uuid.uuid4()), "{" + str(uuid.uuid4()) + "}", ""):
+        with pytest.raises(InvalidInputError):
+            decision_id_time(text)
 
 
 async def test_prune_uses_retention_days() -> None:
