@@ -220,8 +220,8 @@ def fake_tree(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for folder in (*folders, "store/memory", "store/postgres"):
         (fake / folder).mkdir(parents=True, exist_ok=True)
         (fake / folder / "__init__.py").write_text("")
-    leaves = ("api/app.py", "api/dto/_core.py", "client/_sync.py", "engine/check.py", "schema/ir.py")
-    leaves = (*leaves, "refs.py", "store/_common.py")
+    leaves: tuple[str, ...] = ("api/app.py", "api/dto/_core.py", "client/_sync.py", "engine/check.py")
+    leaves = (*leaves, "refs.py", "schema/ir.py", "store/_common.py")
     for leaf in (*leaves, "store/factory.py", "store/postgres/models.py", "store/postgres/_sql.py"):
         (fake / leaf).write_text("")
     monkeypatch.setitem(globals(), "ROOT", root)
