@@ -23,7 +23,7 @@ from rebac.client._admin_models import (
     Review,
     RevokedKey,
 )
-from rebac.client._call import Call, Page, Paged, StreamCall, json_decoder
+from rebac.client._call import Call, Page, Paged, StreamCall, decoder, json_decoder
 from rebac.client._config import DEFAULT_BULK_TIMEOUT, Idempotency
 from rebac.client._encode import (
     ObjectLike,
@@ -99,20 +99,20 @@ class _Keys(msgspec.Struct):
     keys: list[ApiKey]
 
 
-_EVALUATION: Final = msgspec.json.Decoder(Evaluation)
+_EVALUATION: Final = decoder(Evaluation)
 _EVALUATIONS: Final = json_decoder(_Evaluations, lambda x: x.evaluations)
-_SEARCH: Final = msgspec.json.Decoder(_Search)
-_DECISION: Final = msgspec.json.Decoder(DecisionRecord)
+_SEARCH: Final = decoder(_Search)
+_DECISION: Final = decoder(DecisionRecord)
 _DECISIONS: Final = json_decoder(_Decisions, lambda x: (x.decisions, x.next_cursor))
-_STATS: Final = msgspec.json.Decoder(DecisionStats)
-_IDENTITIES: Final = msgspec.json.Decoder(_Identities)
+_STATS: Final = decoder(DecisionStats)
+_IDENTITIES: Final = decoder(_Identities)
 _REVIEWS: Final = json_decoder(_Reviews, lambda x: (x.reviews, x.next_cursor))
-_RECORDED: Final = msgspec.json.Decoder(_Recorded)
+_RECORDED: Final = decoder(_Recorded)
 _BLAST: Final = json_decoder(WireBlastRadius, blast_radius_of)
-_CONFIG: Final = msgspec.json.Decoder(dict[str, Any])
-_CREATED: Final = msgspec.json.Decoder(CreatedKey)
+_CONFIG: Final = decoder(dict[str, Any])
+_CREATED: Final = decoder(CreatedKey)
 _KEYS: Final = json_decoder(_Keys, lambda x: x.keys)
-_REVOKED: Final = msgspec.json.Decoder(RevokedKey)
+_REVOKED: Final = decoder(RevokedKey)
 
 
 # --- AuthZEN -----------------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def evaluate(
     if context is not None:
         body["context"] = context
     headers, auto = tokens.header(consistency)
-    return Call("POST", "/access/v1/evaluation", _EVALUATION.decode, body, headers=headers, auto_token=auto)
+    return Call("POST", "/access/v1/evaluation", _EVALUATION, body, headers=headers, auto_token=auto)
 
 
 def _item(item: EvaluationItem) -> dict[str, Any]:
@@ -199,7 +199,7 @@ def search(
         base["context"] = context
 
     def decode(raw: bytes) -> Page[Entity]:
-        found = _SEARCH.decode(raw)
+        found = _SEARCH(raw)
         items = [Entity(type=str(r["type"]), id=str(r["id"])) for r in found.results]
         return items, found.page.next_token or None
 
@@ -240,7 +240,7 @@ def search_actions(
 
 def well_known() -> Call[dict[str, Any]]:
     """``GET /.well-known/authzen-configuration`` (public)."""
-    return Call("GET", "/.well-known/authzen-configuration", _CONFIG.decode)
+    return Call("GET", "/.well-known/authzen-configuration", _CONFIG)
 
 
 # --- decisions ---------------------------------------------------------------------------------------
@@ -291,7 +291,7 @@ def decision(decision_id: str) -> Call[DecisionRecord]:
     """``GET /v1/decisions/{decisionId}`` (404 when unknown)."""
     if not decision_id:
         raise ValueError("decision_id is empty")
-    return Call("GET", f"/v1/decisions/{quote(decision_id, safe='')}", _DECISION.decode)
+    return Call("GET", f"/v1/decisions/{quote(decision_id, safe='')}", _DECISION)
 
 
 def _decision_line(raw: str) -> DecisionRecord | None:
@@ -313,7 +313,7 @@ def export_decisions(params: dict[str, str], *, limit: int | None = None) -> Str
 
 def decision_stats() -> Call[DecisionStats]:
     """``GET /v1/decisions/stats``."""
-    return Call("GET", "/v1/decisions/stats", _STATS.decode)
+    return Call("GET", "/v1/decisions/stats", _STATS)
 
 
 # --- identities and reviews --------------------------------------------------------------------------
@@ -339,7 +339,7 @@ def identities(
         query["blastBudget"] = str(blast_budget)
 
     def decode(raw: bytes) -> Page[Identity]:
-        found = _IDENTITIES.decode(raw)
+        found = _IDENTITIES(raw)
         return found.identities, found.next_cursor
 
     def page(after: str | None) -> Call[Page[Identity]]:
@@ -356,7 +356,7 @@ def record_review(subject: ObjectLike, *, note: str = "") -> Call[Review]:
         body["note"] = note
 
     def decode(raw: bytes) -> Review:
-        return _RECORDED.decode(raw).review
+        return _RECORDED(raw).review
 
     return Call("POST", "/v1/reviews", decode, body, idempotency=Idempotency.WRITE)
 
@@ -433,7 +433,7 @@ def create_key(scopes: Iterable[str], name: str = "", subject: ObjectLike | None
     body: dict[str, Any] = {"scopes": list(scopes), "name": name}
     if subject is not None:
         body["subject"] = object_json(subject)
-    return Call("POST", "/v1/keys", _CREATED.decode, body, idempotency=Idempotency.WRITE)
+    return Call("POST", "/v1/keys", _CREATED, body, idempotency=Idempotency.WRITE)
 
 
 def list_keys() -> Call[list[ApiKey]]:
@@ -445,6 +445,4 @@ def revoke_key(key_id: str) -> Call[RevokedKey]:
     """``DELETE /v1/keys/{keyId}`` (404 when no active key has that id)."""
     if not key_id:
         raise ValueError("key_id is empty")
-    return Call(
-        "DELETE", f"/v1/keys/{quote(key_id, safe='')}", _REVOKED.decode, idempotency=Idempotency.WRITE
-    )
+    return Call("DELETE", f"/v1/keys/{quote(key_id, safe='')}", _REVOKED, idempotency=Idempotency.WRITE)

@@ -13,7 +13,9 @@ the one text syntax without its subject: ``"tool:email#invoker"``, optionally wi
 then it deletes the principal edges by filter once more, so an edge written meanwhile cannot keep
 the agent alive. When there are too many for one write, the principal edges go first (a
 delegating agent without a principal is denied everything) and the grants follow, one filtered
-delete per resource type. Sub-agents the agent spawned are not retired.
+delete per resource type. Sub-agents the agent spawned are not retired, but their principal edges
+to it name it as subject and go with it: they are orphans (denied everything) until given another
+principal.
 """
 
 from __future__ import annotations

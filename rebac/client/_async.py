@@ -1,4 +1,4 @@
-"""The sync client: :class:`Client`."""
+"""The async client: :class:`AsyncClient` (the methods of :class:`~rebac.client.Client`, awaited)."""
 
 from __future__ import annotations
 

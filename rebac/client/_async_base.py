@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -18,6 +17,13 @@ from rebac.client._iterators import AsyncPageIterator, AsyncStream
 __all__ = ["AsyncBase"]
 
 T = TypeVar("T")
+
+
+async def _sleep(seconds: float) -> None:
+    # asyncio is imported when a retry first waits: sync users of rebac.client never pay for it
+    import asyncio  # noqa: PLC0415
+
+    await asyncio.sleep(seconds)
 
 
 class AsyncBase:
@@ -109,7 +115,7 @@ class AsyncBase:
             if delay is None:
                 error.attempts = attempt
                 raise error from cause
-            await asyncio.sleep(delay)
+            await _sleep(delay)
 
     def _pages(self, paged: Paged[T]) -> AsyncPageIterator[T]:
         async def fetch(call: Call[Page[T]]) -> Page[T]:
@@ -118,7 +124,7 @@ class AsyncBase:
         return AsyncPageIterator(paged, fetch)
 
     async def _open(self, call: StreamCall[Any], timeout: float | httpx.Timeout | None) -> httpx.Response:
-        core, attempt = self._core, 0
+        core, attempt, refused = self._core, 0, False
         while True:
             attempt += 1
             headers: Mapping[str, str] | None = None
@@ -138,11 +144,14 @@ class AsyncBase:
                     error, cause = transport_error(exc, core.base_url), exc
                 finally:
                     await response.aclose()
+            if isinstance(error, ProblemError) and not refused and core.refused_auto_token(call, error):
+                call, refused, attempt = call.without_auto_token(), True, attempt - 1
+                continue
             delay = retry_delay(core.retry, call.idempotency, attempt, error, headers)
             if delay is None:
                 error.attempts = attempt
                 raise error from cause
-            await asyncio.sleep(delay)
+            await _sleep(delay)
 
     def _stream(self, call: StreamCall[T], timeout: float | httpx.Timeout | None = None) -> AsyncStream[T]:
         core = self._core

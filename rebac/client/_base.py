@@ -214,7 +214,7 @@ class Core:
             self.tokens.observe(call.token(value))
         return value
 
-    def refused_auto_token(self, call: Call[Any], error: ProblemError) -> bool:
+    def refused_auto_token(self, call: Call[Any] | StreamCall[Any], error: ProblemError) -> bool:
         """True when the server refused the read-your-writes token this call carried."""
         if call.auto_token is None or error.problem.slug != "invalid-token":
             return False

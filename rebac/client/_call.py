@@ -16,7 +16,7 @@ import msgspec
 
 from rebac.client._config import Idempotency
 
-__all__ = ["Call", "Page", "Paged", "StreamCall", "T", "json_decoder"]
+__all__ = ["Call", "Page", "Paged", "StreamCall", "T", "decoder", "json_decoder"]
 
 T = TypeVar("T")
 W = TypeVar("W")
@@ -25,12 +25,27 @@ Page = tuple[list[T], str | None]
 """One page of items and the cursor of the next page (``None``: the last page)."""
 
 
+def decoder(wire: type[W]) -> Callable[[bytes | str], W]:
+    """A function that decodes JSON as ``wire``; the msgspec decoder is built on first use.
+
+    Building a decoder resolves every type it names, which would otherwise be paid at import.
+    """
+    built: list[msgspec.json.Decoder[W]] = []
+
+    def decode(body: bytes | str) -> W:
+        if not built:
+            built.append(msgspec.json.Decoder(wire))
+        return built[0].decode(body)
+
+    return decode
+
+
 def json_decoder(wire: type[W], convert: Callable[[W], T]) -> Callable[[bytes], T]:
     """A function that decodes a body as ``wire`` and converts it with ``convert``."""
-    decoder = msgspec.json.Decoder(wire)
+    decode_wire = decoder(wire)
 
     def decode(body: bytes) -> T:
-        return convert(decoder.decode(body))
+        return convert(decode_wire(body))
 
     return decode
 
@@ -94,6 +109,7 @@ class StreamCall(Generic[T]):
         token_header: A response header whose value is a consistency token to remember.
         token: The consistency token an item carries.
         last: True for the item that ends the stream (a watch checkpoint).
+        auto_token: The read-your-writes token this request carries, if it was added automatically.
     """
 
     method: str
@@ -106,6 +122,14 @@ class StreamCall(Generic[T]):
     token_header: str | None = None
     token: Callable[[T], str | None] | None = None
     last: Callable[[T], bool] | None = None
+    auto_token: str | None = None
+
+    def without_auto_token(self) -> StreamCall[T]:
+        """This stream after the server refused its automatic token: fully consistent instead."""
+        body = self.json
+        if isinstance(body, dict) and "consistency" in body:
+            body = {**body, "consistency": {"fullyConsistent": True}}
+        return dataclasses.replace(self, json=body, auto_token=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,7 +116,7 @@ class SyncBase:
         return PageIterator(paged, fetch)
 
     def _open(self, call: StreamCall[Any], timeout: float | httpx.Timeout | None) -> httpx.Response:
-        core, attempt = self._core, 0
+        core, attempt, refused = self._core, 0, False
         while True:
             attempt += 1
             headers: Mapping[str, str] | None = None
@@ -137,6 +137,9 @@ class SyncBase:
                     error, cause = transport_error(exc, core.base_url), exc
                 finally:
                     response.close()
+            if isinstance(error, ProblemError) and not refused and core.refused_auto_token(call, error):
+                call, refused, attempt = call.without_auto_token(), True, attempt - 1
+                continue
             delay = retry_delay(core.retry, call.idempotency, attempt, error, headers)
             if delay is None:
                 error.attempts = attempt

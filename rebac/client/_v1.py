@@ -15,7 +15,7 @@ import httpx
 import msgspec
 
 from rebac.client import _wire as w
-from rebac.client._call import Call, Page, Paged, StreamCall, json_decoder
+from rebac.client._call import Call, Page, Paged, StreamCall, decoder, json_decoder
 from rebac.client._config import (
     DEFAULT_BULK_TIMEOUT,
     DEFAULT_CONNECT_TIMEOUT,
@@ -94,9 +94,9 @@ _IMPORT: Final = json_decoder(w.WireImport, w.import_of)
 _SCHEMA_WRITE: Final = json_decoder(w.WireSchemaWrite, w.schema_write_of)
 _SCHEMA_READ: Final = json_decoder(w.WireSchemaRead, w.schema_read_of)
 _SCHEMA_DIFF: Final = json_decoder(w.WireSchemaDiff, w.schema_diff_of)
-_LOOKUP_RESOURCES: Final = msgspec.json.Decoder(w.WireLookupResources)
-_LOOKUP_SUBJECTS: Final = msgspec.json.Decoder(w.WireLookupSubjects)
-_WATCH_LINE: Final = msgspec.json.Decoder(w.WireWatchLine)
+_LOOKUP_RESOURCES: Final = decoder(w.WireLookupResources)
+_LOOKUP_SUBJECTS: Final = decoder(w.WireLookupSubjects)
+_WATCH_LINE: Final = decoder(w.WireWatchLine)
 
 
 class _Versions(msgspec.Struct):
@@ -213,7 +213,7 @@ def lookup_resources(
     )
 
     def decode(raw: bytes) -> Page[LookupResource]:
-        return w.lookup_resources_of(_LOOKUP_RESOURCES.decode(raw), resource_type)
+        return w.lookup_resources_of(_LOOKUP_RESOURCES(raw), resource_type)
 
     def page(after: str | None) -> Call[Page[LookupResource]]:
         data = body if after is None else {**body, "optionalCursor": {"token": after}}
@@ -249,7 +249,7 @@ def lookup_subjects(
     )
 
     def decode(raw: bytes) -> Page[LookupSubject]:
-        return w.lookup_subjects_of(_LOOKUP_SUBJECTS.decode(raw), subject_type, subject_relation or None)
+        return w.lookup_subjects_of(_LOOKUP_SUBJECTS(raw), subject_type, subject_relation or None)
 
     def page(after: str | None) -> Call[Page[LookupSubject]]:
         data = body if after is None else {**body, "optionalCursor": {"token": after}}
@@ -378,7 +378,7 @@ def export_relationships(
     tokens: Tokens, flt: RelationshipFilter | None = None, *, consistency: Consistency | None = None
 ) -> StreamCall[Relationship]:
     """``POST /v1/relationships/exportbulk``, line by line."""
-    body, _ = _body(tokens, consistency)
+    body, auto = _body(tokens, consistency)
     if flt is not None:
         body["optionalRelationshipFilter"] = filter_json(flt)
     return StreamCall(
@@ -388,6 +388,7 @@ def export_relationships(
         body,
         timeout=DEFAULT_BULK_TIMEOUT,
         token_header=READ_AT_HEADER,
+        auto_token=auto,
     )
 
 
@@ -435,7 +436,7 @@ def schema_versions() -> Call[list[SchemaVersion]]:
 
 
 def _watch_line(raw: str) -> WatchEvent | None:
-    line = _WATCH_LINE.decode(raw)
+    line = _WATCH_LINE(raw)
     if line.error is not None:
         raise _problem_line({"error": line.error})
     if line.result is None:
