@@ -110,7 +110,9 @@ def test_retire_removes_principal_edges_and_grants(sdk: Client, uid: str) -> Non
     sdk.spawn_agent(agent, human, [f"document:{uid}#viewer"])
     sdk.spawn_agent(agent, f"agent:boss-{uid}", [], principal_relation="principal")
     assert sdk.allowed(f"document:{uid}", "view", agent) is False  # boss grants nothing: capped
-    assert len(_naming(sdk, "agent", f"a-{uid}")) == 4
+    sub = f"agent:sub-{uid}"
+    sdk.spawn_agent(sub, agent, [f"document:{uid}#viewer"])
+    assert len(_naming(sdk, "agent", f"a-{uid}")) == 5  # the sub-agent's edge names it as subject
     token = sdk.retire_agent(agent)
     assert token == sdk.token
     assert _naming(sdk, "agent", f"a-{uid}") == []
@@ -119,6 +121,10 @@ def test_retire_removes_principal_edges_and_grants(sdk: Client, uid: str) -> Non
     assert decision.failed_hop is not None
     assert decision.failed_hop.reason == "orphan"
     assert sdk.allowed(f"document:{uid}", "view", human)  # the human keeps their own grants
+    orphaned = sdk.decide(f"document:{uid}", "view", sub)  # its sub-agent lost its principal
+    assert (orphaned.allowed, orphaned.reason) == (False, Reason.DELEGATION)
+    assert orphaned.failed_hop is not None
+    assert orphaned.failed_hop.reason == "orphan"
     assert sdk.retire_agent(agent)  # retiring twice is harmless
 
 

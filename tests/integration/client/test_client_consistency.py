@@ -96,6 +96,15 @@ def test_a_refused_token_is_forgotten_and_the_read_made_fully_consistent(sdk_liv
             {"fullyConsistent": True},
         ]
         assert client.token != foreign
+        client._core.tokens.observe(foreign)
+        flt = RelationshipFilter(resource_type="document", resource_id=uid)
+        assert len(list(client.export_relationships(flt))) == 1
+        exports = [body for _, path, body, _ in spy.sent if path == "/v1/relationships/exportbulk"]
+        assert [e.get("consistency") for e in exports] == [
+            {"atLeastAsFresh": {"token": foreign}},
+            {"fullyConsistent": True},
+        ]
+        assert client.token != foreign
 
 
 async def test_async_client_reads_its_writes(sdk_live: Live, uid: str) -> None:
