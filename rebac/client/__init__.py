@@ -45,6 +45,8 @@ A :class:`ProblemError` keeps the problem whole (:attr:`ProblemError.problem`: `
 
 from __future__ import annotations
 
+import msgspec
+
 from rebac.client._admin_models import (
     ApiKey,
     BlastRadius,
@@ -220,9 +222,15 @@ __all__ = [
     "WatchUpdate",
 ]
 
-# Tracebacks and docs show the public path (httpx does the same); the rebac.refs values keep theirs.
+# Tracebacks and docs show the public path (httpx does the same) for the clients, errors and
+# iterators. msgspec Structs keep their private module: msgspec resolves their annotations in it
+# when a decoder is first built. The rebac.refs values keep theirs too.
 for _name in __all__:
     _value = globals()[_name]
-    if isinstance(_value, type) and _value.__module__.startswith("rebac.client."):
+    if (
+        isinstance(_value, type)
+        and _value.__module__.startswith("rebac.client.")
+        and not issubclass(_value, msgspec.Struct)
+    ):
         _value.__module__ = __name__
 del _name, _value

@@ -68,8 +68,8 @@ THIRD_PARTY_FENCES: dict[str, tuple[str, ...]] = {
     "alembic": ("rebac.store.postgres.",),
     "pgserver": ("rebac.store.postgres.",),
     "litestar": ("rebac.api.", "rebac.cli."),
-    "msgspec": ("rebac.api.", "rebac.cli.", "rebac.client."),
-    "httpx": ("rebac.client.", "rebac.cli."),
+    "msgspec": ("rebac.api.", "rebac.cli.", "rebac.client"),
+    "httpx": ("rebac.client", "rebac.cli."),
     "networkx": ("rebac.schema.typesystem", "rebac.services.blast_radius"),
 }
 
