@@ -16,7 +16,10 @@ and beyond that:
   ``rebac.store`` or ``rebac.schema``), the composition roots aside;
 - no module imports another package's private module (``rebac.x._y`` from outside ``rebac.x``);
 - third-party layers are fenced (SQLAlchemy and psycopg in the Postgres engine, Litestar in the
-  API and the CLI, networkx in the type system and blast radius);
+  API and the CLI, networkx in the type system and blast radius, httpx in the SDK and the CLI);
+- the SDK (``rebac.client``) sits beside the server stack: it imports nothing of rebac but the
+  leaf modules (``rebac.errors``, ``rebac.refs``, ``rebac.limits``, ``rebac.opaque``), and only
+  the CLI (and integrations built on the SDK) import it;
 - no module of ``rebac/`` is longer than 500 lines.
 """
 
@@ -36,6 +39,7 @@ LAYERS: list[tuple[str, int]] = [
     ("rebac.refs", 1),
     ("rebac.limits", 1),
     ("rebac.opaque", 1),
+    ("rebac.client", 2),
     ("rebac.config", 2),
     ("rebac.schema", 3),
     ("rebac.store", 4),
@@ -49,6 +53,11 @@ STORE_ENGINES = ("rebac.store.postgres", "rebac.store.memory")
 ENGINE_IMPORTERS = ("rebac.store.factory",)
 """Outside its own package, an engine is imported inside ``rebac.store`` by these modules only."""
 COMPOSITION_ROOTS = ("rebac.api.app", "rebac.cli._runtime")
+CLIENT = "rebac.client"
+CLIENT_MAY_IMPORT = ("rebac.errors", "rebac.refs", "rebac.limits", "rebac.opaque")
+"""Besides itself (and the package root, for ``__version__``), the SDK imports these leaves only."""
+CLIENT_IMPORTERS = ("rebac.cli.", "rebac.integrations.")
+"""The SDK is imported by the client side only, never by the server stack."""
 LEAF_IMPORTERS = ("rebac.store.", *COMPOSITION_ROOTS)
 SERVICE_CALLERS = ("rebac.api.", "rebac.cli.")
 BELOW_THE_SERVICES = ("rebac.engine", "rebac.store", "rebac.schema")
@@ -59,7 +68,8 @@ THIRD_PARTY_FENCES: dict[str, tuple[str, ...]] = {
     "alembic": ("rebac.store.postgres.",),
     "pgserver": ("rebac.store.postgres.",),
     "litestar": ("rebac.api.", "rebac.cli."),
-    "msgspec": ("rebac.api.", "rebac.cli."),
+    "msgspec": ("rebac.api.", "rebac.cli.", "rebac.client"),
+    "httpx": ("rebac.client", "rebac.cli."),
     "networkx": ("rebac.schema.typesystem", "rebac.services.blast_radius."),
 }
 
@@ -143,6 +153,12 @@ def violations() -> list[str]:
                 continue
             if layer_of(imported) > own:
                 problems.append(f"{where}: {importer} imports upward: {imported}")
+            in_client, of_client = _within(importer, (CLIENT,)), _within(imported, (CLIENT,))
+            leaf = imported == "rebac" or _within(imported, CLIENT_MAY_IMPORT)
+            if in_client and not of_client and not leaf:
+                problems.append(f"{where}: the SDK {importer} imports {imported} (only leaf modules)")
+            if of_client and not in_client and not importer.startswith(CLIENT_IMPORTERS):
+                problems.append(f"{where}: {importer} imports the SDK {imported} (only the client side may)")
             if (
                 imported.startswith("rebac.store.")
                 and imported not in STORE_CONTRACT
@@ -189,11 +205,23 @@ def test_no_module_is_longer_than_500_lines() -> None:
 def fake_tree(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A minimal ``rebac`` tree under ``root`` that the checker walks instead of the real one."""
     fake = root / "rebac"
-    folders = ("", "engine", "api", "api/controllers", "api/dto", "cli", "schema", "services", "store")
+    folders = (
+        "",
+        "engine",
+        "api",
+        "api/controllers",
+        "api/dto",
+        "cli",
+        "client",
+        "schema",
+        "services",
+        "store",
+    )
     for folder in (*folders, "store/memory", "store/postgres"):
         (fake / folder).mkdir(parents=True, exist_ok=True)
         (fake / folder / "__init__.py").write_text("")
-    leaves = ("api/app.py", "api/dto/_core.py", "engine/check.py", "schema/ir.py", "store/_common.py")
+    leaves: tuple[str, ...] = ("api/app.py", "api/dto/_core.py", "client/_sync.py", "engine/check.py")
+    leaves = (*leaves, "refs.py", "schema/ir.py", "store/_common.py")
     for leaf in (*leaves, "store/factory.py", "store/postgres/models.py", "store/postgres/_sql.py"):
         (fake / leaf).write_text("")
     monkeypatch.setitem(globals(), "ROOT", root)
@@ -214,6 +242,12 @@ def fake_tree(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("services/bad.py", "from rebac.api.dto import _core\n", "imports upward"),
         ("api/bad.py", "from rebac.api.dto import _core\n", "private module of rebac.api.dto"),
         ("engine/bad.py", "from rebac.store import _common\n", "private module of rebac.store"),
+        ("client/bad.py", "from rebac.schema import ir\n", "the SDK rebac.client.bad imports"),
+        ("client/bad.py", "from rebac.api import dto\n", "the SDK rebac.client.bad imports"),
+        ("client/bad.py", "import sqlalchemy\n", "may not import sqlalchemy"),
+        ("services/bad.py", "from rebac.client import Client\n", "imports the SDK"),
+        ("api/bad.py", "import httpx\n", "may not import httpx"),
+        ("cli/bad.py", "from rebac.client import _sync\n", "private module of rebac.client"),
     ],
 )
 def test_checker_catches_violations(
@@ -234,6 +268,9 @@ def test_checker_catches_violations(
         ("store/postgres/bad.py", "from rebac.store import _common\n", True),
         ("store/factory.py", "from rebac.store.postgres.models import metadata\n", True),
         ("api/app.py", "from rebac.store.factory import open_store\n", True),
+        ("client/ok.py", "import httpx\nimport msgspec\nfrom rebac.refs import ObjectRef\n", True),
+        ("client/ok.py", "from rebac.client import _sync\nfrom rebac import __version__\n", True),
+        ("cli/ok.py", "from rebac.client import Client\n", True),
     ],
 )
 def test_checker_keeps_the_engines_apart(

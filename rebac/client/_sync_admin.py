@@ -1,0 +1,283 @@
+"""The sync client's AuthZEN and admin methods (decisions, identities, reviews, blast radius, keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from rebac.client import _admin as a
+from rebac.client._admin_models import (
+    ApiKey,
+    BlastRadius,
+    CreatedKey,
+    DecisionRecord,
+    DecisionStats,
+    Identity,
+    Review,
+    RevokedKey,
+)
+from rebac.client._encode import ObjectLike, SubjectLike, entity_json
+from rebac.client._iterators import PageIterator, Stream
+from rebac.client._models import Consistency, Entity, Evaluation, EvaluationItem, Semantic
+from rebac.client._sync_base import SyncBase
+
+__all__ = ["SyncAdmin"]
+
+
+class SyncAdmin(SyncBase):
+    """AuthZEN 1.0 and the admin endpoints (see :class:`rebac.client.Client`)."""
+
+    # --- AuthZEN ---------------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        subject: Entity | SubjectLike,
+        action: str,
+        resource: Entity | ObjectLike,
+        *,
+        context: dict[str, Any] | None = None,
+        consistency: Consistency | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> Evaluation:
+        """One AuthZEN decision (a deny is ``decision=False``; read-your-writes via the header)."""
+        call = a.evaluate(
+            self._core.tokens, subject, action, resource, context=context, consistency=consistency
+        )
+        return self._send(call, timeout)
+
+    def evaluate_many(
+        self,
+        evaluations: Iterable[EvaluationItem],
+        *,
+        subject: Entity | SubjectLike | None = None,
+        action: str | None = None,
+        resource: Entity | ObjectLike | None = None,
+        context: dict[str, Any] | None = None,
+        semantic: Semantic = "execute_all",
+        consistency: Consistency | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> list[Evaluation]:
+        """Many AuthZEN decisions at one snapshot; ``semantic`` may stop at the first deny or permit."""
+        call = a.evaluate_many(
+            self._core.tokens,
+            evaluations,
+            subject=subject,
+            action=action,
+            resource=resource,
+            context=context,
+            semantic=semantic,
+            consistency=consistency,
+        )
+        return self._send(call, timeout)
+
+    def search_subjects(
+        self,
+        subject_type: str,
+        action: str,
+        resource: Entity | ObjectLike,
+        *,
+        context: dict[str, Any] | None = None,
+        page_size: int | None = None,
+        consistency: Consistency | None = None,
+    ) -> PageIterator[Entity]:
+        """Subjects of ``subject_type`` that may do ``action`` on ``resource``, every page."""
+        paged = a.search(
+            self._core.tokens,
+            "subject",
+            {"type": subject_type},
+            action,
+            entity_json(resource),
+            context=context,
+            page_size=page_size,
+            consistency=consistency,
+        )
+        return self._pages(paged)
+
+    def search_resources(
+        self,
+        subject: Entity | SubjectLike,
+        action: str,
+        resource_type: str,
+        *,
+        context: dict[str, Any] | None = None,
+        page_size: int | None = None,
+        consistency: Consistency | None = None,
+    ) -> PageIterator[Entity]:
+        """Resources of ``resource_type`` on which ``subject`` may do ``action``, every page."""
+        paged = a.search(
+            self._core.tokens,
+            "resource",
+            entity_json(subject),
+            action,
+            {"type": resource_type},
+            context=context,
+            page_size=page_size,
+            consistency=consistency,
+        )
+        return self._pages(paged)
+
+    def search_actions(
+        self,
+        subject: Entity | SubjectLike,
+        resource: Entity | ObjectLike,
+        *,
+        context: dict[str, Any] | None = None,
+        consistency: Consistency | None = None,
+    ) -> list[str]:
+        """The actions (permissions) ``subject`` may take on ``resource``."""
+        return self._send(
+            a.search_actions(self._core.tokens, subject, resource, context=context, consistency=consistency)
+        )
+
+    def authzen_configuration(self) -> dict[str, Any]:
+        """The PDP's metadata (``/.well-known/authzen-configuration``)."""
+        return self._send(a.well_known())
+
+    # --- decisions -------------------------------------------------------------------------------
+
+    def decisions(
+        self,
+        *,
+        subject: SubjectLike | None = None,
+        resource: ObjectLike | None = None,
+        permission: str | None = None,
+        result: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        page_size: int | None = None,
+        cursor: str | None = None,
+    ) -> PageIterator[DecisionRecord]:
+        """Recorded decisions, newest first, every page (``result``: allowed, denied, conditional, error)."""
+        params = a.decision_filters(
+            subject=subject, resource=resource, permission=permission, result=result, since=since, until=until
+        )
+        return self._pages(a.decisions(params, page_size=page_size, cursor=cursor))
+
+    def decision(self, decision_id: str) -> DecisionRecord:
+        """One recorded decision by its id (:class:`~rebac.client.NotFound` when unknown)."""
+        return self._send(a.decision(decision_id))
+
+    def export_decisions(
+        self,
+        *,
+        subject: SubjectLike | None = None,
+        resource: ObjectLike | None = None,
+        permission: str | None = None,
+        result: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int | None = None,
+    ) -> Stream[DecisionRecord]:
+        """Every matching decision (at most ``limit``), newest first, streamed as NDJSON."""
+        params = a.decision_filters(
+            subject=subject, resource=resource, permission=permission, result=result, since=since, until=until
+        )
+        return self._stream(a.export_decisions(params, limit=limit))
+
+    def decision_stats(self) -> DecisionStats:
+        """The decision recorder's counters."""
+        return self._send(a.decision_stats())
+
+    # --- identities, reviews, blast radius ---------------------------------------------------------
+
+    def identities(
+        self,
+        *,
+        identity_type: str | None = None,
+        flagged: bool = False,
+        page_size: int | None = None,
+        blast_budget: int | None = None,
+        cursor: str | None = None,
+    ) -> PageIterator[Identity]:
+        """Every non-human identity of the inventory, every page."""
+        paged = a.identities(
+            identity_type=identity_type,
+            flagged=flagged,
+            page_size=page_size,
+            blast_budget=blast_budget,
+            cursor=cursor,
+        )
+        return self._pages(paged)
+
+    def record_review(self, subject: ObjectLike, *, note: str = "") -> Review:
+        """Approve the identity's current grants (the server records the key's subject as reviewer)."""
+        return self._send(a.record_review(subject, note=note))
+
+    def reviews(
+        self, *, subject: ObjectLike | None = None, page_size: int | None = None, cursor: str | None = None
+    ) -> PageIterator[Review]:
+        """Stored reviews, newest first, every page."""
+        return self._pages(a.reviews(subject=subject, page_size=page_size, cursor=cursor))
+
+    def blast_radius(
+        self,
+        subject: SubjectLike | None = None,
+        *,
+        resource: ObjectLike | None = None,
+        reverse: bool = False,
+        resource_type: str | None = None,
+        permission: str | None = None,
+        budget: int | None = None,
+        raw_only: bool = False,
+        consistency: Consistency | None = None,
+    ) -> BlastRadius:
+        """What ``subject`` can reach, or (``reverse=True``) who can reach ``resource``."""
+        call = a.blast_radius(
+            self._core.tokens,
+            subject,
+            resource=resource,
+            reverse=reverse,
+            resource_type=resource_type,
+            permission=permission,
+            budget=budget,
+            raw_only=raw_only,
+            consistency=consistency,
+        )
+        return self._send(call)
+
+    def blast_radius_graph(
+        self,
+        subject: SubjectLike | None = None,
+        *,
+        graph_format: a.GraphFormat = "json-graph",
+        resource: ObjectLike | None = None,
+        reverse: bool = False,
+        resource_type: str | None = None,
+        permission: str | None = None,
+        budget: int | None = None,
+        raw_only: bool = False,
+        consistency: Consistency | None = None,
+    ) -> str:
+        """The blast radius as a graph document: networkx node-link JSON or GraphML, as text."""
+        call = a.blast_radius_graph(
+            self._core.tokens,
+            subject,
+            graph_format,
+            resource=resource,
+            reverse=reverse,
+            resource_type=resource_type,
+            permission=permission,
+            budget=budget,
+            raw_only=raw_only,
+            consistency=consistency,
+        )
+        return self._send(call)
+
+    # --- keys ------------------------------------------------------------------------------------
+
+    def create_key(
+        self, scopes: Iterable[str], name: str = "", subject: ObjectLike | None = None
+    ) -> CreatedKey:
+        """A new scoped API key; ``subject`` is the identity it acts as (its secret is shown once)."""
+        return self._send(a.create_key(scopes, name, subject))
+
+    def list_keys(self) -> list[ApiKey]:
+        """Every stored key (never a secret)."""
+        return self._send(a.list_keys())
+
+    def revoke_key(self, key_id: str) -> RevokedKey:
+        """Revoke a key (:class:`~rebac.client.NotFound` when no active key has that id)."""
+        return self._send(a.revoke_key(key_id))
