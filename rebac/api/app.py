@@ -45,6 +45,7 @@ from rebac.errors import RebacError
 from rebac.services.core import Services
 from rebac.store.base import TupleStore
 from rebac.store.factory import Say, checked_database, open_store
+from rebac.store.postgres import PostgresTupleStore
 
 __all__ = ["AsgiApp", "Seed", "create_app", "one_line_startup_failures", "serving_database"]
 
@@ -102,6 +103,8 @@ def create_app(
                 table = opened.roles.keys
                 if keys is None and table is not None:
                     state.authenticator = authenticator(table)
+            if isinstance(opened, PostgresTupleStore):
+                state.set_index_report(opened.index_report)
             services = Services(opened, settings, schema_refresh_seconds=schema_refresh_seconds)
             services.start()
             stack.push_async_callback(services.aclose)  # drains the decision log before the store closes
@@ -112,6 +115,7 @@ def create_app(
                 yield
             finally:
                 state.attach(None)
+                state.set_index_report(None)
 
     return Litestar(
         route_handlers=[

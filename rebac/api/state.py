@@ -15,10 +15,13 @@ from rebac.config import Settings
 from rebac.errors import StoreError, StoreUnavailableError
 from rebac.services.core import Services
 
-__all__ = ["AppState", "Readiness"]
+__all__ = ["AppState", "IndexReport", "Readiness"]
 
 Readiness = Callable[[], Awaitable[bool]]
 """Returns True when the store can serve (reachable, migrated, its index loaded)."""
+
+IndexReport = Callable[[], "dict[str, object] | None"]
+"""The in-memory index's state (``state``: loading, ready or degraded, ``reason``, ``since``, ...)."""
 
 
 class AppState:
@@ -30,7 +33,7 @@ class AppState:
         readiness: The probe for ``/readyz`` (``None``: the store answering a read).
     """
 
-    __slots__ = ("_readiness", "_services", "authenticator", "settings")
+    __slots__ = ("_index_report", "_readiness", "_services", "authenticator", "settings")
 
     def __init__(
         self, settings: Settings, authenticator: Authenticator, *, readiness: Readiness | None = None
@@ -38,6 +41,7 @@ class AppState:
         self.settings = settings
         self.authenticator = authenticator
         self._readiness = readiness
+        self._index_report: IndexReport | None = None
         self._services: Services | None = None
 
     @property
@@ -58,6 +62,14 @@ class AppState:
     def set_readiness(self, readiness: Readiness) -> None:
         """Use ``readiness`` for ``/readyz`` (set by the composition root once the store is open)."""
         self._readiness = readiness
+
+    def set_index_report(self, report: IndexReport | None) -> None:
+        """Report ``report()`` (the store's in-memory index) on ``/readyz``."""
+        self._index_report = report
+
+    def index(self) -> dict[str, object] | None:
+        """The in-memory index's state, or ``None`` when the store keeps no index."""
+        return None if self._index_report is None else self._index_report()
 
     async def ready(self) -> bool:
         """True when the store can serve (the readiness probe, else a head-revision read)."""

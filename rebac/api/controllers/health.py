@@ -1,4 +1,13 @@
-"""``/healthz`` (the process is alive) and ``/readyz`` (database reachable, migrations at head)."""
+"""``/healthz`` (the process is alive) and ``/readyz`` (database reachable, migrations at head).
+
+``/readyz`` also reports the in-memory relationship index (``index``: ``state`` loading, ready or
+degraded, the ``reason``, ``since`` when, the revisions it holds). While the index has not loaded
+its first snapshot the answer is 503. A *degraded* index (its follower cannot follow the change
+log and keeps retrying) answers **200** with ``"status": "degraded"``: every read the index has
+not applied goes to the database, so answers stay right, only slower, and taking every replica out
+of rotation for that would turn a slow index into an outage. A database that cannot be reached is
+503 as before.
+"""
 
 from __future__ import annotations
 
@@ -28,9 +37,17 @@ class HealthController(Controller):
 
     @get("/readyz", operation_id="Readyz", cache=False, responses=problem_responses())
     async def readyz(self, app_state: NamedDependency[AppState]) -> Any:
-        """Readiness: 200 when the database is reachable and migrated to head, else a 503 problem."""
-        if await app_state.ready():
-            return {"status": "ready"}
-        return problem_response(
-            Problem(_NOT_READY, "the database is unreachable or not migrated to the newest revision", {})
-        )
+        """Readiness: 200 (``ready`` or ``degraded``), else a 503 problem; both carry the index's state.
+
+        200 when the database is reachable and migrated to head and the index (if any) has loaded.
+        """
+        ready = await app_state.ready()
+        index = app_state.index()
+        extra: dict[str, object] = {} if index is None else {"index": index}
+        if ready:
+            degraded = index is not None and index.get("state") == "degraded"
+            return {"status": "degraded" if degraded else "ready", **extra}
+        detail = "the database is unreachable or not migrated to the newest revision"
+        if index is not None and index.get("state") == "loading":
+            detail = "the relationship index is loading, or the database is unreachable or not migrated"
+        return problem_response(Problem(_NOT_READY, detail, extra))

@@ -12,9 +12,13 @@ revision and applies it. Readers call :meth:`IndexFollower.select`:
   loading, broken or disabled returns ``None`` at once (database again).
 
 So a lagging or failed follower costs latency, never correctness: no read is ever answered from a
-revision the index has not fully applied. A follower error (the database went away, the change log
-was garbage-collected past the index) is logged; the index retries with backoff, and reloads its
-snapshot when the change log no longer reaches back to it.
+revision the index has not fully applied. A follower error of any kind (the database went away or
+restarted, a driver error, the change log was garbage-collected past the index) is logged and
+never ends the loop: the follower reconnects with backoff, catches up from the revision it had
+applied, and reloads its snapshot when the change log no longer reaches back to it.
+
+Its state (:class:`IndexState`: ``loading``, ``ready`` or ``degraded``, with the reason and since
+when) is in :meth:`IndexFollower.status`, which ``/readyz`` reports.
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Final
+
+import psycopg
 
 from rebac.errors import RebacError, RevisionUnavailableError
 from rebac.refs import Relationship
@@ -36,7 +43,7 @@ from rebac.store.base import RelationshipFilter
 from rebac.store.postgres._index import ChangeRow, RelationshipIndex
 from rebac.store.postgres._listen import RevisionListener
 
-__all__ = ["IndexFollower", "IndexSettings", "IndexStatus"]
+__all__ = ["IndexFollower", "IndexSettings", "IndexState", "IndexStatus"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +78,34 @@ class IndexSettings:
     prune_min_dead: int = 10_000
 
 
+class IndexState(StrEnum):
+    """What the follower is doing.
+
+    ``loading``: no snapshot yet (every read goes to the database). ``ready``: following the
+    change log. ``degraded``: the follower cannot follow (see ``reason``); it keeps retrying, reads
+    the index has not applied go to the database, so answers stay right, only slower.
+    """
+
+    LOADING = "loading"
+    READY = "ready"
+    DEGRADED = "degraded"
+
+
 @dataclass(frozen=True, slots=True)
 class IndexStatus:
-    """What the index holds, for readiness and operators."""
+    """What the index holds, for readiness and operators.
+
+    Attributes:
+        loaded: A snapshot is loaded (reads up to ``applied`` are served from memory).
+        healthy: The follower is following (``state`` is ``ready``).
+        floor: The oldest revision the index answers.
+        applied: The newest revision the index answers.
+        rows: Row versions held.
+        dead: Deleted row versions held (for reads at older revisions).
+        state: ``loading``, ``ready`` or ``degraded``.
+        reason: Why it is degraded (or still loading after a failure); ``None`` when ready.
+        since: When it entered ``state`` (UTC).
+    """
 
     loaded: bool
     healthy: bool
@@ -81,6 +113,9 @@ class IndexStatus:
     applied: int
     rows: int
     dead: int
+    state: IndexState = IndexState.LOADING
+    reason: str | None = None
+    since: datetime | None = None
 
 
 class IndexFollower:
@@ -114,6 +149,9 @@ class IndexFollower:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._healthy = False
+        self._state = IndexState.LOADING
+        self._reason: str | None = None
+        self._since = datetime.now(UTC)
         self._samples: deque[tuple[float, int]] = deque()
         self._last_prune = time.monotonic()
         listener.subscribe(self._wake)
@@ -128,7 +166,7 @@ class IndexFollower:
     async def close(self) -> None:
         """Stop following; later reads go to the database."""
         task, self._task = self._task, None
-        self._healthy = False
+        self._set_state(IndexState.DEGRADED, "the index is closed")
         self._closing = True  # also ends the loop should a cancellation be swallowed by a wait
         if task is not None:
             task.cancel()
@@ -144,7 +182,23 @@ class IndexFollower:
     def status(self) -> IndexStatus:
         """A snapshot of the index's state."""
         index = self._index
-        return IndexStatus(index.loaded, self._healthy, index.floor, index.applied, index.rows, index.dead)
+        return IndexStatus(
+            index.loaded,
+            self._healthy,
+            index.floor,
+            index.applied,
+            index.rows,
+            index.dead,
+            self._state,
+            self._reason,
+            self._since,
+        )
+
+    def _set_state(self, state: IndexState, reason: str | None = None) -> None:
+        """Enter ``state`` (``since`` moves only when the state or its reason changes)."""
+        self._healthy = state is IndexState.READY
+        if state is not self._state or reason != self._reason:
+            self._state, self._reason, self._since = state, reason, datetime.now(UTC)
 
     # --- reading -----------------------------------------------------------------------------------
 
@@ -180,11 +234,10 @@ class IndexFollower:
             await self._follow()
         except asyncio.CancelledError:
             raise
-        except BaseException:
+        except BaseException:  # only a non-Exception (MemoryError is one) gets here
             logger.exception("the relationship index follower stopped; reads use the database")
+            self._set_state(IndexState.DEGRADED, "the follower stopped")
             raise
-        finally:
-            self._healthy = False
 
     async def _follow(self) -> None:
         backoff = 0.05
@@ -197,7 +250,7 @@ class IndexFollower:
                 await self._catch_up()
                 if self._reload:
                     continue
-                self._healthy = True
+                self._set_state(IndexState.READY)
                 backoff = 0.05
                 self._maybe_prune()
                 with contextlib.suppress(TimeoutError):
@@ -206,9 +259,15 @@ class IndexFollower:
             except RevisionUnavailableError:
                 logger.warning("the change log no longer reaches the index; reloading its snapshot")
                 self._reload = True
-            except (RebacError, OSError) as exc:
-                self._healthy = False
-                logger.warning("the relationship index cannot follow the change log: %s", exc)
+            except Exception as exc:  # any error: retry; the loop must not die
+                # A driver error (psycopg.OperationalError when PostgreSQL restarts) is as
+                # recoverable as a store error; a bug is logged with its traceback, and retried too.
+                reason = _reason(exc)
+                if isinstance(exc, RebacError | OSError | psycopg.Error):
+                    logger.warning("the relationship index cannot follow the change log: %s", reason)
+                else:
+                    logger.exception("the relationship index follower failed; retrying")
+                self._set_state(IndexState.DEGRADED if self._index.loaded else IndexState.LOADING, reason)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
 
@@ -219,7 +278,11 @@ class IndexFollower:
         versioned, so they stay right for those revisions); newer reads go to the database.
         """
         started = time.monotonic()
-        self._healthy = False  # while loading, reads beyond the old index go straight to the database
+        # While loading, reads beyond the old index go straight to the database.
+        if self._index.loaded:
+            self._set_state(IndexState.DEGRADED, "reloading the snapshot")
+        else:
+            self._set_state(IndexState.LOADING, self._reason)
         fresh = RelationshipIndex()
         await self._load_snapshot(fresh)
         self._index = fresh
@@ -282,3 +345,12 @@ class IndexFollower:
         expired = datetime.now(UTC) - timedelta(seconds=settings.retain_seconds)
         dropped = index.prune(floor, expired_before=expired)
         logger.info("relationship index pruned %d row versions; floor now %d", dropped, index.floor)
+
+
+def _reason(exc: Exception) -> str:
+    """A one-line reason for a follower failure, without connection strings or SQL."""
+    if isinstance(exc, RebacError):
+        return str(exc)
+    if isinstance(exc, psycopg.OperationalError | OSError):
+        return "the database is unavailable"
+    return f"the follower failed ({type(exc).__name__})"

@@ -361,6 +361,20 @@ class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin):
         """The in-memory index's state, or ``None`` when this store keeps none."""
         return None if self._follower is None else self._follower.status()
 
+    def index_report(self) -> dict[str, object] | None:
+        """The index's state as JSON members for ``/readyz``, or ``None`` when this store keeps none."""
+        status = self.index_status()
+        if status is None:
+            return None
+        return {
+            "state": status.state.value,
+            "reason": status.reason,
+            "since": None if status.since is None else status.since.isoformat(),
+            "floor": status.floor,
+            "applied": status.applied,
+            "rows": status.rows,
+        }
+
     async def wait_index_loaded(self, timeout: float) -> bool:
         """Wait until the index has loaded its snapshot; False on timeout or without an index."""
         return self._follower is not None and await self._follower.wait_loaded(timeout)

@@ -26,7 +26,7 @@ from rebac.store.base import (
     RelationshipFilter,
     RelationshipUpdate,
 )
-from rebac.store.postgres import IndexSettings, PostgresTupleStore
+from rebac.store.postgres import IndexSettings, IndexState, IndexStatus, PostgresTupleStore
 from rebac.store.postgres._listen import CHANNEL
 from rebac.store.revision import Revision
 
@@ -250,3 +250,82 @@ async def test_a_revision_too_large_to_follow_reloads_the_snapshot(
         assert len(await rows(indexed, flt, small.revision)) == len([t for t in texts if t.endswith("u3")])
     finally:
         await indexed.close()
+
+
+async def wait_state(store: PostgresTupleStore, state: IndexState, seconds: float = 15.0) -> IndexStatus:
+    """Poll (bounded) until the index reports ``state``."""
+    for _ in range(int(seconds / 0.02)):
+        status = store.index_status()
+        if status is not None and status.state is state:
+            return status
+        await asyncio.sleep(0.02)
+    pytest.fail(f"the index did not become {state}: {store.index_status()}")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.OperationalError("server closed the connection unexpectedly"),
+        RuntimeError("a bug in the follower"),
+    ],
+    ids=["driver-error", "any-error"],
+)
+async def test_the_follower_survives_any_error_and_says_it_is_degraded(
+    writer: PostgresTupleStore, pg_url: str, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    """The regression of issue 15: a raw ``psycopg.OperationalError`` used to end the follower."""
+    indexed = await open_indexed(pg_url, wait_seconds=0.05)
+    try:
+        follower = indexed._follower
+        assert follower is not None
+        assert (await wait_state(indexed, IndexState.READY)).reason is None
+        listener = follower._listener
+        real_start = listener.start
+        broken = True
+
+        async def failing_start() -> None:
+            if broken:
+                raise error
+            await real_start()
+
+        monkeypatch.setattr(listener, "start", failing_start)
+        follower._wake.set()
+        degraded = await wait_state(indexed, IndexState.DEGRADED)
+        assert degraded.reason
+        assert degraded.since is not None
+        report = indexed.index_report()
+        assert report is not None
+        assert report["state"] == "degraded"
+        assert "postgres" not in str(report["reason"]).lower()  # no connection strings leak
+        # Reads stay right meanwhile, from the database.
+        result = await writer.write(up(Operation.CREATE, "doc:6#viewer@user:u0"))
+        flt = RelationshipFilter(resource_type="doc", resource_ids=("6",))
+        assert await rows(indexed, flt, await indexed.resolve(FRESH)) == ["doc:6#viewer@user:u0"]
+        assert follower._task is not None
+        assert not follower._task.done(), "the follower loop ended"
+        broken = False
+        ready = await wait_state(indexed, IndexState.READY)
+        assert ready.reason is None
+        assert ready.since is not None
+        assert ready.since >= degraded.since
+        await wait_applied(indexed, result.revision)
+        assert await rows(indexed, flt, result.revision) == ["doc:6#viewer@user:u0"]
+    finally:
+        await indexed.close()
+
+
+async def test_a_fresh_index_is_loading_then_ready(writer: PostgresTupleStore, pg_url: str) -> None:
+    store = await PostgresTupleStore.connect(pg_url, quantization_seconds=0, index=IndexSettings())
+    try:
+        first = store.index_status()
+        assert first is not None
+        assert first.state in {IndexState.LOADING, IndexState.READY}
+        assert first.state is IndexState.READY or not first.loaded
+        ready = await wait_state(store, IndexState.READY)
+        assert ready.loaded
+        assert ready.healthy
+    finally:
+        await store.close()
+    closed = store.index_status()
+    assert closed is not None
+    assert closed.state is IndexState.DEGRADED
