@@ -17,17 +17,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from rebac import limits
 from rebac.store.postgres._cancel import run_on_connection
 from rebac.store.postgres._sql import translate_errors
 
 __all__ = ["FastReads", "SharedRead"]
 
 T = TypeVar("T")
+
+_CONNECTION_WAIT_SECONDS: Final = limits.REQUEST_DEADLINE_SECONDS
+"""How long a read waits for a pooled connection: no longer than a request may take, so while the
+database is down (the pool has no connection to give) a check ends in a 503 within its deadline
+instead of hanging for the whole outage."""
 
 
 async def _configure(conn: AsyncConnection[Any]) -> None:
@@ -49,7 +55,7 @@ class FastReads:
             max_size=max(1, max_size),
             kwargs={"connect_timeout": 5},
             configure=_configure,
-            timeout=10.0,
+            timeout=_CONNECTION_WAIT_SECONDS,
             open=False,
             name="rebac-reads",
         )
