@@ -96,6 +96,8 @@ class ApiSettings:
     Attributes:
         preshared_subject: The subject the preshared key acts for (``REBAC_PRESHARED_SUBJECT``,
             a plain object such as ``user:alice``); ``None``: it acts for no subject.
+        access_log: Write one JSON access line per request to standard error (logger
+            ``rebac.access``); ``REBAC_ACCESS_LOG=off`` turns it off.
     """
 
     host: str = "127.0.0.1"
@@ -105,6 +107,7 @@ class ApiSettings:
     max_request_bytes: int = limits.MAX_REQUEST_BYTES
     max_bulk_items: int = limits.MAX_BULK_CHECK_ITEMS
     max_page_size: int = limits.MAX_LOOKUP_PAGE_SIZE
+    access_log: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +182,7 @@ class Settings:
             max_request_bytes=int(source.get("REBAC_MAX_REQUEST_BYTES", limits.MAX_REQUEST_BYTES)),
             max_bulk_items=int(source.get("REBAC_MAX_BULK_ITEMS", limits.MAX_BULK_CHECK_ITEMS)),
             max_page_size=int(source.get("REBAC_MAX_PAGE_SIZE", limits.MAX_LOOKUP_PAGE_SIZE)),
+            access_log=source.get("REBAC_ACCESS_LOG", "on").lower() not in {"0", "off", "false", "no"},
         )
         decisions = DecisionLogSettings(
             enabled=source.get("REBAC_DECISION_LOG", "on").lower() not in {"0", "off", "false", "no"},

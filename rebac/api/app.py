@@ -12,16 +12,15 @@ instead of Litestar's traceback.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 
-from rebac import __version__
 from rebac.api.auth import Authenticator, KeyLookup
 from rebac.api.controllers import (
     AuthZenController,
@@ -37,8 +36,10 @@ from rebac.api.controllers import (
 from rebac.api.controllers.blast_radius import BlastRadiusController
 from rebac.api.controllers.identities import IdentitiesController
 from rebac.api.deps import dependencies
-from rebac.api.middleware import RequestIdMiddleware
+from rebac.api.middleware import ACCESS_LOGGER, EdgeMiddleware
+from rebac.api.openapi import complete_document, openapi_config
 from rebac.api.problems import exception_handlers
+from rebac.api.request import JsonRequest
 from rebac.api.state import AppState, Readiness
 from rebac.config import Settings
 from rebac.errors import RebacError
@@ -47,7 +48,7 @@ from rebac.store.base import TupleStore
 from rebac.store.factory import Say, checked_database, open_store
 from rebac.store.postgres import PostgresTupleStore
 
-__all__ = ["AsgiApp", "Seed", "create_app", "one_line_startup_failures", "serving_database"]
+__all__ = ["AsgiApp", "Seed", "access_logger", "create_app", "one_line_startup_failures", "serving_database"]
 
 Seed = Callable[[Services], Awaitable[None]]
 """A startup hook that loads data through the services of the freshly opened store."""
@@ -117,7 +118,7 @@ def create_app(
                 state.attach(None)
                 state.set_index_report(None)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             PermissionsController,
@@ -133,14 +134,44 @@ def create_app(
         ],
         dependencies=dependencies(),
         exception_handlers=exception_handlers(),
-        middleware=[RequestIdMiddleware],
         lifespan=[lifespan],
         state=State({"app": state}),
-        openapi_config=_openapi(),
+        openapi_config=openapi_config(),
+        request_class=JsonRequest,
         request_max_body_size=settings.api.max_request_bytes,
         logging_config=None,
         debug=False,
     )
+    complete_document(app)
+    # Around the router and its exception handling, so unknown routes and refused keys are seen too.
+    app.asgi_handler = EdgeMiddleware(app.asgi_handler, access_log=access_logger(settings.api.access_log))
+    return app
+
+
+class _StandardError(logging.Handler):
+    """Writes each record as one line to the current ``sys.stderr`` (looked up at each write)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # noqa: BLE001 - logging must never fail a request
+            self.handleError(record)
+
+
+def access_logger(enabled: bool) -> logging.Logger | None:
+    """The ``rebac.access`` logger writing to standard error (``None`` when the log is off).
+
+    Its standard-error handler is added once per process (the logging tree is the process's);
+    records do not propagate, so a root handler (granian's) does not print them twice.
+    """
+    if not enabled:
+        return None
+    logger = logging.getLogger(ACCESS_LOGGER)
+    if not any(isinstance(h, _StandardError) for h in logger.handlers):
+        logger.addHandler(_StandardError())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
 
 
 @contextmanager
@@ -212,16 +243,3 @@ def one_line_startup_failures(app: AsgiApp) -> AsgiApp:
             await send(message)
 
     return wrapped
-
-
-def _openapi() -> OpenAPIConfig:
-    return OpenAPIConfig(
-        title="rebac",
-        version=__version__,
-        description="Zanzibar-style authorization for AI agents: SpiceDB-shaped v1 API and AuthZEN 1.0.",
-        path="/schema",
-        components=Components(
-            security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")}
-        ),
-        security=[{"apiKey": []}],
-    )

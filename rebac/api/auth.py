@@ -184,14 +184,15 @@ def _principal_of(stored: StoredKey) -> Principal | None:
 def require_scope(scope: Scope) -> Any:
     """A Litestar guard that authenticates the caller and requires ``scope``.
 
-    The principal is left in ``connection.state.principal``.
+    The principal is left in ``connection.state.principal`` (also when its scope is refused, so the
+    access log names the key).
     """
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         authenticator: Authenticator = connection.app.state.app.authenticator
         principal = await authenticator.authenticate(connection.headers.get("authorization"))
+        connection.state.principal = principal  # before the scope check: a 403 is logged with its key id
         if not principal.allows(scope):
             raise ForbiddenError(f"this endpoint needs an API key with the {scope!r} scope")
-        connection.state.principal = principal
 
     return guard

@@ -8,13 +8,15 @@ It then calls the same function the Litestar handler calls (so the answer, the d
 any error are the same), and sends the msgspec-encoded DTO. That skips the guard's handler copy,
 header re-parsing, dependency injection, the signature model and the response object.
 
-Anything else (no or a wrong key, a missing scope, a body too large or not the DTO, a client gone
-mid-body) falls through to the ordinary route with the body replayed, so every error is the one
-Litestar and :mod:`rebac.api.problems` give. An error of the decision itself is rendered by the
-app's exception handler, as for the handler. ``X-Request-ID`` is added by the app middleware
-around both paths. The app sets no request/response hooks, cookies or per-route body limit on
-these routes (the limit is ``max_request_bytes``, as for the app); one added there must be added
-here too.
+Anything else (no or a wrong key, a missing scope, a body too large or not the DTO, a field the
+DTO does not have, a ``Content-Type`` that is not JSON, a body that may nest too deeply or hold a
+NUL (:mod:`rebac.api.request`), a client gone mid-body) falls through to the ordinary route with
+the body replayed, so every error is the one Litestar and :mod:`rebac.api.problems` give. An
+error of the decision itself is rendered by the app's exception handler, as for the handler.
+``X-Request-ID`` and the access log line are the app middleware's, around both paths; this route
+leaves the caller in ``scope["state"]`` for it. The app sets no request/response hooks, cookies
+or per-route body limit on these routes (the limit is ``max_request_bytes``, as for the app); one
+added there must be added here too.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Sen
 
 from rebac.api.auth import Authenticator, Principal
 from rebac.api.problems import handle_exception
+from rebac.api.request import is_json, may_be_too_deep, may_hold_nul
 from rebac.api.state import AppState
 from rebac.services.core import Services
 from rebac.services.types import Current
@@ -41,6 +44,7 @@ HotServe = Callable[[Services, Current, str | None, T, str | None], Awaitable[ms
 
 _AUTHORIZATION: Final = b"authorization"
 _CONTENT_LENGTH: Final = b"content-length"
+_CONTENT_TYPE: Final = b"content-type"
 _TOKEN: Final = b"x-rebac-consistency-token"
 _JSON_HEADERS: Final = (b"content-type", b"application/json")
 
@@ -67,25 +71,34 @@ class HotRoute:
         """Serve an ordinary request here, anything else through the route."""
         litestar_app = scope["litestar_app"]
         state: AppState = litestar_app.state.app
-        authorization = length = token = None
+        authorization = length = token = media = None
         for name, value in scope["headers"]:
             if name == _AUTHORIZATION and authorization is None:
                 authorization = value
             elif name == _CONTENT_LENGTH and length is None:
                 length = value
+            elif name == _CONTENT_TYPE and media is None:
+                media = value
             elif name == _TOKEN and token is None:
                 token = value.decode("latin-1")
         principal = await _principal(state.authenticator, authorization, self._scope)
         limit = state.settings.api.max_request_bytes
-        if principal is None or length is None or not length.isdigit() or int(length) > limit:
+        if (
+            principal is None
+            or length is None
+            or not length.isdigit()
+            or int(length) > limit
+            or not is_json(media)
+        ):
             await self.app(scope, receive, send)
             return
+        scope.setdefault("state", {})["principal"] = principal  # for the access log
         body, seen = await _read_body(receive, limit)
         data = None
-        if body is not None:
+        if body is not None and not may_be_too_deep(body) and not may_hold_nul(body):
             try:
                 data = self._decoder.decode(body)
-            except msgspec.MsgspecError:  # the route reports it (400), as for any request
+            except (msgspec.MsgspecError, RecursionError):  # the route reports it (400)
                 data = None
         if data is None:
             await self.app(scope, _replay(seen, receive), send)

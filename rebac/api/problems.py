@@ -5,6 +5,11 @@ is looked up by its class (most specific first) in :data:`PROBLEMS`; Litestar's 
 (validation, unknown route, body too large) get a stable type too; anything else becomes a 500
 that says nothing about the internals. The public ``message`` and ``details`` of rebac errors are
 written to be shown (they never carry secrets or DSNs).
+
+Bad input is echoed in part only: every string of a problem (its ``detail`` and any extension
+member, nested ones included) keeps at most :data:`ECHO_LIMIT` characters and then says how long
+it was, and a list keeps at most :data:`ECHO_ITEMS` items, so a 100k-character id or a 5 MB import
+line gives a small error body.
 """
 
 from __future__ import annotations
@@ -21,19 +26,28 @@ from litestar.openapi.datastructures import ResponseSpec
 from rebac import errors
 
 __all__ = [
+    "ECHO_ITEMS",
+    "ECHO_LIMIT",
     "PROBLEMS",
     "PROBLEM_MEDIA_TYPE",
+    "UNSUPPORTED_MEDIA_TYPE",
     "Problem",
     "ProblemDetails",
     "ProblemType",
+    "clip",
     "exception_handlers",
     "handle_exception",
     "problem_for",
     "problem_response",
     "problem_responses",
+    "problem_responses_for",
 ]
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
+ECHO_LIMIT: Final = 200
+"""Characters of one string of a problem kept before it is cut (``detail``: twice as many)."""
+ECHO_ITEMS: Final = 50
+"""Items of one list of a problem kept before it is cut."""
 _BASE: Final = "urn:rebac:problem:"
 _LOG = logging.getLogger("rebac.api")
 
@@ -89,7 +103,26 @@ PROBLEMS: Final[tuple[tuple[type[errors.RebacError], ProblemType], ...]] = (
 
 INVALID_REQUEST: Final = _row(400, "invalid-request", "The request body or parameters are invalid")
 BODY_TOO_LARGE: Final = _row(413, "limit-exceeded", "A request limit was exceeded")
+UNSUPPORTED_MEDIA_TYPE: Final = _row(415, "unsupported-media-type", "The request body must be JSON")
 INTERNAL: Final = _row(500, "internal", "Internal server error")
+
+
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text``, or its first ``limit`` characters, an ellipsis and its length when longer."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
+
+
+def _clipped(value: Any) -> Any:
+    """``value`` with every string clipped and every list cut to :data:`ECHO_ITEMS` (any depth)."""
+    if isinstance(value, str):
+        return clip(value)
+    if isinstance(value, dict):
+        return {clip(str(k)): _clipped(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clipped(v) for v in value[:ECHO_ITEMS]]
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +149,7 @@ class Problem:
 def _for_rebac(exc: errors.RebacError) -> Problem:
     for cls, kind in PROBLEMS:
         if isinstance(exc, cls):
-            return Problem(kind, exc.message, dict(exc.details))
+            return Problem(kind, exc.message, _clipped(dict(exc.details)))
     return Problem(INTERNAL, "internal server error", {})  # pragma: no cover - RebacError row catches all
 
 
@@ -124,28 +157,37 @@ def _for_http(exc: HTTPException) -> Problem:
     if isinstance(exc, ValidationException):
         extra = exc.extra if isinstance(exc.extra, list) else []
         found = [
-            {"message": str(item.get("message", "")), "key": str(item.get("key", ""))}
-            for item in extra
+            {"message": clip(str(item.get("message", ""))), "key": clip(str(item.get("key", "")))}
+            for item in extra[:ECHO_ITEMS]
             if isinstance(item, dict)
         ]
-        return Problem(INVALID_REQUEST, str(exc.detail), {"errors": found} if found else {})
+        # The first error names the field (an unknown one, a missing one, a wrong type) and where.
+        detail = found[0]["message"] if found and found[0]["message"] else str(exc.detail)
+        return Problem(INVALID_REQUEST, detail, {"errors": found} if found else {})
+    if exc.status_code == 415:
+        return Problem(UNSUPPORTED_MEDIA_TYPE, str(exc.detail), {})
     if exc.status_code == 413:
         return Problem(BODY_TOO_LARGE, "the request body is too large", {"limit": "MAX_REQUEST_BYTES"})
     status = exc.status_code
     slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated", 403: "forbidden"}.get(
         status, "http-error"
     )
-    title = str(exc.detail) or "HTTP error"
+    title = clip(str(exc.detail)) or "HTTP error"
     return Problem(_row(status, slug, title), str(exc.detail), {})
 
 
 def problem_for(exc: BaseException) -> Problem:
-    """The problem for any exception; unknown ones become a 500 that reveals nothing."""
+    """The problem for any exception; unknown ones become a 500 that reveals nothing.
+
+    The detail and every extension string are clipped (see the module docstring).
+    """
     if isinstance(exc, errors.RebacError):
-        return _for_rebac(exc)
-    if isinstance(exc, HTTPException):
-        return _for_http(exc)
-    return Problem(INTERNAL, "internal server error", {})
+        found = _for_rebac(exc)
+    elif isinstance(exc, HTTPException):
+        found = _for_http(exc)
+    else:
+        return Problem(INTERNAL, "internal server error", {})
+    return Problem(found.kind, clip(found.detail, 2 * ECHO_LIMIT), found.extensions)
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -187,6 +229,7 @@ _DESCRIPTIONS: Final = {
     404: "Not found (e.g. no schema yet)",
     409: "Conflict with stored state",
     413: "Request body too large",
+    415: "The request body is not JSON",
     422: "No decision could be made (fail closed)",
     503: "Datastore unavailable or deadline passed",
 }
@@ -194,7 +237,11 @@ _DESCRIPTIONS: Final = {
 
 def problem_responses(*extra: int) -> dict[int, ResponseSpec]:
     """OpenAPI error responses of an authenticated endpoint (plus ``extra`` statuses)."""
-    statuses = sorted({400, 401, 403, 404, 413, 503, *extra})
+    return problem_responses_for(400, 401, 403, 404, 413, 503, *extra)
+
+
+def problem_responses_for(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI problem responses of exactly ``statuses``."""
     return {
         status: ResponseSpec(
             data_container=ProblemDetails,
@@ -202,7 +249,7 @@ def problem_responses(*extra: int) -> dict[int, ResponseSpec]:
             media_type=PROBLEM_MEDIA_TYPE,
             generate_examples=False,
         )
-        for status in statuses
+        for status in sorted(set(statuses))
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 from litestar import Request
@@ -20,12 +20,15 @@ __all__ = [
     "event_stream",
     "ndjson",
     "page_limit",
+    "primed",
     "wants_ndjson",
     "wants_sse",
 ]
 
 NDJSON: Final = "application/x-ndjson"
 SSE: Final = "text/event-stream"
+T = TypeVar("T")
+_NOTHING: Final[Any] = object()
 
 
 def wants_ndjson(request: Request[Any, Any, Any]) -> bool:
@@ -54,6 +57,26 @@ def page_limit(requested: int | None, settings: ApiSettings, *, name: str = "opt
             actual=requested,
         )
     return requested
+
+
+async def primed(items: AsyncIterator[T]) -> AsyncIterator[T]:
+    """``items``, whose first item is read now: an error before any item is an ordinary problem.
+
+    A stream's status line is sent before its first item, so without this a query that fails at
+    once (a store error, say) would answer 200 and one error line.
+    """
+    try:
+        first = await anext(items)
+    except StopAsyncIteration:
+        first = _NOTHING
+
+    async def chained() -> AsyncIterator[T]:
+        if first is not _NOTHING:
+            yield first
+        async for item in items:
+            yield item
+
+    return chained()
 
 
 async def _lines(items: AsyncIterator[Any]) -> AsyncIterator[bytes]:

@@ -6,8 +6,9 @@ first, one page at a time (``limit``, ``cursor`` from the previous page's ``next
 query parameter is a 400 problem naming it (a misspelt filter would otherwise widen the answer
 silently; one decision by its id is ``GET /v1/decisions/{decisionId}``).
 ``/v1/decisions/export`` takes the same filters (and refuses unknown ones the same way) and streams
-every matching record as NDJSON (one JSON object per line; an error mid-stream ends it with an
-``{"error": problem}`` line). ``/v1/decisions/stats`` shows the recorder's counters, including the
+every matching record as NDJSON (one JSON object per line). The first page is read before the
+answer starts, so a query that fails is an ordinary problem; an error later in the stream ends it
+with an ``{"error": problem}`` line. ``/v1/decisions/stats`` shows the recorder's counters, including the
 records dropped under overload. ``/v1/decisions/{decisionId}`` is one record, in the shape of the
 list's items (400 for an id that is no UUIDv7, 404 when none is recorded).
 """
@@ -25,7 +26,7 @@ from litestar.response import Stream
 
 from rebac.api import convert, dto
 from rebac.api.auth import require_scope
-from rebac.api.controllers._streaming import NDJSON
+from rebac.api.controllers._streaming import NDJSON, primed
 from rebac.api.problems import problem_for, problem_responses
 from rebac.errors import InvalidInputError
 from rebac.services.core import Services
@@ -115,7 +116,8 @@ class DecisionsController(Controller):
         flt = decision_filter(subject, resource, permission, result, since, until)
         decisions = services.decisions
         decisions.log()  # no decision log is a 404 before the stream starts
-        records = decisions.export(flt, total=page_size(limit) if limit is not None else None)
+        # The first page is read before the status is sent: a failing query is a problem, not a 200.
+        records = await primed(decisions.export(flt, total=page_size(limit) if limit is not None else None))
         return Stream(_lines(records), media_type=NDJSON, headers={"Content-Type": NDJSON})
 
     @get("/stats", operation_id="DecisionLogStats", responses=problem_responses())

@@ -14,6 +14,7 @@ from rebac.api import convert, dto
 from rebac.api.auth import require_scope
 from rebac.api.controllers._streaming import NDJSON, event_stream, ndjson, wants_sse
 from rebac.api.problems import problem_responses
+from rebac.errors import InvalidInputError
 from rebac.services.bounds import check_batch
 from rebac.services.core import Services
 
@@ -43,13 +44,13 @@ class WatchController(Controller):
 
         With ``Accept: text/event-stream`` the same items come as server-sent ``result`` events.
 
-        One ``{"result": WatchResponse}`` line per revision, until ``optionalTimeoutSeconds`` (default
-        30, max 300) or ``optionalLimit`` changes (default 1000, max 10000); a final checkpoint line
-        says how far it got.
+        One ``{"result": WatchResponse}`` line per revision, until ``optionalTimeoutSeconds`` (absent:
+        30; ``0``: no wait, only the changes already committed; at most 300) or ``optionalLimit``
+        changes (default 1000, max 10000); a final checkpoint line says how far it got.
         """
         limit = data.optional_limit or DEFAULT_CHANGES
         check_batch(limit, MAX_CHANGES, limit="MAX_WATCH_CHANGES", what="changes requested")
-        timeout = min(max(data.optional_timeout_seconds or DEFAULT_TIMEOUT, 0.0), MAX_TIMEOUT)
+        timeout = _timeout(data.optional_timeout_seconds)
         items = await services.relationships.watch(
             start=data.optional_start_cursor.token if data.optional_start_cursor is not None else None,
             limit=limit,
@@ -72,3 +73,22 @@ class WatchController(Controller):
                 )
 
         return event_stream(feed()) if wants_sse(request) else ndjson(feed())
+
+
+def _timeout(requested: float | None) -> float:
+    """How long to wait for changes: absent is the default, ``0`` is no wait.
+
+    SpiceDB's Watch has no timeout (this member is rebac's), so the proto3 reading "0 means
+    unset" does not apply: a client that asks for 0 s means "what is there now".
+
+    Raises:
+        InvalidInputError: a negative timeout or one above :data:`MAX_TIMEOUT`.
+    """
+    if requested is None:
+        return DEFAULT_TIMEOUT
+    if not 0 <= requested <= MAX_TIMEOUT:
+        raise InvalidInputError(
+            f"optionalTimeoutSeconds must be between 0 and {MAX_TIMEOUT:g}",
+            details={"field": "optionalTimeoutSeconds", "maximum": MAX_TIMEOUT},
+        )
+    return requested

@@ -4,7 +4,8 @@ These types exist only at the HTTP edge: controllers turn them into :mod:`rebac.
 the service layer's types (see :mod:`rebac.api.convert`) before anything else sees them. Every
 DTO is imported from this package (``from rebac.api import dto``); the AuthZEN shapes have their
 own namespace, :mod:`rebac.api.dto.authzen`.
-Unknown fields are ignored; a missing required field is a 400.
+An unknown field is a 400 problem naming it, as is a missing required field (AuthZEN's DTOs
+accept unknown fields, as that spec requires).
 """
 
 from __future__ import annotations

@@ -56,8 +56,12 @@ UpdateOperation = Literal["OPERATION_TOUCH", "OPERATION_CREATE", "OPERATION_DELE
 PreconditionOperation = Literal["OPERATION_MUST_MATCH", "OPERATION_MUST_NOT_MATCH"]
 
 
-class _In(msgspec.Struct, rename="camel", forbid_unknown_fields=False):
-    """Base of request bodies: camelCase names, unknown fields ignored."""
+class _In(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """Base of request bodies: camelCase names; an unknown field is refused (400 naming it).
+
+    A misspelt optional member (``consistncy``) would otherwise be dropped silently and change
+    the request's meaning. (AuthZEN's DTOs stay open: that spec requires extensibility.)
+    """
 
 
 class _Out(msgspec.Struct, rename="camel", omit_defaults=True):

@@ -224,13 +224,15 @@ async def test_body_too_large_is_413(pg_store: TupleStore, keys: FakeKeys) -> No
 
 
 async def test_object_reference_shapes(seeded: Client) -> None:
-    # unknown fields are ignored; SpiceDB's field names are the contract
+    # SpiceDB's field names are the contract: an unknown one is refused, naming it
+    # (more cases: test_robustness.py)
+    flt = {"resourceType": "document", "optionalResourceId": "d2"}
+    refused = await seeded.post(
+        "/v1/relationships/read", json={"relationshipFilter": {**flt, "extra": 1}, **FULL}, headers=AUTH
+    )
+    assert refused.status_code == 400
+    assert "`extra`" in refused.json()["detail"]
     response = await seeded.post(
-        "/v1/relationships/read",
-        json={
-            "relationshipFilter": {"resourceType": "document", "optionalResourceId": "d2", "extra": 1},
-            **FULL,
-        },
-        headers=AUTH,
+        "/v1/relationships/read", json={"relationshipFilter": flt, **FULL}, headers=AUTH
     )
     assert response.json()["results"][0]["relationship"]["resource"] == obj("document", "d2")
