@@ -1,141 +1,130 @@
-"""Admin commands working directly on the configured store: ``rebac blast-radius``.
+"""``rebac blast-radius``: what a subject can reach, or who can reach a resource, on a server.
 
-Like ``rebac validate --store postgres``, these open the store from the environment
-(``REBAC_DATABASE_URL``, else the embedded server) and evaluate in process against the store's
-current schema (through :class:`rebac.services.reach.Reach`); no server is needed.
+It talks to ``POST /v1/blast-radius`` through :class:`rebac.client.Client`, fully consistent.
+Text shows a table per resource type and permission with each entry's path; ``--json`` the
+answer; ``--graph graphml|json-graph`` the reach as a graph document.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import click
 
-from rebac.cli._runtime import load_settings, with_services
-from rebac.errors import RebacError
-from rebac.refs import parse_object, parse_subject
-from rebac.services.blast_radius import BlastRadius, ReachEntry, WhoCanReach, to_graphml, to_json
-from rebac.services.core import Services
-from rebac.services.reach import MAX_BUDGET
-from rebac.services.types import Consistency, ConsistencyMode, Permissionship
+from rebac.cli._output import echo_json, table
+from rebac.cli._server import Server, json_option, server_options
 
-__all__ = ["blast_radius_cmd"]
+if TYPE_CHECKING:
+    from rebac.client import BlastRadius, ReachEntry
+
+__all__ = ["blast_radius_cmd", "render_text"]
 
 _SHORT: Final = {
-    Permissionship.HAS_PERMISSION: "yes",
-    Permissionship.CONDITIONAL: "conditional",
-    Permissionship.NO_PERMISSION: "no",
+    "PERMISSIONSHIP_HAS_PERMISSION": "yes",
+    "PERMISSIONSHIP_CONDITIONAL_PERMISSION": "conditional",
+    "PERMISSIONSHIP_NO_PERMISSION": "no",
 }
 
 
-def _entry_line(entry: ReachEntry, *, reverse: bool) -> str:
-    who = str(entry.subject) if reverse else str(entry.resource)
-    text = f"  {who}  raw={_SHORT[entry.raw]}"
-    if entry.effective is not None:
-        text += f" effective={_SHORT[entry.effective]}"
+def _row(entry: ReachEntry, *, reverse: bool) -> list[str]:
+    notes = []
     if entry.capped:
-        text += " (capped by delegation)"
-    if entry.missing:
-        text += f" (missing context: {', '.join(sorted(entry.missing))})"
-    return text
+        notes.append("capped by delegation")
+    if entry.missing_context:
+        notes.append(f"missing context: {', '.join(sorted(entry.missing_context))}")
+    effective = "-" if entry.effective is None else _SHORT[str(entry.effective)]
+    who = str(entry.subject) if reverse else str(entry.resource)
+    via = " > ".join(f"{step.source} -[{step.kind}]-> {step.target}" for step in entry.path) or "-"
+    return [who, _SHORT[str(entry.raw)], effective, "; ".join(notes) or "-", via]
 
 
-def render_text(result: BlastRadius | WhoCanReach) -> str:
-    """A readable report: per resource type and permission, each entry with its path."""
-    reverse = isinstance(result, WhoCanReach)
-    if isinstance(result, WhoCanReach):
-        lines = [f"who can reach {result.resource} (revision {result.revision})"]
+def render_text(result: BlastRadius) -> str:
+    """A readable report: one table per resource type and permission, each entry with its path."""
+    reverse = result.view == "who_can_reach"
+    if reverse:
+        lines = [f"who can reach {result.resource} (token {result.read_at})"]
     else:
-        lines = [f"blast radius of {result.subject} (revision {result.revision})"]
+        lines = [f"blast radius of {result.subject} (token {result.read_at})"]
         if result.delegated and not result.raw_only:
             lines.append("effective reach is capped by the subject's principals (acts_for)")
     for group in result.groups:
-        lines.append(
-            f"{group.resource_type}#{group.permission}: {group.raw_count} raw, "
-            f"{group.effective_count} effective"
-        )
-        for entry in group.entries:
-            lines.append(_entry_line(entry, reverse=reverse))
-            lines.extend(f"      {step}" for step in entry.path)
+        lines.append("")
+        size = f"{group.raw_count} raw, {group.effective_count} effective"
+        lines.append(f"{group.resource_type}#{group.permission}: {size}")
+        headers = ["subject" if reverse else "resource", "raw", "effective", "notes", "path"]
+        lines.append(table(headers, [_row(e, reverse=reverse) for e in group.entries]))
     total = sum(len(group.entries) for group in result.groups)
-    lines.append(f"{total} entries, {result.nodes_visited} graph nodes, budget {result.budget}")
+    lines.append("")
+    lines.append(f"{total} entries, {result.nodes_visited} graph nodes visited, budget {result.budget}")
     if result.message:
         lines.append(result.message)
     return "\n".join(lines)
 
 
-def _split_reverse(text: str) -> tuple[str, str | None]:
-    resource, _, permission = text.partition("#")
-    return resource, permission or None
-
-
 @click.command("blast-radius")
 @click.argument("subject", required=False)
 @click.option("--reverse", "reverse", metavar="RESOURCE[#PERM]", help="Who can reach this resource instead.")
-@click.option(
-    "--resource-type", "resource_types", multiple=True, help="Only this resource type (repeatable)."
-)
-@click.option(
-    "--permission", "permissions", multiple=True, help="Only this permission or relation (repeatable)."
-)
+@click.option("--resource-type", help="Only this resource type.")
+@click.option("--permission", help="Only this permission or relation.")
 @click.option("--raw-only", is_flag=True, help="Skip the effective (delegation-capped) reach.")
-@click.option("--budget", type=click.IntRange(min=1), default=MAX_BUDGET, show_default=True)
+@click.option("--budget", type=click.IntRange(min=1), default=None, help="Graph nodes to visit at most.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "graphml"]), default="text", show_default=True
+    "--graph", "graph", type=click.Choice(["graphml", "json-graph"]), help="Print a graph document."
 )
-def blast_radius_cmd(
-    *,
+@json_option
+@server_options
+def blast_radius_cmd(  # noqa: PLR0917 - one argument per option, as click passes them
     subject: str | None,
     reverse: str | None,
-    resource_types: tuple[str, ...],
-    permissions: tuple[str, ...],
+    resource_type: str | None,
+    permission: str | None,
     raw_only: bool,
-    budget: int,
-    fmt: str,
+    budget: int | None,
+    graph: str | None,
+    as_json: bool,
+    server: Server,
 ) -> None:
     """Everything SUBJECT can reach, raw and effective, with a path each.
 
     With --reverse RESOURCE[#PERM]: who (humans and agents) can reach that resource instead.
-    Work and output are bounded by --budget; a truncated answer says "truncated at N".
+    Work and output are bounded by --budget; a truncated answer says so.
     """
+    from rebac.client import Consistency  # noqa: PLC0415 - the SDK is imported when a command runs
+
     if (subject is None) == (reverse is None):
         raise click.UsageError("give exactly one of SUBJECT or --reverse RESOURCE[#PERM]")
-    settings = load_settings()
-    full = Consistency(ConsistencyMode.FULLY_CONSISTENT)
-    try:
-        if reverse is not None:
-            resource_text, permission = _split_reverse(reverse)
-            resource = parse_object(resource_text)
-            if len(permissions) > 1:
-                raise click.UsageError("--reverse takes at most one permission")
-            permission = permission or (permissions[0] if permissions else None)
-        else:
-            target = parse_subject(subject or "")
-    except RebacError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-    async def action(services: Services) -> BlastRadius | WhoCanReach:
-        current = await services.engines.current()
-        revision = await services.checks.revision(current, full)
-        if reverse is not None:
-            return await services.reach.who_can_reach(
-                current, resource, permission, revision=revision, budget=budget, raw_only=raw_only
+    resource = None
+    if reverse is not None:
+        resource, _, perm = reverse.partition("#")
+        permission = perm or permission
+    full = Consistency.fully_consistent()
+    with server.client() as client:
+        if graph is not None:
+            document = client.blast_radius_graph(
+                subject,
+                graph_format="graphml" if graph == "graphml" else "json-graph",
+                resource=resource,
+                reverse=reverse is not None,
+                resource_type=resource_type,
+                permission=permission,
+                budget=budget,
+                raw_only=raw_only,
+                consistency=full,
             )
-        return await services.reach.blast_radius(
-            current,
-            target,
-            revision=revision,
+            click.echo(document)
+            return
+        result = client.blast_radius(
+            subject,
+            resource=resource,
+            reverse=reverse is not None,
+            resource_type=resource_type,
+            permission=permission,
             budget=budget,
-            resource_types=resource_types or None,
-            permissions=permissions or None,
             raw_only=raw_only,
+            consistency=full,
         )
-
-    result = with_services(settings, action)
-    if fmt == "json":
-        click.echo(to_json(result))
-    elif fmt == "graphml":
-        click.echo(to_graphml(result))
+    if as_json:
+        echo_json(result)
     else:
         click.echo(render_text(result))
     if result.message:

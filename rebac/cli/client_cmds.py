@@ -1,270 +1,179 @@
-"""Client commands against a running server: ``check``, ``write``, ``lookup``, ``expand``, ``watch``.
+"""Permission commands against a server: ``check``, ``expand``, ``lookup``, ``watch``.
 
-Every command takes ``--endpoint`` (``REBAC_ENDPOINT``, default ``http://127.0.0.1:8080``) and
-``--key`` (``REBAC_KEY``), speaks the v1 HTTP API with httpx, prints a human-readable answer (or
-the server's JSON with ``--json``), and turns problem details into a one-line error. Objects and
-relationships use the one text syntax (``document:1#viewer@user:tom``).
+They talk through :class:`rebac.client.Client` (``--endpoint``/``--key``/``--context``, see
+:mod:`rebac.cli._server`). Objects and subjects use the one text syntax (``document:1``,
+``team:eng#member``). ``rebac check`` exits 0 when allowed, 1 when denied, 2 when conditional and
+3 on any error (a usage error is click's 2).
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import click
-import httpx
 
-from rebac.errors import RebacError
-from rebac.refs import ObjectRef, Relationship, SubjectRef, parse_object, parse_relationship, parse_subject
+from rebac.cli._output import echo_json, echo_ndjson
+from rebac.cli._server import CheckError, Server, json_option, server_options
 
-__all__ = ["check_cmd", "expand_cmd", "lookup_group", "watch_cmd", "write_cmd"]
+if TYPE_CHECKING:
+    from rebac.client import CheckResult, Consistency, ExpandTree
 
-DEFAULT_ENDPOINT: Final = "http://127.0.0.1:8080"
-_NDJSON: Final = "application/x-ndjson"
+__all__ = ["CHECK_EXIT", "check_cmd", "expand_cmd", "lookup_group", "watch_cmd"]
 
+CHECK_EXIT: Final = {"allowed": 0, "denied": 1, "conditional": 2, "error": 3}
+"""``rebac check``'s exit status per answer."""
 
-@dataclass(frozen=True, slots=True)
-class Client:
-    """Where and how to call the server."""
+_VERDICT: Final = {
+    "PERMISSIONSHIP_HAS_PERMISSION": "allowed",
+    "PERMISSIONSHIP_NO_PERMISSION": "denied",
+    "PERMISSIONSHIP_CONDITIONAL_PERMISSION": "conditional",
+}
 
-    endpoint: str
-    key: str | None
-    as_json: bool
-    timeout: float = 30.0
-
-    def _headers(self, accept: str = "application/json") -> dict[str, str]:
-        headers = {"Accept": accept}
-        if self.key:
-            headers["Authorization"] = f"Bearer {self.key}"
-        return headers
-
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST JSON, return the JSON answer; a problem becomes a :class:`click.ClickException`."""
-        try:
-            response = httpx.post(
-                self.endpoint + path, json=body, headers=self._headers(), timeout=self.timeout
-            )
-        except httpx.HTTPError as exc:
-            raise click.ClickException(f"cannot reach {self.endpoint}: {type(exc).__name__}") from None
-        _raise_for_problem(response)
-        result: dict[str, Any] = response.json()
-        return result
-
-    def stream(
-        self, path: str, body: dict[str, Any], *, timeout: float | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """POST JSON and yield the ``result`` of each NDJSON line."""
-        try:
-            with httpx.stream(
-                "POST",
-                self.endpoint + path,
-                json=body,
-                headers=self._headers(_NDJSON),
-                timeout=timeout or self.timeout,
-            ) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    _raise_for_problem(response)
-                for line in response.iter_lines():
-                    if not line.strip():
-                        continue
-                    item = json.loads(line)
-                    if "error" in item:
-                        raise click.ClickException(_describe(item["error"]))
-                    yield item["result"]
-        except httpx.HTTPError as exc:
-            raise click.ClickException(f"cannot reach {self.endpoint}: {type(exc).__name__}") from None
+caveat_context_option: Final = click.option(
+    "--caveat-context", "caveat_context", help='Caveat context as a JSON object, e.g. \'{"day": "mon"}\'.'
+)
+token_option: Final = click.option("--token", help="Answer at least as fresh as this consistency token.")
+full_option: Final = click.option("--fully-consistent", is_flag=True, help="Read the newest data.")
 
 
-def _describe(problem: dict[str, Any]) -> str:
-    title = problem.get("title", "error")
-    detail = problem.get("detail", "")
-    return f"{title}: {detail}" if detail else str(title)
-
-
-def _raise_for_problem(response: httpx.Response) -> None:
-    if response.status_code < 400:
-        return
-    try:
-        problem = response.json()
-    except ValueError:
-        problem = {"title": f"HTTP {response.status_code}"}
-    raise click.ClickException(f"{response.status_code} {_describe(problem)}")
-
-
-def _obj(ref: ObjectRef) -> dict[str, str]:
-    return {"objectType": ref.type, "objectId": ref.id}
-
-
-def _subj(ref: SubjectRef) -> dict[str, Any]:
-    out: dict[str, Any] = {"object": _obj(ref.object)}
-    if ref.relation:
-        out["optionalRelation"] = ref.relation
-    return out
-
-
-def _relationship(rel: Relationship) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "resource": _obj(rel.resource),
-        "relation": rel.relation,
-        "subject": _subj(rel.subject),
-    }
-    if rel.caveat is not None:
-        out["optionalCaveat"] = {"caveatName": rel.caveat.name, "context": rel.caveat.context}
-    if rel.expires_at is not None:
-        out["optionalExpiresAt"] = rel.expires_at.isoformat().replace("+00:00", "Z")
-    return out
-
-
-def _consistency(token: str | None, *, full: bool = False) -> dict[str, Any]:
-    if token:
-        return {"consistency": {"atLeastAsFresh": {"token": token}}}
-    if full:
-        return {"consistency": {"fullyConsistent": True}}
-    return {}
-
-
-def _parse(parser: Any, text: str, what: str) -> Any:
-    try:
-        return parser(text)
-    except RebacError as exc:
-        raise click.BadParameter(exc.message, param_hint=what) from None
-
-
-def _context(text: str | None) -> dict[str, Any] | None:
+def parse_caveat_context(text: str | None) -> dict[str, Any] | None:
+    """The ``--caveat-context`` JSON object (a usage error when it is not one)."""
     if text is None:
         return None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not JSON ({exc.msg})", param_hint="--context") from None
+        raise click.BadParameter(f"not JSON ({exc.msg})", param_hint="--caveat-context") from None
     if not isinstance(value, dict):
-        raise click.BadParameter("must be a JSON object", param_hint="--context")
+        raise click.BadParameter("must be a JSON object", param_hint="--caveat-context")
     return value
 
 
-def _emit(value: Any) -> None:
-    click.echo(json.dumps(value, separators=(",", ":")))
+def consistency(token: str | None, *, full: bool = False) -> Consistency | None:
+    """The read's consistency: ``--token``, ``--fully-consistent``, else the server's default."""
+    from rebac.client import Consistency  # noqa: PLC0415 - the SDK is imported when a command runs
+
+    if token and full:
+        raise click.UsageError("--token and --fully-consistent are exclusive")
+    if token:
+        return Consistency.at_least_as_fresh(token)
+    return Consistency.fully_consistent() if full else None
 
 
-endpoint_option = click.option(
-    "--endpoint", envvar="REBAC_ENDPOINT", default=DEFAULT_ENDPOINT, show_default=True, help="Server URL."
-)
-key_option = click.option("--key", envvar="REBAC_KEY", default=None, help="API key (or REBAC_KEY).")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the server's JSON.")
+def verdict(result: CheckResult) -> str:
+    """``allowed``, ``denied`` or ``conditional``."""
+    return _VERDICT.get(str(result.permissionship), "error")
+
+
+def _print_check(result: CheckResult, *, explain: bool) -> None:
+    answer = verdict(result)
+    missing = f" (missing context: {', '.join(result.missing_context)})" if result.missing_context else ""
+    click.echo(answer + missing)
+    for hop in result.delegation:
+        click.echo(f"  hop {hop.depth} {hop.subject}: {hop.reason}")
+    if explain and result.trace:
+        _print_trace(result.trace, 0)
+    if result.decision_id:
+        click.echo(f"decision {result.decision_id} at token {result.checked_at}", err=True)
+
+
+def _print_trace(node: dict[str, Any], depth: int) -> None:
+    res = node.get("resource", {})
+    mark = {"PERMISSIONSHIP_HAS_PERMISSION": "✓", "PERMISSIONSHIP_CONDITIONAL_PERMISSION": "?"}.get(
+        node.get("result", ""), "✗"
+    )
+    where = f"{res.get('objectType')}:{res.get('objectId')}#{node.get('permission')}"
+    click.echo(f"{'  ' * depth}{mark} {where}")
+    for child in node.get("subProblems", {}).get("traces", []):
+        _print_trace(child, depth + 1)
 
 
 @click.command("check")
 @click.argument("resource")
 @click.argument("permission")
 @click.argument("subject")
-@click.option("--context", help='Caveat context as a JSON object, e.g. \'{"day": "mon"}\'.')
-@click.option("--token", help="Consistency token: answer at least as fresh as this write.")
+@caveat_context_option
+@click.option("--via", "via", multiple=True, help="A principal the subject acts for here (repeatable).")
+@token_option
+@full_option
 @click.option("--explain", is_flag=True, help="Show the path that decided (withTracing).")
-@endpoint_option
-@key_option
 @json_option
+@server_options
 def check_cmd(
     resource: str,
     permission: str,
     subject: str,
     *,
-    context: str | None,
+    caveat_context: str | None,
+    via: tuple[str, ...],
     token: str | None,
+    fully_consistent: bool,
     explain: bool,
-    endpoint: str,
-    key: str | None,
     as_json: bool,
+    server: Server,
 ) -> None:
-    """Check whether SUBJECT has PERMISSION on RESOURCE (e.g. document:1 view user:tom)."""
-    client = Client(endpoint.rstrip("/"), key, as_json)
-    body: dict[str, Any] = {
-        "resource": _obj(_parse(parse_object, resource, "RESOURCE")),
-        "permission": permission,
-        "subject": _subj(_parse(parse_subject, subject, "SUBJECT")),
-        **_consistency(token),
-    }
-    ctx = _context(context)
-    if ctx is not None:
-        body["context"] = ctx
-    if explain:
-        body["withTracing"] = True
-    answer = client.post("/v1/permissions/check", body)
+    """Check whether SUBJECT has PERMISSION on RESOURCE (e.g. document:1 view user:tom).
+
+    Exits 0 when allowed, 1 when denied, 2 when conditional (context is missing), 3 on an error.
+    """
+    ctx = parse_caveat_context(caveat_context)
+    read = consistency(token, full=fully_consistent)
+    try:
+        with server.client() as client:
+            result = client.check(
+                resource,
+                permission,
+                subject,
+                context=ctx,
+                via=list(via) or None,
+                consistency=read,
+                with_tracing=explain,
+            )
+    except Exception as exc:  # fail closed: any error is exit 3, never a traceback
+        raise CheckError(str(exc) or type(exc).__name__) from exc
     if as_json:
-        _emit(answer)
+        echo_json(result)
+    else:
+        _print_check(result, explain=explain)
+    raise click.exceptions.Exit(CHECK_EXIT[verdict(result)])
+
+
+def _print_tree(node: ExpandTree, depth: int) -> None:
+    head = f"{'  ' * depth}{node.resource}#{node.relation}"
+    if node.operation is not None:
+        click.echo(f"{head} [{node.operation}]")
+        for child in node.children:
+            _print_tree(child, depth + 1)
         return
-    verdict = {
-        "PERMISSIONSHIP_HAS_PERMISSION": "allowed",
-        "PERMISSIONSHIP_NO_PERMISSION": "denied",
-        "PERMISSIONSHIP_CONDITIONAL_PERMISSION": "conditional",
-    }.get(answer.get("permissionship", ""), "unknown")
-    missing = answer.get("partialCaveatInfo", {}).get("missingRequiredContext", [])
-    click.echo(f"{verdict}" + (f" (missing context: {', '.join(missing)})" if missing else ""))
-    for hop in answer.get("delegation") or []:
-        _print_hop(hop)
-    if explain and "debugTrace" in answer:
-        _print_trace(answer["debugTrace"]["check"], 0)
+    subjects = ", ".join(str(s) for s in node.subjects)
+    click.echo(f"{head}: {subjects or '(none)'}")
 
 
-def _print_hop(hop: dict[str, Any]) -> None:
-    """One line per identity on the delegation chain: ``  hop 1 user:alice: denied``."""
-    ref = hop["subject"]["object"]
-    click.echo(f"  hop {hop['depth']} {ref['objectType']}:{ref['objectId']}: {hop['reason']}")
-
-
-def _print_trace(node: dict[str, Any], depth: int) -> None:
-    res = node["resource"]
-    mark = {"PERMISSIONSHIP_HAS_PERMISSION": "✓", "PERMISSIONSHIP_CONDITIONAL_PERMISSION": "?"}.get(
-        node.get("result", ""), "✗"
-    )
-    click.echo(f"{'  ' * depth}{mark} {res['objectType']}:{res['objectId']}#{node['permission']}")
-    for child in node.get("subProblems", {}).get("traces", []):
-        _print_trace(child, depth + 1)
-
-
-@click.command("write")
-@click.argument("relationships", nargs=-1)
-@click.option("--delete", is_flag=True, help="Delete the relationships instead of touching them.")
-@click.option("--create", is_flag=True, help="CREATE (fail if one exists) instead of TOUCH.")
-@click.option(
-    "--file", "file_", type=click.File("r", encoding="utf-8"), help="Read relationships (one per line)."
-)
-@endpoint_option
-@key_option
+@click.command("expand")
+@click.argument("resource")
+@click.argument("permission")
+@token_option
+@full_option
 @json_option
-def write_cmd(
-    relationships: tuple[str, ...],
+@server_options
+def expand_cmd(
+    resource: str,
+    permission: str,
     *,
-    delete: bool,
-    create: bool,
-    file_: Any,
-    endpoint: str,
-    key: str | None,
+    token: str | None,
+    fully_consistent: bool,
     as_json: bool,
+    server: Server,
 ) -> None:
-    """Write RELATIONSHIPS atomically (document:1#viewer@user:tom ...); prints the write's token."""
-    client = Client(endpoint.rstrip("/"), key, as_json)
-    texts = list(relationships)
-    if file_ is not None:
-        texts += [line.strip() for line in file_ if line.strip() and not line.strip().startswith("//")]
-    if not texts:
-        raise click.UsageError("give at least one relationship (or --file)")
-    operation = "OPERATION_DELETE" if delete else "OPERATION_CREATE" if create else "OPERATION_TOUCH"
-    updates = [
-        {
-            "operation": operation,
-            "relationship": _relationship(_parse(parse_relationship, text, "RELATIONSHIPS")),
-        }
-        for text in texts
-    ]
-    answer = client.post("/v1/relationships/write", {"updates": updates})
+    """Print the userset tree of RESOURCE#PERMISSION."""
+    read = consistency(token, full=fully_consistent)
+    with server.client() as client:
+        result = client.expand(resource, permission, consistency=read)
     if as_json:
-        _emit(answer)
-        return
-    click.echo(f"wrote {len(updates)} update(s); token: {answer['writtenAt']['token']}")
+        echo_json(result)
+    else:
+        _print_tree(result.tree, 0)
 
 
 @click.group("lookup")
@@ -276,160 +185,100 @@ def lookup_group() -> None:
 @click.argument("resource_type")
 @click.argument("permission")
 @click.argument("subject")
-@click.option("--context", help="Caveat context as a JSON object.")
-@click.option("--token", help="Consistency token.")
-@endpoint_option
-@key_option
+@caveat_context_option
+@token_option
+@full_option
 @json_option
-def lookup_resources_cmd(
+@server_options
+def lookup_resources_cmd(  # noqa: PLR0917 - one argument per option, as click passes them
     resource_type: str,
     permission: str,
     subject: str,
-    *,
-    context: str | None,
+    caveat_context: str | None,
     token: str | None,
-    endpoint: str,
-    key: str | None,
+    fully_consistent: bool,
     as_json: bool,
+    server: Server,
 ) -> None:
-    """Every RESOURCE_TYPE object on which SUBJECT has PERMISSION (streamed, all pages)."""
-    client = Client(endpoint.rstrip("/"), key, as_json)
-    body: dict[str, Any] = {
-        "resourceObjectType": resource_type,
-        "permission": permission,
-        "subject": _subj(_parse(parse_subject, subject, "SUBJECT")),
-        **_consistency(token),
-    }
-    ctx = _context(context)
-    if ctx is not None:
-        body["context"] = ctx
-    for item in client.stream("/v1/permissions/resources", body):
-        if as_json:
-            _emit(item)
-            continue
-        suffix = " (conditional)" if "CONDITIONAL" in item.get("permissionship", "") else ""
-        click.echo(f"{resource_type}:{item['resourceObjectId']}{suffix}")
+    """Every RESOURCE_TYPE object on which SUBJECT has PERMISSION (all pages; JSON: one per line)."""
+    ctx = parse_caveat_context(caveat_context)
+    read = consistency(token, full=fully_consistent)
+    with server.client() as client:
+        for item in client.lookup_resources(
+            resource_type, permission, subject, context=ctx, consistency=read
+        ):
+            if as_json:
+                echo_ndjson(item)
+                continue
+            suffix = " (conditional)" if "CONDITIONAL" in str(item.permissionship) else ""
+            click.echo(f"{item.resource}{suffix}")
 
 
 @lookup_group.command("subjects")
 @click.argument("resource")
 @click.argument("permission")
 @click.argument("subject_type")
-@click.option("--subject-relation", default="", help="Subject relation (e.g. member for team#member).")
-@click.option("--context", help="Caveat context as a JSON object.")
-@click.option("--token", help="Consistency token.")
-@endpoint_option
-@key_option
+@click.option("--subject-relation", default=None, help="Subject relation (e.g. member for team#member).")
+@caveat_context_option
+@token_option
+@full_option
 @json_option
-def lookup_subjects_cmd(
+@server_options
+def lookup_subjects_cmd(  # noqa: PLR0917 - one argument per option, as click passes them
     resource: str,
     permission: str,
     subject_type: str,
-    *,
-    subject_relation: str,
-    context: str | None,
+    subject_relation: str | None,
+    caveat_context: str | None,
     token: str | None,
-    endpoint: str,
-    key: str | None,
+    fully_consistent: bool,
     as_json: bool,
+    server: Server,
 ) -> None:
-    """Every SUBJECT_TYPE subject with PERMISSION on RESOURCE (streamed, all pages)."""
-    client = Client(endpoint.rstrip("/"), key, as_json)
-    body: dict[str, Any] = {
-        "resource": _obj(_parse(parse_object, resource, "RESOURCE")),
-        "permission": permission,
-        "subjectObjectType": subject_type,
-        "optionalSubjectRelation": subject_relation,
-        **_consistency(token),
-    }
-    ctx = _context(context)
-    if ctx is not None:
-        body["context"] = ctx
-    for item in client.stream("/v1/permissions/subjects", body):
-        if as_json:
-            _emit(item)
-            continue
-        found = item["subject"]
-        suffix = " (conditional)" if "CONDITIONAL" in found.get("permissionship", "") else ""
-        excluded = [e["subjectObjectId"] for e in item.get("excludedSubjects", [])]
-        if excluded:
-            suffix += f" (except {', '.join(excluded)})"
-        click.echo(f"{subject_type}:{found['subjectObjectId']}{suffix}")
-
-
-@click.command("expand")
-@click.argument("resource")
-@click.argument("permission")
-@click.option("--token", help="Consistency token.")
-@endpoint_option
-@key_option
-@json_option
-def expand_cmd(
-    resource: str, permission: str, *, token: str | None, endpoint: str, key: str | None, as_json: bool
-) -> None:
-    """Print the userset tree of RESOURCE#PERMISSION."""
-    client = Client(endpoint.rstrip("/"), key, as_json)
-    body = {"resource": _obj(_parse(parse_object, resource, "RESOURCE")), "permission": permission}
-    answer = client.post("/v1/permissions/expand", {**body, **_consistency(token)})
-    if as_json:
-        _emit(answer)
-        return
-    _print_tree(answer["treeRoot"], 0)
-
-
-def _subject_text(ref: dict[str, Any]) -> str:
-    obj = ref["object"]
-    text = f"{obj['objectType']}:{obj['objectId']}"
-    return f"{text}#{ref['optionalRelation']}" if ref.get("optionalRelation") else text
-
-
-def _print_tree(node: dict[str, Any], depth: int) -> None:
-    obj = node["expandedObject"]
-    pad = "  " * depth
-    head = f"{pad}{obj['objectType']}:{obj['objectId']}#{node['expandedRelation']}"
-    if "intermediate" in node:
-        op = node["intermediate"]["operation"].removeprefix("OPERATION_").lower()
-        click.echo(f"{head} [{op}]")
-        for child in node["intermediate"]["children"]:
-            _print_tree(child, depth + 1)
-        return
-    subjects = [_subject_text(s) for s in node.get("leaf", {}).get("subjects", [])]
-    click.echo(f"{head}: {', '.join(subjects) if subjects else '(none)'}")
+    """Every SUBJECT_TYPE subject with PERMISSION on RESOURCE (all pages; JSON: one per line)."""
+    ctx = parse_caveat_context(caveat_context)
+    read = consistency(token, full=fully_consistent)
+    with server.client() as client:
+        found = client.lookup_subjects(
+            resource,
+            permission,
+            subject_type,
+            subject_relation=subject_relation,
+            context=ctx,
+            consistency=read,
+        )
+        for item in found:
+            if as_json:
+                echo_ndjson(item)
+                continue
+            suffix = " (conditional)" if "CONDITIONAL" in str(item.permissionship) else ""
+            if item.excluded:
+                suffix += f" (except {', '.join(str(s) for s in item.excluded)})"
+            click.echo(f"{item.subject}{suffix}")
 
 
 @click.command("watch")
-@click.option("--since", "since", help="Start after this token (default: from now).")
+@click.option("--since", help="Start after this token (default: from now).")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Stop after this many seconds.")
 @click.option("--type", "types", multiple=True, help="Only these resource types (repeatable).")
-@endpoint_option
-@key_option
 @json_option
+@server_options
 def watch_cmd(
-    *,
-    since: str | None,
-    timeout: float,
-    types: tuple[str, ...],
-    endpoint: str,
-    key: str | None,
-    as_json: bool,
+    *, since: str | None, timeout: float, types: tuple[str, ...], as_json: bool, server: Server
 ) -> None:
-    """Print relationship changes as they commit (bounded by --timeout)."""
-    client = Client(endpoint.rstrip("/"), key, as_json)
-    body: dict[str, Any] = {"optionalTimeoutSeconds": timeout, "optionalObjectTypes": list(types)}
-    if since:
-        body["optionalStartCursor"] = {"token": since}
+    """Print relationship changes as they commit, until --timeout (JSON: one event per line)."""
     last = None
-    for item in client.stream("/v1/watch", body, timeout=timeout + 30):
-        last = item["changesThrough"]["token"]
-        if as_json:
-            _emit(item)
-            continue
-        for update in item.get("updates", []):
-            rel = update["relationship"]
-            res = rel["resource"]
-            op = update["operation"].removeprefix("OPERATION_").lower()
-            target = f"{res['objectType']}:{res['objectId']}#{rel['relation']}"
-            click.echo(f"{op:6} {target}@{_subject_text(rel['subject'])}")
+    with (
+        server.client() as client,
+        client.watch(since, object_types=types, timeout_seconds=timeout) as events,
+    ):
+        for event in events:
+            last = event.changes_through
+            if as_json:
+                echo_ndjson(event)
+                continue
+            for update in event.updates:
+                op = str(update.operation).removeprefix("OPERATION_").lower()
+                click.echo(f"{op:<6}  {update.relationship}")
     if last and not as_json:
         click.echo(f"through token: {last}", err=True)
-    sys.stdout.flush()

@@ -1,116 +1,63 @@
-"""``rebac identities`` and ``rebac review``: the non-human identity inventory and its reviews.
+"""``rebac identities``, ``rebac review`` and ``rebac reviews``: a server's identity inventory.
 
-Like ``rebac blast-radius``, these open the configured store (``REBAC_DATABASE_URL``, else the
-embedded server) and work in process against its current schema; no server is needed.
+They talk to the server (``GET /v1/identities``, ``POST /v1/reviews``, ``GET /v1/reviews``)
+through :class:`rebac.client.Client`. A review is recorded by the API key's subject (``rebac keys
+create --subject user:alice ...``); an owner reviewing her own agent is refused unless the schema
+allows it.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Final
 
 import click
 
-from rebac.cli._runtime import load_settings, with_services
-from rebac.errors import RebacError
-from rebac.refs import parse_subject
-from rebac.services.core import Services
-from rebac.services.identities import (
-    DEFAULT_BLAST_BUDGET,
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    Identity,
-    InventoryPage,
-)
-from rebac.services.types import Review
+from rebac.cli._output import echo_json, table, when
+from rebac.cli._server import Server, json_option, server_options
 
-__all__ = ["identities_cmd", "review_cmd"]
+if TYPE_CHECKING:
+    from rebac.client import Identity, Review
+
+__all__ = ["identities_cmd", "identity_rows", "review_cmd", "reviews_cmd"]
+
+_HEADERS: Final = ["identity", "flags", "owners", "grants", "grants expire", "last decision", "reviewed"]
 
 
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+def _expiry(identity: Identity) -> str:
+    first, last = identity.grants_expire_first, identity.grants_expire_last
+    if first is None:
+        return "never"
+    if last is None or last == first:
+        return when(first)
+    return f"{when(first)} to {when(last)}"
 
 
-def _review_json(review: Review) -> dict[str, Any]:
-    return {
-        "reviewId": review.review_id,
-        "subject": str(review.subject),
-        "reviewer": review.reviewer,
-        "revision": review.revision.value,
-        "reviewedAt": review.reviewed_at.isoformat(),
-        "note": review.note,
-        "fingerprint": review.fingerprint,
-        "grants": list(review.grants),
-    }
+def _grants(identity: Identity) -> str:
+    return f"{identity.grant_count}{'+' if identity.grants_truncated else ''}"
 
 
-def identity_json(identity: Identity) -> dict[str, Any]:
-    """The JSON object of one identity (the same member names as ``GET /v1/identities``)."""
-    blast = identity.blast
-    state = identity.review
-    return {
-        "subject": str(identity.subject),
-        "delegates": identity.delegates,
-        "chain": [str(s) for s in identity.chain],
-        "owners": [str(s) for s in identity.owners],
-        "principals": [{"identity": str(a), "principal": str(p)} for a, p in identity.principals],
-        "chainError": identity.chain_error,
-        "createdRevision": None if identity.created_revision is None else identity.created_revision.value,
-        "createdAt": _time(identity.created_at),
-        "grantCount": len(identity.grants),
-        "grantsTruncated": identity.grants_truncated,
-        "grantsExpireFirst": _time(identity.expires_first),
-        "grantsExpireLast": _time(identity.expires_last),
-        "lastDecisionAt": _time(identity.last_decision_at),
-        "decisionsKnown": identity.decisions_known,
-        "blastRadius": None
-        if blast is None
-        else {
-            "raw": blast.raw,
-            "effective": blast.effective,
-            "truncated": blast.truncated,
-            "message": blast.message,
-            "error": blast.error,
-        },
-        "review": {
-            "fingerprint": state.fingerprint,
-            "lastReview": None if state.last is None else _review_json(state.last),
-            "addedSince": [
-                {"relationship": str(v.relationship), "createdRevision": v.created.value}
-                for v in state.added_since
-            ],
-            "removedSince": list(state.removed_since),
-        },
-        "flags": sorted(flag.value for flag in identity.flags),
-    }
-
-
-def render_text(page: InventoryPage) -> str:
-    """A readable inventory page: one block per identity."""
-    lines = [f"non-human identities of {', '.join(page.types) or 'no type'} (revision {page.revision})"]
-    for identity in page.identities:
-        flags = ", ".join(sorted(flag.value for flag in identity.flags)) or "ok"
-        lines.append(f"{identity.subject}  [{flags}]")
-        lines.append(f"  chain: {' -> '.join(str(s) for s in identity.chain)}")
-        lines.append(f"  owners: {', '.join(str(s) for s in identity.owners) or '-'}")
-        created = "-" if identity.created_revision is None else str(identity.created_revision)
-        lines.append(f"  created: revision {created} at {_time(identity.created_at) or '-'}")
-        expiry = f"{_time(identity.expires_first) or '-'} .. {_time(identity.expires_last) or '-'}"
-        lines.append(f"  grants: {len(identity.grants)} (expiring {expiry})")
-        seen = _time(identity.last_decision_at) or ("never" if identity.decisions_known else "unknown")
-        lines.append(f"  last decision: {seen}")
-        if identity.blast is not None:
-            blast = identity.blast
-            size = f"{blast.raw} raw, {blast.effective} effective"
-            lines.append(f"  blast radius: {size}{' (' + blast.message + ')' if blast.message else ''}")
-        last = identity.review.last
-        reviewed = "never" if last is None else f"by {last.reviewer} at revision {last.revision}"
-        lines.append(f"  reviewed: {reviewed}")
-        lines.extend(f"    added since: {v.relationship}" for v in identity.review.added_since)
-    if page.cursor:
-        lines.append(f"more: --cursor {page.cursor}")
-    return "\n".join(lines)
+def identity_rows(identities: list[Identity]) -> list[list[str]]:
+    """One table row per identity (see ``rebac identities``)."""
+    rows = []
+    for identity in identities:
+        if identity.last_decision_at is not None:
+            seen = when(identity.last_decision_at)
+        else:
+            seen = "never" if identity.decisions_known else "unknown"
+        last = identity.review.last_review
+        reviewed = "never" if last is None else f"{when(last.reviewed_at)} by {last.reviewer}"
+        rows.append(
+            [
+                identity.subject,
+                ", ".join(identity.flags) or "ok",
+                ", ".join(identity.owners) or "-",
+                _grants(identity),
+                _expiry(identity),
+                seen,
+                reviewed,
+            ]
+        )
+    return rows
 
 
 @click.command("identities")
@@ -118,69 +65,91 @@ def render_text(page: InventoryPage) -> str:
 @click.option(
     "--flagged", is_flag=True, help="Only identities with a flag (never reviewed, changed, unused ...)."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--limit", type=click.IntRange(1, MAX_PAGE_SIZE), default=DEFAULT_PAGE_SIZE, show_default=True)
-@click.option("--cursor", help="Continue after a previous page.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=100, show_default=True, help="At most this many."
+)
 @click.option(
     "--blast-budget",
     type=click.IntRange(min=0),
-    default=DEFAULT_BLAST_BUDGET,
-    show_default=True,
-    help="Blast-radius budget per identity; 0 skips it.",
+    default=None,
+    help="Blast-radius budget per identity (the server's default when not given); 0 skips it.",
 )
+@json_option
+@server_options
 def identities_cmd(
     *,
     identity_type: str | None,
     flagged: bool,
-    as_json: bool,
     limit: int,
-    cursor: str | None,
-    blast_budget: int,
+    blast_budget: int | None,
+    as_json: bool,
+    server: Server,
 ) -> None:
-    """The non-human identity inventory: chains, owners, grants, usage, reach and review state."""
-    settings = load_settings()
-
-    async def action(services: Services) -> InventoryPage:
-        return await services.inventory.identities(
-            await services.engines.current(),
-            identity_type=identity_type,
-            flagged_only=flagged,
-            limit=limit,
-            cursor=cursor,
-            blast_budget=blast_budget or None,
+    """The non-human identities: chains, owners, grants and their expiry, usage, review state."""
+    found: list[Identity] = []
+    with server.client() as client:
+        pages = client.identities(
+            identity_type=identity_type, flagged=flagged, page_size=min(limit, 500), blast_budget=blast_budget
         )
-
-    page = with_services(settings, action)
+        for identity in pages:
+            found.append(identity)
+            if len(found) >= limit:
+                break
     if as_json:
-        body = {
-            "revision": page.revision.value,
-            "types": list(page.types),
-            "identities": [identity_json(i) for i in page.identities],
-            "nextCursor": page.cursor,
-        }
-        click.echo(json.dumps(body, indent=2))
-    else:
-        click.echo(render_text(page))
+        echo_json(found)
+        return
+    if not found:
+        click.echo("no identities match", err=True)
+        return
+    click.echo(table(_HEADERS, identity_rows(found)))
+    for identity in found:
+        for grant in identity.review.added_since:
+            click.echo(f"{identity.subject}: added since its last review: {grant.relationship}")
 
 
 @click.command("review")
 @click.argument("subject")
-@click.option("--reviewer", required=True, help="Who approves.")
 @click.option("--note", default="", help="Free text kept with the review.")
-def review_cmd(*, subject: str, reviewer: str, note: str) -> None:
-    """Approve SUBJECT's current grants (and delegation edges) at the head revision."""
-    settings = load_settings()
-    try:
-        target = parse_subject(subject)
-    except RebacError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-    async def action(services: Services) -> Review:
-        current = await services.engines.current()
-        return await services.inventory.review(current, target, reviewer=reviewer, note=note)
-
-    review = with_services(settings, action)
+@json_option
+@server_options
+def review_cmd(*, subject: str, note: str, as_json: bool, server: Server) -> None:
+    """Approve SUBJECT's current grants; the reviewer is the API key's subject."""
+    with server.client() as client:
+        review = client.record_review(subject, note=note)
+    if as_json:
+        echo_json(review)
+        return
     click.echo(
         f"reviewed {review.subject} at revision {review.revision} by {review.reviewer}: "
         f"{len(review.grants)} relationships, fingerprint {review.fingerprint[:16]}"
     )
+
+
+def _review_rows(reviews: list[Review]) -> list[list[object]]:
+    return [
+        [r.review_id, r.subject, r.reviewer, when(r.reviewed_at), r.revision, len(r.grants), r.note or "-"]
+        for r in reviews
+    ]
+
+
+@click.command("reviews")
+@click.option("--subject", help="Only the reviews of this identity.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many.")
+@json_option
+@server_options
+def reviews_cmd(*, subject: str | None, limit: int, as_json: bool, server: Server) -> None:
+    """Stored reviews, newest first."""
+    found: list[Review] = []
+    with server.client() as client:
+        for review in client.reviews(subject=subject, page_size=min(limit, 500)):
+            found.append(review)
+            if len(found) >= limit:
+                break
+    if as_json:
+        echo_json(found)
+        return
+    if not found:
+        click.echo("no reviews", err=True)
+        return
+    headers = ["id", "identity", "reviewer", "reviewed", "revision", "grants", "note"]
+    click.echo(table(headers, _review_rows(found)))

@@ -1,22 +1,22 @@
-"""``rebac schema``: check and format schema files; write and inspect the stored versions.
+"""``rebac schema``: check and format schema files; write and inspect a server's stored versions.
 
-``check`` and ``fmt`` work on local files only. ``write``, ``read``, ``diff`` and ``history`` use
-the store (the embedded PostgreSQL when ``REBAC_DATABASE_URL`` is unset, as every store command).
+``check`` and ``fmt`` work on local files only. ``write``, ``read``, ``diff`` and ``history`` talk
+to the server through :class:`rebac.client.Client` (``--endpoint``/``--key``/``--context``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from rebac.cli._runtime import load_settings, with_services
-from rebac.errors import SchemaError, SchemaVersionNotFoundError, UnsafeSchemaChangeError
-from rebac.services.core import Services
-from rebac.services.language import check_text, dropped_comments, format_text
-from rebac.services.schemas import diff_versions
-from rebac.services.types import SchemaVersion
+from rebac.cli._output import echo_json, table, when
+from rebac.cli._server import Server, json_option, server_options
+from rebac.errors import SchemaError
+
+if TYPE_CHECKING:
+    from rebac.client import ProblemError
 
 __all__ = ["schema"]
 
@@ -41,6 +41,8 @@ def schema() -> None:
 @click.argument("files", nargs=-1, required=True, type=_FILE)
 def check_cmd(files: tuple[Path, ...]) -> None:
     """Compile each FILE and report every error as file:line:col with the offending line."""
+    from rebac.services.language import check_text  # noqa: PLC0415 - the compiler loads when it runs
+
     failed = 0
     for path in files:
         try:
@@ -71,6 +73,8 @@ def fmt_cmd(file: Path, write: bool, drop_comments: bool) -> None:
     The canonical form keeps ``/** doc */`` comments on definitions, relations, permissions and
     caveats; other comments are dropped, so --write refuses to lose them unless --drop-comments.
     """
+    from rebac.services.language import dropped_comments, format_text  # noqa: PLC0415
+
     text = _read(file)
     try:
         formatted = format_text(text, str(file))
@@ -91,20 +95,20 @@ def fmt_cmd(file: Path, write: bool, drop_comments: bool) -> None:
     click.echo(f"{file}: formatted", err=True)
 
 
-# --- store-backed: versions ----------------------------------------------------------------------
-
-CLI_AUTHOR = "cli"
-"""The author recorded for schema versions written with ``rebac schema write``."""
+# --- on the server: versions -----------------------------------------------------------------------
 
 _VERSION = click.IntRange(min=1)
 
 
-def _print_refusal(error: UnsafeSchemaChangeError) -> None:
-    listed: list[dict[str, str]] = error.details.get("relationships", [])
-    count = int(error.details.get("count", len(listed)))
+def _print_refusal(error: ProblemError) -> None:
+    listed: list[Any] = list(error.extensions.get("relationships") or [])
+    count = int(error.extensions.get("count") or len(listed))
     click.echo(f"refused: the schema change would orphan {_count(count, 'stored relationship')}:", err=True)
     for entry in listed:
-        click.echo(f"  {entry['relationship']}  ({entry['reason']})", err=True)
+        if isinstance(entry, dict):
+            click.echo(f"  {entry.get('relationship')}  ({entry.get('reason')})", err=True)
+        else:
+            click.echo(f"  {entry}", err=True)
     if count > len(listed):
         click.echo(f"  ... and {count - len(listed)} more", err=True)
     click.echo("delete them first, or pass --force to write the schema anyway", err=True)
@@ -113,12 +117,18 @@ def _print_refusal(error: UnsafeSchemaChangeError) -> None:
 @schema.command("write")
 @click.argument("file", type=_FILE)
 @click.option("--force", is_flag=True, help="Write even if stored relationships would be orphaned.")
-def write_cmd(file: Path, force: bool) -> None:
-    """Store FILE as the new current schema version (author ``cli``).
+@click.option("--expect-version", type=click.IntRange(min=0), help="Refuse unless this version is current.")
+@json_option
+@server_options
+def write_cmd(file: Path, *, force: bool, expect_version: int | None, as_json: bool, server: Server) -> None:
+    """Store FILE as the server's new current schema version (compiled here first).
 
     Refused, listing the offending relationships and exiting 1, when relationships stored under
     the current version would no longer be allowed; ``--force`` writes it anyway.
     """
+    from rebac.client import Conflict  # noqa: PLC0415 - the SDK is imported when a command runs
+    from rebac.services.language import check_text  # noqa: PLC0415
+
     text = _read(file)
     try:
         check_text(text, str(file))
@@ -126,67 +136,77 @@ def write_cmd(file: Path, force: bool) -> None:
         for diagnostic in error.diagnostics:
             click.echo(diagnostic.render(), err=True)
         raise click.exceptions.Exit(1) from None
-
-    async def action(services: Services) -> SchemaVersion | UnsafeSchemaChangeError:
-        try:
-            version, _ = await services.schemas.write(text, author=CLI_AUTHOR, force=force, source=str(file))
-        except UnsafeSchemaChangeError as refusal:
-            return refusal
-        return version
-
-    outcome = with_services(load_settings(), action)
-    if isinstance(outcome, UnsafeSchemaChangeError):
-        _print_refusal(outcome)
-        raise click.exceptions.Exit(1)
-    click.echo(f"wrote schema version {outcome.version} (sha256 {outcome.hash})")
+    try:
+        with server.client() as client:
+            result = client.write_schema(text, force=force, expected_version=expect_version)
+    except Conflict as refusal:
+        if refusal.problem.slug != "unsafe-schema-change":
+            raise
+        _print_refusal(refusal)
+        raise click.exceptions.Exit(1) from None
+    if as_json:
+        echo_json(result)
+        return
+    click.echo(f"wrote schema version {result.version} (sha256 {result.hash}); token: {result.written_at}")
 
 
 @schema.command("read")
 @click.option("--version", "number", type=_VERSION, help="Read this version instead of the current one.")
-def read_cmd(number: int | None) -> None:
+@json_option
+@server_options
+def read_cmd(number: int | None, *, as_json: bool, server: Server) -> None:
     """Print the current schema (or version V) exactly as it was written."""
+    from rebac.client import NotFound  # noqa: PLC0415
 
-    async def action(services: Services) -> SchemaVersion:
-        if number is not None:
-            return await services.schemas.version(number)
-        try:
-            return await services.schemas.current()
-        except SchemaVersionNotFoundError:
+    try:
+        with server.client() as client:
+            info = client.read_schema(number)
+    except NotFound as exc:
+        if number is None:
             raise click.ClickException("no schema has been written yet") from None
-
-    version = with_services(load_settings(), action)
-    click.echo(f"version {version.version} (sha256 {version.hash})", err=True)
-    click.echo(version.text, nl=not version.text.endswith("\n"))
+        raise click.ClickException(f"no schema version {number} ({exc.detail or exc.title})") from None
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(f"version {info.version} (sha256 {info.hash})", err=True)
+    click.echo(info.text, nl=not info.text.endswith("\n"))
 
 
 @schema.command("diff")
 @click.argument("old", type=_VERSION)
-@click.argument("new", type=_VERSION)
-def diff_cmd(old: int, new: int) -> None:
-    """Print a unified diff from stored version OLD to version NEW (nothing when they are equal)."""
-
-    async def action(services: Services) -> tuple[SchemaVersion, SchemaVersion]:
-        return await services.schemas.version(old), await services.schemas.version(new)
-
-    before, after = with_services(load_settings(), action)
-    click.echo(diff_versions(before, after).unified, nl=False)
+@click.argument("new", type=_VERSION, required=False)
+@click.option("--file", "file_", type=_FILE, help="Compare version OLD with this file instead.")
+@json_option
+@server_options
+def diff_cmd(old: int, new: int | None, *, file_: Path | None, as_json: bool, server: Server) -> None:
+    """Print a unified diff from stored version OLD to version NEW (or --file; nothing when equal)."""
+    if (new is None) == (file_ is None):
+        raise click.UsageError("give exactly one of NEW or --file")
+    with server.client() as client:
+        if file_ is not None:
+            found = client.diff_schema(_read(file_), from_version=old)
+        else:
+            found = client.diff_schema(from_version=old, to_version=new)
+    if as_json:
+        echo_json(found)
+        return
+    click.echo(found.diff, nl=False)
 
 
 @schema.command("history")
-def history_cmd() -> None:
-    """List every stored version, oldest first; ``*`` marks the current one."""
-
-    async def action(services: Services) -> tuple[list[SchemaVersion], SchemaVersion | None]:
-        return await services.schemas.history()
-
-    versions, current = with_services(load_settings(), action)
+@json_option
+@server_options
+def history_cmd(*, as_json: bool, server: Server) -> None:
+    """List every stored version, oldest first; the current one is marked."""
+    with server.client() as client:
+        versions = client.schema_versions()
+    if as_json:
+        echo_json(versions)
+        return
     if not versions:
         click.echo("no schema has been written yet", err=True)
         return
-    for version in versions:
-        mark = "*" if current is not None and version.version == current.version else " "
-        written = version.created_at.astimezone(UTC).isoformat(timespec="seconds")
-        click.echo(
-            f"{mark} {version.version:>4}  {written}  {version.hash[:12]}  "
-            f"revision {version.revision.value}  {version.author}"
-        )
+    rows = [
+        [v.version, "yes" if v.current else "", when(v.created_at), v.hash[:12], v.author] for v in versions
+    ]
+    click.echo(table(["version", "current", "written", "sha256", "author"], rows))

@@ -27,24 +27,18 @@ import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import click
-from granian import Granian
-from granian.constants import Interfaces
 
-from rebac.api.app import AsgiApp, create_app, one_line_startup_failures, serving_database
 from rebac.config import Settings
 from rebac.errors import ConflictError, RebacError
 from rebac.refs import parse_relationship
-from rebac.services.core import Services
-from rebac.services.types import (
-    Consistency,
-    ConsistencyMode,
-    Operation,
-    RelationshipFilter,
-    RelationshipUpdate,
-)
+
+if TYPE_CHECKING:
+    from rebac.api.app import AsgiApp
+    from rebac.services.core import Services
+    from rebac.services.types import RelationshipUpdate
 
 __all__ = ["DEMO_RELATIONSHIPS", "DEMO_SCHEMA", "DemoOutcome", "app_from_env", "demo_curl", "serve_cmd"]
 
@@ -52,7 +46,6 @@ _ROOT: Final = Path(__file__).resolve().parents[2]
 DEMO_SCHEMA: Final = _ROOT / "schema" / "agents.zed"
 DEMO_RELATIONSHIPS: Final = _ROOT / "schema" / "agents_demo.txt"
 _DEMO_FLAG: Final = "REBAC_DEMO"
-_FULL: Final = Consistency(ConsistencyMode.FULLY_CONSISTENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +62,15 @@ def _say(line: str) -> None:
 
 async def _missing(services: Services) -> list[RelationshipUpdate]:
     """CREATE updates of the sample relationships that are not stored (in any form)."""
+    from rebac.services.types import (  # noqa: PLC0415 - the services load when the server starts
+        Consistency,
+        ConsistencyMode,
+        Operation,
+        RelationshipFilter,
+        RelationshipUpdate,
+    )
+
+    full = Consistency(ConsistencyMode.FULLY_CONSISTENT)
     lines = DEMO_RELATIONSHIPS.read_text(encoding="utf-8").splitlines()
     wanted = [parse_relationship(line) for line in lines if line.strip() and not line.startswith("//")]
     missing: list[RelationshipUpdate] = []
@@ -81,7 +83,7 @@ async def _missing(services: Services) -> list[RelationshipUpdate]:
             subject_ids=(rel.subject.id,),
             subject_relation=rel.subject.relation,
         )
-        page = await services.relationships.read(flt, consistency=_FULL, limit=1)
+        page = await services.relationships.read(flt, consistency=full, limit=1)
         if not page.relationships:
             missing.append(RelationshipUpdate(Operation.CREATE, rel))
     return missing
@@ -131,6 +133,8 @@ def app_from_env() -> AsgiApp:
     The app reports a failed startup as one line (see :func:`one_line_startup_failures`) and,
     once up, prints ``listening at http://HOST:PORT``.
     """
+    from rebac.api.app import create_app, one_line_startup_failures  # noqa: PLC0415 - in the worker
+
     settings = Settings.from_env()
     host, port = settings.api.host, settings.api.port
     key = settings.api.preshared_key
@@ -182,6 +186,11 @@ def demo_curl(host: str, port: int, key: str) -> str:
 )
 def serve_cmd(host: str | None, port: int | None, demo: bool, preshared_key: str | None) -> None:
     """Serve the HTTP API (embedded PostgreSQL unless REBAC_DATABASE_URL is set)."""
+    from granian import Granian  # noqa: PLC0415 - the server loads when the command runs
+    from granian.constants import Interfaces  # noqa: PLC0415
+
+    from rebac.api import app  # noqa: PLC0415
+
     try:
         settings = Settings.from_env()
     except RebacError as exc:
@@ -202,7 +211,7 @@ def serve_cmd(host: str | None, port: int | None, demo: bool, preshared_key: str
     if demo and key is not None:
         os.environ[_DEMO_FLAG] = "1"
     try:
-        with serving_database(settings, say=_say):
+        with app.serving_database(settings, say=_say):
             sys.stdout.flush()
             Granian(
                 "rebac.cli.serve_cmd:app_from_env",

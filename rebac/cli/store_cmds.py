@@ -1,6 +1,11 @@
-"""Store commands: ``migrate``, ``import``, ``export``, ``gc``.
+"""``import`` and ``export`` over the API; ``migrate``, ``gc`` and ``import --direct`` locally.
 
-Import reads NDJSON (``{"relationship": "<text>"}``) or plain text lines (see
+``import`` streams the file to ``POST /v1/relationships/importbulk`` and ``export`` streams
+``POST /v1/relationships/exportbulk``, both through :class:`rebac.client.Client`, with a progress
+bar on a terminal (total, rate, ETA; ``--quiet`` turns it off). The server checks an import as
+``--direct`` does below and reports the first bad line by its number in the file.
+
+``import --direct`` reads NDJSON (``{"relationship": "<text>"}``) or plain text lines (see
 :mod:`rebac.services.interchange`); it is atomic, so a bad line (reported with its number) or a duplicate
 writes nothing. When a schema is stored, every relationship must conform to the current version
 (:func:`rebac.schema.conformity.nonconformity`, caveat context types included); the first one that
@@ -13,47 +18,67 @@ orphan any. Export streams NDJSON to stdout at one consistent revision.
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from rebac.cli._runtime import load_settings, migrate_database, with_services
-from rebac.errors import SchemaError
-from rebac.refs import Relationship
-from rebac.services.conformance import conforming
-from rebac.services.core import Services
-from rebac.services.interchange import encode_line, parse_numbered_lines
-from rebac.services.relationships import ImportTarget
-from rebac.services.types import ANY_RELATION, Consistency, ConsistencyMode, RelationshipFilter
+from rebac.cli._output import Progress, echo_json, progress
+from rebac.cli._server import Server, json_option, server_options
+
+if TYPE_CHECKING:
+    from rebac.refs import Relationship
+    from rebac.services.core import Services
+    from rebac.services.relationships import ImportTarget
 
 __all__ = ["export_cmd", "gc_cmd", "import_cmd", "migrate_cmd"]
 
-_PROGRESS_EVERY = 100_000
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 
 
 @click.command("migrate")
 def migrate_cmd() -> None:
     """Migrate the database to the newest schema (the embedded one when REBAC_DATABASE_URL is unset)."""
+    from rebac.cli._runtime import load_settings, migrate_database  # noqa: PLC0415 - the store, when run
+
     migrate_database(load_settings())
     click.echo("database is at the newest migration")
 
 
-def _with_progress(relationships: Iterable[Relationship], err: TextIO) -> Iterator[Relationship]:
-    count = 0
+def _file_size(file: TextIO) -> int | None:
+    try:
+        size = os.fstat(file.fileno()).st_size
+    except (OSError, ValueError, AttributeError):
+        return None
+    return size or None
+
+
+def _counted_lines(file: TextIO, bar: Progress) -> Iterator[str]:
+    """The file's lines, advancing the bar by their bytes; a blank line is sent as ``//``.
+
+    The server numbers the lines it receives, so every line of the file is sent (a blank one as a
+    comment) and its line numbers are the file's.
+    """
+    for line in file:
+        bar.advance(len(line.encode()))
+        yield line if line.strip() else "//"
+    bar.describe("committing")
+
+
+def _with_progress(relationships: Iterable[Relationship], bar: Progress) -> Iterator[Relationship]:
     for rel in relationships:
-        count += 1
-        if count % _PROGRESS_EVERY == 0:
-            err.write(f"\rread {count:,} relationships")
-            err.flush()
+        bar.advance()
         yield rel
-    if count >= _PROGRESS_EVERY:
-        err.write(f"\rread {count:,} relationships, committing\n")
+    bar.describe("committing")
 
 
 async def _import_target(services: Services) -> ImportTarget:
     """The current schema version (``0``: none) and its compiled form, for checking an import."""
+    from rebac.errors import SchemaError  # noqa: PLC0415
+
     try:
         return await services.relationships.import_target()
     except SchemaError as exc:  # fail closed: nothing can be checked against it
@@ -65,18 +90,41 @@ async def _import_target(services: Services) -> ImportTarget:
 
 @click.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-def import_cmd(file: TextIO) -> None:
+@click.option("--direct", is_flag=True, help="Load into the configured database with COPY (no server).")
+@quiet_option
+@json_option
+@server_options
+def import_cmd(file: TextIO, *, direct: bool, quiet: bool, as_json: bool, server: Server) -> None:
     """Import relationships from FILE (or - for stdin): NDJSON or one relationship per line.
 
     The import is atomic: on any bad line, duplicate, or relationship the current schema does not
-    allow (reported as FILE:LINE: reason), nothing is written. With no schema stored yet the
-    relationships are not checked; the first `rebac schema write` checks them all.
+    allow (reported with its line number), nothing is written. Over the API by default; --direct
+    loads the configured database with COPY. With no schema stored yet the relationships are not
+    checked; the first `rebac schema write` checks them all.
     """
-    settings = load_settings()
-    err = sys.stderr
+    if direct:
+        loaded, token = _import_direct(file, quiet=quiet)
+    else:
+        with (
+            progress("importing", _file_size(file), unit="bytes", quiet=quiet) as bar,
+            server.client() as client,
+        ):
+            result = client.import_relationships(_counted_lines(file, bar))
+        loaded, token = result.loaded, result.written_at
+    if as_json:
+        echo_json({"loaded": loaded, "writtenAt": token})
+        return
+    click.echo(f"loaded {loaded} relationships; token: {token}")
+
+
+def _import_direct(file: TextIO, *, quiet: bool) -> tuple[int, str]:
+    from rebac.cli._runtime import load_settings, with_services  # noqa: PLC0415 - the store, when run
+    from rebac.services.conformance import conforming  # noqa: PLC0415
+    from rebac.services.interchange import parse_numbered_lines  # noqa: PLC0415
+
     source = str(getattr(file, "name", "-"))
 
-    async def action(services: Services) -> tuple[int, int, str]:
+    async def action(services: Services) -> tuple[int, str]:
         target = await _import_target(services)
         if target.schema is None:
             click.echo(
@@ -85,62 +133,59 @@ def import_cmd(file: TextIO) -> None:
                 err=True,
             )
         relationships = conforming(parse_numbered_lines(file), target.schema, source)
-        result = await services.relationships.bulk_import(
-            _with_progress(relationships, err), schema_version=target.version
-        )
-        return result.loaded, result.revision.value, result.token
+        with progress("importing", None, unit="relationships", quiet=quiet) as bar:
+            result = await services.relationships.bulk_import(
+                _with_progress(relationships, bar), schema_version=target.version
+            )
+        return result.loaded, result.token
 
-    loaded, revision, token = with_services(settings, action)
-    click.echo(f"loaded {loaded} relationships at revision {revision}")
-    click.echo(f"token: {token}")
+    return with_services(load_settings(), action)
 
 
 @click.command("export")
-@click.option("--resource-type", help="Only relationships of this resource type.")
-@click.option("--resource-id", "resource_ids", multiple=True, help="Only these resource ids (repeatable).")
-@click.option("--relation", help="Only this relation.")
-@click.option("--subject-type", help="Only subjects of this type.")
-@click.option("--subject-id", "subject_ids", multiple=True, help="Only these subject ids (repeatable).")
-@click.option("--subject-relation", help="Only this subject relation ('' for plain subjects).")
-def export_cmd(
-    *,
-    resource_type: str | None,
-    resource_ids: tuple[str, ...],
-    relation: str | None,
-    subject_type: str | None,
-    subject_ids: tuple[str, ...],
+@click.option("--resource-type", default="", help="Only relationships of this resource type.")
+@click.option("--resource-id", default="", help="Only this resource id.")
+@click.option("--relation", default="", help="Only this relation.")
+@click.option("--subject-type", default="", help="Only subjects of this type.")
+@click.option("--subject-id", default="", help="Only this subject id.")
+@click.option("--subject-relation", default=None, help="Only this subject relation ('' for plain subjects).")
+@quiet_option
+@server_options
+def export_cmd(  # noqa: PLR0917 - one argument per option, as click passes them
+    resource_type: str,
+    resource_id: str,
+    relation: str,
+    subject_type: str,
+    subject_id: str,
     subject_relation: str | None,
+    quiet: bool,
+    server: Server,
 ) -> None:
-    """Stream relationships as NDJSON to stdout, at one fully consistent revision."""
-    settings = load_settings()
+    """Stream relationships as NDJSON to stdout, at one fully consistent snapshot."""
+    from rebac.client import Consistency, RelationshipFilter  # noqa: PLC0415
+
     flt = RelationshipFilter(
         resource_type=resource_type,
-        resource_ids=resource_ids,
+        resource_id=resource_id,
         relation=relation,
         subject_type=subject_type,
-        subject_ids=subject_ids,
-        subject_relation=ANY_RELATION if subject_relation is None else (subject_relation or None),
+        subject_id=subject_id,
+        subject_relation=subject_relation,
     )
     out = sys.stdout
-
-    async def action(services: Services) -> int:
-        _, found = await services.relationships.export(
-            flt, consistency=Consistency(ConsistencyMode.FULLY_CONSISTENT)
-        )
-        count = 0
-        async for rel in found:
-            out.write(encode_line(rel) + "\n")
+    count = 0
+    with (
+        server.client() as client,
+        client.export_relationships(flt, consistency=Consistency.fully_consistent()) as found,
+        progress("exporting", None, unit="relationships", quiet=quiet) as bar,
+    ):
+        for rel in found:
+            out.write(json.dumps({"relationship": str(rel)}, ensure_ascii=False) + "\n")
             count += 1
-            if count % _PROGRESS_EVERY == 0:
-                sys.stderr.write(f"\rexported {count:,} relationships")
-                sys.stderr.flush()
-        out.flush()
-        if count >= _PROGRESS_EVERY:
-            sys.stderr.write("\n")
-        return count
-
-    count = with_services(settings, action)
-    click.echo(f"exported {count} relationships", err=True)
+            bar.advance()
+        token = found.token
+    out.flush()
+    click.echo(f"exported {count} relationships at token {token}", err=True)
 
 
 @click.command("gc")
@@ -155,6 +200,8 @@ def gc_cmd(older_than: float | None) -> None:
 
     Also drops the decision log's days older than ``REBAC_DECISION_RETENTION_DAYS``.
     """
+    from rebac.cli._runtime import load_settings, with_services  # noqa: PLC0415 - the store, when run
+
     settings = load_settings()
     window = settings.database.gc_window_seconds if older_than is None else older_than
     if window < 0:

@@ -13,14 +13,15 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 
-from rebac.cli._runtime import scratch_stores
 from rebac.config import EngineSettings, Settings
 from rebac.errors import RebacError
-from rebac.services.validation.run import FileReport, validate_path
+
+if TYPE_CHECKING:
+    from rebac.services.validation.run import FileReport
 
 __all__ = ["validate"]
 
@@ -28,6 +29,9 @@ __all__ = ["validate"]
 async def _run(
     paths: Sequence[Path], kind: Literal["memory", "postgres"], settings: EngineSettings
 ) -> list[FileReport]:
+    from rebac.cli._runtime import scratch_stores  # noqa: PLC0415 - the engine loads when it runs
+    from rebac.services.validation.run import validate_path  # noqa: PLC0415
+
     async with scratch_stores(kind) as (fresh, shared):
         return [
             await validate_path(path, await fresh(), settings=settings, clear_after=shared) for path in paths

@@ -307,9 +307,9 @@ class AsyncClient(AsyncAdmin):
         """Store a new schema version (409 if it would orphan relationships, unless ``force``)."""
         return await self._send(_v1.write_schema(schema, force=force, expected_version=expected_version))
 
-    async def read_schema(self) -> SchemaInfo:
-        """The current schema (:class:`~rebac.client.NotFound` before the first write)."""
-        return await self._send(_v1.read_schema())
+    async def read_schema(self, version: int | None = None) -> SchemaInfo:
+        """The current schema, or the stored ``version`` (:class:`~rebac.client.NotFound` if none)."""
+        return await self._send(_v1.read_schema(version))
 
     async def diff_schema(
         self, comparison: str | None = None, *, from_version: int | None = None, to_version: int | None = None

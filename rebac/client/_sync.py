@@ -281,9 +281,9 @@ class Client(SyncAdmin):
         """Store a new schema version (409 if it would orphan relationships, unless ``force``)."""
         return self._send(_v1.write_schema(schema, force=force, expected_version=expected_version))
 
-    def read_schema(self) -> SchemaInfo:
-        """The current schema (:class:`~rebac.client.NotFound` before the first write)."""
-        return self._send(_v1.read_schema())
+    def read_schema(self, version: int | None = None) -> SchemaInfo:
+        """The current schema, or the stored ``version`` (:class:`~rebac.client.NotFound` if none)."""
+        return self._send(_v1.read_schema(version))
 
     def diff_schema(
         self, comparison: str | None = None, *, from_version: int | None = None, to_version: int | None = None

@@ -411,8 +411,10 @@ def write_schema(
     )
 
 
-def read_schema() -> Call[SchemaInfo]:
-    """``POST /v1/schema/read``."""
+def read_schema(version: int | None = None) -> Call[SchemaInfo]:
+    """``POST /v1/schema/read`` (the current one), or ``GET /v1/schema/versions/{version}``."""
+    if version is not None:
+        return Call("GET", f"/v1/schema/versions/{int(version)}", _SCHEMA_READ)
     return Call("POST", "/v1/schema/read", _SCHEMA_READ, {})
 
 

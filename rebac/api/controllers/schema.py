@@ -53,6 +53,18 @@ class SchemaController(Controller):
             hash=version.hash,
         )
 
+    @get("/versions/{version:int}", operation_id="ReadSchemaVersion", responses=problem_responses())
+    async def read_version(self, version: int, services: NamedDependency[Services]) -> dto.SchemaReadResponse:
+        """One stored schema version's text, exactly as written (404 when there is no such version)."""
+        stored = await services.schemas.version(version)
+        head = await services.schemas.head()
+        return dto.SchemaReadResponse(
+            schema_text=stored.text,
+            read_at=dto.ZedToken(services.token_for(head)),
+            version=stored.version,
+            hash=stored.hash,
+        )
+
     @post("/diffschema", operation_id="DiffSchema", status_code=200, responses=problem_responses())
     async def diff(
         self, data: JSONBody[dto.SchemaDiffRequest], services: NamedDependency[Services]

@@ -149,13 +149,13 @@ async def test_a_lifespan_failing_with_a_bug_keeps_its_traceback() -> None:
 
 _LIFESPAN_ONLY = """
 import contextlib, sys
-import rebac.cli.serve_cmd as serve
+import rebac.api.app as app
 
 @contextlib.contextmanager
 def unchecked(settings, *, say):
     yield
 
-serve.serving_database = unchecked  # so the worker's lifespan is what fails
+app.serving_database = unchecked  # so the worker's lifespan is what fails
 from rebac.cli.main import cli
 cli(["serve", "--host", "127.0.0.1", "--port", sys.argv[1]])
 """

@@ -1,19 +1,18 @@
-"""``rebac decisions`` reads the decision log straight from the store; ``--prune`` applies retention."""
+"""``rebac decisions list|show|export`` read a live server's decision log; ``prune`` is local."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_live import KEY, Cli, live_server
 
-from rebac.cli.main import cli
 from rebac.store.base import DecisionRecord, DecisionResult
 from rebac.store.postgres import PostgresTupleStore
-from rebac.store.postgres.migrate import upgrade_to_head
 
 pytestmark = pytest.mark.integration
 
@@ -40,30 +39,36 @@ async def _seed(url: str, records: list[DecisionRecord]) -> None:
         await store.close()
 
 
-def _run(env: dict[str, str], *args: str) -> str:
-    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
+@pytest.fixture
+def served(pg_server_url: str, tmp_path: Path) -> Iterator[tuple[Cli, str]]:
+    with live_server(pg_server_url, tmp_path / "server.log") as (base, url):
+        env = {"REBAC_ENDPOINT": base, "REBAC_KEY": KEY, "REBAC_CONFIG": str(tmp_path / "none.json")}
+        yield Cli({**env, "REBAC_DATABASE_URL": url, "REBAC_DECISION_RETENTION_DAYS": "30"}), url
 
 
-def test_decisions_filters_formats_and_prune(empty_database_url: str) -> None:
-    upgrade_to_head(empty_database_url)
-    env = {"REBAC_DATABASE_URL": empty_database_url, "REBAC_DECISION_RETENTION_DAYS": "30"}
+def test_decisions_filters_formats_and_prune(served: tuple[Cli, str]) -> None:
+    rebac, url = served
     recent = [
         _record("user:tom", DecisionResult.ALLOWED, timedelta(minutes=2)),
         _record("agent:a7", DecisionResult.DENIED, timedelta(minutes=1)),
     ]
     old = _record("user:tom", DecisionResult.ALLOWED, timedelta(days=40))
-    asyncio.run(_seed(empty_database_url, [*recent, old]))
+    asyncio.run(_seed(url, [*recent, old]))
 
-    lines = _run(env, "decisions").splitlines()
-    assert len(lines) == 3
-    assert recent[1].decision_id in lines[0]  # newest first
-    denied = json.loads(_run(env, "decisions", "--result", "denied", "--json"))
+    lines = rebac.ok("decisions", "list").out.splitlines()
+    assert lines[0].split() == ["DECIDED", "RESULT", "CHECK", "REASON", "DECISION", "ID"]
+    assert len(lines) == 4
+    assert recent[1].decision_id in lines[1]  # newest first
+    assert "denied" in lines[1]
+    denied = rebac.ok("decisions", "list", "--result", "denied", "--json").json()
     assert [d["decisionId"] for d in denied] == [recent[1].decision_id]
     since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    ndjson = _run(env, "decisions", "--subject", "user:tom", "--since", since, "--ndjson").splitlines()
-    assert [json.loads(line)["decisionId"] for line in ndjson] == [recent[0].decision_id]
+    ndjson = rebac.ok("decisions", "export", "--subject", "user:tom", "--since", since).lines()
+    assert [line["decisionId"] for line in ndjson] == [recent[0].decision_id]
+    assert len(rebac.ok("decisions", "list", "--limit", "1", "--json").json()) == 1
+    bad = rebac("decisions", "list", "--since", "yesterday")
+    assert bad.code == 1
+    assert bad.err.startswith("Error: 400 ")
 
-    assert "dropped 1 days" in _run(env, "decisions", "--prune")
-    assert len(_run(env, "decisions").splitlines()) == 2
+    assert "dropped 1 days" in rebac.ok("decisions", "prune").out  # local, on the database
+    assert len(rebac.ok("decisions", "list", "--json").json()) == 2

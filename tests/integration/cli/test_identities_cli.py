@@ -1,18 +1,14 @@
-"""``rebac identities`` and ``rebac review`` end to end against a real PostgreSQL.
-
-The tests share the session database (``REBAC_DATABASE_URL`` points at it, reset first).
-"""
+"""``rebac identities``, ``review`` and ``reviews`` against a live ``rebac serve`` of the test's own."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_live import KEY, Cli, live_server
 
-from rebac.cli.main import cli
 from rebac.refs import parse_relationship
 from rebac.store.base import Operation, RelationshipUpdate
 from rebac.store.postgres import PostgresTupleStore
@@ -35,16 +31,13 @@ definition doc {
 
 
 @pytest.fixture
-def env(pg_url: str, _pg_reset: Callable[[], None], monkeypatch: pytest.MonkeyPatch) -> str:
-    _pg_reset()
-    monkeypatch.setenv("REBAC_DATABASE_URL", pg_url)
-    monkeypatch.setenv("REBAC_NON_HUMAN_TYPES", "service, ghost")
-    return pg_url
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
+def served(pg_server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Cli, str]]:
+    monkeypatch.setenv("REBAC_NON_HUMAN_TYPES", "service, ghost")  # the server's environment
+    with live_server(pg_server_url, tmp_path / "server.log") as (base, url):
+        yield (
+            Cli({"REBAC_ENDPOINT": base, "REBAC_KEY": KEY, "REBAC_CONFIG": str(tmp_path / "none.json")}),
+            url,
+        )
 
 
 async def _seed(url: str, texts: tuple[str, ...], *, schema: bool) -> None:
@@ -61,40 +54,53 @@ def seed(url: str, *texts: str, schema: bool = True) -> None:
     asyncio.run(_seed(url, texts, schema=schema))
 
 
-def test_identities_and_review(env: str) -> None:
+def test_identities_and_review(served: tuple[Cli, str]) -> None:
+    rebac, url = served
     seed(
-        env,
+        url,
         "agent:planner#principal@user:alice",
         "agent:search#principal@agent:planner",
         "doc:1#viewer@agent:search",
         "doc:1#viewer@service:backup",
     )
-    code, out, err = invoke("identities", "--json")
-    assert (code, err) == (0, ""), out
-    body = json.loads(out)
-    assert body["types"] == ["agent", "service"]
-    found = {item["subject"]: item for item in body["identities"]}
+    body = rebac.ok("identities", "--json").json()
+    found = {item["subject"]: item for item in body}
     assert sorted(found) == ["agent:planner", "agent:search", "service:backup"]
     assert found["agent:search"]["chain"] == ["agent:search", "agent:planner", "user:alice"]
     assert found["agent:search"]["flags"] == ["never_reviewed"]
 
-    code, out, err = invoke("review", "agent:search", "--reviewer", "sec-team", "--note", "ok")
-    assert (code, err) == (0, ""), out
-    assert out.startswith("reviewed agent:search at revision ")
-    assert "by sec-team: 2 relationships" in out
+    reviewer = rebac.ok("keys", "create", "--scope", "admin", "--subject", "user:sec", "--json").json()["key"]
+    reviewed = rebac.ok("review", "agent:search", "--note", "ok", "--key", reviewer)
+    assert reviewed.err == ""
+    assert reviewed.out.startswith("reviewed agent:search at revision ")
+    assert "by user:sec: 2 relationships" in reviewed.out
 
-    code, out, _ = invoke("identities", "--flagged", "--type", "agent", "--json")
-    assert code == 0
-    assert [item["subject"] for item in json.loads(out)["identities"]] == ["agent:planner"]
+    flagged = rebac.ok("identities", "--flagged", "--type", "agent", "--json").json()
+    assert [item["subject"] for item in flagged] == ["agent:planner"]
 
-    seed(env, "doc:2#viewer@agent:search", schema=False)
-    code, out, _ = invoke("identities", "--flagged", "--type", "agent")
-    assert code == 0
-    assert "agent:search  [grants_added_since_review]" in out
-    assert "    added since: doc:2#viewer@agent:search" in out
-    assert "chain: agent:search -> agent:planner -> user:alice" in out
+    seed(url, "doc:2#viewer@agent:search", schema=False)
+    rows = rebac.ok("identities", "--flagged", "--type", "agent").out.splitlines()
+    assert rows[0].split() == [
+        "IDENTITY",
+        "FLAGS",
+        "OWNERS",
+        "GRANTS",
+        "GRANTS",
+        "EXPIRE",
+        "LAST",
+        "DECISION",
+        "REVIEWED",
+    ]
+    search = next(row for row in rows if row.startswith("agent:search "))
+    assert "grants_added_since_review" in search
+    assert "user:alice" in search  # the owner at the end of the chain
+    assert "by user:sec" in search
+    assert "never" in search  # its grants never expire
+    assert "agent:search: added since its last review: doc:2#viewer@agent:search" in rows
+    assert "(expiring - .. -)" not in "\n".join(rows)
+    assert [r["note"] for r in rebac.ok("reviews", "--subject", "agent:search", "--json").json()] == ["ok"]
 
-    code, out, _ = invoke("review", "user:alice", "--reviewer", "x")
-    assert code == 1
-    code, out, _ = invoke("identities", "--type", "user")
-    assert code == 1
+    assert rebac("review", "user:alice").code == 1  # not a non-human identity
+    unknown = rebac("identities", "--type", "user")
+    assert unknown.code == 1
+    assert unknown.err.count("\n") == 1

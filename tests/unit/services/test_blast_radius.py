@@ -5,7 +5,6 @@ explicit budget truncation, graph export, and effective reach == brute-force del
 
 from __future__ import annotations
 
-import asyncio
 import io
 import itertools
 import json
@@ -13,10 +12,8 @@ import random
 
 import networkx as nx
 import pytest
-from click.testing import CliRunner
 from engine_helpers import make_engine
 
-from rebac.cli.main import cli
 from rebac.engine import Engine, Permissionship
 from rebac.engine.model import reachability_for
 from rebac.errors import InvalidInputError
@@ -32,7 +29,6 @@ from rebac.services.blast_radius import (
     who_can_reach,
 )
 from rebac.store.base import Consistency, ConsistencyMode, Operation, RelationshipUpdate
-from rebac.store.postgres import PostgresTupleStore
 
 YES = Permissionship.HAS_PERMISSION
 NO = Permissionship.NO_PERMISSION
@@ -384,35 +380,3 @@ async def test_postgres_variant(store_factory):
             assert_valid_path(result, entry)
         reverse = await who_can_reach(engine, parse_object("doc:5"), "view", consistency=FULL)
         assert {"user:alice", "agent:bot"} <= {str(e.subject) for e in reverse.entries}
-
-
-def test_cli_blast_radius_on_the_configured_store(pg_url, request, monkeypatch):
-    request.getfixturevalue("_pg_reset")()
-
-    async def seed() -> None:
-        store = await PostgresTupleStore.connect(pg_url, quantization_seconds=0)
-        try:
-            await store.write_schema(SCHEMA, author="test")
-            await store.write([RelationshipUpdate(Operation.TOUCH, parse_relationship(r)) for r in WORLD])
-        finally:
-            await store.close()
-
-    asyncio.run(seed())
-    monkeypatch.setenv("REBAC_DATABASE_URL", pg_url)
-    runner = CliRunner()
-    text = runner.invoke(cli, ["blast-radius", "agent:bot"], catch_exceptions=False)
-    assert text.exit_code == 0, text.output
-    assert "folder:secret  raw=yes effective=no (capped by delegation)" in text.stdout
-    assert "agent:bot -> folder:secret#viewer (relationship: folder:secret#viewer@agent:bot)" in text.stdout
-    small = runner.invoke(cli, ["blast-radius", "agent:bot", "--budget", "3"], catch_exceptions=False)
-    assert small.exit_code == 0
-    assert "truncated at 3" in small.stdout
-    assert "truncated at 3" in small.stderr
-    graphml = runner.invoke(cli, ["blast-radius", "agent:bot", "--format", "graphml"], catch_exceptions=False)
-    graph = nx.read_graphml(io.StringIO(graphml.stdout))
-    assert graph.edges["agent:bot", "folder:secret#view"]["effective"] == "no_permission"
-    as_json = runner.invoke(cli, ["blast-radius", "--reverse", "doc:5#view", "--format", "json"])
-    reverse = nx.node_link_graph(json.loads(as_json.stdout), edges="edges")
-    assert {"user:alice", "agent:bot"} <= {u for u, _, d in reverse.edges(data=True) if d["reach"]}
-    both = runner.invoke(cli, ["blast-radius", "agent:bot", "--reverse", "doc:5"])
-    assert both.exit_code != 0
