@@ -14,7 +14,7 @@ import click
 from rebac.cli._runtime import load_settings, with_services
 from rebac.errors import SchemaError, SchemaVersionNotFoundError, UnsafeSchemaChangeError
 from rebac.services.core import Services
-from rebac.services.language import check_text, dropped_comments, format_text
+from rebac.services.language import check_text, dropped_comments, format_text, lint_text
 from rebac.services.schemas import diff_versions
 from rebac.services.types import SchemaVersion
 
@@ -39,17 +39,30 @@ def schema() -> None:
 
 @schema.command("check")
 @click.argument("files", nargs=-1, required=True, type=_FILE)
-def check_cmd(files: tuple[Path, ...]) -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also report warnings (schemas SpiceDB accepts but that are likely mistakes) and fail on them.",
+)
+def check_cmd(files: tuple[Path, ...], strict: bool) -> None:
     """Compile each FILE and report every error as file:line:col with the offending line."""
     failed = 0
     for path in files:
         try:
-            compiled = check_text(_read(path), str(path))
+            text = _read(path)
+            compiled = check_text(text, str(path))
+            warnings = lint_text(text, str(path)) if strict else []
         except SchemaError as error:
             failed += 1
             for diagnostic in error.diagnostics:
                 click.echo(diagnostic.render(), err=True)
             click.echo(f"{path}: {_count(len(error.diagnostics), 'error')}", err=True)
+            continue
+        if warnings:
+            failed += 1
+            for diagnostic in warnings:
+                click.echo(diagnostic.render(), err=True)
+            click.echo(f"{path}: {_count(len(warnings), 'warning')} (--strict)", err=True)
             continue
         definitions = _count(compiled.definitions, "definition")
         click.echo(f"{path}: ok ({definitions}, {_count(compiled.caveats, 'caveat')})")
