@@ -39,19 +39,32 @@ def schema() -> None:
 
 @schema.command("check")
 @click.argument("files", nargs=-1, required=True, type=_FILE)
-def check_cmd(files: tuple[Path, ...]) -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also report warnings (schemas SpiceDB accepts but that are likely mistakes) and fail on them.",
+)
+def check_cmd(files: tuple[Path, ...], strict: bool) -> None:
     """Compile each FILE and report every error as file:line:col with the offending line."""
-    from rebac.services.language import check_text  # noqa: PLC0415 - the compiler loads when it runs
+    from rebac.services.language import check_text, lint_text  # noqa: PLC0415 - loads when it runs
 
     failed = 0
     for path in files:
         try:
-            compiled = check_text(_read(path), str(path))
+            text = _read(path)
+            compiled = check_text(text, str(path))
+            warnings = lint_text(text, str(path)) if strict else []
         except SchemaError as error:
             failed += 1
             for diagnostic in error.diagnostics:
                 click.echo(diagnostic.render(), err=True)
             click.echo(f"{path}: {_count(len(error.diagnostics), 'error')}", err=True)
+            continue
+        if warnings:
+            failed += 1
+            for diagnostic in warnings:
+                click.echo(diagnostic.render(), err=True)
+            click.echo(f"{path}: {_count(len(warnings), 'warning')} (--strict)", err=True)
             continue
         definitions = _count(compiled.definitions, "definition")
         click.echo(f"{path}: ok ({definitions}, {_count(compiled.caveats, 'caveat')})")

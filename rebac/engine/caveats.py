@@ -1,12 +1,14 @@
-"""Caveat evaluation with ``common-expression-language`` (CEL, compiled once per schema).
+"""Caveat evaluation with ``cel-expr-python`` (CEL compiled once per schema, :mod:`~rebac.schema.cel_env`).
 
 The context a caveat sees is the request context overlaid with the relationship's own context
 (SpiceDB's rule: a value stored on the relationship wins over the same name in the request).
-Values are converted to the declared parameter types first; a value of the wrong type is a
-:class:`~rebac.errors.CaveatEvaluationError` (fail closed). When parameters are missing the
-expression is still run (CEL's ``||``/``&&`` absorb errors, which gives the same answer as
-SpiceDB's partial evaluation when the known values already decide it); otherwise the result is
-*conditional* and names the missing parameters.
+Values are converted to the declared parameter types first, as SpiceDB converts them (a numeric
+string is a number, bytes must be base64, a timestamp needs its offset); a value of the wrong type
+is a :class:`~rebac.errors.CaveatEvaluationError` (fail closed). So is an expression that fails
+while it runs (a division by zero, an overflow, a map key that is not there: the error names it).
+When parameters are missing the expression is still run (CEL's ``||``/``&&`` absorb errors, which
+gives the same answer as SpiceDB's partial evaluation when the known values already decide it);
+otherwise the result is *conditional* and names the missing parameters.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ import base64
 import binascii
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Final
 
-import cel
+from cel_expr_python import cel
 
 from rebac.errors import CaveatEvaluationError, UnknownCaveatError
+from rebac.schema.caveat_values import RFC3339, numeric_value
+from rebac.schema.cel import references
+from rebac.schema.cel_env import compile_for_evaluation
 from rebac.schema.ir import CaveatDefinition, CaveatType
 
 __all__ = ["CaveatOutcome", "CaveatSet", "CompiledCaveat", "Truth", "convert_value"]
@@ -45,6 +50,7 @@ class CaveatOutcome:
     missing: frozenset[str] = frozenset()
 
 
+_ERROR: Final = cel.Type.ERROR
 _TRUE: Final = CaveatOutcome(Truth.TRUE)
 _FALSE: Final = CaveatOutcome(Truth.FALSE)
 
@@ -81,13 +87,22 @@ def _parse_duration(text: str) -> timedelta:
     return timedelta(seconds=sign * total)
 
 
-def _in_cidr(address: object, cidr: object) -> bool:
-    """The ``ipaddress.in_cidr(string)`` member function of SpiceDB's CEL environment."""
-    try:
-        network = ipaddress.ip_network(str(cidr), strict=False)
-        return ipaddress.ip_address(str(address)) in network
-    except ValueError as exc:
-        raise CaveatEvaluationError(f"invalid CIDR or address in in_cidr: {exc}") from None
+def _numeric(value: Any, kind: CaveatType, bad: Callable[[str], CaveatEvaluationError]) -> Any:
+    """An ``int``, ``uint`` or ``double`` parameter from a JSON number or numeric string."""
+    number = numeric_value(value)
+    if not isinstance(number, int | float) or isinstance(number, bool):
+        raise bad("")
+    if kind.name == "double":
+        return float(number)
+    if isinstance(number, float):
+        if not number.is_integer():
+            raise bad("not an integer")
+        number = int(number)
+    if kind.name == "uint" and number < 0:
+        raise bad("negative")
+    if not -(2**63) <= number < (2**64 if kind.name == "uint" else 2**63):
+        raise bad("out of range")
+    return number
 
 
 def convert_value(value: Any, kind: CaveatType, name: str) -> Any:
@@ -110,19 +125,8 @@ def convert_value(value: Any, kind: CaveatType, name: str) -> Any:
         case "bool":
             if isinstance(value, bool):
                 return value
-        case "int" | "uint":
-            number = value
-            if isinstance(value, float) and value.is_integer():
-                number = int(value)
-            if isinstance(number, int) and not isinstance(number, bool):
-                if kind.name == "uint" and number < 0:
-                    raise bad("negative")
-                if not -(2**63) <= number < 2**64:
-                    raise bad("out of range")
-                return number
-        case "double":
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
+        case "int" | "uint" | "double":
+            return _numeric(value, kind, bad)
         case "string":
             if isinstance(value, str):
                 return value
@@ -131,7 +135,7 @@ def convert_value(value: Any, kind: CaveatType, name: str) -> Any:
                 try:
                     return base64.b64decode(value, validate=True)
                 except (binascii.Error, ValueError):
-                    return value.encode()
+                    raise bad("not base64") from None
         case "duration":
             if isinstance(value, str):
                 try:
@@ -140,11 +144,12 @@ def convert_value(value: Any, kind: CaveatType, name: str) -> Any:
                     raise bad(str(exc)) from None
         case "timestamp":
             if isinstance(value, str):
+                if RFC3339.fullmatch(value) is None:
+                    raise bad("not an RFC 3339 timestamp with an offset")
                 try:
-                    parsed = datetime.fromisoformat(value)
+                    return datetime.fromisoformat(value)
                 except ValueError:
                     raise bad("not an RFC 3339 timestamp") from None
-                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         case "ipaddress":
             if isinstance(value, str):
                 try:
@@ -164,12 +169,29 @@ def convert_value(value: Any, kind: CaveatType, name: str) -> Any:
     raise bad()
 
 
+_MISSING_KEY: Final = re.compile(r'Key not found in map : "?(.*?)"?$')
+
+
+def _failure(name: str, message: str) -> CaveatEvaluationError:
+    """The typed error for a caveat that failed while it ran; a missing map key is named."""
+    text = message.strip()
+    details: dict[str, Any] = {"caveat": name}
+    key = _MISSING_KEY.search(text)
+    if key is not None:
+        details["key"] = key.group(1)
+        return CaveatEvaluationError(
+            f"caveat {name!r} failed: no such key {key.group(1)!r} in the context", details=details
+        )
+    _, _, reason = text.partition(": ")
+    return CaveatEvaluationError(f"caveat {name!r} failed: {reason or text}", details=details)
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledCaveat:
     """One caveat compiled once; :meth:`evaluate` runs it many times."""
 
     definition: CaveatDefinition
-    program: cel.Program
+    program: cel.Expression
     referenced: frozenset[str]
 
     @classmethod
@@ -180,13 +202,13 @@ class CompiledCaveat:
             CaveatEvaluationError: if the expression does not compile.
         """
         try:
-            program = cel.compile(definition.expression)
-        except (ValueError, RuntimeError, TypeError) as exc:
+            program = compile_for_evaluation(definition.expression, definition.parameters)
+        except ValueError as exc:
             raise CaveatEvaluationError(
                 f"caveat {definition.name!r} does not compile: {exc}",
                 details={"caveat": definition.name},
             ) from None
-        referenced = frozenset(program.variables()) & frozenset(definition.parameters)
+        referenced = references(definition.expression, frozenset(definition.parameters))
         return cls(definition, program, referenced)
 
     def evaluate(
@@ -195,7 +217,8 @@ class CompiledCaveat:
         """Evaluate with the merged context (the relationship's values win).
 
         Raises:
-            CaveatEvaluationError: on a type error or a failing expression.
+            CaveatEvaluationError: on a type error or an expression that fails while it runs
+                (never an allow: the caller fails closed).
         """
         params = self.definition.parameters
         variables: dict[str, Any] = {}
@@ -204,18 +227,16 @@ class CompiledCaveat:
                 if key in params:
                     variables[key] = convert_value(value, params[key], key)
         missing = self.referenced - variables.keys()
-        context = cel.Context(variables, {"in_cidr": _in_cidr})
         try:
-            result = self.program.execute(context)
-        except CaveatEvaluationError:
-            raise
-        except (RuntimeError, TypeError, ValueError, OverflowError) as exc:
+            value = self.program.eval(data=variables)
+            result = value.value()
+            failed = value.type() == _ERROR
+        except (RuntimeError, TypeError, ValueError, OverflowError, ZeroDivisionError, KeyError) as exc:
+            result, failed = str(exc), True
+        if failed:
             if missing:
                 return CaveatOutcome(Truth.CONDITIONAL, frozenset(missing))
-            raise CaveatEvaluationError(
-                f"caveat {self.definition.name!r} failed: {exc}",
-                details={"caveat": self.definition.name},
-            ) from None
+            raise _failure(self.definition.name, str(result))
         if not isinstance(result, bool):
             raise CaveatEvaluationError(
                 f"caveat {self.definition.name!r} returned {type(result).__name__}, not bool",

@@ -15,9 +15,18 @@ from rebac.schema.format import format_schema
 from rebac.schema.parser import parse
 from rebac.schema.source import Source
 from rebac.schema.typesystem import TypeSystem
-from rebac.schema.validate import validate
+from rebac.schema.validate import lint, validate
 
-__all__ = ["TypeSystem", "check_schema", "compile_schema", "format_schema", "format_text", "ir", "parse"]
+__all__ = [
+    "TypeSystem",
+    "check_schema",
+    "compile_schema",
+    "format_schema",
+    "format_text",
+    "ir",
+    "lint_schema",
+    "parse",
+]
 
 
 def _ordered(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -41,6 +50,25 @@ def check_schema(text: str, source: str = "<schema>") -> tuple[ir.Schema | None,
     if problems:
         return None, _ordered(problems)
     return compiled.schema, []
+
+
+def lint_schema(text: str, source: str = "<schema>") -> list[Diagnostic]:
+    """Warnings about a schema that compiles (SpiceDB accepts it) but is likely a mistake.
+
+    Args:
+        text: The schema text.
+        source: The file name or label used in diagnostics.
+
+    Returns:
+        The warnings, positioned; empty when there is none.
+
+    Raises:
+        SchemaError: if the text does not compile.
+    """
+    compile_schema(text, source)
+    tree, _ = parse(text, source)
+    where = Source(text, source)
+    return _ordered(lint(compile_tree(tree, where), where))
 
 
 def compile_schema(text: str, source: str = "<schema>") -> ir.Schema:

@@ -5,25 +5,28 @@ parameter types (``int``, ``uint``, ``bool``, ``string``, ``double``, ``bytes``,
 ``timestamp``, ``ipaddress``, ``list<T>``, ``map<T>``, ``any``), so a stored value can never make
 the caveat fail to evaluate later. :func:`value_problem` is that check; it accepts a value exactly
 when the evaluator's conversion (``rebac.engine.caveats.convert_value``) does, with one deliberate
-tightening: ``int`` must fit a signed 64-bit integer (CEL's ``int``). JSON encodings follow the
-evaluator's: a duration is a Go duration string (``"1h30m"``), a timestamp an ISO 8601 / RFC 3339
-string (UTC when it has no offset), ``bytes`` a string (base64, else its UTF-8 bytes), an IP
-address its text form. Imports: stdlib and :mod:`rebac.schema.ir` only (the schema layer does not
-import the engine).
+tightening: ``int`` must fit a signed 64-bit integer (SpiceDB saturates). JSON
+encodings are SpiceDB's: a number or a numeric string (``"42"``, ``"1e3"``: ``big.ParseFloat`` in
+base 10) for ``int``, ``uint`` and ``double``, a Go duration string (``"1h30m"``), an RFC 3339
+timestamp with its offset, ``bytes`` as standard base64, an IP address its text form. Imports:
+stdlib and :mod:`rebac.schema.ir` only (the schema layer does not import the engine).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import math
 import re
 import sys
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from rebac.schema.ir import CaveatType
 
-__all__ = ["SCALAR_TYPES", "value_problem"]
+__all__ = ["RFC3339", "SCALAR_TYPES", "numeric_value", "value_problem"]
 
 SCALAR_TYPES: Final = frozenset(
     {"any", "bool", "int", "uint", "double", "string", "bytes", "duration", "timestamp", "ipaddress"}
@@ -33,6 +36,9 @@ SCALAR_TYPES: Final = frozenset(
 _MAX_DOUBLE: Final = int(sys.float_info.max)
 _INT_RANGE: Final = range(-(2**63), 2**63)
 _UINT_RANGE: Final = range(2**64)
+RFC3339: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
+"""Go's ``time.RFC3339`` layout, which SpiceDB parses timestamps with: the offset is required."""
+_NUMERIC: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _DURATION: Final = re.compile(r"[-+]?(?:0|(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+)")
 _DURATION_PART: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _SECONDS_PER_UNIT: Final = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -40,8 +46,23 @@ _MAX_DURATION_SECONDS: Final = (2**63 - 1) / 1e9
 """Go's ``time.Duration`` (int64 nanoseconds, about 292 years): SpiceDB's duration range."""
 
 
+def numeric_value(value: Any) -> Any:
+    """A numeric string as SpiceDB reads it (``big.ParseFloat``, base 10), else ``value`` itself."""
+    if not isinstance(value, str) or _NUMERIC.fullmatch(value) is None:
+        return value
+    try:
+        parsed = Decimal(value)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only decimal numbers
+        return value
+    if parsed == parsed.to_integral_value():
+        return int(parsed)
+    number = float(parsed)
+    return number if math.isfinite(number) else value
+
+
 def _integer(value: Any) -> int | None:
-    """``value`` as a JSON integer (``3`` or ``3.0``, never a bool), or ``None``."""
+    """``value`` as a JSON integer (``3``, ``3.0`` or ``"3"``, never a bool), or ``None``."""
+    value = numeric_value(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
@@ -75,13 +96,20 @@ def _scalar_problem(value: Any, kind: str) -> str | None:
                 return None
             return "negative" if number < 0 and kind == "uint" else "out of range"
         case "double":
+            value = numeric_value(value)
             if isinstance(value, float):
                 return None
             if not isinstance(value, int) or isinstance(value, bool):
                 return ""
             return None if abs(value) <= _MAX_DOUBLE else "out of range"
         case "bytes":
-            return None if isinstance(value, str) else ""
+            if not isinstance(value, str):
+                return ""
+            try:
+                base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                return "not base64"
+            return None
         case "duration":
             if not isinstance(value, str):
                 return ""
@@ -89,6 +117,8 @@ def _scalar_problem(value: Any, kind: str) -> str | None:
         case "timestamp":
             if not isinstance(value, str):
                 return ""
+            if RFC3339.fullmatch(value) is None:
+                return "not an RFC 3339 timestamp with an offset"
             try:
                 datetime.fromisoformat(value)
             except ValueError:

@@ -10,7 +10,7 @@ from typing import Final
 
 from rebac.schema.lexer import Token, TokenKind, tokenize
 
-__all__ = ["MAX_CEL_NESTING", "check_expression"]
+__all__ = ["MAX_CEL_NESTING", "check_expression", "references"]
 
 MAX_CEL_NESTING: Final = 64
 """Deepest bracket nesting accepted in a caveat expression (the engine's CEL parser recurses)."""
@@ -134,3 +134,17 @@ def check_expression(expression: str, parameters: frozenset[str]) -> list[tuple[
                 )
             )
     return problems
+
+
+def references(expression: str, parameters: frozenset[str]) -> frozenset[str]:
+    """The declared parameters an expression refers to (a field ``m.limit`` is not ``limit``)."""
+    tokens = [t for t in tokenize(expression) if t.kind is not TokenKind.NEWLINE_END]
+    if tokens and tokens[-1].kind is TokenKind.ERROR:
+        return parameters
+    return frozenset(
+        token.value
+        for index, token in enumerate(tokens)
+        if token.kind is TokenKind.IDENT
+        and token.value in parameters
+        and (index == 0 or tokens[index - 1].kind is not TokenKind.PERIOD)
+    )

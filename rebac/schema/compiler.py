@@ -18,6 +18,7 @@ from rebac.errors import Diagnostic
 from rebac.refs import CAVEAT_NAME_RE, RELATION_RE, TYPE_RE
 from rebac.schema import ast, ir
 from rebac.schema.cel import check_expression
+from rebac.schema.cel_env import type_check
 from rebac.schema.source import Source, Span
 
 __all__ = ["CAVEAT_TYPES", "Compiled", "DefinitionSyntax", "compile_tree"]
@@ -272,6 +273,7 @@ class _Compiler:
 
     def caveat(self, decl: ast.CaveatDecl) -> ir.CaveatDefinition:
         parameters: dict[str, ir.CaveatType] = {}
+        before = len(self.diagnostics)
         if not decl.params:
             self.error(decl.name_span, f"caveat `{decl.name}` must declare at least one parameter")
         for param in decl.params:
@@ -285,7 +287,10 @@ class _Compiler:
             param_type = self.caveat_type(param.type)
             parameters[param.name] = param_type if param_type is not None else ir.CaveatType("any")
         declared = frozenset(p.name for p in decl.params)
-        for offset, message in check_expression(decl.expression, declared):
+        problems = check_expression(decl.expression, declared)
+        if not problems and len(self.diagnostics) == before:
+            problems = type_check(decl.expression, parameters)
+        for offset, message in problems:
             self.error(Span(decl.expression_span.start + offset, decl.expression_span.end), message)
         return ir.CaveatDefinition(
             decl.name,

@@ -4,14 +4,19 @@ Checked here, each with a position:
 
 * allowed subject types name existing definitions, ``type#rel`` names an existing relation or
   permission, caveats exist, ``with expiration`` has ``use expiration``, no entry is repeated, and
-  ``type#rel`` does not pull in a wildcard transitively;
+  ``type#rel`` of *another* definition does not pull in a wildcard transitively (SpiceDB checks
+  only those: ``relation member: user:* | group#member`` inside ``group`` is accepted);
 * permission expressions name existing relations/permissions (``self`` needs ``use self``);
 * an arrow's left side is a relation (not a permission) that does not allow a wildcard, directly
   or through ``type#rel``; its right side exists on at least one type the left side allows
   (subject relations on the left are fine, as in SpiceDB);
 * permission type annotations name existing definitions;
-* ``acts_for`` names a relation that allows only plain object types;
-* no permission is defined only in terms of itself (``permission p = p``, ``a = b; b = a`` ...).
+* ``acts_for`` names a relation that allows only plain object types, without caveats
+  (expiration is allowed).
+
+SpiceDB accepts permissions defined only in terms of themselves (``permission p = p``,
+``a = b; b = a`` ...), so they are not refused: :func:`lint` reports them as warnings, for
+``rebac schema check --strict``.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from rebac.schema import ast, ir
 from rebac.schema.compiler import Compiled, DefinitionSyntax
 from rebac.schema.source import Source, Span
 
-__all__ = ["validate"]
+__all__ = ["lint", "validate"]
 
 
 class _Validator:
@@ -81,7 +86,9 @@ class _Validator:
                         f"relation `{decl.name}` allows `{ref.type}#{ref.relation}`, "
                         f"but `{ref.type}` has no relation or permission `{ref.relation}`",
                     )
-                elif (wildcard := self.wildcard_via(ref.type, ref.relation)) is not None:
+                elif ref.type != definition.name and (
+                    (wildcard := self.wildcard_via(ref.type, ref.relation)) is not None
+                ):
                     self.error(
                         ref.relation_span,
                         f"relation `{decl.name}` allows `{ref.type}#{ref.relation}`, which includes the "
@@ -95,7 +102,6 @@ class _Validator:
                     )
                 else:
                     self.error(ref.caveat_span, f"relation `{decl.name}` uses unknown caveat `{ref.caveat}`")
-        del definition
 
     # --- permissions ---------------------------------------------------------------------------
 
@@ -188,6 +194,14 @@ class _Validator:
                     "allow only plain object types (no `#relation`, no `:*`)",
                 )
                 return
+            if allowed.caveat is not None:
+                self.error(
+                    decl.relation_span,
+                    f"`acts_for {name}`: relation `{name}` allows `{allowed}`; a principal relation may "
+                    "not carry a caveat (the caller's context could switch a principal, and its cap, "
+                    "off); `with expiration` is allowed",
+                )
+                return
 
     # --- cycles --------------------------------------------------------------------------------
 
@@ -243,8 +257,8 @@ class _Validator:
             through = f" (through {', '.join(f'`{o}`' for o in others[:4])})" if others else ""
             self.error(
                 decl.name_span if decl else None,
-                f"permission `{permission.name}` on `{type_name}` can never be granted: every way to it "
-                f"leads back to itself{through}",
+                f"warning: permission `{permission.name}` on `{type_name}` can never be granted: every "
+                f"way to it leads back to itself{through}",
             )
 
     def references(self, type_name: str, rewrite: ir.Rewrite) -> set[tuple[str, str]]:
@@ -275,8 +289,18 @@ class _Validator:
                     self.permission(definition, member)
             if index.acts_for is not None:
                 self.acts_for(definition, index.acts_for)
-        self.cycles()
         return self.diagnostics
+
+
+def lint(compiled: Compiled, source: Source) -> list[Diagnostic]:
+    """Warnings about a valid schema that SpiceDB accepts but is likely a mistake.
+
+    Today: permissions that can never be granted because every way to them leads back to
+    themselves.
+    """
+    validator = _Validator(compiled, source)
+    validator.cycles()
+    return validator.diagnostics
 
 
 def validate(compiled: Compiled, source: Source) -> list[Diagnostic]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rebac.errors import Diagnostic
-from rebac.schema import compile_schema, format_schema
+from rebac.schema import compile_schema, format_schema, lint_schema
 from rebac.schema.lexer import plain_comments
 from rebac.schema.source import Source
 
-__all__ = ["Checked", "check_text", "dropped_comments", "format_text"]
+__all__ = ["Checked", "check_text", "dropped_comments", "format_text", "lint_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,18 @@ def check_text(text: str, source: str) -> Checked:
     """
     compiled = compile_schema(text, source)
     return Checked(len(compiled.definitions), len(compiled.caveats))
+
+
+def lint_text(text: str, source: str) -> list[Diagnostic]:
+    """Positioned warnings for a schema that compiles but is likely a mistake (``--strict``).
+
+    SpiceDB accepts such schemas, so they are never refused: for example a permission that can
+    never be granted because every way to it leads back to itself.
+
+    Raises:
+        SchemaError: it does not compile.
+    """
+    return lint_schema(text, source)
 
 
 def format_text(text: str, source: str) -> str:

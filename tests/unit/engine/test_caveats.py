@@ -25,6 +25,15 @@ def caveats(expression: str, **params: CaveatType) -> CaveatSet:
     [
         (CaveatType("int"), 3, 3),
         (CaveatType("int"), 3.0, 3),
+        # SpiceDB reads numeric strings for int, uint and double (big.ParseFloat, base 10)
+        (CaveatType("int"), "3", 3),
+        (CaveatType("int"), "-12", -12),
+        (CaveatType("int"), "1e3", 1000),
+        (CaveatType("uint"), "7", 7),
+        (CaveatType("double"), "2.5", 2.5),
+        (CaveatType("double"), "4", 4.0),
+        (CaveatType("bytes"), "YWI=", b"ab"),
+        (CaveatType("timestamp"), "2024-01-01T02:00:00+02:00", datetime(2024, 1, 1, tzinfo=UTC)),
         (CaveatType("uint"), 7, 7),
         (CaveatType("double"), 2, 2.0),
         (CaveatType("string"), "x", "x"),
@@ -44,8 +53,16 @@ def test_convert_value(kind, value, expected):
 @pytest.mark.parametrize(
     ("kind", "value"),
     [
-        (CaveatType("int"), "3"),
+        (CaveatType("int"), "3.5"),
+        (CaveatType("int"), "three"),
+        (CaveatType("int"), " 3"),
+        (CaveatType("int"), "1_000"),
+        (CaveatType("uint"), "-1"),
+        (CaveatType("double"), "NaN"),
         (CaveatType("int"), True),
+        (CaveatType("bytes"), "not base64!"),
+        (CaveatType("timestamp"), "2024-01-01T00:00:00"),
+        (CaveatType("timestamp"), "2024-01-01"),
         (CaveatType("uint"), -1),
         (CaveatType("bool"), 1),
         (CaveatType("timestamp"), "yesterday"),
@@ -124,3 +141,46 @@ async def test_conditional_results_name_the_missing_parameters_through_set_opera
     assert partial.missing == {"where"}
     assert (await engine.check(resource, "any", subject)).missing == {"actual", "where"}
     assert (await engine.check(resource, "any", subject, context={"actual": 5})).missing == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("expression", "context", "fragment", "key"),
+    [
+        ("x / y == 1", {"x": 1, "y": 0}, "divide by zero", None),
+        ("x + y > 0", {"x": 2**63 - 1, "y": 1}, "overflow", None),
+        ("arguments.amount > 3", {"arguments": {}}, "no such key 'amount'", "amount"),
+    ],
+)
+def test_a_caveat_that_fails_while_it_runs_is_a_typed_error(expression, context, fragment, key):
+    params = {"x": INT, "y": INT, "arguments": CaveatType("map", (CaveatType("any"),))}
+    with pytest.raises(CaveatEvaluationError) as caught:
+        caveats(expression, **params).evaluate("c", {}, context)
+    assert fragment in str(caught.value)
+    assert caught.value.details.get("key") == key
+
+
+async def test_a_caveat_error_never_allows_through_any_rewrite():
+    schema = """
+    definition user {}
+    caveat spend(arguments map<any>, x int, y int) { arguments.amount < 10 && x / y > 0 }
+    definition doc {
+        relation viewer: user with spend
+        relation banned: user with spend
+        relation plain: user
+        permission view = viewer
+        permission either = plain + viewer
+        permission all = plain & viewer
+        permission kept = plain - banned
+    }
+    """
+    rels = ["doc:1#viewer@user:tom[spend]", "doc:1#banned@user:tom[spend]", "doc:1#plain@user:tom"]
+    engine, _ = await make_engine(schema, rels)
+    for context in ({"arguments": {}, "x": 1, "y": 1}, {"arguments": {"amount": 1}, "x": 1, "y": 0}):
+        for permission in ("view", "all", "kept"):
+            with pytest.raises(CaveatEvaluationError):
+                await perm(engine, f"doc:1#{permission}@user:tom", context)
+    # a union already granted by a plain edge needs no caveat: the same answer as SpiceDB's
+    assert await perm(engine, "doc:1#either@user:tom", {"arguments": {}, "x": 1, "y": 1}) == "yes"
+    good = {"arguments": {"amount": 1}, "x": 1, "y": 1}
+    assert await perm(engine, "doc:1#view@user:tom", good) == "yes"
+    assert await perm(engine, "doc:1#kept@user:tom", good) == "no"

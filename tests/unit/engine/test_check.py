@@ -153,3 +153,23 @@ async def test_check_bulk_reports_errors_per_item(engine):
     shallow, _ = await make_engine(SCHEMA, RELS, settings=EngineSettings(max_depth=0))
     results = await shallow.check_bulk(items)
     assert all(isinstance(r, MaxDepthExceededError) for r in results)
+
+
+async def test_schemas_spicedb_accepts_evaluate_without_granting_by_themselves():
+    schema = """
+    definition user {}
+    definition group {
+        relation member: user:* | group#member
+        relation viewer: user
+        permission loop = loop
+        permission ping = pong & viewer
+        permission pong = ping
+        permission view = member + loop
+    }
+    """
+    rels = ["group:a#member@group:b#member", "group:b#member@user:*", "group:a#viewer@user:tom"]
+    engine, _ = await make_engine(schema, rels)
+    assert await perm(engine, "group:a#member@user:tom") == "yes"  # the wildcard through group:b
+    assert await perm(engine, "group:a#view@user:tom") == "yes"
+    for permission in ("loop", "ping", "pong"):
+        assert await perm(engine, f"group:a#{permission}@user:tom") == "no"

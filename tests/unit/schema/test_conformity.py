@@ -47,7 +47,11 @@ ACCEPTED: list[tuple[str, Any]] = [
     ("bool", False),
     ("string", ""),
     ("bytes", "aGVsbG8="),
-    ("bytes", "not base64 is its UTF-8 bytes"),
+    # numeric strings are numbers, as in SpiceDB (big.ParseFloat, base 10)
+    ("int", "3"),
+    ("int", "1e3"),
+    ("uint", "7"),
+    ("double", "2.5"),
     ("duration", "1h30m"),
     ("duration", "-1.5s"),
     ("duration", "0"),
@@ -61,14 +65,17 @@ ACCEPTED: list[tuple[str, Any]] = [
 ]
 
 REFUSED: list[tuple[str, Any, str]] = [
-    ("int", "3", "expects int, got str"),
+    ("int", "3.5", "expects int, got str"),
+    ("int", "three", "expects int, got str"),
+    ("bytes", "not base64!", "not base64"),
+    ("timestamp", "2024-01-01T00:00:00", "with an offset"),
     ("int", True, "expects int, got bool"),
     ("int", 1.5, "expects int, got float"),
     ("int", 2**63, "out of range"),
     ("int", None, "expects int, got NoneType"),
     ("uint", -1, "negative"),
     ("uint", 2**64, "out of range"),
-    ("double", "2.5", "expects double, got str"),
+    ("double", "2.5x", "expects double, got str"),
     ("double", True, "got bool"),
     ("double", 10**400, "out of range"),
     ("bool", 1, "expects bool, got int"),
@@ -106,7 +113,7 @@ def test_generic_types_check_every_item_and_name_it() -> None:
     assert value_problem("a", tags, "tags") == "parameter 'tags' expects list<string>, got str"
     quotas = CaveatType("map", (INT,))
     assert value_problem({"a": 1}, quotas, "q") is None
-    assert value_problem({"a": "1"}, quotas, "q") == "parameter \"q['a']\" expects int, got str"
+    assert value_problem({"a": "one"}, quotas, "q") == "parameter \"q['a']\" expects int, got str"
     assert value_problem([1], quotas, "q") == "parameter 'q' expects map<int>, got list"
     grid = CaveatType("list", (CaveatType("list", (INT,)),))
     assert value_problem([[1], [2, 3]], grid, "g") is None
@@ -142,7 +149,7 @@ def test_nonconformity_accepts_a_well_typed_context() -> None:
 @pytest.mark.parametrize(
     ("context", "message"),
     [
-        ({"n": "1"}, "caveat 'limits': parameter 'n' expects int, got str"),
+        ({"n": "one"}, "caveat 'limits': parameter 'n' expects int, got str"),
         ({"n": 1, "ip": "nope"}, "caveat 'limits': parameter 'ip' expects ipaddress, got str"),
         ({"tags": ["a", None]}, "caveat 'limits': parameter 'tags[1]' expects string, got NoneType"),
         ({"quotas": {"cpu": 1.5}}, "caveat 'limits': parameter \"quotas['cpu']\" expects int, got float"),
