@@ -209,7 +209,7 @@ class CompiledCaveat:
             result = self.program.execute(context)
         except CaveatEvaluationError:
             raise
-        except (RuntimeError, TypeError, ValueError, OverflowError) as exc:
+        except (RuntimeError, TypeError, ValueError, OverflowError, LookupError) as exc:
             if missing:
                 return CaveatOutcome(Truth.CONDITIONAL, frozenset(missing))
             raise CaveatEvaluationError(
