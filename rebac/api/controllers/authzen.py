@@ -1,93 +1,93 @@
 """OpenID AuthZEN 1.0: evaluation, evaluations (boxcarring), searches, and discovery metadata.
 
-``action.name`` is the permission, ``subject``/``resource`` ``{type, id}`` are objects, ``context``
-feeds caveats and ``subject.properties.via`` carries the delegation call chain. A deny is
-``200 {"decision": false}``; a conditional result (a caveat lacks context) is a deny that names the
-missing parameters, and a deny decided by a delegation link names the hop that failed. Errors of
-one item of a batch are reported in that item (``context.error``), never as the batch's status.
+``action.name`` is the permission, ``subject``/``resource`` ``{type, id}`` are objects with
+free-string ids, ``context`` and the entities feed caveats, and a delegation chain may come in four
+forms (:mod:`~rebac.api.controllers.authzen_eval` and ``authzen_chain`` say how). A deny is
+``200 {"decision": false}``; so is an unknown type or action, and a search for one returns
+``{"results": []}``. A conditional result (a caveat lacks context) is a deny that names the missing
+parameters, and a deny decided by a delegation link names the hop that failed. Errors of one item
+of a batch are reported in that item (``context.error``), never as the batch's status. A body that
+is not sent as JSON (``Content-Type`` missing or not ``application/json``) is a 400, as the
+certification scenario requires.
 ``X-Rebac-Consistency-Token`` (an addition) makes the decision at least as fresh as a write's token
 (the new-enemy guard).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from rebac import errors
 from rebac.api.auth import require_scope
+from rebac.api.controllers.authzen_chain import entity_ref
+from rebac.api.controllers.authzen_eval import (
+    caveat_context,
+    error_decision,
+    evaluate,
+    resource_ref,
+    settle,
+    unknown_reason,
+    with_id,
+)
+from rebac.api.controllers.authzen_ids import decode_id
 from rebac.api.deps import caller_of
 from rebac.api.dto import authzen as az
 from rebac.api.hot import hot_route
-from rebac.api.problems import problem_for, problem_responses
-from rebac.refs import ObjectRef, SubjectRef, parse_object, parse_subject
+from rebac.api.problems import PROBLEM_MEDIA_TYPE, problem_for, problem_responses
 from rebac.services.bounds import check_batch
 from rebac.services.checks import decision_id_of
 from rebac.services.core import Services
-from rebac.services.types import CheckResult, Current, HopReason, Permissionship, Revision
+from rebac.services.types import Current, Permissionship, Revision
 
-__all__ = ["AuthZenController", "WellKnownController", "evaluation_decision"]
+__all__ = ["CAPABILITIES", "AuthZenController", "JsonBodyOnly", "WellKnownController", "evaluation_decision"]
 
 TOKEN_HEADER: Final = "x-rebac-consistency-token"  # noqa: S105 - a header name, not a secret
 _DEFAULT_PAGE: Final = 100
+CAPABILITIES: Final = ("urn:rebac:capability:delegation-chain", "urn:rebac:capability:consistency-token")
+"""The ``capabilities`` of the discovery metadata (rebac's own URNs; AuthZEN registers none yet)."""
 
 
-def _subject(entity: az.Entity) -> SubjectRef:
-    return parse_subject(f"{entity.type}:{entity.id}")
+class JsonBodyOnly:
+    """ASGI middleware: a ``POST`` whose ``Content-Type`` is not JSON is a 400 (before any parsing).
 
+    It runs ahead of the hot route, so both paths refuse a ``text/plain`` or untyped body.
+    """
 
-def _resource(entity: az.Entity) -> ObjectRef:
-    return parse_object(f"{entity.type}:{entity.id}")
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-
-def _via(subject: az.Entity) -> tuple[SubjectRef, ...] | None:
-    """``subject.properties.via``: the call chain, as ``"type:id"`` strings or ``{type, id}`` objects."""
-    raw = (subject.properties or {}).get("via")
-    if raw is None:
-        return None
-    if not isinstance(raw, list):
-        raise errors.InvalidInputError("subject.properties.via must be a list")
-    chain: list[SubjectRef] = []
-    for entry in raw:
-        if isinstance(entry, str):
-            chain.append(parse_subject(entry))
-        elif (
-            isinstance(entry, dict)
-            and isinstance(entry.get("type"), str)
-            and isinstance(entry.get("id"), str)
-        ):
-            chain.append(parse_subject(f"{entry['type']}:{entry['id']}"))
-        else:
-            raise errors.InvalidInputError('subject.properties.via entries are "type:id" or {"type", "id"}')
-    return tuple(chain) or None
-
-
-def _decision(result: CheckResult) -> az.Decision:
-    if result.permissionship is Permissionship.HAS_PERMISSION:
-        return az.Decision(decision=True)
-    hop = result.failed_hop
-    if hop is not None and (hop.depth > 0 or hop.reason is not HopReason.DENIED):
-        # the subject's own grants sufficed or were not the point: a link of its chain failed
-        failed = {"type": hop.subject.type, "id": hop.subject.id, "reason": hop.reason.value}
-        return az.Decision(decision=False, context={"reason": "delegation", "failed_hop": failed})
-    if result.permissionship is Permissionship.CONDITIONAL:
-        return az.Decision(
-            decision=False, context={"reason": "conditional", "missing_context": sorted(result.missing)}
-        )
-    return az.Decision(decision=False)
-
-
-def _error_decision(exc: Exception) -> az.Decision:
-    problem = problem_for(exc)
-    return az.Decision(
-        decision=False,
-        context={
-            "error": {"status": problem.kind.status, "message": problem.detail, "type": problem.kind.type}
-        },
-    )
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse a non-JSON body; pass everything else on."""
+        if scope["type"] == "http" and scope.get("method") == "POST":  # type: ignore[comparison-overlap]
+            raw = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+            media = raw.split(b";", 1)[0].strip().lower()
+            if media != b"application/json" and not (
+                media.startswith(b"application/") and media.endswith(b"+json")
+            ):
+                problem = problem_for(
+                    errors.InvalidInputError("the request body must be sent as application/json")
+                )
+                body = json.dumps(problem.body()).encode()
+                headers = [
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ]
+                start: HTTPResponseStartEvent = {
+                    "type": "http.response.start",
+                    "status": problem.kind.status,
+                    "headers": headers,
+                }
+                await send(start)
+                end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+                await send(end)
+                return
+        await self.app(scope, receive, send)
 
 
 def _merge(base: dict[str, Any] | None, item: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -96,36 +96,62 @@ def _merge(base: dict[str, Any] | None, item: dict[str, Any] | None) -> dict[str
     return {**base, **(item or {})}
 
 
-def _with_id(decision: az.Decision, decision_id: str | None) -> az.Decision:
-    """``decision`` with its decision-log id in ``context.decision_id`` (when recorded)."""
-    if decision_id is None:
-        return decision
-    return az.Decision(
-        decision=decision.decision, context={**(decision.context or {}), "decision_id": decision_id}
-    )
+def _entity(item: az.PartialEntity | None, default: az.PartialEntity | None, what: str) -> az.Entity | None:
+    """An item's entity over the default: the item's replaces it, and its ``type``/``id`` fill gaps."""
+    chosen = item or default
+    if chosen is None:
+        return None
+    type_ = chosen.type if chosen.type is not None else (default.type if default else None)
+    id_ = chosen.id if chosen.id is not None else (default.id if default else None)
+    if type_ is None or id_ is None:
+        raise errors.InvalidInputError(f"{what}.type and {what}.id are required (item or default)")
+    return az.Entity(type=type_, id=id_, properties=chosen.properties)
 
 
-async def _evaluate(  # noqa: PLR0917 - the four AuthZEN members, positionally as in the spec
+def _action(item: az.PartialAction | None, default: az.PartialAction | None) -> az.Action | None:
+    chosen = item or default
+    if chosen is None:
+        return None
+    name = chosen.name if chosen.name is not None else (default.name if default else None)
+    if name is None:
+        raise errors.InvalidInputError("action.name is required (item or default)")
+    return az.Action(name=name, properties=chosen.properties)
+
+
+def _empty(exc: Exception) -> az.SearchResponse:
+    """The answer of a search naming an unknown type or action: no results (with the reason)."""
+    reason = unknown_reason(exc) if isinstance(exc, errors.NotFoundError) else None
+    return az.SearchResponse(page=az.PageResponse(next_token="", count=0), results=[], context=reason)
+
+
+async def _item(
     current: Current,
     revision: Revision,
-    subject: az.Entity,
-    resource: az.Entity,
-    action: az.Action,
-    context: dict[str, Any] | None,
+    data: az.EvaluationsRequest,
+    item: az.EvaluationItem,
     *,
     services: Services,
     caller: str | None,
 ) -> az.Decision:
-    decision = await services.checks.decide(
-        current,
-        caller,
-        "authzen",
-        revision,
-        (_resource(resource), action.name, _subject(subject)),
-        context=context,
-        via=_via(subject),
-    )
-    return _with_id(_decision(decision.result), decision.decision_id)
+    """One item of a batch: its members over the batch's defaults; an error is a failed item."""
+    try:
+        subject = _entity(item.subject, data.subject, "subject")
+        resource = _entity(item.resource, data.resource, "resource")
+        action = _action(item.action, data.action)
+        if subject is None or resource is None or action is None:
+            raise errors.InvalidInputError("subject, resource and action are required (item or default)")
+        return await evaluate(
+            current,
+            revision,
+            subject,
+            resource,
+            action,
+            _merge(data.context, item.context),
+            services=services,
+            caller=caller,
+        )
+    except (errors.RebacError, ValueError) as exc:
+        return with_id(error_decision(exc), decision_id_of(exc))
 
 
 async def evaluation_decision(
@@ -140,7 +166,7 @@ async def evaluation_decision(
     ``token`` is the ``X-Rebac-Consistency-Token`` header, if sent.
     """
     revision = await services.checks.revision_for_token(current, token)
-    return await _evaluate(
+    return await evaluate(
         current,
         revision,
         data.subject,
@@ -169,6 +195,7 @@ class AuthZenController(Controller):
 
     path = "/access/v1"
     guards = [require_scope("check")]  # noqa: RUF012 - Litestar reads this class attribute
+    middleware = [JsonBodyOnly]  # noqa: RUF012
     tags = ["authzen"]  # noqa: RUF012
 
     @post(
@@ -191,7 +218,10 @@ class AuthZenController(Controller):
         )
 
     @post(
-        "/evaluations", operation_id="AuthZenEvaluations", status_code=200, responses=problem_responses(422)
+        "/evaluations",
+        operation_id="AuthZenEvaluations",
+        status_code=200,
+        responses=problem_responses(422),
     )
     async def evaluations(
         self,
@@ -204,16 +234,19 @@ class AuthZenController(Controller):
         revision = await services.checks.revision_for_token(current, request.headers.get(TOKEN_HEADER))
         caller = caller_of(request)
         if not data.evaluations:
-            if data.subject is None or data.resource is None or data.action is None:
+            subject = _entity(data.subject, None, "subject")
+            resource = _entity(data.resource, None, "resource")
+            action = _action(data.action, None)
+            if subject is None or resource is None or action is None:
                 raise errors.InvalidInputError(
                     "subject, resource and action are required without evaluations"
                 )
-            single = await _evaluate(
+            single = await evaluate(
                 current,
                 revision,
-                data.subject,
-                data.resource,
-                data.action,
+                subject,
+                resource,
+                action,
                 data.context,
                 services=services,
                 caller=caller,
@@ -228,28 +261,7 @@ class AuthZenController(Controller):
         semantic = data.options.evaluations_semantic if data.options else "execute_all"
         out: list[az.Decision] = []
         for item in data.evaluations:
-            subject, resource, action = (
-                item.subject or data.subject,
-                item.resource or data.resource,
-                item.action or data.action,
-            )
-            try:
-                if subject is None or resource is None or action is None:
-                    raise errors.InvalidInputError(
-                        "subject, resource and action are required (item or default)"
-                    )
-                decision = await _evaluate(
-                    current,
-                    revision,
-                    subject,
-                    resource,
-                    action,
-                    _merge(data.context, item.context),
-                    services=services,
-                    caller=caller,
-                )
-            except (errors.RebacError, ValueError) as exc:
-                decision = _with_id(_error_decision(exc), decision_id_of(exc))
+            decision = await _item(current, revision, data, item, services=services, caller=caller)
             if semantic == "deny_on_first_deny" and not decision.decision:
                 context = dict(decision.context or {})
                 context.setdefault("code", "200")
@@ -277,24 +289,33 @@ class AuthZenController(Controller):
         """Subjects of ``subject.type`` that may do ``action`` on ``resource`` (transitively)."""
         if data.resource.id is None:
             raise errors.InvalidInputError("resource.id is required for a subject search")
+        resource = resource_ref(data.resource, data.resource.id)
         limit, token = _page(data.page, services)
         checks = services.checks
         revision = await checks.revision_for_token(current, request.headers.get(TOKEN_HEADER))
-        page = await checks.lookup_subjects(
-            current,
-            parse_object(f"{data.resource.type}:{data.resource.id}"),
-            data.action.name,
-            data.subject.type,
-            revision=revision,
-            context=data.context,
-            limit=limit,
-            cursor=token,
-        )
-        results = [
-            {"type": item.subject.type, "id": item.subject.id}
-            for item in page.items
-            if item.permissionship is Permissionship.HAS_PERMISSION
-        ]
+        try:
+            page = await checks.lookup_subjects(
+                current,
+                resource,
+                data.action.name,
+                data.subject.type,
+                revision=revision,
+                context=caveat_context(data.context, data.subject, data.resource, data.action),
+                limit=limit,
+                cursor=token,
+            )
+        except (errors.UnknownTypeError, errors.UnknownRelationError) as exc:
+            return _empty(exc)
+        results = []
+        for item in page.items:
+            found = az.SearchEntity(type=item.subject.type, id=decode_id(item.subject.id))
+            if item.permissionship is Permissionship.HAS_PERMISSION or (
+                item.permissionship is Permissionship.CONDITIONAL
+                and not item.subject.is_wildcard
+                and item.subject.relation is None
+                and await settle(current, revision, found, data.resource, data.action, data.context)
+            ):
+                results.append({"type": found.type, "id": found.id})
         return az.SearchResponse(
             page=az.PageResponse(next_token=page.cursor or "", count=len(results)), results=results
         )
@@ -315,24 +336,31 @@ class AuthZenController(Controller):
         """Resources of ``resource.type`` on which ``subject`` may do ``action``."""
         if data.subject.id is None:
             raise errors.InvalidInputError("subject.id is required for a resource search")
+        subject = entity_ref(data.subject.type, data.subject.id, what="subject")
         limit, token = _page(data.page, services)
         checks = services.checks
         revision = await checks.revision_for_token(current, request.headers.get(TOKEN_HEADER))
-        page = await checks.lookup_resources(
-            current,
-            data.resource.type,
-            data.action.name,
-            parse_subject(f"{data.subject.type}:{data.subject.id}"),
-            revision=revision,
-            context=data.context,
-            limit=limit,
-            cursor=token,
-        )
-        results = [
-            {"type": data.resource.type, "id": item.resource_id}
-            for item in page.items
-            if item.permissionship is Permissionship.HAS_PERMISSION
-        ]
+        try:
+            page = await checks.lookup_resources(
+                current,
+                data.resource.type,
+                data.action.name,
+                subject,
+                revision=revision,
+                context=caveat_context(data.context, data.subject, data.resource, data.action),
+                limit=limit,
+                cursor=token,
+            )
+        except (errors.UnknownTypeError, errors.UnknownRelationError) as exc:
+            return _empty(exc)
+        results = []
+        for item in page.items:
+            found = az.SearchEntity(type=data.resource.type, id=decode_id(item.resource_id))
+            if item.permissionship is Permissionship.HAS_PERMISSION or (
+                item.permissionship is Permissionship.CONDITIONAL
+                and await settle(current, revision, data.subject, found, data.action, data.context)
+            ):
+                results.append({"type": found.type, "id": found.id})
         return az.SearchResponse(
             page=az.PageResponse(next_token=page.cursor or "", count=len(results)), results=results
         )
@@ -353,12 +381,20 @@ class AuthZenController(Controller):
         """Permissions of the resource's type that ``subject`` has on ``resource`` (one page)."""
         if data.page is not None and data.page.token:
             raise errors.InvalidTokenError("action search has a single page; page.token must be empty")
-        resource, subject = _resource(data.resource), _subject(data.subject)
+        resource = resource_ref(data.resource, data.resource.id)
+        subject = entity_ref(data.subject.type, data.subject.id, what="subject")
         checks = services.checks
         revision = await checks.revision_for_token(current, request.headers.get(TOKEN_HEADER))
-        granted = await checks.permissions(
-            current, resource, subject, revision=revision, context=data.context
-        )
+        try:
+            granted = await checks.permissions(
+                current,
+                resource,
+                subject,
+                revision=revision,
+                context=caveat_context(data.context, data.subject, data.resource, None),
+            )
+        except (errors.UnknownTypeError, errors.UnknownRelationError) as exc:
+            return _empty(exc)
         results: list[dict[str, Any]] = [{"name": name} for name in granted]
         return az.SearchResponse(page=az.PageResponse(next_token="", count=len(results)), results=results)
 
@@ -371,7 +407,7 @@ class WellKnownController(Controller):
 
     @get("/authzen-configuration", operation_id="AuthZenConfiguration")
     async def configuration(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
-        """The PDP metadata: its identifier and endpoint URLs."""
+        """The PDP metadata: its identifier, endpoint URLs and capabilities."""
         base = str(request.base_url).rstrip("/")
         return {
             "policy_decision_point": base,
@@ -380,4 +416,5 @@ class WellKnownController(Controller):
             "search_subject_endpoint": f"{base}/access/v1/search/subject",
             "search_resource_endpoint": f"{base}/access/v1/search/resource",
             "search_action_endpoint": f"{base}/access/v1/search/action",
+            "capabilities": list(CAPABILITIES),
         }

@@ -17,7 +17,10 @@ __all__ = [
     "EvaluationsResponse",
     "PageRequest",
     "PageResponse",
+    "PartialAction",
+    "PartialEntity",
     "SearchActionRequest",
+    "SearchEntity",
     "SearchEntityRequest",
     "SearchResponse",
 ]
@@ -64,12 +67,27 @@ class Decision(msgspec.Struct, omit_defaults=True):
     context: dict[str, Any] | None = None
 
 
+class PartialEntity(msgspec.Struct, omit_defaults=True):
+    """A subject or resource of a batch: an item's replaces the default, whose ``type``/``id`` fill gaps."""
+
+    type: str | None = None
+    id: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+class PartialAction(msgspec.Struct, omit_defaults=True):
+    """An action of a batch (``name`` may come from the default)."""
+
+    name: str | None = None
+    properties: dict[str, Any] | None = None
+
+
 class EvaluationItem(msgspec.Struct):
     """One item; missing members default to the request's top-level ones."""
 
-    subject: Entity | None = None
-    resource: Entity | None = None
-    action: Action | None = None
+    subject: PartialEntity | None = None
+    resource: PartialEntity | None = None
+    action: PartialAction | None = None
     context: dict[str, Any] | None = None
 
 
@@ -82,9 +100,9 @@ class EvaluationsOptions(msgspec.Struct):
 class EvaluationsRequest(msgspec.Struct):
     """``POST /access/v1/evaluations``."""
 
-    subject: Entity | None = None
-    resource: Entity | None = None
-    action: Action | None = None
+    subject: PartialEntity | None = None
+    resource: PartialEntity | None = None
+    action: PartialAction | None = None
     context: dict[str, Any] | None = None
     evaluations: list[EvaluationItem] | None = None
     options: EvaluationsOptions | None = None
@@ -136,3 +154,4 @@ class SearchResponse(msgspec.Struct, omit_defaults=True):
 
     page: PageResponse
     results: list[dict[str, Any]]
+    context: dict[str, Any] | None = None

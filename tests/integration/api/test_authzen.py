@@ -90,8 +90,9 @@ def _items() -> list[dict[str, Any]]:
     return [
         {"subject": BOB},  # deny
         {"resource": D2},  # tom on d2: allow
-        {"action": {"name": "nope"}},  # error: unknown permission
+        {"resource": {"type": "document", "id": ""}},  # error: an empty id
         {},  # tom on d1: allow
+        {"action": {"name": "nope"}},  # unknown permission: a deny, not an error
     ]
 
 
@@ -100,8 +101,10 @@ async def test_evaluations_execute_all_with_per_item_error(seeded: Client) -> No
     response = await seeded.post("/access/v1/evaluations", json=body, headers=AUTH)
     assert response.status_code == 200
     decisions = response.json()["evaluations"]
-    assert [d["decision"] for d in decisions] == [False, True, False, True]
+    assert [d["decision"] for d in decisions] == [False, True, False, True, False]
     assert decisions[2]["context"]["error"]["status"] == 400
+    assert decisions[4]["context"]["reason"] == "unknown_action"
+    assert "error" not in decisions[4]["context"]
     assert "decision" not in response.json()
 
 
@@ -110,7 +113,7 @@ async def test_evaluations_deny_on_first_deny(seeded: Client) -> None:
         "subject": TOM,
         "resource": D1,
         "action": VIEW,
-        "evaluations": [{}, *_items()],
+        "evaluations": [{}, *_items()[:4]],
         "options": {"evaluations_semantic": "deny_on_first_deny"},
     }
     decisions = (await seeded.post("/access/v1/evaluations", json=body, headers=AUTH)).json()["evaluations"]
