@@ -231,7 +231,7 @@ class CompiledCaveat:
             value = self.program.eval(data=variables)
             result = value.value()
             failed = value.type() == _ERROR
-        except (RuntimeError, TypeError, ValueError, OverflowError, ArithmeticError, LookupError) as exc:
+        except (RuntimeError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
             result, failed = str(exc), True
         if failed:
             if missing:
