@@ -45,6 +45,8 @@ A :class:`ProblemError` keeps the problem whole (:attr:`ProblemError.problem`: `
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import msgspec
 
 from rebac.client._admin_models import (
@@ -65,7 +67,6 @@ from rebac.client._admin_models import (
     RevokedKey,
 )
 from rebac.client._agents import DEFAULT_AGENT_TTL, Grant
-from rebac.client._async import AsyncClient
 from rebac.client._config import (
     DEFAULT_BULK_TIMEOUT,
     DEFAULT_CONNECT_TIMEOUT,
@@ -133,6 +134,9 @@ from rebac.client._models import (
 from rebac.client._sync import Client
 from rebac.client._tokens import AUTHZEN_TOKEN_HEADER
 from rebac.refs import CaveatRef, ObjectRef, Relationship, SubjectRef
+
+if TYPE_CHECKING:
+    from rebac.client._async import AsyncClient
 
 __all__ = [
     "AUTHZEN_TOKEN_HEADER",
@@ -225,7 +229,12 @@ __all__ = [
 # Tracebacks and docs show the public path (httpx does the same) for the clients, errors and
 # iterators. msgspec Structs keep their private module: msgspec resolves their annotations in it
 # when a decoder is first built. The rebac.refs values keep theirs too.
+_LAZY = frozenset({"AsyncClient"})
+"""Imported on first use (the async client's modules are a third of the SDK's import time)."""
+
 for _name in __all__:
+    if _name in _LAZY:
+        continue
     _value = globals()[_name]
     if (
         isinstance(_value, type)
@@ -234,3 +243,13 @@ for _name in __all__:
     ):
         _value.__module__ = __name__
 del _name, _value
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AsyncClient":
+        from rebac.client._async import AsyncClient  # noqa: PLC0415 - see _LAZY
+
+        AsyncClient.__module__ = __name__
+        globals()[name] = AsyncClient
+        return AsyncClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

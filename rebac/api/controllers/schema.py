@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import JSONBody, PathParameter
 
 from rebac.api import dto
 from rebac.api.auth import Principal, require_scope
@@ -54,7 +56,11 @@ class SchemaController(Controller):
         )
 
     @get("/versions/{version:int}", operation_id="ReadSchemaVersion", responses=problem_responses())
-    async def read_version(self, version: int, services: NamedDependency[Services]) -> dto.SchemaReadResponse:
+    async def read_version(
+        self,
+        version: Annotated[int, PathParameter(description="The version number (1 is the first write).")],
+        services: NamedDependency[Services],
+    ) -> dto.SchemaReadResponse:
         """One stored schema version's text, exactly as written (404 when there is no such version)."""
         stored = await services.schemas.version(version)
         head = await services.schemas.head()
