@@ -39,22 +39,39 @@ def schema() -> None:
 
 @schema.command("check")
 @click.argument("files", nargs=-1, required=True, type=_FILE)
-def check_cmd(files: tuple[Path, ...]) -> None:
+@json_option
+def check_cmd(files: tuple[Path, ...], *, as_json: bool) -> None:
     """Compile each FILE and report every error as file:line:col with the offending line."""
     from rebac.services.language import check_text  # noqa: PLC0415 - the compiler loads when it runs
 
     failed = 0
+    results: list[dict[str, Any]] = []
     for path in files:
         try:
             compiled = check_text(_read(path), str(path))
         except SchemaError as error:
             failed += 1
-            for diagnostic in error.diagnostics:
-                click.echo(diagnostic.render(), err=True)
-            click.echo(f"{path}: {_count(len(error.diagnostics), 'error')}", err=True)
+            results.append(
+                {"file": str(path), "ok": False, "errors": [d.render() for d in error.diagnostics]}
+            )
+            if not as_json:
+                for diagnostic in error.diagnostics:
+                    click.echo(diagnostic.render(), err=True)
+                click.echo(f"{path}: {_count(len(error.diagnostics), 'error')}", err=True)
             continue
-        definitions = _count(compiled.definitions, "definition")
-        click.echo(f"{path}: ok ({definitions}, {_count(compiled.caveats, 'caveat')})")
+        results.append(
+            {
+                "file": str(path),
+                "ok": True,
+                "definitions": compiled.definitions,
+                "caveats": compiled.caveats,
+            }
+        )
+        if not as_json:
+            definitions = _count(compiled.definitions, "definition")
+            click.echo(f"{path}: ok ({definitions}, {_count(compiled.caveats, 'caveat')})")
+    if as_json:
+        echo_json(results)
     if failed:
         raise click.exceptions.Exit(1)
 
