@@ -79,6 +79,7 @@ from rebac.client._config import (
     MAX_WRITE_UPDATES,
     STREAM_GRACE_SECONDS,
     Retry,
+    Timeouts,
 )
 from rebac.client._errors import (
     BadRequest,
@@ -217,6 +218,7 @@ __all__ = [
     "Stream",
     "SubjectRef",
     "Timeout",
+    "Timeouts",
     "TransportError",
     "Unauthenticated",
     "Unavailable",
