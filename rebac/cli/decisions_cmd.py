@@ -127,7 +127,8 @@ def export_cmd(*, limit: int | None, server: Server, **filters: str | None) -> N
 
 
 @decisions_group.command("prune")
-def prune_cmd() -> None:
+@json_option
+def prune_cmd(*, as_json: bool) -> None:
     """Drop the days older than the retention (local: the configured database)."""
     from rebac.cli._runtime import load_settings, with_services  # noqa: PLC0415 - the store, when run
 
@@ -140,4 +141,8 @@ def prune_cmd() -> None:
         services.decisions.log()  # a store without a decision log is an error, not "0 days"
         return await services.decisions.prune()
 
-    click.echo(f"dropped {with_services(settings, drop)} days of decisions older than {days} days")
+    dropped = with_services(settings, drop)
+    if as_json:
+        echo_json({"droppedDays": dropped, "retentionDays": days})
+        return
+    click.echo(f"dropped {dropped} days of decisions older than {days} days")

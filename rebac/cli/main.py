@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from typing import Any, Final
 
 import click
@@ -20,6 +21,11 @@ from rebac.cli._server import CliError
 from rebac.errors import RebacError
 
 __all__ = ["cli"]
+
+# httpx imports its own command line (httpx._main: rich, pygments; about 40 to 70 ms here) whenever
+# it is imported, and falls back to a stub when that import fails. The rebac process never runs
+# httpx's command line, so its entry point skips it; nothing changes when httpx is already loaded.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 COMMANDS: Final = {
     # talks to a server (through rebac.client)

@@ -44,11 +44,13 @@ def schema() -> None:
     is_flag=True,
     help="Also report warnings (schemas SpiceDB accepts but that are likely mistakes) and fail on them.",
 )
-def check_cmd(files: tuple[Path, ...], strict: bool) -> None:
+@json_option
+def check_cmd(files: tuple[Path, ...], *, strict: bool, as_json: bool) -> None:
     """Compile each FILE and report every error as file:line:col with the offending line."""
     from rebac.services.language import check_text, lint_text  # noqa: PLC0415 - loads when it runs
 
     failed = 0
+    results: list[dict[str, Any]] = []
     for path in files:
         try:
             text = _read(path)
@@ -56,18 +58,36 @@ def check_cmd(files: tuple[Path, ...], strict: bool) -> None:
             warnings = lint_text(text, str(path)) if strict else []
         except SchemaError as error:
             failed += 1
-            for diagnostic in error.diagnostics:
-                click.echo(diagnostic.render(), err=True)
-            click.echo(f"{path}: {_count(len(error.diagnostics), 'error')}", err=True)
+            results.append(
+                {"file": str(path), "ok": False, "errors": [d.render() for d in error.diagnostics]}
+            )
+            if not as_json:
+                for diagnostic in error.diagnostics:
+                    click.echo(diagnostic.render(), err=True)
+                click.echo(f"{path}: {_count(len(error.diagnostics), 'error')}", err=True)
             continue
+        rendered = [d.render() for d in warnings]
+        results.append(
+            {
+                "file": str(path),
+                "ok": not warnings,
+                "definitions": compiled.definitions,
+                "caveats": compiled.caveats,
+                "warnings": rendered,
+            }
+        )
         if warnings:
             failed += 1
-            for diagnostic in warnings:
-                click.echo(diagnostic.render(), err=True)
-            click.echo(f"{path}: {_count(len(warnings), 'warning')} (--strict)", err=True)
+            if not as_json:
+                for line in rendered:
+                    click.echo(line, err=True)
+                click.echo(f"{path}: {_count(len(warnings), 'warning')} (--strict)", err=True)
             continue
-        definitions = _count(compiled.definitions, "definition")
-        click.echo(f"{path}: ok ({definitions}, {_count(compiled.caveats, 'caveat')})")
+        if not as_json:
+            definitions = _count(compiled.definitions, "definition")
+            click.echo(f"{path}: ok ({definitions}, {_count(compiled.caveats, 'caveat')})")
+    if as_json:
+        echo_json(results)
     if failed:
         raise click.exceptions.Exit(1)
 

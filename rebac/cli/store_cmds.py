@@ -40,11 +40,15 @@ quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar
 
 
 @click.command("migrate")
-def migrate_cmd() -> None:
+@json_option
+def migrate_cmd(*, as_json: bool) -> None:
     """Migrate the database to the newest schema (the embedded one when REBAC_DATABASE_URL is unset)."""
     from rebac.cli._runtime import load_settings, migrate_database  # noqa: PLC0415 - the store, when run
 
     migrate_database(load_settings())
+    if as_json:
+        echo_json({"migrated": True})
+        return
     click.echo("database is at the newest migration")
 
 
@@ -195,7 +199,8 @@ def export_cmd(  # noqa: PLR0917 - one argument per option, as click passes them
     default=None,
     help="Retention window in seconds (default: REBAC_GC_WINDOW_SECONDS, 24 h).",
 )
-def gc_cmd(older_than: float | None) -> None:
+@json_option
+def gc_cmd(older_than: float | None, *, as_json: bool) -> None:
     """Garbage-collect relationships deleted or expired before the retention window.
 
     Also drops the decision log's days older than ``REBAC_DECISION_RETENTION_DAYS``.
@@ -213,4 +218,7 @@ def gc_cmd(older_than: float | None) -> None:
         return removed
 
     removed = with_services(settings, action)
+    if as_json:
+        echo_json({"removedVersions": removed, "olderThanSeconds": window})
+        return
     click.echo(f"removed {removed} relationship versions")

@@ -10,6 +10,7 @@ runs. Prints one line per file, the failures with their file and line, and ends 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -49,7 +50,8 @@ async def _run(
     help="Where each file's relationships are loaded.",
 )
 @click.option("--no-cache", is_flag=True, help="Disable the check cache.")
-def validate(files: tuple[Path, ...], store_kind: str, no_cache: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def validate(files: tuple[Path, ...], store_kind: str, no_cache: bool, as_json: bool) -> None:
     """Validate zed validation files (schema, relationships, assertions, expected relations)."""
     settings = Settings.from_env().engine
     if no_cache:
@@ -58,6 +60,20 @@ def validate(files: tuple[Path, ...], store_kind: str, no_cache: bool) -> None:
         reports = asyncio.run(_run(files, "postgres" if store_kind == "postgres" else "memory", settings))
     except RebacError as exc:
         raise click.ClickException(str(exc)) from None
+    if as_json:
+        body = [
+            {
+                "source": r.source,
+                "passed": r.passed,
+                "assertions": r.assertions,
+                "failures": [{"line": f.line, "message": f.message} for f in r.failures],
+            }
+            for r in reports
+        ]
+        click.echo(json.dumps(body, indent=2))
+        if not all(r.passed for r in reports):
+            raise SystemExit(1)
+        return
     passed = 0
     for report in reports:
         if report.passed:

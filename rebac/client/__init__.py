@@ -45,6 +45,8 @@ A :class:`ProblemError` keeps the problem whole (:attr:`ProblemError.problem`: `
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import msgspec
 
 from rebac.client._admin_models import (
@@ -65,7 +67,6 @@ from rebac.client._admin_models import (
     RevokedKey,
 )
 from rebac.client._agents import DEFAULT_AGENT_TTL, Grant
-from rebac.client._async import AsyncClient
 from rebac.client._config import (
     DEFAULT_BULK_TIMEOUT,
     DEFAULT_CONNECT_TIMEOUT,
@@ -78,6 +79,7 @@ from rebac.client._config import (
     MAX_WRITE_UPDATES,
     STREAM_GRACE_SECONDS,
     Retry,
+    Timeouts,
 )
 from rebac.client._errors import (
     BadRequest,
@@ -133,6 +135,9 @@ from rebac.client._models import (
 from rebac.client._sync import Client
 from rebac.client._tokens import AUTHZEN_TOKEN_HEADER
 from rebac.refs import CaveatRef, ObjectRef, Relationship, SubjectRef
+
+if TYPE_CHECKING:
+    from rebac.client._async import AsyncClient
 
 __all__ = [
     "AUTHZEN_TOKEN_HEADER",
@@ -213,6 +218,7 @@ __all__ = [
     "Stream",
     "SubjectRef",
     "Timeout",
+    "Timeouts",
     "TransportError",
     "Unauthenticated",
     "Unavailable",
@@ -225,7 +231,12 @@ __all__ = [
 # Tracebacks and docs show the public path (httpx does the same) for the clients, errors and
 # iterators. msgspec Structs keep their private module: msgspec resolves their annotations in it
 # when a decoder is first built. The rebac.refs values keep theirs too.
+_LAZY = frozenset({"AsyncClient"})
+"""Imported on first use (the async client's modules are a third of the SDK's import time)."""
+
 for _name in __all__:
+    if _name in _LAZY:
+        continue
     _value = globals()[_name]
     if (
         isinstance(_value, type)
@@ -234,3 +245,13 @@ for _name in __all__:
     ):
         _value.__module__ = __name__
 del _name, _value
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AsyncClient":
+        from rebac.client._async import AsyncClient  # noqa: PLC0415 - see _LAZY
+
+        AsyncClient.__module__ = __name__
+        globals()[name] = AsyncClient
+        return AsyncClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

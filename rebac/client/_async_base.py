@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-import httpx
-
-from rebac.client._base import Core, TimeoutLike, retry_delay, transport_error
+from rebac.client._base import Core, TimeoutLike, retry_delay, transport_error, unverified_tls
 from rebac.client._call import Call, Page, Paged, StreamCall
 from rebac.client._config import DEFAULT_TIMEOUT, Retry
 from rebac.client._errors import ConnectionLost, ProblemError, RebacClientError
 from rebac.client._iterators import AsyncPageIterator, AsyncStream
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["AsyncBase"]
 
@@ -48,6 +49,12 @@ class AsyncBase:
             read_your_writes=read_your_writes,
             headers=headers,
         )
+        import httpx  # noqa: PLC0415 - httpx loads with the first client, not with the SDK
+
+        tls = unverified_tls(self._core.base_url)
+        if transport is None and tls is not None:
+            transport = httpx.AsyncHTTPTransport(verify=tls)
+        self._transport_errors: type[httpx.TransportError] = httpx.TransportError
         self._http = httpx.AsyncClient(
             headers=self._core.headers, transport=transport, timeout=self._core.timeout
         )
@@ -100,7 +107,7 @@ class AsyncBase:
             headers: Mapping[str, str] | None = None
             try:
                 response = await self._http.request(**core.request(call, timeout))
-            except httpx.TransportError as exc:
+            except self._transport_errors as exc:
                 error: RebacClientError = transport_error(exc, core.base_url)
                 cause: BaseException | None = exc
             else:
@@ -131,7 +138,7 @@ class AsyncBase:
             try:
                 request = self._http.build_request(**core.request(call, timeout))
                 response = await self._http.send(request, stream=True)
-            except httpx.TransportError as exc:
+            except self._transport_errors as exc:
                 error: RebacClientError = transport_error(exc, core.base_url)
                 cause: BaseException | None = exc
             else:
@@ -140,7 +147,7 @@ class AsyncBase:
                 try:
                     await response.aread()
                     error, cause, headers = core.problem(response), None, response.headers
-                except httpx.TransportError as exc:
+                except self._transport_errors as exc:
                     error, cause = transport_error(exc, core.base_url), exc
                 finally:
                     await response.aclose()
@@ -173,7 +180,7 @@ class AsyncBase:
                         return
                 if call.last is not None:
                     raise ConnectionLost(f"{call.path}: the stream ended before its final line")
-            except httpx.TransportError as exc:
+            except self._transport_errors as exc:
                 raise transport_error(exc, core.base_url) from exc
             finally:
                 await response.aclose()

@@ -8,15 +8,15 @@ an outcome becomes a fail-closed :class:`~rebac.client.Decision` (:func:`decisio
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Hashable, Iterable, Mapping
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
-import httpx
 import msgspec
 
 from rebac import __version__
 from rebac.client._call import Call, StreamCall
-from rebac.client._config import DEFAULT_RETRY, Idempotency, Retry
+from rebac.client._config import DEFAULT_RETRY, Idempotency, Retry, Timeouts
 from rebac.client._errors import (
     ConnectError,
     ConnectionLost,
@@ -32,6 +32,9 @@ from rebac.client._errors import (
 from rebac.client._models import BulkCheck, CheckResult, Decision, Permissionship, Reason
 from rebac.client._tokens import Tokens
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = [
     "USER_AGENT",
     "Core",
@@ -41,6 +44,7 @@ __all__ = [
     "decision_of_error",
     "retry_delay",
     "transport_error",
+    "unverified_tls",
 ]
 
 T = TypeVar("T")
@@ -48,12 +52,14 @@ K = TypeVar("K", bound=Hashable)
 
 USER_AGENT: Final = f"rebac-python/{__version__}"
 
-TimeoutLike = float | httpx.Timeout | None
-"""Seconds for every phase, an ``httpx.Timeout``, or ``None`` (no timeouts at all)."""
+TimeoutLike: TypeAlias = "float | httpx.Timeout | Timeouts | None"
+"""Seconds for every phase, an ``httpx.Timeout`` (or :class:`Timeouts`), or ``None`` (none at all)."""
 
 
 def transport_error(exc: httpx.TransportError, url: object = "") -> TransportError:
     """The client error for an httpx transport failure."""
+    import httpx  # noqa: PLC0415 - loaded by then: the failure came from it
+
     where = f" {url}" if url else ""
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
@@ -146,7 +152,23 @@ def bulk_items(items: Mapping[K, BulkCheck] | Iterable[tuple[K, BulkCheck]]) -> 
     return pairs
 
 
+def unverified_tls(base_url: str) -> ssl.SSLContext | None:
+    """For a plain ``http://`` server: a TLS context with no trusted certificates, else ``None``.
+
+    httpx builds a verifying context (it loads the CA bundle, about 70 ms) for every client even
+    when nothing speaks TLS. An ``http://`` base URL needs none; should a connection ever try TLS
+    anyway, this context trusts nothing, so it fails closed.
+    """
+    if not base_url.lower().startswith("http://"):
+        return None
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies hostnames and certificates; trusts none
+
+
 def _timeout(value: TimeoutLike) -> httpx.Timeout:
+    import httpx  # noqa: PLC0415 - httpx loads with the first client, not with the SDK
+
+    if isinstance(value, Timeouts):
+        return value.as_httpx()
     return value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
 
 
@@ -171,11 +193,9 @@ class Core:
         if key:
             self.headers["Authorization"] = f"Bearer {key}"
 
-    def request(
-        self, call: Call[Any] | StreamCall[Any], timeout: float | httpx.Timeout | None = None
-    ) -> dict[str, Any]:
+    def request(self, call: Call[Any] | StreamCall[Any], timeout: TimeoutLike = None) -> dict[str, Any]:
         """The keyword arguments of ``httpx.Client.build_request`` for ``call`` (``timeout``: this call's)."""
-        chosen = call.timeout if call.timeout is not None else self.timeout
+        chosen = _timeout(call.timeout) if call.timeout is not None else self.timeout
         if timeout is not None:
             chosen = _timeout(timeout)
         out: dict[str, Any] = {

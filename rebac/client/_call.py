@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import httpx
 import msgspec
 
-from rebac.client._config import Idempotency
+from rebac.client._config import Idempotency, Timeouts
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Call", "Page", "Paged", "StreamCall", "T", "decoder", "json_decoder"]
 
@@ -77,7 +79,7 @@ class Call(Generic[T]):
     idempotency: Idempotency = Idempotency.READ
     token: Callable[[T], str | None] | None = None
     auto_token: str | None = None
-    timeout: httpx.Timeout | None = None
+    timeout: httpx.Timeout | Timeouts | None = None
     content: Any = None
 
     def without_auto_token(self) -> Call[T]:
@@ -118,7 +120,7 @@ class StreamCall(Generic[T]):
     json: Any = None
     params: Mapping[str, str] | None = None
     idempotency: Idempotency = Idempotency.READ
-    timeout: httpx.Timeout | None = None
+    timeout: httpx.Timeout | Timeouts | None = None
     token_header: str | None = None
     token: Callable[[T], str | None] | None = None
     last: Callable[[T], bool] | None = None

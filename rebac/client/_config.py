@@ -20,9 +20,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 from rebac.limits import MAX_BULK_CHECK_ITEMS, MAX_UPDATES_PER_WRITE
 
@@ -39,6 +40,7 @@ __all__ = [
     "STREAM_GRACE_SECONDS",
     "Idempotency",
     "Retry",
+    "Timeouts",
 ]
 
 DEFAULT_CONNECT_TIMEOUT: Final = 2.0
@@ -53,7 +55,27 @@ DEFAULT_WRITE_TIMEOUT: Final = 10.0
 DEFAULT_POOL_TIMEOUT: Final = 2.0
 """Seconds to wait for a free connection of the pool."""
 
-DEFAULT_TIMEOUT: Final = httpx.Timeout(
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds per phase of a request (``None``: no limit); ``httpx.Timeout`` is built from it when sending.
+
+    httpx itself is imported on the client's first use, not by ``import rebac.client``.
+    """
+
+    connect: float | None
+    read: float | None
+    write: float | None
+    pool: float | None
+
+    def as_httpx(self) -> httpx.Timeout:
+        """The same timeouts as an ``httpx.Timeout``."""
+        import httpx  # noqa: PLC0415 - httpx loads with the first client, not with the SDK
+
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+DEFAULT_TIMEOUT: Final = Timeouts(
     connect=DEFAULT_CONNECT_TIMEOUT,
     read=DEFAULT_READ_TIMEOUT,
     write=DEFAULT_WRITE_TIMEOUT,
@@ -61,7 +83,7 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(
 )
 """The client's timeouts unless ``timeout=`` says otherwise (``timeout=None`` turns them off)."""
 
-DEFAULT_BULK_TIMEOUT: Final = httpx.Timeout(
+DEFAULT_BULK_TIMEOUT: Final = Timeouts(
     connect=DEFAULT_CONNECT_TIMEOUT, read=300.0, write=60.0, pool=DEFAULT_POOL_TIMEOUT
 )
 """Timeouts of bulk import and export: the server loads a whole import before it answers."""

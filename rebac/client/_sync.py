@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Self, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from rebac.client import _v1
 from rebac.client._agents import DEFAULT_AGENT_TTL, Grant, by_type, retire_filters, spawn_updates
@@ -37,6 +35,9 @@ from rebac.client._models import (
 )
 from rebac.client._sync_admin import SyncAdmin
 from rebac.refs import Relationship
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Client"]
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from rebac.client import _admin as a
 from rebac.client._admin_models import (
@@ -23,6 +21,9 @@ from rebac.client._encode import ObjectLike, SubjectLike, entity_json
 from rebac.client._iterators import PageIterator, Stream
 from rebac.client._models import Consistency, Entity, Evaluation, EvaluationItem, Semantic
 from rebac.client._sync_base import SyncBase
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["SyncAdmin"]
 

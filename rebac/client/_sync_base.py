@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-import httpx
-
-from rebac.client._base import Core, TimeoutLike, retry_delay, transport_error
+from rebac.client._base import Core, TimeoutLike, retry_delay, transport_error, unverified_tls
 from rebac.client._call import Call, Page, Paged, StreamCall
 from rebac.client._config import DEFAULT_TIMEOUT, Retry
 from rebac.client._errors import ConnectionLost, ProblemError, RebacClientError
 from rebac.client._iterators import PageIterator, Stream
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["SyncBase"]
 
@@ -42,6 +43,12 @@ class SyncBase:
             read_your_writes=read_your_writes,
             headers=headers,
         )
+        import httpx  # noqa: PLC0415 - httpx loads with the first client, not with the SDK
+
+        tls = unverified_tls(self._core.base_url)
+        if transport is None and tls is not None:
+            transport = httpx.HTTPTransport(verify=tls)
+        self._transport_errors: type[httpx.TransportError] = httpx.TransportError
         self._http = httpx.Client(headers=self._core.headers, transport=transport, timeout=self._core.timeout)
 
     # --- configuration ---------------------------------------------------------------------------
@@ -92,7 +99,7 @@ class SyncBase:
             headers: Mapping[str, str] | None = None
             try:
                 response = self._http.request(**core.request(call, timeout))
-            except httpx.TransportError as exc:
+            except self._transport_errors as exc:
                 error: RebacClientError = transport_error(exc, core.base_url)
                 cause: BaseException | None = exc
             else:
@@ -124,7 +131,7 @@ class SyncBase:
                 response = self._http.send(
                     self._http.build_request(**core.request(call, timeout)), stream=True
                 )
-            except httpx.TransportError as exc:
+            except self._transport_errors as exc:
                 error: RebacClientError = transport_error(exc, core.base_url)
                 cause: BaseException | None = exc
             else:
@@ -133,7 +140,7 @@ class SyncBase:
                 try:
                     response.read()
                     error, cause, headers = core.problem(response), None, response.headers
-                except httpx.TransportError as exc:
+                except self._transport_errors as exc:
                     error, cause = transport_error(exc, core.base_url), exc
                 finally:
                     response.close()
@@ -166,7 +173,7 @@ class SyncBase:
                         return
                 if call.last is not None:
                     raise ConnectionLost(f"{call.path}: the stream ended before its final line")
-            except httpx.TransportError as exc:
+            except self._transport_errors as exc:
                 raise transport_error(exc, core.base_url) from exc
             finally:
                 response.close()

@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
-import httpx
 import msgspec
 
 from rebac.client import _wire as w
@@ -22,6 +21,7 @@ from rebac.client._config import (
     DEFAULT_POOL_TIMEOUT,
     DEFAULT_WRITE_TIMEOUT,
     Idempotency,
+    Timeouts,
 )
 from rebac.client._encode import (
     ObjectLike,
@@ -470,7 +470,7 @@ def watch(
         "/v1/watch",
         _watch_line,
         body,
-        timeout=httpx.Timeout(
+        timeout=Timeouts(
             connect=DEFAULT_CONNECT_TIMEOUT,
             read=read_timeout,
             write=DEFAULT_WRITE_TIMEOUT,

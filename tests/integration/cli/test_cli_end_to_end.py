@@ -345,6 +345,17 @@ def test_local_commands_and_the_direct_bootstrap(rebac: Cli, server: tuple[str, 
     assert "loaded 2 relationships" in local.ok("import", "--direct", lines, "--quiet").out
     assert len(rebac.ok("export", "--resource-type", "document", "--resource-id", "direct").lines()) == 2
     assert "removed" in local.ok("gc", "--older-than", "3600").out
+    assert local.ok("gc", "--older-than", "3600", "--json").json()["removedVersions"] >= 0
+    assert local.ok("migrate", "--json").json() == {"migrated": True}
+    checked = local(
+        "schema",
+        "check",
+        write_file(tmp_path, "bad.zed", "definition doc {\n  relation r: nosuch\n}\n"),
+        "--json",
+    )
+    assert checked.code == 1
+    assert checked.json()[0]["ok"] is False
+    assert "bad.zed:2:" in checked.json()[0]["errors"][0]
 
 
 # --- the real process: exit codes, one-line errors, --help ---------------------------------------

@@ -160,8 +160,8 @@ class Live:
                 os.kill(pid, signal.SIGKILL)
 
     def scoped_key(self, *scopes: str) -> str:
-        """A new scoped key, made with ``rebac keys create`` on the server's database."""
-        args = [REBAC, "keys", "create", *(f"--scope={s}" for s in scopes), "--name", "sdk-test"]
+        """A new scoped key, made with ``rebac keys create --direct`` on the server's database."""
+        args = [REBAC, "keys", "create", "--direct", *(f"--scope={s}" for s in scopes), "--name", "sdk-test"]
         done = subprocess.run(  # noqa: S603 - our own console script
             args,
             env={**os.environ, "REBAC_DATABASE_URL": self.database_url},

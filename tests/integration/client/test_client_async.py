@@ -102,6 +102,9 @@ async def test_async_import_export_watch_and_schema(asdk: AsyncClient, uid: str)
     assert (await asdk.schema_versions())[-1].current
     with pytest.raises(NotFound):
         await asdk.diff_schema(from_version=schema.version + 100)
+    assert (await asdk.read_schema(version=schema.version)).text == schema.text
+    with pytest.raises(NotFound):
+        await asdk.read_schema(version=schema.version + 100)
 
 
 async def test_async_authzen_and_admin(asdk: AsyncClient, uid: str) -> None:

@@ -236,6 +236,13 @@ def test_schema_read_diff_versions_and_compare_and_set(sdk: Client) -> None:
     assert sdk.read_schema().version == current.version
     with pytest.raises(NotFound):
         sdk.diff_schema(from_version=current.version + 100)
+    first = sdk.read_schema(version=versions[0].version)  # GET /v1/schema/versions/{version}
+    assert (first.version, first.hash) == (versions[0].version, versions[0].hash)
+    assert sdk.read_schema(version=current.version).text == current.text
+    with pytest.raises(NotFound):
+        sdk.read_schema(version=current.version + 100)
+    with pytest.raises((NotFound, BadRequest)):  # past any stored integer: never a server error
+        sdk.read_schema(version=2**70)
 
 
 def test_watch_from_a_token_ends_at_the_checkpoint_and_resumes(sdk: Client, uid: str) -> None:

@@ -48,7 +48,7 @@ def test_import_pulls_in_no_server_stack() -> None:
     assert bad == []
     server = [m for m in loaded if m.split(".")[:2] in [["rebac", part] for part in SERVER_SIDE]]
     assert server == []
-    assert "httpx" in loaded
+    assert "httpx" not in loaded  # loaded with the first client (it costs about 100 ms)
     assert "msgspec" in loaded
     rebac_modules = {m for m in loaded if m == "rebac" or m.startswith("rebac.")}
     assert {m for m in rebac_modules if not m.startswith("rebac.client")} <= {
@@ -81,3 +81,32 @@ def test_public_names_show_the_public_module() -> None:
         type=sdk.DecisionRecord,
     )
     assert decoded.decided_at.year == 2030
+
+
+LAZY = """
+import json, sys
+import rebac.client
+before = "httpx" in sys.modules
+client = rebac.client.Client("http://127.0.0.1:9")
+print(json.dumps([before, "httpx" in sys.modules, client.ready()]))
+"""
+
+
+def test_httpx_is_imported_with_the_first_client() -> None:
+    done = subprocess.run(  # noqa: S603 - the interpreter running the tests
+        [sys.executable, "-c", LAZY], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout) == [False, True, False]  # nothing listens on port 9: not ready
+
+
+def test_a_plain_http_server_gets_a_tls_context_that_trusts_nothing() -> None:
+    import ssl  # noqa: PLC0415 - only this test needs it
+
+    from rebac.client._base import unverified_tls  # noqa: PLC0415
+
+    context = unverified_tls("http://127.0.0.1:8080")
+    assert context is not None
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert context.get_ca_certs() == []
+    assert unverified_tls("https://rebac.example") is None
