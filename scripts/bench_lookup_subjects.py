@@ -54,7 +54,9 @@ async def lookup(engine: Engine, resource: ObjectRef, revision: Revision) -> lis
         cursor = page.cursor
 
 
-async def verify(engine: Engine, resource: ObjectRef, items: list[LookupSubjectItem], revision: Revision) -> int:
+async def verify(
+    engine: Engine, resource: ObjectRef, items: list[LookupSubjectItem], revision: Revision
+) -> int:
     """Mismatches between the lookup and checks of what it lists (and excludes)."""
     permission = "invoke" if resource.type == "tool" else "view"
     bad = 0
@@ -71,6 +73,7 @@ async def verify(engine: Engine, resource: ObjectRef, items: list[LookupSubjectI
 
 
 async def bench(label: str, store: TupleStore, schema: ir.Schema, repeats: int) -> int:
+    """Time and verify every target on ``store``; the number of mismatches."""
     cache = CheckCache()
     engine = Engine.build(store, schema, reachability=reachability_for(schema), cache=cache)
     revision = await engine.resolve(FULL)
@@ -88,9 +91,11 @@ async def bench(label: str, store: TupleStore, schema: ir.Schema, repeats: int) 
         bad += wrong
         wild = next((i for i in items if i.subject.id == "*"), None)
         shape = f"{len(items)} items" + (f", wildcard excluding {len(wild.excluded)}" if wild else "")
+        status = "ok" if not wrong else f"{wrong} MISMATCHES"
+        median, best = statistics.median(times) * 1000, min(times) * 1000
         print(
-            f"{label} lookup_subjects {target} user: {shape}; median {statistics.median(times) * 1000:.1f} ms, "
-            f"best {min(times) * 1000:.1f} ms {'ok' if not wrong else f'{wrong} MISMATCHES'}"
+            f"{label} lookup_subjects {target} user: {shape}; "
+            f"median {median:.1f} ms, best {best:.1f} ms {status}"
         )
     return bad
 
