@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from typing import Any
 
 from rebac.engine.caveats import CaveatSet
 from rebac.errors import CaveatEvaluationError
@@ -25,7 +26,7 @@ caveat spend(arguments map<any>) { arguments.amount < 100 && arguments.currency 
 caveat network(ip ipaddress, cidr string) { ip.in_cidr(cidr) }
 caveat window(now timestamp, until timestamp) { now < until }
 """
-CASES = [
+CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("limit", {"max": 10}, {"amount": 5}),
     ("limit", {"max": 10}, {"amount": "5"}),
     ("spend", {}, {"arguments": {"amount": 5, "currency": "EUR"}}),
