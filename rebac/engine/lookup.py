@@ -3,7 +3,9 @@
 lookup_resources first tries the exact set computation of :mod:`rebac.engine.exact` (sound only
 for caveat-free schema parts, see there); otherwise every candidate is decided by the same check
 path as ``check`` (through the dispatcher chain), including caveats (conditional items carry the
-missing parameter names), exclusions and wildcards. lookup_subjects always decides by check.
+missing parameter names), exclusions and wildcards. lookup_subjects of plain subjects first tries
+the exact subject-set algebra of :mod:`rebac.engine.subject_sets` (wildcards with exclusions, so
+an intersection with a wildcard is not enumerated); otherwise it decides every candidate by check.
 
 Pages are ordered by id; the cursor is opaque and bound to the request and its revision, and a
 page is never truncated silently: when ``limit`` items were returned and more may follow, a
@@ -32,6 +34,7 @@ from rebac.engine.results import (
     LookupSubjectItem,
     Permissionship,
 )
+from rebac.engine.subject_sets import SubjectSet, exact_subjects
 from rebac.errors import InvalidTokenError
 from rebac.refs import WILDCARD, SubjectRef
 from rebac.store.base import TupleReader
@@ -267,6 +270,16 @@ def _subject_key(subject: SubjectRef) -> str:
     return str(subject)
 
 
+def _decided(exact: SubjectSet, concrete: list[SubjectRef], wildcard: SubjectRef) -> list[LookupSubjectItem]:
+    """The items of an exact answer: as the checks would list them (see :func:`lookup_subjects`)."""
+    yes = Permissionship.HAS_PERMISSION
+    items = [LookupSubjectItem(s, yes) for s in concrete if s.id in exact]
+    if exact.wildcard:
+        excluded = tuple(s for s in concrete if s.id not in exact)
+        items.append(LookupSubjectItem(wildcard, yes, frozenset(), excluded))
+    return items
+
+
 async def lookup_subjects(
     reader: TupleReader, head: _Head, request: LookupSubjectsRequest
 ) -> LookupPage[LookupSubjectItem]:
@@ -292,14 +305,25 @@ async def lookup_subjects(
     wildcard = SubjectRef(request.subject_type, WILDCARD)
     has_wildcard = request.subject_relation is None and wildcard in found
     concrete = sorted((s for s in found if not s.is_wildcard), key=_subject_key)
-    decided: list[LookupSubjectItem] = []
+    exact = None
+    if request.subject_relation is None:
+        exact = await exact_subjects(
+            reader,
+            ctx,
+            resource_type=request.resource.type,
+            resource_id=request.resource.id,
+            name=request.permission,
+            subject_type=request.subject_type,
+            max_depth=request.depth_remaining,
+        )
+    decided = _decided(exact, concrete, wildcard) if exact is not None else []
     answers: list[tuple[SubjectRef, Permissionship]] = []
-    for subject in concrete:
+    for subject in concrete if exact is None else ():
         result = await _check_subject(head, request, ctx, subject)
         answers.append((subject, result.permissionship))
         if not result.is_no:
             decided.append(LookupSubjectItem(subject, result.permissionship, result.missing))
-    if has_wildcard:
+    if has_wildcard and exact is None:
         probe = await _check_subject(head, request, ctx, wildcard)
         if not probe.is_no:
             # Every subject whose own answer is weaker than the wildcard's is excepted from it

@@ -35,9 +35,11 @@ no rule, or when a kind is switched on anywhere else.
 
 from __future__ import annotations
 
+import operator
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import reduce
 from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Generic, TypeVar
@@ -98,6 +100,9 @@ class Rule(ABC, Generic[N]):
     def step(self, node: N) -> Step | None:
         """The leaf step ``node`` itself stands for, if any."""
         return None
+
+    def combine(self, parts: Sequence[Any]) -> Any:
+        """Exact operand sets combined (``|``, ``&`` or ``-``, left to right); ``None`` for leaves."""
 
     def monotone(self, node: N) -> bool:
         """Whether ``node`` itself is monotone and walk-exact (its operands are checked apart)."""
@@ -324,6 +329,9 @@ class _Union(Rule[ir.Union]):
 
     kind = ir.Union
 
+    def combine(self, parts: Sequence[Any]) -> Any:
+        return reduce(operator.or_, parts)
+
     def operands(self, node: ir.Union) -> tuple[ir.Rewrite, ...]:
         return node.children
 
@@ -350,6 +358,9 @@ class _Intersection(Rule[ir.Intersection]):
     """``a & b & ...``: an id is settled once one operand denies it."""
 
     kind = ir.Intersection
+
+    def combine(self, parts: Sequence[Any]) -> Any:
+        return reduce(operator.and_, parts)
 
     def operands(self, node: ir.Intersection) -> tuple[ir.Rewrite, ...]:
         return node.children
@@ -384,6 +395,9 @@ class _Exclusion(Rule[ir.Exclusion]):
     """``base - subtract``: base and not subtract; the subtracted side is settled exactly first."""
 
     kind = ir.Exclusion
+
+    def combine(self, parts: Sequence[Any]) -> Any:
+        return reduce(operator.sub, parts)
 
     def operands(self, node: ir.Exclusion) -> tuple[ir.Rewrite, ...]:
         return (node.base, node.subtract)

@@ -4,7 +4,9 @@ A decision (a v1 check, each bulk item, each AuthZEN evaluation) goes through :m
 so every source records the same fields (:func:`rebac.services.decisions.check_and_record`) and
 fails closed the same way: an engine error is recorded, carries its ``decisionId`` and is re-raised.
 Expand and the lookups answer at the revision the caller resolved with :meth:`Checks.revision`, so
-a request that reads several times (a page stream, a search) reads one snapshot.
+a request that reads several times (a page stream, a search) reads one snapshot. Any check may pin
+a schema version (DESIGN §2, :meth:`Checks.pinned`): it is then decided, and recorded, under that
+version instead of the current one.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rebac.engine import ExpandNode, LookupPage, LookupResourceItem, LookupSubjectItem
+from rebac.errors import SchemaVersionNotFoundError
 from rebac.refs import ObjectRef, SubjectRef
 from rebac.services.decisions import Decision, Decisions, DecisionScope, check_and_record
-from rebac.services.engines import Current
+from rebac.services.engines import Current, Engines
 from rebac.store.base import Consistency, ConsistencyMode
 from rebac.store.revision import Revision
 
@@ -34,12 +37,27 @@ class Checks:
 
     Args:
         decisions: The decision log service (its running recorder records every decision).
+        engines: The engines of the store's schema versions (for pinned checks); without them a
+            check may pin only the version it was given.
     """
 
-    __slots__ = ("_decisions",)
+    __slots__ = ("_decisions", "_engines")
 
-    def __init__(self, decisions: Decisions) -> None:
+    def __init__(self, decisions: Decisions, engines: Engines | None = None) -> None:
         self._decisions = decisions
+        self._engines = engines
+
+    async def pinned(self, current: Current, schema_version: int | None) -> Current:
+        """``current``, or the engine of stored version ``schema_version`` when one is pinned.
+
+        Raises:
+            SchemaVersionNotFoundError: no such version (a pinned check never falls back to another).
+        """
+        if schema_version is None or schema_version == current.version.version:
+            return current
+        if self._engines is None:
+            raise SchemaVersionNotFoundError(f"schema version {schema_version} cannot be pinned here")
+        return await self._engines.pinned(schema_version)
 
     async def revision(self, current: Current, consistency: Consistency | None = None) -> Revision:
         """The revision a read with ``consistency`` uses (default: ``minimize_latency``)."""
@@ -62,6 +80,7 @@ class Checks:
         context: Mapping[str, Any] | None = None,
         via: Sequence[SubjectRef] | None = None,
         traced: bool = False,
+        schema_version: int | None = None,
     ) -> Decision:
         """Check ``(resource, permission, subject)`` at ``revision`` and record the decision.
 
@@ -75,11 +94,14 @@ class Checks:
             via: The claimed delegation chain (see :meth:`rebac.engine.Engine.check`).
             traced: Also return the evaluator's trace of the decision (``withTracing``); a
                 traced check bypasses the check cache, so its trace is complete.
+            schema_version: Decide under this stored schema version instead of ``current``'s
+                (see :meth:`pinned`); recorded with that version.
 
         Raises:
             EvaluationError: (and other :class:`~rebac.errors.RebacError`) when no decision could
                 be made; recorded, with ``decisionId`` in its details. Treat it as a deny.
         """
+        current = await self.pinned(current, schema_version)
         version = current.version
         scope = DecisionScope(source, caller, revision, version.version, version.hash)
         resource, permission, subject = check

@@ -77,7 +77,7 @@ class Services:
         self.settings = settings
         self.engines = Engines(store, settings.engine, refresh_seconds=schema_refresh_seconds, clock=clock)
         self.decisions = Decisions(store, settings.decisions)
-        self.checks = Checks(self.decisions)
+        self.checks = Checks(self.decisions, self.engines)
         self.relationships = Relationships(store, settings, self.engines)
         self.schemas = Schemas(store, self.engines)
         self.inventory = Inventory(store, self.checks)

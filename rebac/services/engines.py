@@ -6,7 +6,8 @@ settings enable it), and :class:`Engines` keeps the engine of the *current* vers
 rebuilt when the current schema changes, cached by schema hash (a few recent versions are kept, so
 requests racing a schema write stay cheap). The current-schema pointer is re-read at most every
 ``refresh_seconds``; :meth:`Engines.invalidate` makes the next request re-read it (a schema write
-through this process does).
+through this process does). :meth:`Engines.pinned` gives the engine of any stored version, for a
+check that pins one (DESIGN §2): versions are immutable, so a few are kept by number.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from rebac.store.base import SchemaVersion, TupleReader, TupleStore
 __all__ = ["Current", "Engines", "build_engine", "compile_version"]
 
 _KEPT_ENGINES: Final = 4
+_KEPT_PINNED_VERSIONS: Final = 16
 
 
 def compile_version(version: SchemaVersion) -> ir.Schema:
@@ -77,7 +79,17 @@ class Engines:
         clock: Wall clock deciding expiration (injectable for tests).
     """
 
-    __slots__ = ("_clock", "_current", "_engines", "_fetched_at", "_last", "_refresh", "_settings", "_store")
+    __slots__ = (
+        "_clock",
+        "_current",
+        "_engines",
+        "_fetched_at",
+        "_last",
+        "_pinned",
+        "_refresh",
+        "_settings",
+        "_store",
+    )
 
     def __init__(
         self,
@@ -95,6 +107,7 @@ class Engines:
         self._current: SchemaVersion | None = None
         self._fetched_at = float("-inf")
         self._last: Current | None = None
+        self._pinned: OrderedDict[int, SchemaVersion] = OrderedDict()
 
     def invalidate(self) -> None:
         """Forget the current schema pointer (after a schema write)."""
@@ -123,6 +136,23 @@ class Engines:
             return last  # the same version object as last time: nothing to look up or rebuild
         self._last = Current(self.for_version(version), version)
         return self._last
+
+    async def pinned(self, number: int) -> Current:
+        """The engine of stored schema version ``number`` (a pinned check), current or not.
+
+        Raises:
+            SchemaVersionNotFoundError: there is no such version.
+            SchemaError: its stored text does not compile.
+        """
+        version = self._pinned.get(number)
+        if version is None:
+            version = await self._store.schema_version(number)
+            self._pinned[number] = version
+            while len(self._pinned) > _KEPT_PINNED_VERSIONS:
+                self._pinned.popitem(last=False)
+        else:
+            self._pinned.move_to_end(number)
+        return Current(self.for_version(version), version)
 
     def for_version(self, version: SchemaVersion) -> Engine:
         """The engine for ``version`` (built once per schema hash, a few kept).

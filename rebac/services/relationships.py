@@ -1,7 +1,9 @@
 """Relationships: writes that conform to the current schema, reads, deletes, bulk moves and watch.
 
 Every write path checks each relationship against the current schema first
-(:mod:`rebac.services.conformance`) and is atomic: a refused item writes nothing. Bulk imports are
+(:mod:`rebac.services.conformance`) and is atomic: a refused item writes nothing. A write commits
+only while the schema version it was checked against is current (compared under the store's
+writer lock); when the schema changed in between it is checked again against the new version. Bulk imports are
 pinned to the schema version they were checked against, so they are refused (409) when the schema
 changes before they commit. Reads page with an opaque cursor bound to the filter and pinned to the
 first page's revision.
@@ -42,6 +44,8 @@ Conformance = Callable[[Relationship, int], None]
 """Checks one relationship (with its position: an index or a line) against a schema; raises if refused."""
 
 _CURSOR: Final = "the cursor"
+_WRITE_ATTEMPTS: Final = 3
+"""A write is checked against the current schema and committed only while that version is current."""
 _FULL: Final = Consistency(ConsistencyMode.FULLY_CONSISTENT)
 
 
@@ -126,6 +130,8 @@ class Relationships:
             LimitExceededError: too many updates or preconditions.
             UnknownTypeError: (and the other conformance errors) an update the schema refuses.
             PreconditionFailedError: a precondition does not hold.
+            SchemaVersionConflictError: the schema kept changing between the check and the
+                write (it is checked again against each new version, a few times).
         """
         check_batch(
             len(updates),
@@ -136,8 +142,16 @@ class Relationships:
         check_batch(
             len(preconditions), limits.MAX_PRECONDITIONS, limit="MAX_PRECONDITIONS", what="preconditions"
         )
+        for _ in range(_WRITE_ATTEMPTS - 1):
+            check_updates(current.engine.model.schema, updates)
+            try:
+                return await self._store.write(updates, preconditions, schema_version=current.version.version)
+            except errors.SchemaVersionConflictError:
+                # The schema changed after the check: check again against the new one.
+                self._engines.invalidate()
+                current = await self._engines.current()
         check_updates(current.engine.model.schema, updates)
-        return await self._store.write(updates, preconditions)
+        return await self._store.write(updates, preconditions, schema_version=current.version.version)
 
     def conformance(self, current: Current) -> Conformance:
         """The conformance check of one relationship against the current schema.

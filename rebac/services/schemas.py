@@ -10,10 +10,14 @@ offenders and the exact total, and nothing is written. Relationships that were a
 non-conforming (left behind by an earlier forced write, or imported before any schema) are not
 counted against a later change, except by the very first schema write, which checks everything.
 
-The check reads one snapshot (the head revision), and the version is stored with a
-compare-and-set on the version that check was made against, so a concurrent schema write makes
-this one fail with :class:`rebac.errors.SchemaVersionConflictError` instead of being silently
-checked against a schema it does not replace.
+The check reads one snapshot (the head revision) without blocking writers; then, under the
+store's writer lock (``SchemaStore.write_schema``'s ``verify``), it checks every relationship
+written since that snapshot, so a relationship written in the window cannot be left
+non-conforming. The version is stored with a compare-and-set on the version the check was made
+against, so a concurrent schema write makes this one fail with
+:class:`rebac.errors.SchemaVersionConflictError` instead of being silently checked against a
+schema it does not replace. Relationship writes carry the version they were validated against
+(``TupleWriter.write``'s ``schema_version``), which closes the race from the other side.
 """
 
 from __future__ import annotations
@@ -28,7 +32,15 @@ from rebac.refs import Relationship
 from rebac.schema import compile_schema, ir
 from rebac.schema.conformity import affected_relations, nonconformity
 from rebac.services.engines import Engines, compile_version
-from rebac.store.base import RelationshipFilter, SchemaStore, SchemaVersion, TupleReader, TupleStore
+from rebac.store.base import (
+    Changelog,
+    Operation,
+    RelationshipFilter,
+    SchemaStore,
+    SchemaVersion,
+    TupleReader,
+    TupleStore,
+)
 from rebac.store.revision import Revision
 
 __all__ = [
@@ -46,10 +58,11 @@ MAX_LISTED_ORPHANS: Final = 100
 """How many offending relationships an :class:`UnsafeSchemaChangeError` lists (the count is exact)."""
 
 _SHOWN_IN_MESSAGE: Final = 3
+_CHANGE_PAGE: Final = 1000
 
 
-class SchemaAdminStore(SchemaStore, TupleReader, Protocol):
-    """What a schema write needs from the store: versions plus reads of stored relationships."""
+class SchemaAdminStore(SchemaStore, TupleReader, Changelog, Protocol):
+    """What a schema write needs: versions, reads of stored relationships and the change log."""
 
 
 def orphaning_reason(old: ir.Schema | None, new: ir.Schema, rel: Relationship) -> str | None:
@@ -90,27 +103,64 @@ def _compile_current(current: SchemaVersion | None) -> ir.Schema | None:
         return None
 
 
-async def _refuse_orphans(store: SchemaAdminStore, old: ir.Schema | None, new: ir.Schema) -> None:
+class _Orphans:
+    """Offending relationships found so far: the first :data:`MAX_LISTED_ORPHANS` and the count."""
+
+    __slots__ = ("count", "listed", "new", "old")
+
+    def __init__(self, old: ir.Schema | None, new: ir.Schema) -> None:
+        self.old = old
+        self.new = new
+        self.listed: list[dict[str, str]] = []
+        self.count = 0
+
+    def consider(self, rel: Relationship) -> None:
+        why = orphaning_reason(self.old, self.new, rel)
+        if why is None:
+            return
+        self.count += 1
+        if len(self.listed) < MAX_LISTED_ORPHANS:
+            self.listed.append({"relationship": str(rel), "reason": why})
+
+    def refuse(self, revision: Revision) -> None:
+        if not self.count:
+            return
+        count = self.count
+        shown = ", ".join(o["relationship"] for o in self.listed[:_SHOWN_IN_MESSAGE])
+        more = f" and {count - _SHOWN_IN_MESSAGE} more" if count > _SHOWN_IN_MESSAGE else ""
+        raise UnsafeSchemaChangeError(
+            f"the schema change would orphan {count} stored relationship(s): {shown}{more}; "
+            "delete them first or write with force",
+            details={"relationships": self.listed, "count": count, "revision": revision.value},
+        )
+
+
+async def _refuse_orphans(store: SchemaAdminStore, old: ir.Schema | None, new: ir.Schema) -> Revision:
+    """Scan the head snapshot (writers go on meanwhile); return the revision scanned."""
     revision = await store.head_revision()
-    offenders: list[dict[str, str]] = []
-    count = 0
+    orphans = _Orphans(old, new)
     for flt in _filters(old, new):
         async for rel in store.query(flt, revision=revision):
-            why = orphaning_reason(old, new, rel)
-            if why is None:
-                continue
-            count += 1
-            if len(offenders) < MAX_LISTED_ORPHANS:
-                offenders.append({"relationship": str(rel), "reason": why})
-    if not count:
-        return
-    shown = ", ".join(o["relationship"] for o in offenders[:_SHOWN_IN_MESSAGE])
-    more = f" and {count - _SHOWN_IN_MESSAGE} more" if count > _SHOWN_IN_MESSAGE else ""
-    raise UnsafeSchemaChangeError(
-        f"the schema change would orphan {count} stored relationship(s): {shown}{more}; "
-        "delete them first or write with force",
-        details={"relationships": offenders, "count": count, "revision": revision.value},
-    )
+            orphans.consider(rel)
+    orphans.refuse(revision)
+    return revision
+
+
+async def _refuse_new_orphans(
+    store: SchemaAdminStore, old: ir.Schema | None, new: ir.Schema, since: Revision
+) -> None:
+    """Under the writer lock: check what was written after the scanned snapshot ``since``."""
+    last: dict[tuple[str, ...], tuple[Operation, Relationship]] = {}
+    position = since
+    while changes := await store.changes_since(position, limit=_CHANGE_PAGE):
+        for change in changes:
+            last[change.relationship.key()] = (change.operation, change.relationship)
+        position = changes[-1].revision  # whole revisions only: nothing of it is left behind
+    orphans = _Orphans(old, new)
+    for operation, rel in last.values():
+        if operation is not Operation.DELETE:
+            orphans.consider(rel)
+    orphans.refuse(position)
 
 
 async def write_schema(
@@ -151,9 +201,15 @@ async def write_schema(
             expected=expected_version,
             actual=current_number,
         )
-    if not force:
-        await _refuse_orphans(store, _compile_current(current), new)
-    return await store.write_schema(text, author=author, expected_version=current_number)
+    if force:
+        return await store.write_schema(text, author=author, expected_version=current_number)
+    old = _compile_current(current)
+    scanned = await _refuse_orphans(store, old, new)
+
+    async def verify() -> None:
+        await _refuse_new_orphans(store, old, new, scanned)
+
+    return await store.write_schema(text, author=author, expected_version=current_number, verify=verify)
 
 
 @dataclass(frozen=True, slots=True)

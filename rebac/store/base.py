@@ -9,7 +9,7 @@ and are re-exported here, so ``rebac.store.base`` names the whole contract.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -104,8 +104,16 @@ class TupleWriter(Protocol):
         self,
         updates: Sequence[RelationshipUpdate],
         preconditions: Sequence[Precondition] = (),
+        *,
+        schema_version: int | None = None,
     ) -> WriteResult:
-        """Apply all updates in one transaction after checking every precondition, or nothing."""
+        """Apply all updates in one transaction after checking every precondition, or nothing.
+
+        With ``schema_version`` (``0``: no schema yet) the write is refused with
+        ``SchemaVersionConflictError`` unless that version is still current when it commits (the
+        comparison runs under the writer lock), so relationships validated against one schema
+        never land under another.
+        """
         ...
 
     async def delete_matching(
@@ -151,13 +159,20 @@ class SchemaStore(Protocol):
     """Stores immutable schema versions and the current pointer."""
 
     async def write_schema(
-        self, text: str, *, author: str, expected_version: int | None = None
+        self,
+        text: str,
+        *,
+        author: str,
+        expected_version: int | None = None,
+        verify: Callable[[], Awaitable[None]] | None = None,
     ) -> SchemaVersion:
         """Store ``text`` as a new version and make it current, atomically.
 
         ``expected_version`` is a compare-and-set: the write happens only if that version is still
         current (``0``: no schema written yet), else ``SchemaVersionConflictError`` and nothing is
-        written. ``None`` (default) writes unconditionally.
+        written. ``None`` (default) writes unconditionally. ``verify`` runs under the writer lock,
+        before the version is stored: no relationship write commits while it runs, and when it
+        raises nothing is written (the schema service checks for orphans there).
         """
         ...
 

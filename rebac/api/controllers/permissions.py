@@ -70,6 +70,7 @@ async def check_response(
     """Answer one ``POST /v1/permissions/check`` (the handler and its hot route both call this)."""
     resource, subject = convert.object_of(data.resource), convert.subject_of(data.subject)
     checks = services.checks
+    current = await checks.pinned(current, data.optional_schema_version)
     revision = await checks.revision(current, convert.consistency_of(data.consistency))
     decision = await checks.decide(
         current,

@@ -131,6 +131,8 @@ class CheckRequest(_In):
 
     ``optionalVia`` (an addition) is the actual call chain above the subject, nearest principal
     first (an OAuth ``act`` chain): each entry must be a recorded principal of the one before.
+    ``optionalSchemaVersion`` (an addition) pins the check to a stored schema version instead of
+    the current one (DESIGN §2); an unknown version is a 404, never a fallback.
     """
 
     resource: ObjectReference
@@ -140,6 +142,7 @@ class CheckRequest(_In):
     context: dict[str, Any] | None = None
     with_tracing: bool = False
     optional_via: list[SubjectReference] = msgspec.field(default_factory=list)
+    optional_schema_version: int | None = None
 
 
 class DelegationHop(_Out):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from rebac import limits
@@ -99,6 +99,7 @@ class MemoryTupleStore(MemoryIdentityMixin):
         self._oldest = 0
         self._schemas: list[SchemaVersion] = []
         self._cond = asyncio.Condition()
+        self._writer = asyncio.Lock()  # a schema write's verify holds it (see write_schema)
         self._quantized_cache: tuple[datetime, int] | None = None
         self._decisions = MemoryDecisionLog()
         self._reviews: list[Review] = []
@@ -263,9 +264,25 @@ class MemoryTupleStore(MemoryIdentityMixin):
         self,
         updates: Sequence[RelationshipUpdate],
         preconditions: Sequence[Precondition] = (),
+        *,
+        schema_version: int | None = None,
     ) -> WriteResult:
-        """Apply all updates atomically after checking every precondition, or nothing."""
+        """Apply all updates atomically after checking every precondition, or nothing.
+
+        ``schema_version`` is compared before anything changes (see ``TupleWriter.write``); a
+        schema write's ``verify`` holds the writer lock, which this waits for.
+        """
+        async with self._writer:
+            return await self._write_locked(updates, preconditions, schema_version)
+
+    async def _write_locked(
+        self,
+        updates: Sequence[RelationshipUpdate],
+        preconditions: Sequence[Precondition],
+        schema_version: int | None,
+    ) -> WriteResult:
         validate_write(updates, preconditions, max_updates=self._max_updates)
+        check_schema_version(schema_version, len(self._schemas))
         now = self._clock()
         self._check_preconditions(preconditions, now)
         for update in updates:
@@ -317,6 +334,12 @@ class MemoryTupleStore(MemoryIdentityMixin):
         self, relationships: Iterable[Relationship], *, schema_version: int | None = None
     ) -> ImportResult:
         """Load relationships with create semantics; all or nothing (see ``TupleWriter.bulk_import``)."""
+        async with self._writer:
+            return await self._import_locked(relationships, schema_version)
+
+    async def _import_locked(
+        self, relationships: Iterable[Relationship], schema_version: int | None
+    ) -> ImportResult:
         check_schema_version(schema_version, len(self._schemas))
         now = self._clock()
         batch: dict[Key, Relationship] = {}
@@ -393,13 +416,28 @@ class MemoryTupleStore(MemoryIdentityMixin):
     # --- schema ------------------------------------------------------------------------------------
 
     async def write_schema(
-        self, text: str, *, author: str, expected_version: int | None = None
+        self,
+        text: str,
+        *,
+        author: str,
+        expected_version: int | None = None,
+        verify: Callable[[], Awaitable[None]] | None = None,
     ) -> SchemaVersion:
         """Store ``text`` as a new immutable version and make it current.
+
+        ``verify`` runs under the writer lock first (no relationship write lands meanwhile).
 
         Raises:
             SchemaVersionConflictError: ``expected_version`` is given and is not current.
         """
+        async with self._writer:
+            if verify is not None:
+                await verify()
+            return await self._write_schema_locked(text, author, expected_version)
+
+    async def _write_schema_locked(
+        self, text: str, author: str, expected_version: int | None
+    ) -> SchemaVersion:
         if expected_version is not None and expected_version != len(self._schemas):
             raise SchemaVersionConflictError(
                 f"the schema changed concurrently: expected version {expected_version}, "

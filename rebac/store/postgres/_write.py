@@ -142,8 +142,13 @@ class PostgresWriteMixin:
         self,
         updates: Sequence[RelationshipUpdate],
         preconditions: Sequence[Precondition] = (),
+        *,
+        schema_version: int | None = None,
     ) -> WriteResult:
-        """Apply all updates in one transaction after checking every precondition, or nothing."""
+        """Apply all updates in one transaction after checking every precondition, or nothing.
+
+        ``schema_version`` is compared under the writer lock (see ``TupleWriter.write``).
+        """
         validate_write(updates, preconditions, max_updates=self._max_updates)
         creates = [u.relationship for u in updates if u.operation is Operation.CREATE]
         writes = [u.relationship for u in updates if u.operation is not Operation.DELETE]
@@ -151,6 +156,9 @@ class PostgresWriteMixin:
 
         async def txn(conn: AsyncConnection) -> tuple[int, Sequence[Any]]:
             value = await self._begin_revision(conn)
+            if schema_version is not None:
+                current = await _scalar(conn, sa.select(store_meta.c.current_schema))
+                check_schema_version(schema_version, int(current or 0))
             await self._check_preconditions(conn, preconditions)
             if creates:
                 dup = (await conn.execute(DUPLICATES, key_arrays(creates))).first()

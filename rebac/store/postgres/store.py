@@ -436,12 +436,19 @@ class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin):
     # --- schema ------------------------------------------------------------------------------------
 
     async def write_schema(
-        self, text: str, *, author: str, expected_version: int | None = None
+        self,
+        text: str,
+        *,
+        author: str,
+        expected_version: int | None = None,
+        verify: Callable[[], Awaitable[None]] | None = None,
     ) -> SchemaVersion:
         """Store ``text`` as a new immutable version and make it current, in one transaction.
 
         The compare-and-set on ``expected_version`` runs under the writer lock, so two concurrent
-        schema writes expecting the same version cannot both commit.
+        schema writes expecting the same version cannot both commit. ``verify`` runs under that
+        lock too, before the version is stored (it reads on connections of its own: the head it
+        sees cannot move until this transaction ends).
 
         Raises:
             SchemaVersionConflictError: ``expected_version`` is given and is not current.
@@ -449,6 +456,8 @@ class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin):
 
         async def txn(conn: AsyncConnection) -> SchemaVersion:
             value = await self._begin_revision(conn)
+            if verify is not None:
+                await verify()
             return await insert_schema_version(
                 conn, text, author=author, expected_version=expected_version, revision=value
             )

@@ -164,7 +164,7 @@ def test_import_conforming_to_the_current_schema(schema_env: dict[str, str], tmp
         ("folder:9#viewer@user:tom", "object type 'folder' is not defined"),
         ("doc:9#view@user:tom", "doc#view is a permission"),
         ("doc:9#viewer@team:eng", "subject team:eng is not allowed on doc#viewer"),
-        ('doc:9#viewer@user:ann[ip_ok:{"cidr":"10.0.0.0/8","hits":"2"}]', "parameter 'hits' expects int"),
+        ('doc:9#viewer@user:ann[ip_ok:{"cidr":"10.0.0.0/8","hits":"two"}]', "parameter 'hits' expects int"),
         ('doc:9#viewer@user:ann[ip_ok:{"port":22}]', "caveat 'ip_ok' has no parameter(s) port"),
     ],
 )
