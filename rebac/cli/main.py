@@ -10,6 +10,7 @@ from rebac.cli.client_cmds import check_cmd, expand_cmd, lookup_group, watch_cmd
 from rebac.cli.decisions_cmd import decisions_cmd
 from rebac.cli.identities_cmd import identities_cmd, review_cmd
 from rebac.cli.keys_cmds import keys_group
+from rebac.cli.requests_cmds import requests_group
 from rebac.cli.schema_cmds import schema
 from rebac.cli.serve_cmd import serve_cmd
 from rebac.cli.store_cmds import export_cmd, gc_cmd, import_cmd, migrate_cmd
@@ -41,3 +42,4 @@ cli.add_command(blast_radius_cmd)
 cli.add_command(identities_cmd)
 cli.add_command(review_cmd)
 cli.add_command(decisions_cmd)
+cli.add_command(requests_group)

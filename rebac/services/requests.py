@@ -38,11 +38,13 @@ from rebac.services.checks import Checks
 from rebac.services.conformance import check_relationship
 from rebac.services.types import Current, HopReason
 from rebac.services.webhooks import Webhooks
-from rebac.store.base import AccessRequest, AccessRequestStore
+from rebac.store.base import AccessRequest, AccessRequestStore, Consistency, ConsistencyMode
 
-__all__ = ["MAX_JUSTIFICATION_CHARS", "TERMINAL", "AccessRequest", "AccessRequests", "as_json"]
+__all__ = ["MAX_JUSTIFICATION_CHARS", "STATUSES", "TERMINAL", "AccessRequest", "AccessRequests", "as_json"]
 
 MAX_JUSTIFICATION_CHARS: Final = 4_000
+_STRICT: Final = Consistency(ConsistencyMode.FULLY_CONSISTENT)
+"""Requests and approvals read the head: an approver revoked a moment ago cannot approve."""
 DENIAL_HINT_SECONDS: Final = 600
 """How long a requestable deny's ``access_request`` hint stays valid."""
 TERMINAL: Final = frozenset({"approved", "denied", "cancelled", "expired"})
@@ -204,7 +206,7 @@ class AccessRequests:
         until = self._until(now, requested_until, duration_seconds)
         wanted = Relationship(resource, grant_relation, subject, expires_at=until)
         check_relationship(current.engine.model.schema, wanted)
-        revision = await self._checks.revision(current)
+        revision = await self._checks.revision(current, _STRICT)
         decision = await self._checks.decide(
             current, caller, "access_request", revision, (resource, action, subject), via=tuple(chain) or None
         )
@@ -282,7 +284,7 @@ class AccessRequests:
                 f"{resource.type!r} has no permission {self._settings.approve_permission!r}: "
                 "nobody can approve its requests"
             )
-        revision = await self._checks.revision(current)
+        revision = await self._checks.revision(current, _STRICT)
         chain = await current.engine.check(resource, request.action, subject, revision=revision)
         involved = {subject, *(hop.subject for hop in chain.delegation), *map(parse_subject, request.chain)}
         if request.requester is not None:
