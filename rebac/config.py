@@ -81,7 +81,8 @@ class EngineSettings:
     max_depth: int = limits.MAX_DEPTH
     max_delegation_hops: int = limits.MAX_DELEGATION_HOPS
     request_deadline_seconds: float = limits.REQUEST_DEADLINE_SECONDS
-    quantization_seconds: float = limits.QUANTIZATION_SECONDS
+    quantization_seconds: float = limits.DEFAULT_STALENESS_SECONDS
+    """Bucket of default reads (``REBAC_QUANTIZATION_SECONDS``): their staleness bound."""
     cache_entries: int = limits.CHECK_CACHE_ENTRIES
     cache_enabled: bool = True
     non_human_types: tuple[str, ...] = ()
@@ -191,6 +192,9 @@ class Settings:
         engine = EngineSettings(
             max_depth=int(source.get("REBAC_MAX_DEPTH", limits.MAX_DEPTH)),
             max_delegation_hops=int(source.get("REBAC_MAX_DELEGATION_HOPS", limits.MAX_DELEGATION_HOPS)),
+            quantization_seconds=float(
+                source.get("REBAC_QUANTIZATION_SECONDS", limits.DEFAULT_STALENESS_SECONDS)
+            ),
             cache_enabled=source.get("REBAC_CACHE", "on").lower() not in {"0", "off", "false", "no"},
             non_human_types=tuple(
                 name.strip() for name in source.get("REBAC_NON_HUMAN_TYPES", "").split(",") if name.strip()
