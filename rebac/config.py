@@ -16,6 +16,7 @@ from rebac.errors import InvalidInputError
 from rebac.refs import SubjectRef, parse_subject
 
 __all__ = [
+    "AccessRequestSettings",
     "ApiSettings",
     "DatabaseSettings",
     "DecisionLogSettings",
@@ -80,7 +81,8 @@ class EngineSettings:
     max_depth: int = limits.MAX_DEPTH
     max_delegation_hops: int = limits.MAX_DELEGATION_HOPS
     request_deadline_seconds: float = limits.REQUEST_DEADLINE_SECONDS
-    quantization_seconds: float = limits.QUANTIZATION_SECONDS
+    quantization_seconds: float = limits.DEFAULT_STALENESS_SECONDS
+    """Bucket of default reads (``REBAC_QUANTIZATION_SECONDS``): their staleness bound."""
     cache_entries: int = limits.CHECK_CACHE_ENTRIES
     cache_enabled: bool = True
     non_human_types: tuple[str, ...] = ()
@@ -140,6 +142,30 @@ class DecisionLogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessRequestSettings:
+    """Access requests and approvals (AuthZEN ARAP; see :mod:`rebac.services.requests`).
+
+    Attributes:
+        approve_permission: The permission an approver must hold on the resource
+            (``REBAC_APPROVE_PERMISSION``); a type without it has no approvable requests.
+        default_grant_seconds: How long an approved grant lasts when the request names no end.
+        max_grant_seconds: The longest grant a request may ask for (``REBAC_MAX_GRANT_SECONDS``).
+        pending_seconds: How long a request nobody acts on stays pending, then expires.
+        retry_after_seconds: The ``Retry-After`` of a pending request's status.
+        webhook_urls: Where created and decided requests are posted (``REBAC_ACCESS_WEBHOOKS``,
+            comma-separated); signed with ``webhook_secret`` (``REBAC_ACCESS_WEBHOOK_SECRET``).
+    """
+
+    approve_permission: str = "approve_access"
+    default_grant_seconds: int = 3600
+    max_grant_seconds: int = 86_400
+    pending_seconds: int = 86_400
+    retry_after_seconds: int = 5
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All settings."""
 
@@ -147,6 +173,7 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     decisions: DecisionLogSettings = field(default_factory=DecisionLogSettings)
+    requests: AccessRequestSettings = field(default_factory=AccessRequestSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -168,6 +195,9 @@ class Settings:
         engine = EngineSettings(
             max_depth=int(source.get("REBAC_MAX_DEPTH", limits.MAX_DEPTH)),
             max_delegation_hops=int(source.get("REBAC_MAX_DELEGATION_HOPS", limits.MAX_DELEGATION_HOPS)),
+            quantization_seconds=float(
+                source.get("REBAC_QUANTIZATION_SECONDS", limits.DEFAULT_STALENESS_SECONDS)
+            ),
             cache_enabled=source.get("REBAC_CACHE", "on").lower() not in {"0", "off", "false", "no"},
             non_human_types=tuple(
                 name.strip() for name in source.get("REBAC_NON_HUMAN_TYPES", "").split(",") if name.strip()
@@ -191,4 +221,12 @@ class Settings:
             batch_size=int(source.get("REBAC_DECISION_BATCH_SIZE", limits.DECISION_BATCH_SIZE)),
             flush_seconds=float(source.get("REBAC_DECISION_FLUSH_SECONDS", limits.DECISION_FLUSH_SECONDS)),
         )
-        return cls(database=database, engine=engine, api=api, decisions=decisions)
+        requests = AccessRequestSettings(
+            approve_permission=source.get("REBAC_APPROVE_PERMISSION", "approve_access"),
+            max_grant_seconds=int(source.get("REBAC_MAX_GRANT_SECONDS", "86400")),
+            webhook_urls=tuple(
+                url.strip() for url in source.get("REBAC_ACCESS_WEBHOOKS", "").split(",") if url.strip()
+            ),
+            webhook_secret=source.get("REBAC_ACCESS_WEBHOOK_SECRET") or None,
+        )
+        return cls(database=database, engine=engine, api=api, decisions=decisions, requests=requests)

@@ -13,6 +13,7 @@ __all__ = [
     "DECISION_QUEUE_CAPACITY",
     "DECISION_RETENTION_DAYS",
     "DEFAULT_LOOKUP_PAGE_SIZE",
+    "DEFAULT_STALENESS_SECONDS",
     "EXPAND_NODE_BUDGET",
     "GC_WINDOW_SECONDS",
     "MAX_BULK_CHECK_ITEMS",
@@ -79,6 +80,10 @@ REQUEST_DEADLINE_SECONDS: Final = 5.0
 """Per-request evaluation deadline."""
 
 QUANTIZATION_SECONDS: Final = 5.0
+DEFAULT_STALENESS_SECONDS: Final = 0.1
+"""Bucket of a served store's default (``minimize_latency``) reads: a read sees every write
+acknowledged this long before it (AuthZEN has no consistency token; issue 14). SpiceDB's 5 s
+quantization (:data:`QUANTIZATION_SECONDS`) stays available with ``REBAC_QUANTIZATION_SECONDS=5``."""
 """Window to which ``minimize_latency`` rounds the revision so caches hit."""
 
 GC_WINDOW_SECONDS: Final = 24 * 3600

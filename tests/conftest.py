@@ -58,7 +58,8 @@ STORE_KINDS = ["memory", "postgres", "indexed"]
 """Every store engine: the shared suites run against each (``indexed``: the index-served path)."""
 
 _RESET = """
-TRUNCATE relation_tuple, revision, store_meta, schema_version, decision_log, identity_review, api_key;
+TRUNCATE relation_tuple, revision, store_meta, schema_version, decision_log, identity_review, api_key,
+    access_request;
 INSERT INTO revision (value, committed_at) VALUES (0, now());
 INSERT INTO store_meta (id) VALUES (1);
 """

@@ -33,6 +33,7 @@ from rebac.api.controllers import (
     WatchController,
     WellKnownController,
 )
+from rebac.api.controllers.authzen_requests import AccessRequestsController
 from rebac.api.controllers.blast_radius import BlastRadiusController
 from rebac.api.controllers.identities import IdentitiesController
 from rebac.api.deps import dependencies
@@ -126,6 +127,7 @@ def create_app(
             SchemaController,
             WatchController,
             AuthZenController,
+            AccessRequestsController,
             WellKnownController,
             DecisionsController,
             IdentitiesController,

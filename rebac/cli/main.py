@@ -45,6 +45,7 @@ COMMANDS: Final = {
     "blast-radius": "rebac.cli.admin_cmds:blast_radius_cmd",
     "keys": "rebac.cli.keys_cmds:keys_group",
     "context": "rebac.cli.context_cmds:context_group",
+    "requests": "rebac.cli.requests_cmds:requests_group",
     # local only
     "serve": "rebac.cli.serve_cmd:serve_cmd",
     "migrate": "rebac.cli.store_cmds:migrate_cmd",

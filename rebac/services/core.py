@@ -25,6 +25,7 @@ from rebac.services.inventory import Inventory
 from rebac.services.keys import Keys
 from rebac.services.reach import Reach
 from rebac.services.relationships import Relationships
+from rebac.services.requests import AccessRequests
 from rebac.services.schemas import Schemas
 from rebac.store.base import TupleStore
 from rebac.store.revision import Revision
@@ -50,6 +51,7 @@ class Services:
         inventory: Non-human identities and their reviews.
         reach: Blast radius and who-can-reach.
         keys: The store's scoped API keys (create, list, revoke).
+        requests: Access requests and their approvals (AuthZEN ARAP).
     """
 
     __slots__ = (
@@ -61,6 +63,7 @@ class Services:
         "keys",
         "reach",
         "relationships",
+        "requests",
         "schemas",
         "settings",
     )
@@ -83,13 +86,15 @@ class Services:
         self.inventory = Inventory(store, self.checks)
         self.reach = Reach()
         self.keys = Keys(store.roles.keys)
+        self.requests = AccessRequests(store.roles.requests, self.checks, settings.requests, clock=clock)
 
     def start(self) -> None:
         """Start recording decisions (when the settings and the store allow it)."""
         self.decisions.start()
 
     async def aclose(self) -> None:
-        """Write every accepted decision record and stop recording."""
+        """Write every accepted decision record and stop recording; finish webhook deliveries."""
+        await self.requests.webhooks.drain()
         await self.decisions.aclose()
 
     def token_for(self, revision: Revision) -> str:

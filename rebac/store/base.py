@@ -40,6 +40,8 @@ from rebac.store.revision import Revision
 
 __all__ = [
     "ANY_RELATION",
+    "AccessRequest",
+    "AccessRequestStore",
     "ApiKey",
     "Change",
     "Changelog",
@@ -320,6 +322,96 @@ class KeyStore(Protocol):
         ...
 
 
+# --- access requests (AuthZEN ARAP) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    """A request for access that a human approves or denies (the AuthZEN ARAP draft).
+
+    Attributes:
+        request_id: Public id.
+        status: ``pending``, then ``approved``, ``denied``, ``cancelled`` or ``expired``.
+        subject: Canonical text of the identity that wants access (the checked subject).
+        chain: Its claimed principals, nearest first (canonical texts).
+        resource: Canonical ``type:id`` of the resource.
+        action: The permission asked for.
+        relation: The relation the grant writes (``resource#relation@subject``).
+        justification: Why (free text).
+        requested_until: When the wanted access should end.
+        requester: Canonical text of the key subject that asked (``None``: unknown).
+        evaluation_id: The decision id of the deny that prompted the request, if given.
+        created_at: When it was made.
+        expires_at: When a request nobody acted on expires.
+        decided_by: The approver (or the canceller) once decided.
+        decided_at: When.
+        reason: The decider's note.
+        grant_revision: The revision of the grant's write (approved only).
+        grant_expires_at: When the grant expires (approved only).
+    """
+
+    request_id: str
+    status: str
+    subject: str
+    chain: tuple[str, ...]
+    resource: str
+    action: str
+    relation: str
+    justification: str
+    requested_until: datetime
+    requester: str | None
+    evaluation_id: str | None
+    created_at: datetime
+    expires_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str = ""
+    grant_revision: int | None = None
+    grant_expires_at: datetime | None = None
+
+
+class AccessRequestStore(Protocol):
+    """Stores access requests; a decision and its grant are written in one transaction."""
+
+    async def add_access_request(self, request: AccessRequest) -> AccessRequest:
+        """Store a new (pending) request.
+
+        Raises:
+            ConflictError: the id exists.
+        """
+        ...
+
+    async def get_access_request(self, request_id: str) -> AccessRequest | None:
+        """The request with ``request_id``, or ``None``."""
+        ...
+
+    async def list_access_requests(
+        self, *, status: str | None = None, before: datetime | None = None, limit: int
+    ) -> list[AccessRequest]:
+        """Requests newest first (of ``status`` only, when given), created strictly before ``before``."""
+        ...
+
+    async def decide_access_request(
+        self,
+        request_id: str,
+        *,
+        status: str,
+        decided_by: str | None,
+        now: datetime,
+        reason: str = "",
+        grant: Relationship | None = None,
+    ) -> AccessRequest:
+        """Move a pending, unexpired request to ``status``; with ``grant``, write it (TOUCH) atomically.
+
+        ``status`` ``expired`` is accepted for a pending request past its ``expires_at`` only.
+
+        Raises:
+            NotFoundError: no such request.
+            ConflictError: the request is no longer pending, or expired (for any other status).
+        """
+        ...
+
+
 # --- optional roles --------------------------------------------------------------------------------
 
 
@@ -332,9 +424,11 @@ class StoreRoles:
         identities: Identity-inventory reads: the ids of a type, relationships with provenance.
         reviews: Identity reviews: append-only approvals of an identity's grants.
         keys: The API key table the HTTP API authenticates scoped keys against.
+        requests: Access requests and their approvals (AuthZEN ARAP).
     """
 
     decisions: DecisionLog | None = None
     identities: IdentityReader | None = None
     reviews: ReviewStore | None = None
     keys: KeyStore | None = None
+    requests: AccessRequestStore | None = None

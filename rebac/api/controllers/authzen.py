@@ -49,12 +49,22 @@ __all__ = ["CAPABILITIES", "AuthZenController", "JsonBodyOnly", "WellKnownContro
 
 TOKEN_HEADER: Final = "x-rebac-consistency-token"  # noqa: S105 - a header name, not a secret
 _DEFAULT_PAGE: Final = 100
-CAPABILITIES: Final = ("urn:rebac:capability:delegation-chain", "urn:rebac:capability:consistency-token")
-"""The ``capabilities`` of the discovery metadata (rebac's own URNs; AuthZEN registers none yet)."""
+CAPABILITIES: Final = (
+    "urn:openid:authzen:capability:access-request",
+    "urn:rebac:capability:delegation-chain",
+    "urn:rebac:capability:consistency-token",
+)
+"""The ``capabilities`` of the discovery metadata (the ARAP draft's URN, then rebac's own)."""
+
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request announces a body (a bodiless POST, such as an approval, needs no type)."""
+    headers = dict(scope["headers"])
+    return headers.get(b"content-length", b"0") not in {b"0", b""} or b"transfer-encoding" in headers
 
 
 class JsonBodyOnly:
-    """ASGI middleware: a ``POST`` whose ``Content-Type`` is not JSON is a 400 (before any parsing).
+    """ASGI middleware: a ``POST`` body whose ``Content-Type`` is not JSON is a 400 (before parsing).
 
     It runs ahead of the hot route, so both paths refuse a ``text/plain`` or untyped body.
     """
@@ -64,7 +74,7 @@ class JsonBodyOnly:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse a non-JSON body; pass everything else on."""
-        if scope["type"] == "http" and scope.get("method") == "POST":  # type: ignore[comparison-overlap]
+        if scope["type"] == "http" and scope.get("method") == "POST" and _has_body(scope):  # type: ignore[comparison-overlap]
             raw = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
             media = raw.split(b";", 1)[0].strip().lower()
             if media != b"application/json" and not (
@@ -416,5 +426,6 @@ class WellKnownController(Controller):
             "search_subject_endpoint": f"{base}/access/v1/search/subject",
             "search_resource_endpoint": f"{base}/access/v1/search/resource",
             "search_action_endpoint": f"{base}/access/v1/search/action",
+            "access_request_endpoint": f"{base}/access/v1/requests",
             "capabilities": list(CAPABILITIES),
         }

@@ -183,4 +183,9 @@ async def evaluate(  # noqa: PLR0917 - the four AuthZEN members, positionally as
         )
     except (errors.UnknownTypeError, errors.UnknownRelationError) as exc:
         return with_id(az.Decision(decision=False, context=unknown_reason(exc)), decision_id_of(exc))
-    return with_id(_decision(decision.result, chain), decision.decision_id)
+    answer = with_id(_decision(decision.result, chain), decision.decision_id)
+    if not answer.decision and "reason" not in (answer.context or {}):
+        hint = services.requests.denial_hint(current, target.type, decision.decision_id)
+        if hint is not None:
+            answer = az.Decision(decision=False, context={**(answer.context or {}), **hint})
+    return answer

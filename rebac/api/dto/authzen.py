@@ -7,8 +7,14 @@ from typing import Any, Literal
 import msgspec
 
 __all__ = [
+    "AccessRequestList",
+    "AccessRequestResponse",
+    "AccessRequestSubmission",
+    "AccessRequestView",
     "Action",
     "Decision",
+    "DecisionNote",
+    "Denial",
     "Entity",
     "EvaluationItem",
     "EvaluationRequest",
@@ -19,10 +25,13 @@ __all__ = [
     "PageResponse",
     "PartialAction",
     "PartialEntity",
+    "RequestedAccess",
     "SearchActionRequest",
     "SearchEntity",
     "SearchEntityRequest",
     "SearchResponse",
+    "Task",
+    "TaskLinks",
 ]
 
 Semantic = Literal["execute_all", "deny_on_first_deny", "permit_on_first_permit"]
@@ -155,3 +164,96 @@ class SearchResponse(msgspec.Struct, omit_defaults=True):
     page: PageResponse
     results: list[dict[str, Any]]
     context: dict[str, Any] | None = None
+
+
+# --- access requests (the ARAP draft) --------------------------------------------------------------
+
+
+class RequestedAccess(msgspec.Struct, omit_defaults=True):
+    """``requested_access``: how long (``requested_until`` or ``duration_seconds``) and which relation."""
+
+    requested_until: str | None = None
+    duration_seconds: int | None = None
+    relation: str | None = None
+
+
+class Denial(msgspec.Struct, omit_defaults=True):
+    """``denial``: the denied evaluation this request remediates (echoed from its context)."""
+
+    evaluation_id: str | None = None
+    expires_at: str | None = None
+    evaluated_at: str | None = None
+    reason: str | None = None
+
+
+class AccessRequestSubmission(msgspec.Struct):
+    """``POST /access/v1/requests``: the denied subject, resource and action, and what is wanted.
+
+    The chain forms of an evaluation (``context.agent``, ``context.act``, ...) name who acts;
+    ``justification`` (or ``context.business_justification``) says why.
+    """
+
+    subject: Entity
+    resource: Entity
+    action: Action
+    context: dict[str, Any] | None = None
+    justification: str | None = None
+    requested_access: RequestedAccess | None = None
+    denial: Denial | None = None
+
+
+class DecisionNote(msgspec.Struct, omit_defaults=True):
+    """The body of an approve, deny or cancel call (optional)."""
+
+    reason: str = ""
+
+
+class TaskLinks(msgspec.Struct, omit_defaults=True):
+    """``task.links``."""
+
+    cancel: str | None = None
+    approve: str | None = None
+    deny: str | None = None
+
+
+class Task(msgspec.Struct, omit_defaults=True):
+    """The ARAP task handle of a request."""
+
+    id: str
+    status: str
+    status_endpoint: str
+    expires_at: str
+    links: TaskLinks | None = None
+
+
+class AccessRequestView(msgspec.Struct, omit_defaults=True):
+    """What was asked, and (once decided) by whom, when and with which grant."""
+
+    subject: dict[str, Any]
+    resource: dict[str, Any]
+    action: dict[str, Any]
+    relation: str
+    chain: list[dict[str, Any]]
+    justification: str
+    requested_until: str
+    requester: str | None = None
+    evaluation_id: str | None = None
+    created_at: str | None = None
+    decided_by: str | None = None
+    decided_at: str | None = None
+    reason: str | None = None
+    grant: dict[str, Any] | None = None
+
+
+class AccessRequestResponse(msgspec.Struct, omit_defaults=True):
+    """``{task, request}``."""
+
+    task: Task
+    request: AccessRequestView
+
+
+class AccessRequestList(msgspec.Struct):
+    """``GET /access/v1/requests``: newest first, with a cursor (``""`` at the end)."""
+
+    requests: list[AccessRequestResponse]
+    next_token: str

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql
 
 __all__ = [
     "LIVE_REVISION",
+    "access_request",
     "api_key",
     "identity_review",
     "metadata",
@@ -252,4 +253,37 @@ api_key: Final = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("subject", sa.Text(), nullable=True),  # canonical text of the subject the key acts for
     comment="API keys: only sha256(secret) is stored. Lookup shape: key_id = ? (PK).",
+)
+
+access_request: Final = sa.Table(
+    "access_request",
+    metadata,
+    sa.Column("request_id", sa.Text(), primary_key=True),
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("subject", sa.Text(), nullable=False),
+    sa.Column("chain", postgresql.JSONB(), nullable=False, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("resource", sa.Text(), nullable=False),
+    sa.Column("action", sa.Text(), nullable=False),
+    sa.Column("relation", sa.Text(), nullable=False),
+    sa.Column("justification", sa.Text(), nullable=False, server_default=""),
+    sa.Column("requested_until", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("requester", sa.Text(), nullable=True),
+    sa.Column("evaluation_id", sa.Text(), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_by", sa.Text(), nullable=True),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reason", sa.Text(), nullable=False, server_default=""),
+    sa.Column("grant_revision", sa.BigInteger(), nullable=True),
+    sa.Column("grant_expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint(
+        "status IN ('pending', 'approved', 'denied', 'cancelled', 'expired')", name="status_kind"
+    ),
+    comment="AuthZEN ARAP access requests; an approval commits with its grant. Lookup: request_id.",
+)
+sa.Index(
+    "ix_access_request_status_created_at",
+    access_request.c.status,
+    access_request.c.created_at,
+    info={"query_shape": "Request list shape: status = ? (optional), created_at < ?, newest first."},
 )

@@ -67,6 +67,7 @@ from rebac.store.postgres._index import ChangeRow, RelationshipIndex
 from rebac.store.postgres._listen import RevisionListener
 from rebac.store.postgres._mirror import IndexFollower, IndexSettings, IndexStatus
 from rebac.store.postgres._read import ReadStatements
+from rebac.store.postgres._requests import PostgresAccessRequestMixin
 from rebac.store.postgres._sql import relationship_from_row, translate_errors
 from rebac.store.postgres._write import PostgresWriteMixin
 from rebac.store.postgres.keys import PostgresKeyStore
@@ -106,7 +107,7 @@ async def _all(conn: AsyncConnection, stmt: sa.Executable) -> Sequence[sa.Row[An
     return (await conn.execute(stmt)).all()
 
 
-class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin):
+class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin, PostgresAccessRequestMixin):
     """A :class:`rebac.store.base.TupleStore` over PostgreSQL. Build it with :meth:`connect`.
 
     Args:
@@ -157,7 +158,7 @@ class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin):
                 settings=index,
             )
         self._keys = keys
-        self._roles = StoreRoles(decisions=self, identities=self, reviews=self, keys=keys)
+        self._roles = StoreRoles(decisions=self, identities=self, reviews=self, keys=keys, requests=self)
 
     @classmethod
     async def connect(

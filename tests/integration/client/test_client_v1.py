@@ -281,8 +281,9 @@ def test_authzen_evaluations_and_searches(sdk: Client, uid: str) -> None:
     )
     assert [e.decision for e in many] == [True, False]
     failed = sdk.evaluate_many([EvaluationItem(subject="user:x", action="view", resource="nosuchtype:x")])
-    assert failed[0].error is not None
-    assert failed[0].error.type == "urn:rebac:problem:unknown-type"
+    # an unknown type is an AuthZEN deny with its reason, not an item error (issue 14)
+    assert (failed[0].decision, failed[0].error) == (False, None)
+    assert failed[0].context["reason"] == "unknown_type"
     subjects = sdk.search_subjects("user", "view", f"document:{uid}", page_size=1)
     assert sorted(e.id for e in subjects) == [f"z{i}-{uid}" for i in range(3)]
     assert subjects.pages >= 3
