@@ -45,7 +45,7 @@ class PublicOperation(Operation):
 
 
 def complete_document(app: Litestar) -> None:
-    """Mark the public handlers and document the 415 of JSON bodies (before the document is built).
+    """Mark the public handlers, document the 415 of JSON bodies, fix ``Allow`` (before serving).
 
     The handlers are the app's own copies, so nothing outside this app changes.
     """
@@ -55,6 +55,7 @@ def complete_document(app: Litestar) -> None:
         for handler in route.route_handlers:
             if not isinstance(handler, HTTPRouteHandler):
                 continue
+            _allow_every_method(route, handler)
             if not handler.resolve_guards():
                 handler.operation_class = PublicOperation
             if "data" in handler.parsed_fn_signature.parameters and 415 not in (handler.responses or {}):
@@ -183,6 +184,22 @@ class _Config(OpenAPIConfig):
         document = _Document(**{f.name: getattr(base, f.name) for f in fields(base)})
         document._rebac_rules = _constraints(self.rebac_settings or Settings())  # type: ignore[attr-defined]  # noqa: SLF001
         return document
+
+
+def _allow_every_method(route: HTTPRoute, handler: HTTPRouteHandler) -> None:
+    """Make the automatic ``OPTIONS`` answer list every method of ``route`` (a Litestar quirk).
+
+    Litestar builds that handler for the first handler of a path and keeps it when later ones
+    (``GET /v1/keys`` after ``POST /v1/keys``) join the route, so its ``Allow`` header names the
+    first one's methods only. The handler reads the methods of the route it was made for; that
+    route is given the merged route's methods.
+    """
+    if handler.http_methods != {"OPTIONS"} or handler.include_in_schema:
+        return
+    for cell in getattr(handler.fn, "__closure__", None) or ():
+        made_for = cell.cell_contents
+        if isinstance(made_for, HTTPRoute) and made_for is not route:
+            made_for.methods = set(route.methods)
 
 
 def openapi_config(settings: Settings | None = None) -> OpenAPIConfig:

@@ -326,3 +326,41 @@ async def test_a_watch_with_a_zero_timeout_answers_what_is_there_without_waiting
 async def test_a_watch_timeout_out_of_bounds_is_a_400(seeded: Client, timeout: float) -> None:
     response = await seeded.post("/v1/watch", json={"optionalTimeoutSeconds": timeout}, headers=AUTH)
     assert "optionalTimeoutSeconds" in _problem(response, 400, "invalid-input")["detail"]
+
+
+# --- what the document says is what the server does -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/relationships/exportbulk", {"consistency": {"fullyConsistent": 0}}),
+        ("/v1/schema/write", {"schema": SCHEMA, "force": 0}),
+        (CHECK, {**check_body("d1", "view", "tom"), "withTracing": "true"}),
+        ("/v1/watch", {"optionalLimit": -1, "optionalTimeoutSeconds": 0}),
+        ("/v1/relationships/exportbulk", {"optionalLimit": -1}),
+        (
+            "/v1/relationships/read",
+            {"relationshipFilter": {"resourceType": "document"}, "optionalLimit": "5"},
+        ),
+    ],
+)
+async def test_a_member_of_the_wrong_json_type_or_out_of_bounds_is_a_400(
+    seeded: Client, path: str, body: dict[str, Any]
+) -> None:
+    _problem(await seeded.post(path, json=body, headers=AUTH), 400, "invalid-request")
+
+
+async def test_an_integral_float_is_an_integer(seeded: Client) -> None:
+    body = {"relationshipFilter": {"resourceType": "document"}, "optionalLimit": 5.0, **FULL}
+    response = await seeded.post("/v1/relationships/read", json=body, headers=AUTH)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"), [("/v1/keys", "GET, OPTIONS, POST"), ("/v1/reviews", "GET, OPTIONS, POST")]
+)
+async def test_options_lists_every_method_of_the_path(seeded: Client, path: str, allow: str) -> None:
+    response = await seeded.options(path, headers=AUTH)
+    assert response.status_code == 204
+    assert response.headers["allow"] == allow
