@@ -85,7 +85,10 @@ def _constraints(settings: Settings) -> dict[str, dict[str, dict[str, Any]]]:
         "SearchEntity": {"type": _string(_TYPE)},
         "Action": {"name": _string(_NAME)},
         "SubjectReference": {"optionalRelation": relation_or_none},
-        "Relationship": {"relation": _string(_NAME)},
+        "Relationship": {
+            "relation": _string(_NAME),
+            "optionalExpiresAt": {"type": "string", "format": "date-time"},
+        },
         "ContextualizedCaveat": {"caveatName": _string(CAVEAT_NAME_RE.pattern)},
         "CheckRequest": {"permission": _string(_NAME)},
         "CheckBulkItem": {"permission": _string(_NAME)},
