@@ -9,6 +9,7 @@ For each server it starts a child process on a free 127.0.0.1 port (stopped by i
 ``POST /v1/permissions/check`` with a small keep-alive HTTP/1.1 client (raw asyncio sockets, so the
 load generator costs little), and prints req/s, p50 and p99 with the machine load. ``--store
 postgres`` uses ``REBAC_DATABASE_URL`` (a migrated database) instead of the in-memory store.
+The access log is on, as in ``rebac serve``; ``REBAC_ACCESS_LOG=off`` measures without it.
 uvicorn is a dev-only dependency (the `dev` extra installs it with uvloop and httptools).
 """
 
@@ -61,7 +62,8 @@ def serve(server: str, port: int, store_kind: str, loop: str, cpu: int | None = 
         lines = (ROOT / "schema/agents_demo.txt").read_text().splitlines()
         rels = [parse_relationship(x) for x in lines if x.strip() and not x.startswith("//")]
         await store.write([RelationshipUpdate(Operation.TOUCH, r) for r in rels])
-        app = create_app(Settings(api=ApiSettings(preshared_key=KEY)), store=store)
+        access_log = Settings.from_env().api.access_log  # REBAC_ACCESS_LOG=off: no access lines
+        app = create_app(Settings(api=ApiSettings(preshared_key=KEY, access_log=access_log)), store=store)
         if server == "uvicorn":
             import uvicorn  # noqa: PLC0415
 

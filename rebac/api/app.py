@@ -138,7 +138,7 @@ def create_app(
         exception_handlers=exception_handlers(),
         lifespan=[lifespan],
         state=State({"app": state}),
-        openapi_config=openapi_config(),
+        openapi_config=openapi_config(settings),
         request_class=JsonRequest,
         request_max_body_size=settings.api.max_request_bytes,
         logging_config=None,

@@ -63,7 +63,7 @@ class HotRoute:
 
     def __init__(self, app: ASGIApp, body_type: type[T], serve: HotServe[T], scope_name: str) -> None:
         self.app = app
-        self._decoder = msgspec.json.Decoder(body_type, strict=False)
+        self._decoder = msgspec.json.Decoder(body_type, strict=True)
         self._serve = serve
         self._scope = scope_name
 

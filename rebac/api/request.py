@@ -9,7 +9,10 @@ written, when:
 - it nests arrays and objects deeper than :data:`MAX_JSON_DEPTH` (a body nested past the
   interpreter's recursion limit included, which the decoder reports as ``RecursionError``): **400**;
 - a string in it, or an object key, holds a NUL character (U+0000), which PostgreSQL text and
-  ``jsonb`` cannot store: **400**.
+  ``jsonb`` cannot store: **400**;
+- a member has the wrong JSON type for the handler's DTO (``0`` for a boolean, ``"5"`` for an
+  integer): **400**. Litestar converts bodies leniently (it shares the conversion with query
+  strings); here the body is checked strictly against the DTO first, as the document says.
 
 The hot routes (:mod:`rebac.api.hot`) use :func:`is_json`, :func:`may_be_too_deep` and
 :func:`may_hold_nul` to recognise such a body cheaply and leave it to the ordinary route, so both
@@ -20,8 +23,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import msgspec
 from litestar import Request
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import Empty
 
 from rebac.errors import InvalidInputError
@@ -116,6 +120,25 @@ def _refuse_depth() -> None:
     )
 
 
+def _integral(value: Any) -> Any:
+    """``value`` with every float that has no fractional part made an int (iteratively bounded)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
+def _converts(value: Any, target: type[msgspec.Struct]) -> bool:
+    try:
+        msgspec.convert(value, target, strict=True)
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
 class JsonRequest(Request[Any, Any, Any]):
     """Litestar's request whose JSON body is checked (see the module docstring)."""
 
@@ -137,4 +160,25 @@ class JsonRequest(Request[Any, Any, Any]):
         body = await self.body()
         if may_be_too_deep(body) or may_hold_nul(body):
             check_json_value(value)
+        self._check_types(value)
         return value
+
+    def _check_types(self, value: Any) -> None:
+        """Refuse ``value`` unless it converts strictly to the handler's ``data`` DTO (when it has one).
+
+        Raises:
+            ValidationException: the first mismatch, as Litestar reports one (400).
+        """
+        field = self.route_handler.parsed_fn_signature.parameters.get("data")
+        target = getattr(field, "annotation", None)
+        if not (isinstance(target, type) and issubclass(target, msgspec.Struct)):
+            return
+        try:
+            msgspec.convert(value, target, strict=True)
+        except msgspec.ValidationError as exc:
+            if _converts(_integral(value), target):  # ``5.0`` is an integer to JSON Schema too
+                return
+            raise ValidationException(
+                detail=f"Validation failed for {self.method} {self.url.path}",
+                extra=[{"message": str(exc), "key": "data", "source": "body"}],
+            ) from None

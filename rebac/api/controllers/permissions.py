@@ -137,13 +137,21 @@ class PermissionsController(Controller):
         check_batch(
             len(data.items), services.settings.api.max_bulk_items, limit="MAX_BULK_CHECK_ITEMS", what="items"
         )
+        # A malformed reference is a malformed request (400, as SpiceDB's request validation);
+        # what the schema says of well-formed ones (an unknown type, a denial) is per item.
+        parsed = [
+            (
+                (convert.object_of(raw.resource), raw.permission, convert.subject_of(raw.subject)),
+                convert.via_of(raw.optional_via),
+            )
+            for raw in data.items
+        ]
         checks = services.checks
         revision = await checks.revision(current, convert.consistency_of(data.consistency))
         caller = caller_of(request)
         pairs: list[dto.CheckBulkPair] = []
-        for raw in data.items:
+        for raw, (check, via) in zip(data.items, parsed, strict=True):
             try:
-                check = (convert.object_of(raw.resource), raw.permission, convert.subject_of(raw.subject))
                 decision = await checks.decide(
                     current,
                     caller,
@@ -151,7 +159,7 @@ class PermissionsController(Controller):
                     revision,
                     check,
                     context=raw.context,
-                    via=convert.via_of(raw.optional_via),
+                    via=via,
                     traced=data.with_tracing,
                 )
                 found = _item(decision.result)

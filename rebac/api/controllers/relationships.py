@@ -17,6 +17,7 @@ from rebac.api import convert, dto
 from rebac.api.auth import require_scope
 from rebac.api.controllers._streaming import NDJSON, page_limit
 from rebac.api.problems import problem_responses
+from rebac.api.request import check_json_value
 from rebac.refs import Relationship, parse_relationship
 from rebac.services.core import Services
 from rebac.services.relationships import Conformance
@@ -39,16 +40,31 @@ def _parse_import_line(raw: str, number: int) -> Relationship | None:
             obj = json.loads(text)
             value = obj.get("relationship") if isinstance(obj, dict) else None
             if isinstance(value, str):
-                return parse_relationship(value)
+                return _checked(parse_relationship(value))
             if isinstance(value, dict):
-                return convert.relationship_of(_DTO_DECODER.decode(json.dumps(value)))
-            return convert.relationship_of(_DTO_DECODER.decode(text))
-        return parse_relationship(text)
+                return _checked(convert.relationship_of(_DTO_DECODER.decode(json.dumps(value))))
+            return _checked(convert.relationship_of(_DTO_DECODER.decode(text)))
+        return _checked(parse_relationship(text))
+    except RecursionError:
+        raise errors.RefSyntaxError(
+            f"line {number}: the JSON is nested too deeply", text=text[:200], part="line", position=0
+        ) from None
     except (ValueError, msgspec.ValidationError) as exc:
         message = exc.message if isinstance(exc, errors.RebacError) else str(exc)
         raise errors.RefSyntaxError(
             f"line {number}: {message}", text=text[:200], part="line", position=0
         ) from None
+
+
+def _checked(rel: Relationship) -> Relationship:
+    """``rel`` once its caveat context is shallow enough and free of NUL (PostgreSQL refuses it).
+
+    Raises:
+        InvalidInputError: the context nests too deeply or holds a NUL (a ``ValueError``).
+    """
+    if rel.caveat is not None:
+        check_json_value(rel.caveat.context)
+    return rel
 
 
 class RelationshipsController(Controller):

@@ -13,8 +13,9 @@ from litestar.response import Stream
 from rebac.api import convert, dto
 from rebac.api.auth import require_scope
 from rebac.api.controllers._streaming import NDJSON, event_stream, ndjson, wants_sse
-from rebac.api.problems import problem_responses
+from rebac.api.problems import clip, problem_responses
 from rebac.errors import InvalidInputError
+from rebac.refs import TYPE_RE
 from rebac.services.bounds import check_batch
 from rebac.services.core import Services
 
@@ -51,6 +52,12 @@ class WatchController(Controller):
         limit = data.optional_limit or DEFAULT_CHANGES
         check_batch(limit, MAX_CHANGES, limit="MAX_WATCH_CHANGES", what="changes requested")
         timeout = _timeout(data.optional_timeout_seconds)
+        for name in data.optional_object_types:
+            if not TYPE_RE.fullmatch(name):
+                raise InvalidInputError(
+                    f"optionalObjectTypes holds {clip(name)!r}, which is no object type name",
+                    details={"field": "optionalObjectTypes"},
+                )
         items = await services.relationships.watch(
             start=data.optional_start_cursor.token if data.optional_start_cursor is not None else None,
             limit=limit,

@@ -9,6 +9,7 @@ import msgspec
 from rebac.api.dto._core import (
     Consistency,
     Cursor,
+    NonNegative,
     PreconditionOperation,
     Relationship,
     UpdateOperation,
@@ -102,7 +103,7 @@ class ReadRequest(_In):
 
     relationship_filter: RelationshipFilter
     consistency: Consistency | None = None
-    optional_limit: int | None = None
+    optional_limit: NonNegative | None = None
     optional_cursor: Cursor | None = None
 
 
@@ -127,7 +128,7 @@ class DeleteRequest(_In):
 
     relationship_filter: RelationshipFilter
     optional_preconditions: list[Precondition] = msgspec.field(default_factory=list)
-    optional_limit: int | None = None
+    optional_limit: NonNegative | None = None
     optional_allow_partial_deletions: bool = False
 
 
@@ -143,7 +144,7 @@ class ExportRequest(_In):
     """``POST /v1/relationships/exportbulk``."""
 
     consistency: Consistency | None = None
-    optional_limit: int | None = None
+    optional_limit: NonNegative | None = None
     optional_cursor: Cursor | None = None
     optional_relationship_filter: RelationshipFilter | None = None
 
@@ -229,7 +230,7 @@ class WatchRequest(_In):
 
     optional_start_cursor: ZedToken | None = None
     optional_object_types: list[str] = msgspec.field(default_factory=list)
-    optional_limit: int | None = None
+    optional_limit: NonNegative | None = None
     optional_timeout_seconds: float | None = None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -52,6 +52,8 @@ LookupPermissionshipValue = Literal[
     "LOOKUP_PERMISSIONSHIP_HAS_PERMISSION",
     "LOOKUP_PERMISSIONSHIP_CONDITIONAL_PERMISSION",
 ]
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+"""A count or size: ``0`` means "the default", a negative one is a 400."""
 UpdateOperation = Literal["OPERATION_TOUCH", "OPERATION_CREATE", "OPERATION_DELETE"]
 PreconditionOperation = Literal["OPERATION_MUST_MATCH", "OPERATION_MUST_NOT_MATCH"]
 
@@ -289,7 +291,7 @@ class LookupResourcesRequest(_In):
     subject: SubjectReference
     consistency: Consistency | None = None
     context: dict[str, Any] | None = None
-    optional_limit: int | None = None
+    optional_limit: NonNegative | None = None
     optional_cursor: Cursor | None = None
 
 
@@ -320,7 +322,7 @@ class LookupSubjectsRequest(_In):
     consistency: Consistency | None = None
     optional_subject_relation: str = ""
     context: dict[str, Any] | None = None
-    optional_concrete_limit: int | None = None
+    optional_concrete_limit: NonNegative | None = None
     optional_cursor: Cursor | None = None
     wildcard_option: Literal[
         "WILDCARD_OPTION_UNSPECIFIED",
