@@ -37,6 +37,10 @@ cd "$work"
     for path in rebac/engine/check.py rebac/engine/caveats.py rebac/engine/delegation.py rebac/api/problems.py; do
         echo "    $path"
     done
+    echo "also_copy="  # what the tests read besides rebac/ and tests/
+    for path in schema docs migrations scripts README.md pyproject.toml; do
+        echo "    $path"
+    done
     echo "pytest_add_cli_args_test_selection="
     for path in "${tests[@]}"; do
         echo "    $path"
