@@ -28,6 +28,10 @@ if [ "${MUTATION_KEEP:-0}" != 1 ]; then
     trap 'rm -rf "$work"' EXIT
 fi
 git archive HEAD | tar -x -C "$work"
+if [ -d "$root/../shared" ]; then
+    # the tests read the shared corpora next to the repository; mutmut runs them from mutants/
+    ln -s "$(cd "$root/../shared" && pwd)" "$work/shared"
+fi
 cd "$work"
 
 {
