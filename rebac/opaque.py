@@ -40,7 +40,8 @@ def decode(text: str, what: str) -> dict[str, Any]:
     """
     try:
         data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: JSON nested thousands deep (ours are flat), found by tests/fuzz.
         raise InvalidTokenError(f"{what} is malformed") from None
     if not isinstance(data, dict):
         raise InvalidTokenError(f"{what} is malformed")

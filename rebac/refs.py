@@ -232,7 +232,10 @@ def parse_expiration(text: str, *, source: str | None = None, position: int = 0)
         raise _fail(full, "expiration", position, f"{text!r} is not an RFC 3339 timestamp") from None
     if value.tzinfo is None:
         raise _fail(full, "expiration", position, "the timestamp needs a time zone (e.g. 'Z')")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is past year 9999 in UTC (found by tests/fuzz)
+        raise _fail(full, "expiration", position, f"{text!r} is out of range in UTC") from None
 
 
 def format_expiration(value: datetime) -> str:
@@ -276,6 +279,8 @@ def _parse_suffixes(text: str, pos: int) -> tuple[CaveatRef | None, datetime | N
                 value, after = _DECODER.raw_decode(text, stop + 1)
             except json.JSONDecodeError as exc:
                 raise _fail(text, "caveat context", stop + 1, f"not JSON ({exc.msg})") from None
+            except RecursionError:  # JSON nested thousands deep (found by tests/fuzz)
+                raise _fail(text, "caveat context", stop + 1, "the context is nested too deeply") from None
             if not isinstance(value, dict):
                 raise _fail(text, "caveat context", stop + 1, "the context must be a JSON object")
             context = value

@@ -140,7 +140,7 @@ def convert_value(value: Any, kind: CaveatType, name: str) -> Any:
             if isinstance(value, str):
                 try:
                     return _parse_duration(value)
-                except ValueError as exc:
+                except (ValueError, OverflowError) as exc:  # overflow: "99999999999999999999h" (tests/fuzz)
                     raise bad(str(exc)) from None
         case "timestamp":
             if isinstance(value, str):

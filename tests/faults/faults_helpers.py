@@ -8,6 +8,7 @@ ended by its PID.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import shutil
 import tempfile
@@ -78,6 +79,7 @@ def own_postgres() -> Iterator[OwnPostgres]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 server.cleanup()
+            atexit.unregister(server._cleanup)  # stopped already; its exit hook would log to a closed stream
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

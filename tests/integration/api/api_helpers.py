@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from litestar.testing import AsyncTestClient
 
 from rebac.config import ApiSettings, DatabaseSettings, Settings
 from rebac.services.keys import GeneratedKey, generate_key
+from rebac.store.postgres import PostgresKeyStore
+from rebac.store.records import ApiKey
+
+T = TypeVar("T")
 
 PRESHARED = "test-preshared-key-9f8e7d6c5b4a"
 AUTH = {"Authorization": f"Bearer {PRESHARED}"}
@@ -40,28 +46,44 @@ LIMITS = ApiSettings(preshared_key=PRESHARED, max_bulk_items=5, max_page_size=50
 MAX_UPDATES = 10
 
 
-@dataclass
-class FakeKey:
-    key_id: str
-    secret_hash: str
-    scopes: frozenset[str]
-    revoked: bool = False
-    subject: str | None = None
+class KeyTable:
+    """The real PostgreSQL key table (``api_key``, :class:`PostgresKeyStore`) of the API tests' database.
 
+    ``add`` and ``revoke`` run the key store on a thread of their own (its own event loop), so they
+    stay plain calls and the test's loop does not run in between (the app under Litestar's test
+    client runs on another loop). The app reads the same table through its store's ``roles.keys``.
 
-@dataclass
-class FakeKeys:
-    """An in-memory key table (the real one is the store's; this keeps auth tests independent)."""
+    Args:
+        url: SQLAlchemy URL of the migrated test database.
+    """
 
-    rows: dict[str, FakeKey] = field(default_factory=dict)
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def _run(self, work: Callable[[PostgresKeyStore], Awaitable[T]]) -> T:
+        async def main() -> T:
+            table = PostgresKeyStore.connect(self._url)
+            try:
+                return await work(table)
+            finally:
+                await table.close()
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, main()).result(timeout=60)
 
     def add(self, *scopes: str, subject: str | None = None) -> GeneratedKey:
+        """Store a new key with ``scopes`` (acting for ``subject``); its text is ``.text``."""
         key = generate_key()
-        self.rows[key.key_id] = FakeKey(key.key_id, key.secret_hash, frozenset(scopes), subject=subject)
+        self._run(lambda t: t.create_key(key.key_id, key.secret_hash, frozenset(scopes), subject=subject))
         return key
 
-    async def find_key(self, key_id: str) -> FakeKey | None:
-        return self.rows.get(key_id)
+    def revoke(self, key_id: str) -> None:
+        """Revoke a live key."""
+        assert self._run(lambda t: t.revoke_key(key_id))
+
+    async def find_key(self, key_id: str) -> ApiKey | None:
+        """The stored key, or ``None`` (so the table can be given to ``create_app(keys=...)``)."""
+        return await asyncio.to_thread(self._run, lambda t: t.find_key(key_id))
 
 
 def settings(**api: Any) -> Settings:

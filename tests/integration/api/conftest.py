@@ -1,7 +1,10 @@
 """Fixtures for the API tests: a real PostgreSQL store behind the app, via Litestar's test client.
 
 The store keeps the in-memory relationship index, as ``rebac serve`` does by default, so the API
-tests exercise the index-served read path (with database fallback) end to end.
+tests exercise the index-served read path (with database fallback) end to end. API keys live in
+the same database's real key table (``api_key``, :class:`~rebac.store.postgres.PostgresKeyStore`),
+which the app authenticates against (given as ``keys``; the store itself is opened without the key
+table role, so ``/v1/keys`` says it has none; ``test_keys_api`` covers the store that has it).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from api_helpers import AUTH, SCHEMA, Client, FakeKeys, settings, touch
+from api_helpers import AUTH, SCHEMA, Client, KeyTable, settings, touch
 from litestar.testing import AsyncTestClient
 
 from rebac.api.app import create_app
@@ -24,12 +27,13 @@ async def pg_store(store_factory: Any) -> AsyncIterator[TupleStore]:
 
 
 @pytest.fixture
-def keys() -> FakeKeys:
-    return FakeKeys()
+def keys(pg_store: TupleStore, pg_url: str) -> KeyTable:
+    """The database's real key table (``pg_store`` truncated it); the app authenticates against it."""
+    return KeyTable(pg_url)
 
 
 @pytest.fixture
-async def client(pg_store: TupleStore, keys: FakeKeys) -> AsyncIterator[AsyncTestClient[Any]]:
+async def client(pg_store: TupleStore, keys: KeyTable) -> AsyncIterator[AsyncTestClient[Any]]:
     app = create_app(settings(), store=pg_store, keys=keys, schema_refresh_seconds=0, key_cache_seconds=0)
     async with AsyncTestClient(app) as test_client:
         yield test_client

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_helpers import AUTH, Client, FakeKeys, check_body
+from api_helpers import AUTH, Client, KeyTable, check_body
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ async def test_health_needs_no_key(client: Client) -> None:
     assert (await client.get("/schema/openapi.json")).status_code == 200
 
 
-async def test_scopes(seeded: Client, keys: FakeKeys) -> None:
+async def test_scopes(seeded: Client, keys: KeyTable) -> None:
     checker = keys.add("check")
     writer = keys.add("write")
     schema_admin = keys.add("schema")
@@ -69,14 +69,14 @@ async def test_scopes(seeded: Client, keys: FakeKeys) -> None:
     assert versions[-1]["author"] == "preshared"
 
 
-async def test_revoked_and_tampered_keys_are_401(seeded: Client, keys: FakeKeys) -> None:
+async def test_revoked_and_tampered_keys_are_401(seeded: Client, keys: KeyTable) -> None:
     key = keys.add("check")
     headers = {"Authorization": f"Bearer {key.text}"}
     check = check_body("d1", "view", "tom")
     assert (await seeded.post("/v1/permissions/check", json=check, headers=headers)).status_code == 200
     tampered = {"Authorization": f"Bearer {key.text[:-2]}xx"}
     assert (await seeded.post("/v1/permissions/check", json=check, headers=tampered)).status_code == 401
-    keys.rows[key.key_id].revoked = True
+    keys.revoke(key.key_id)
     assert (await seeded.post("/v1/permissions/check", json=check, headers=headers)).status_code == 401
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import networkx as nx
 import pytest
 import yaml
-from api_helpers import AUTH, FULL, Client, FakeKeys, obj, subj
+from api_helpers import AUTH, FULL, Client, KeyTable, obj, subj
 
 pytestmark = pytest.mark.integration
 
@@ -159,7 +159,7 @@ async def test_graph_exports(agents: Client) -> None:
     assert loaded.has_edge("user:root", "document:launch#view")
 
 
-async def test_requires_an_admin_key(agents: Client, keys: FakeKeys) -> None:
+async def test_requires_an_admin_key(agents: Client, keys: KeyTable) -> None:
     body = {"subject": subj("agent", "planner")}
     assert (await agents.post("/v1/blast-radius", json=body)).status_code == 401
     check_only = keys.add("check")

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from api_helpers import AUTH, Client, FakeKeys, obj, subj
+from api_helpers import AUTH, Client, KeyTable, obj, subj
 
 pytestmark = pytest.mark.integration
 
@@ -134,7 +134,7 @@ async def test_bad_parameters_are_problems(seeded: Client) -> None:
     assert too_many.json()["type"] == "urn:rebac:problem:limit-exceeded"
 
 
-async def test_admin_scope_is_required_and_stats_count(seeded: Client, keys: FakeKeys) -> None:
+async def test_admin_scope_is_required_and_stats_count(seeded: Client, keys: KeyTable) -> None:
     checker = keys.add("check")
     response = await seeded.get("/v1/decisions", headers={"Authorization": f"Bearer {checker.text}"})
     assert response.status_code == 403
@@ -161,7 +161,7 @@ async def test_one_decision_by_its_id(seeded: Client) -> None:
     )
 
 
-async def test_an_unknown_or_malformed_decision_id_is_a_problem(seeded: Client, keys: FakeKeys) -> None:
+async def test_an_unknown_or_malformed_decision_id_is_a_problem(seeded: Client, keys: KeyTable) -> None:
     made = await _check(seeded, "tom")
     await _flush(seeded)
     unknown = made["decisionId"][:-12] + "000000000000"  # the same day and time, another id

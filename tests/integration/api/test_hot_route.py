@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import pytest
-from api_helpers import AUTH, FULL, PRESHARED, SCHEMA, Client, FakeKeys, check_body, settings
+from api_helpers import AUTH, FULL, PRESHARED, SCHEMA, Client, KeyTable, check_body, settings
 from litestar.testing import AsyncTestClient
 
 from rebac.api.app import create_app
@@ -135,7 +135,7 @@ async def test_hot_route_errors_are_problems_with_the_request_id(seeded: Client)
 
 
 @pytest.mark.parametrize("path", [CHECK, EVALUATION])
-async def test_handed_over_requests_keep_their_problems(seeded: Client, keys: FakeKeys, path: str) -> None:
+async def test_handed_over_requests_keep_their_problems(seeded: Client, keys: KeyTable, path: str) -> None:
     body = _evaluation("tom") if path == EVALUATION else check_body("d1", "view", "tom")
     no_key = await seeded.post(path, json=body)
     assert no_key.status_code == 401
@@ -154,7 +154,7 @@ async def test_handed_over_requests_keep_their_problems(seeded: Client, keys: Fa
     assert scoped.status_code == 200
 
 
-async def test_body_over_the_limit_is_413(pg_store: TupleStore, keys: FakeKeys) -> None:
+async def test_body_over_the_limit_is_413(pg_store: TupleStore, keys: KeyTable) -> None:
     app = create_app(settings(max_request_bytes=1000), store=pg_store, keys=keys, schema_refresh_seconds=0)
     async with AsyncTestClient(app) as small:
         await small.post("/v1/schema/write", json={"schema": SCHEMA}, headers=AUTH)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_helpers import AUTH, Client, FakeKeys, obj, settings, touch
+from api_helpers import AUTH, Client, KeyTable, obj, settings, touch
 from litestar.testing import AsyncTestClient
 
 from rebac.api.app import create_app
@@ -55,7 +55,7 @@ async def post(
     return result
 
 
-def acting_for(keys: FakeKeys, subject: str, *scopes: str) -> dict[str, str]:
+def acting_for(keys: KeyTable, subject: str, *scopes: str) -> dict[str, str]:
     """Headers of a new key (``admin`` unless scopes are given) that acts for ``subject``."""
     key = keys.add(*(scopes or ("admin",)), subject=subject)
     return {"Authorization": f"Bearer {key.text}"}
@@ -75,7 +75,7 @@ async def inventory(client: Client, query: str = "") -> dict[str, Any]:
     return result
 
 
-async def test_inventory_review_and_flag_after_a_new_grant(client: Client, keys: FakeKeys) -> None:
+async def test_inventory_review_and_flag_after_a_new_grant(client: Client, keys: KeyTable) -> None:
     await post(client, "/v1/schema/write", {"schema": AGENTS})
     updates = [
         touch("agent", "planner", "principal", "user", "alice"),
@@ -130,7 +130,7 @@ async def test_inventory_review_and_flag_after_a_new_grant(client: Client, keys:
     assert [r["reviewId"] for r in listed.json()["reviews"]] == [review["review"]["reviewId"]]
 
 
-async def test_pagination_and_errors(client: Client, keys: FakeKeys) -> None:
+async def test_pagination_and_errors(client: Client, keys: KeyTable) -> None:
     await post(client, "/v1/schema/write", {"schema": AGENTS})
     updates = [touch("doc", "1", "viewer", "agent", f"a{i}") for i in range(5)]
     await post(client, "/v1/relationships/write", {"updates": updates})
@@ -171,7 +171,7 @@ async def test_pagination_and_errors(client: Client, keys: FakeKeys) -> None:
     assert await reviews_of(client, "agent:a1") == []
 
 
-async def test_a_body_that_still_names_the_reviewer_is_refused(client: Client, keys: FakeKeys) -> None:
+async def test_a_body_that_still_names_the_reviewer_is_refused(client: Client, keys: KeyTable) -> None:
     await post(client, "/v1/schema/write", {"schema": AGENTS})
     await post(client, "/v1/relationships/write", {"updates": [touch("doc", "1", "viewer", "agent", "a1")]})
     old = await client.post(
@@ -186,7 +186,7 @@ async def test_a_body_that_still_names_the_reviewer_is_refused(client: Client, k
 
 
 async def test_an_unknown_identity_is_not_found_and_nothing_is_written(
-    client: Client, keys: FakeKeys
+    client: Client, keys: KeyTable
 ) -> None:
     await post(client, "/v1/schema/write", {"schema": AGENTS})
     await post(client, "/v1/relationships/write", {"updates": [touch("doc", "1", "viewer", "agent", "a1")]})
@@ -199,7 +199,7 @@ async def test_an_unknown_identity_is_not_found_and_nothing_is_written(
     assert await reviews_of(client, "agent:ghost") == []
 
 
-async def test_a_key_acting_for_no_subject_cannot_review(client: Client, keys: FakeKeys) -> None:
+async def test_a_key_acting_for_no_subject_cannot_review(client: Client, keys: KeyTable) -> None:
     await post(client, "/v1/schema/write", {"schema": AGENTS})
     await post(client, "/v1/relationships/write", {"updates": [touch("doc", "1", "viewer", "agent", "a1")]})
     for headers in (AUTH, {"Authorization": f"Bearer {keys.add('admin').text}"}):
@@ -214,7 +214,7 @@ async def test_a_key_acting_for_no_subject_cannot_review(client: Client, keys: F
 
 
 async def test_without_permission_review_an_owner_is_refused_and_others_may(
-    client: Client, keys: FakeKeys
+    client: Client, keys: KeyTable
 ) -> None:
     await post(client, "/v1/schema/write", {"schema": AGENTS})
     updates = [
@@ -239,7 +239,7 @@ async def test_without_permission_review_an_owner_is_refused_and_others_may(
     assert [r["reviewer"] for r in await reviews_of(client, "agent:search")] == ["user:bob"]
 
 
-async def test_permission_review_decides_who_may_review(client: Client, keys: FakeKeys) -> None:
+async def test_permission_review_decides_who_may_review(client: Client, keys: KeyTable) -> None:
     await post(client, "/v1/schema/write", {"schema": AGENTS_WITH_REVIEW})
     updates = [
         touch("agent", "planner", "principal", "user", "alice"),

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from api_helpers import AUTH, FULL, MAX_UPDATES, Client, FakeKeys, obj, rel, settings, touch
+from api_helpers import AUTH, FULL, MAX_UPDATES, Client, KeyTable, obj, rel, settings, touch
 from litestar.testing import AsyncTestClient
 
 from rebac.api.app import create_app
@@ -214,7 +214,7 @@ async def test_import_unknown_type_writes_nothing(seeded: Client) -> None:
     assert response.json()["type"] == "urn:rebac:problem:unknown-type"
 
 
-async def test_body_too_large_is_413(pg_store: TupleStore, keys: FakeKeys) -> None:
+async def test_body_too_large_is_413(pg_store: TupleStore, keys: KeyTable) -> None:
     app = create_app(settings(max_request_bytes=1000), store=pg_store, keys=keys)
     async with AsyncTestClient(app) as small:
         updates = [touch("document", f"x{i}", "viewer", "user", "tom") for i in range(40)]

@@ -102,9 +102,9 @@ def assert_valid_path(result, entry) -> None:
     """The path starts at the subject, is connected, and ends at resource#permission."""
     path = entry.path
     assert path, f"no path for {entry}"
-    assert path[0].source == str(entry.subject) or (
-        path[0].kind is StepKind.WILDCARD and path[0].source == str(entry.subject)
-    )
+    assert path[0].source == str(entry.subject)
+    if path[0].kind is StepKind.WILDCARD:  # the subject matched its type's wildcard grant
+        assert path[0].target == f"{entry.subject.type}:*"
     assert path[-1].target == f"{entry.resource}#{entry.permission}"
     for a, b in itertools.pairwise(path):
         assert a.target == b.source

@@ -33,8 +33,13 @@ class Sink:
     failures: int = 0
     gate: asyncio.Event | None = None
     dropped_before: list[datetime] = field(default_factory=list)
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a batch reaches the sink (before the gate)."""
+    appended: asyncio.Condition = field(default_factory=asyncio.Condition)
+    """Notified after each batch is stored."""
 
     async def append_decisions(self, batch: Sequence[DecisionRecord]) -> None:
+        self.entered.set()
         if self.gate is not None:
             await self.gate.wait()
         if self.delay:
@@ -43,6 +48,13 @@ class Sink:
             self.failures -= 1
             raise StoreUnavailableError("down")
         self.batches.append(list(batch))
+        async with self.appended:
+            self.appended.notify_all()
+
+    async def wait_written(self, count: int) -> None:
+        """Wait (at most 10 s, a bound, not a timing) until ``count`` records are stored."""
+        async with asyncio.timeout(10), self.appended:
+            await self.appended.wait_for(lambda: len(self.written) >= count)
 
     async def query_decisions(
         self, flt: DecisionFilter, *, limit: int, after: DecisionKey | None = None
@@ -85,10 +97,7 @@ async def test_full_batches_are_written_without_waiting_for_the_timer() -> None:
     recorder.start(prune_every_seconds=None)
     for i in range(25):
         await recorder.record(record(n=i))
-    for _ in range(50):
-        await asyncio.sleep(0.01)
-        if len(sink.written) >= 20:
-            break
+    await sink.wait_written(20)
     assert [len(b) for b in sink.batches] == [10, 10]  # the last 5 wait for the timer or a flush
     await recorder.aclose()
     assert [len(b) for b in sink.batches] == [10, 10, 5]
@@ -100,7 +109,7 @@ async def test_the_timer_flushes_a_partial_batch() -> None:
     recorder = DecisionRecorder(sink, settings(flush_seconds=0.02))
     recorder.start(prune_every_seconds=None)
     await recorder.record(record())
-    await asyncio.sleep(0.2)
+    await sink.wait_written(1)  # no flush was asked for: only the timer writes it
     assert len(sink.written) == 1
     await recorder.aclose()
 
@@ -159,13 +168,17 @@ async def test_overload_waits_boundedly_then_counts_the_drop() -> None:
     recorder.start(prune_every_seconds=None)
     for i in range(5):
         assert await recorder.record(record(n=i))
-    await asyncio.sleep(0.01)  # the flusher takes those 5 and blocks on the store
+    async with asyncio.timeout(10):
+        await sink.entered.wait()  # the flusher took those 5 and blocks on the store
     for i in range(5):
         assert await recorder.record(record(n=10 + i))
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    assert not await recorder.record(record(n=99))  # full: waits ~50 ms, then drops
-    assert 0.04 <= loop.time() - started < 1.0
+    full = asyncio.create_task(recorder.record(record(n=99)))
+    for _ in range(3):
+        await asyncio.sleep(0)  # let it run: the queue is full, so it must be waiting, not done
+    assert not full.done()
+    assert recorder.stats().dropped == 0
+    async with asyncio.timeout(10):
+        assert not await full  # the bounded wait ended: dropped
     assert recorder.stats().dropped == 1
     gate.set()
     await recorder.aclose()

@@ -17,12 +17,26 @@ class Source:
         self.sent = 0
         self.release = asyncio.Event()
         self.release.set()
+        self.in_flight = asyncio.Event()
 
     async def read(self) -> int:
         self.sent += 1
+        self.in_flight.set()
         number = self.sent  # the value as of the moment the read was sent
         await self.release.wait()
         return number
+
+
+async def started(source: Source) -> None:
+    """Wait (bounded) until ``source``'s read has been sent."""
+    async with asyncio.timeout(10):
+        await source.in_flight.wait()
+
+
+async def settle() -> None:
+    """Let every ready task run until it blocks (no wall-clock wait)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
 
 
 async def test_concurrent_callers_share_one_read() -> None:
@@ -38,10 +52,10 @@ async def test_a_caller_arriving_during_a_read_waits_for_the_next_one() -> None:
     source.release.clear()
     shared = SharedRead(source.read)
     first = asyncio.create_task(shared())
-    await asyncio.sleep(0.01)  # the first round's read is now in flight
+    await started(source)  # the first round's read is now in flight
     assert source.sent == 1
     late = asyncio.create_task(shared())
-    await asyncio.sleep(0.01)
+    await settle()
     source.release.set()
     assert await first == 1
     assert await late == 2  # a read sent after the late caller called
@@ -53,9 +67,9 @@ async def test_callers_arriving_during_a_read_share_the_next_one() -> None:
     source.release.clear()
     shared = SharedRead(source.read)
     first = asyncio.create_task(shared())
-    await asyncio.sleep(0.01)
+    await started(source)
     late = [asyncio.create_task(shared()) for _ in range(8)]
-    await asyncio.sleep(0.01)
+    await settle()
     assert source.sent == 1  # at most one read in flight
     source.release.set()
     assert await first == 1
@@ -85,7 +99,7 @@ async def test_a_cancelled_caller_does_not_disturb_the_others() -> None:
     shared = SharedRead(source.read)
     doomed = asyncio.create_task(shared())
     kept = asyncio.create_task(shared())
-    await asyncio.sleep(0.01)
+    await started(source)
     doomed.cancel()
     source.release.set()
     assert await kept == 1
