@@ -9,6 +9,8 @@
   v1 request objects refuse unknown members (``additionalProperties: false``, as the DTOs'
   ``forbid_unknown_fields``); names and ids carry the patterns of :mod:`rebac.refs`; page sizes,
   watch limits and timeouts their bounds (:class:`_Document` adds these when it is rendered).
+  AuthZEN's shapes are left as their DTOs say: one shape serves a single evaluation (a malformed
+  entity is a 400) and the items of a batch (a per-item error in a 200), as that spec requires.
   Whether a *name* exists in the current schema is no part of the document: a well-formed but
   unknown type or permission stays a 400 ``unknown-type`` / ``unknown-relation`` problem.
 """
@@ -80,10 +82,6 @@ def _constraints(settings: Settings) -> dict[str, dict[str, dict[str, Any]]]:
     return {
         # ``*`` is a subject id only (``user:*``), and this shape is shared with resources.
         "ObjectReference": {"objectType": _string(_TYPE), "objectId": _string(_ID)},
-        # AuthZEN's shapes stay open to unknown members; their names and ids are rebac's.
-        "Entity": {"type": _string(_TYPE), "id": _string(_ID)},
-        "SearchEntity": {"type": _string(_TYPE)},
-        "Action": {"name": _string(_NAME)},
         "SubjectReference": {"optionalRelation": relation_or_none},
         "Relationship": {
             "relation": _string(_NAME),

@@ -15,9 +15,9 @@ from rebac.api.auth import require_scope
 from rebac.api.controllers._streaming import ndjson, page_limit, wants_ndjson
 from rebac.api.deps import caller_of
 from rebac.api.hot import hot_route
-from rebac.api.problems import problem_for, problem_responses
-from rebac.errors import EvaluationError
-from rebac.refs import format_expiration
+from rebac.api.problems import clip, problem_for, problem_responses
+from rebac.errors import EvaluationError, InvalidInputError
+from rebac.refs import RELATION_RE, format_expiration
 from rebac.services.bounds import check_batch
 from rebac.services.checks import decision_id_of
 from rebac.services.core import Services
@@ -141,7 +141,11 @@ class PermissionsController(Controller):
         # what the schema says of well-formed ones (an unknown type, a denial) is per item.
         parsed = [
             (
-                (convert.object_of(raw.resource), raw.permission, convert.subject_of(raw.subject)),
+                (
+                    convert.object_of(raw.resource),
+                    _permission(raw.permission),
+                    convert.subject_of(raw.subject),
+                ),
                 convert.via_of(raw.optional_via),
             )
             for raw in data.items
@@ -264,6 +268,19 @@ class PermissionsController(Controller):
             return ndjson(_pages(fetch, first_cursor, follow=stream_all))
         results, after = _mark_page(*await fetch(first_cursor))
         return dto.LookupSubjectsResponse(looked_up_at=token, results=results, after_result_cursor=after)
+
+
+def _permission(name: str) -> str:
+    """``name`` when it is spelt as a permission can be (whether it exists is the schema's to say).
+
+    Raises:
+        InvalidInputError: not a relation or permission name.
+    """
+    if not RELATION_RE.fullmatch(name):
+        raise InvalidInputError(
+            f"{clip(name)!r} is not a relation or permission name", details={"field": "permission"}
+        )
+    return name
 
 
 def _lookup_size(

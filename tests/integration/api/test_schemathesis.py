@@ -13,10 +13,9 @@ Two things need saying to schemathesis, and only these:
   made). The stricter check of ``HOOKS`` keeps the promise that matters: a valid-by-document
   request is never refused by the server's syntax checks (``invalid-request``,
   ``malformed-reference``, ``limit-exceeded``, ``unsupported-media-type``).
-- AuthZEN search requests share one entity shape for the searched and the given entity (see
-  ``SHARED_SEARCH_ENTITY``), so a missing id of the given one is not held against the document.
-- A watch with no ``optionalTimeoutSeconds`` waits 30 s by design; the hook asks for no wait
-  (``0``), so the run stays bounded.
+  The stricter check covers the v1 API; AuthZEN's shapes are its spec's and left open.
+- A watch waits ``optionalTimeoutSeconds`` (30 s when absent) by design; the hook makes a valid or
+  absent one ``0`` (no wait), so the run stays bounded.
 """
 
 from __future__ import annotations
@@ -50,15 +49,13 @@ SYNTAX = {
     "urn:rebac:problem:limit-exceeded",
     "urn:rebac:problem:unsupported-media-type",
 }
-# AuthZEN's search requests use one shape (SearchEntity, id optional) for the searched entity and
-# for the given one, whose id the server needs; the document cannot say which is which.
-SHARED_SEARCH_ENTITY = {"/access/v1/search/subject", "/access/v1/search/resource"}
 
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
     if case.operation.path == "/v1/watch" and isinstance(case.body, dict):
-        if case.body.get("optionalTimeoutSeconds") is None:
+        timeout = case.body.get("optionalTimeoutSeconds")
+        if timeout is None or (isinstance(timeout, (int, float)) and 0 < timeout <= 300):
             case.body["optionalTimeoutSeconds"] = 0
 
 
@@ -67,8 +64,8 @@ def valid_requests_pass_the_syntax_checks(ctx, response, case):
     meta = case.meta
     if meta is None or meta.generation.mode != GenerationMode.POSITIVE or response.status_code != 400:
         return None
-    if case.operation.path in SHARED_SEARCH_ENTITY:
-        return None
+    if not case.operation.path.startswith("/v1/"):
+        return None  # AuthZEN's shapes are its spec's, left open (see rebac.api.openapi)
     kind = response.json().get("type")
     if kind in SYNTAX:
         raise AssertionError(f"a request valid by the document was refused as {kind}: {response.text[:300]}")
@@ -152,7 +149,9 @@ def test_schemathesis_checks_all_finds_nothing(live: str, tmp_path: Path) -> Non
         "--report-dir",
         str(tmp_path),
     ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)  # noqa: S603
+    done = subprocess.run(  # noqa: S603 - our own console script, on loopback
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False
+    )
     summary = done.stdout[-6000:]
     assert done.returncode == 0, summary
     assert "failures" not in summary.splitlines()[-1] or " 0 failures" in summary, summary
