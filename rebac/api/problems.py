@@ -46,8 +46,8 @@ __all__ = [
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 ECHO_LIMIT: Final = 200
 """Characters of one string of a problem kept before it is cut (``detail``: twice as many)."""
-ECHO_ITEMS: Final = 50
-"""Items of one list of a problem kept before it is cut."""
+ECHO_ITEMS: Final = 100
+"""Items of one list of a problem kept before it is cut (the orphan scan lists up to 100 offenders)."""
 _BASE: Final = "urn:rebac:problem:"
 _LOG = logging.getLogger("rebac.api")
 

@@ -17,7 +17,8 @@ With ``index`` settings, the store also keeps an in-memory copy of the relations
 the change log (:mod:`rebac.store.postgres._mirror`): ``query`` answers from it whenever it has
 applied the revision asked for, and reads the database otherwise, so results are the same either way.
 
-The writes live in :mod:`rebac.store.postgres._write` and the identity reads and reviews in
+The writes live in :mod:`rebac.store.postgres._write`, the schema versions in
+:mod:`rebac.store.postgres._schemas` and the identity reads and reviews in
 :mod:`rebac.store.postgres._identities` (mixins of this class).
 
 Every statement runs through :meth:`PostgresTupleStore._read` or :meth:`PostgresTupleStore._write`,
@@ -38,7 +39,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from rebac import limits
-from rebac.errors import SchemaVersionNotFoundError
 from rebac.refs import Relationship
 from rebac.store._common import quantize, resolve_revision, validate_filter
 from rebac.store.base import (
@@ -49,16 +49,13 @@ from rebac.store.base import (
     DecisionKey,
     DecisionRecord,
     RelationshipFilter,
-    SchemaVersion,
     StoreRoles,
 )
 from rebac.store.postgres._cancel import run_on_connection
 from rebac.store.postgres._changes import (
     collapse,
-    insert_schema_version,
     read_changes,
     read_changes_through,
-    schema_from_row,
 )
 from rebac.store.postgres._decisions import PgDecisionLog
 from rebac.store.postgres._fast import FastReads, SharedRead
@@ -68,11 +65,12 @@ from rebac.store.postgres._listen import RevisionListener
 from rebac.store.postgres._mirror import IndexFollower, IndexSettings, IndexStatus
 from rebac.store.postgres._read import ReadStatements
 from rebac.store.postgres._requests import PostgresAccessRequestMixin
+from rebac.store.postgres._schemas import PostgresSchemaMixin
 from rebac.store.postgres._sql import relationship_from_row, translate_errors
 from rebac.store.postgres._write import PostgresWriteMixin
 from rebac.store.postgres.keys import PostgresKeyStore
 from rebac.store.postgres.migrate import async_url, is_at_head
-from rebac.store.postgres.models import schema_version, store_meta
+from rebac.store.postgres.models import store_meta
 from rebac.store.revision import Revision, decode_token, encode_token
 
 __all__ = ["PostgresTupleStore"]
@@ -94,20 +92,12 @@ _QUANTIZED_SQL: Final = (
     "SELECT coalesce((SELECT max(value) FROM revision WHERE committed_at <= %(start)s), "
     "(SELECT min(value) FROM revision))"
 )
-_MAX_VERSION: Final = 2**31 - 1
-"""Largest value of ``schema_version.version`` (a Postgres ``integer``)."""
 R = TypeVar("R")
 
 
-async def _first(conn: AsyncConnection, stmt: sa.Executable) -> sa.Row[Any] | None:
-    return (await conn.execute(stmt)).first()
-
-
-async def _all(conn: AsyncConnection, stmt: sa.Executable) -> Sequence[sa.Row[Any]]:
-    return (await conn.execute(stmt)).all()
-
-
-class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin, PostgresAccessRequestMixin):
+class PostgresTupleStore(
+    PostgresWriteMixin, PostgresSchemaMixin, PostgresIdentityMixin, PostgresAccessRequestMixin
+):
     """A :class:`rebac.store.base.TupleStore` over PostgreSQL. Build it with :meth:`connect`.
 
     Args:
@@ -433,60 +423,6 @@ class PostgresTupleStore(PostgresWriteMixin, PostgresIdentityMixin, PostgresAcce
             if remaining <= 0:
                 return False
             await self._listener.wait(min(remaining, 1.0))
-
-    # --- schema ------------------------------------------------------------------------------------
-
-    async def write_schema(
-        self,
-        text: str,
-        *,
-        author: str,
-        expected_version: int | None = None,
-        verify: Callable[[], Awaitable[None]] | None = None,
-    ) -> SchemaVersion:
-        """Store ``text`` as a new immutable version and make it current, in one transaction.
-
-        The compare-and-set on ``expected_version`` runs under the writer lock, so two concurrent
-        schema writes expecting the same version cannot both commit. ``verify`` runs under that
-        lock too, before the version is stored (it reads on connections of its own: the head it
-        sees cannot move until this transaction ends).
-
-        Raises:
-            SchemaVersionConflictError: ``expected_version`` is given and is not current.
-        """
-
-        async def txn(conn: AsyncConnection) -> SchemaVersion:
-            value = await self._begin_revision(conn)
-            if verify is not None:
-                await verify()
-            return await insert_schema_version(
-                conn, text, author=author, expected_version=expected_version, revision=value
-            )
-
-        return await self._write(txn)
-
-    async def current_schema(self) -> SchemaVersion | None:
-        """The current version, or ``None`` before the first write."""
-        stmt = sa.select(*schema_version.c).join(
-            store_meta, store_meta.c.current_schema == schema_version.c.version
-        )
-        row = await self._read(lambda conn: _first(conn, stmt))
-        return None if row is None else schema_from_row(row)
-
-    async def schema_version(self, version: int) -> SchemaVersion:
-        """One version; raises ``SchemaVersionNotFoundError``."""
-        if not 1 <= version <= _MAX_VERSION:  # outside the integer column: there is no such row
-            raise SchemaVersionNotFoundError(f"schema version {version} does not exist")
-        stmt = sa.select(*schema_version.c).where(schema_version.c.version == version)
-        row = await self._read(lambda conn: _first(conn, stmt))
-        if row is None:
-            raise SchemaVersionNotFoundError(f"schema version {version} does not exist")
-        return schema_from_row(row)
-
-    async def schema_history(self) -> list[SchemaVersion]:
-        """Every version, oldest first."""
-        stmt = sa.select(*schema_version.c).order_by(schema_version.c.version)
-        return [schema_from_row(row) for row in await self._read(lambda conn: _all(conn, stmt))]
 
     # --- decision log ------------------------------------------------------------------------------
 
