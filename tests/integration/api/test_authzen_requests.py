@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
-from api_helpers import AUTH, Client, FakeKeys, settings
+from api_helpers import AUTH, Client, KeyTable, settings
 from litestar.testing import AsyncTestClient
 
 from rebac.api.app import create_app
@@ -99,7 +99,7 @@ def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
     thread.join(timeout=5)
 
 
-async def _app(pg_store: TupleStore, keys: FakeKeys, requests: AccessRequestSettings) -> AsyncTestClient[Any]:
+async def _app(pg_store: TupleStore, keys: KeyTable, requests: AccessRequestSettings) -> AsyncTestClient[Any]:
     app = create_app(
         replace(settings(), requests=requests),
         store=pg_store,
@@ -117,7 +117,7 @@ async def _app(pg_store: TupleStore, keys: FakeKeys, requests: AccessRequestSett
 
 
 @pytest.fixture
-async def flow(pg_store: TupleStore, keys: FakeKeys, receiver: tuple[str, list[Any]]) -> Any:
+async def flow(pg_store: TupleStore, keys: KeyTable, receiver: tuple[str, list[Any]]) -> Any:
     url, _ = receiver
     client = await _app(
         pg_store,
@@ -173,7 +173,7 @@ async def _assert_logged(client: Client) -> None:
     assert {"access_request", "access_approval", "authzen"} <= sources
 
 
-async def test_deny_request_approve_grant_and_expiry(flow: Client, keys: FakeKeys, receiver: Any) -> None:
+async def test_deny_request_approve_grant_and_expiry(flow: Client, keys: KeyTable, receiver: Any) -> None:
     denied = await _evaluate(flow)
     assert denied["decision"] is False
     hint = denied["context"]
@@ -237,7 +237,7 @@ async def test_deny_request_approve_grant_and_expiry(flow: Client, keys: FakeKey
     await _assert_logged(flow)
 
 
-async def test_refusals_change_nothing(flow: Client, keys: FakeKeys) -> None:
+async def test_refusals_change_nothing(flow: Client, keys: KeyTable) -> None:
     bot = _bearer(keys.add("check", subject="agent:bot"))
     mallory = _bearer(keys.add("check", subject="user:mallory"))
     nobody = _bearer(keys.add("check"))
@@ -285,7 +285,7 @@ async def test_refusals_change_nothing(flow: Client, keys: FakeKeys) -> None:
     assert listed.json()["requests"] == []
 
 
-async def test_who_may_approve(flow: Client, keys: FakeKeys) -> None:
+async def test_who_may_approve(flow: Client, keys: KeyTable) -> None:
     bot = _bearer(keys.add("check", subject="agent:bot"))
     alice = _bearer(keys.add("check", subject="user:alice"))
     bob = _bearer(keys.add("check", subject="user:bob"))
@@ -319,7 +319,7 @@ async def test_who_may_approve(flow: Client, keys: FakeKeys) -> None:
     assert withdrawn.json()["task"]["status"] == "cancelled"
 
 
-async def test_unattended_requests_expire(pg_store: TupleStore, keys: FakeKeys) -> None:
+async def test_unattended_requests_expire(pg_store: TupleStore, keys: KeyTable) -> None:
     client = await _app(pg_store, keys, AccessRequestSettings(pending_seconds=1))
     try:
         bot = _bearer(keys.add("check", subject="agent:bot"))
