@@ -10,7 +10,7 @@ is one line and changes nothing. Approving writes the time-bound grant with the 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, cast
 
 import click
@@ -70,6 +70,17 @@ def _outcome(found: AccessRequest) -> str:
         line += f": {_name(found.subject)} asks {found.action} on {_name(found.resource)}"
         line += f" until {when(found.requested_until)}; expires {when(found.expires_at)} if nobody acts"
     return line
+
+
+def _until(text: str | None) -> datetime | None:
+    """``--until`` as an aware time (UTC when it names no zone)."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time", param_hint="--until") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @click.group("requests")
@@ -143,7 +154,9 @@ def show_cmd(*, request_id: str, as_json: bool, server: Server) -> None:
 @click.option("--via", multiple=True, help="A principal of SUBJECT, nearest first (repeatable).")
 @click.option("--relation", help="The relation the grant writes (default: ACTION).")
 @click.option("--for", "seconds", type=click.IntRange(min=1), help="How long, in seconds.")
-@click.option("--until", "until", type=click.DateTime(), help="Until when (ISO 8601; UTC if no zone).")
+@click.option(
+    "--until", "until_text", help="Until when (ISO 8601, e.g. 2030-01-01T12:00:00Z; UTC if no zone)."
+)
 @click.option("--justification", default="", help="Why, for the approver.")
 @click.option("--evaluation-id", help="The denied evaluation this request answers.")
 @json_option
@@ -156,19 +169,16 @@ def create_cmd(
     via: tuple[str, ...],
     relation: str | None,
     seconds: int | None,
-    until: datetime | None,
+    until_text: str | None,
     justification: str,
     evaluation_id: str | None,
     as_json: bool,
     server: Server,
 ) -> None:
     """Ask that SUBJECT may ACTION on RESOURCE (as the key's subject: SUBJECT or a principal)."""
-    from datetime import UTC  # noqa: PLC0415 - only this command needs it
-
-    if until is not None and seconds is not None:
+    if until_text is not None and seconds is not None:
         raise click.UsageError("give --for or --until, not both")
-    if until is not None and until.tzinfo is None:
-        until = until.replace(tzinfo=UTC)
+    until = _until(until_text)
     with server.client() as client:
         found = client.request_access(
             subject,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +216,26 @@ def test_every_refusal_is_one_line_and_changes_nothing(served: dict[str, Cli]) -
         "requests", "create", "agent:bot", "view", "document:plan", "--for", "5", "--until", "2030-01-01"
     )
     assert usage.code == 2
+    bad_time = bot("requests", "create", "agent:bot", "view", "document:plan", "--until", "tomorrow")
+    assert bad_time.code == 2
+    assert "ISO 8601" in bad_time.err
+
+    until = (datetime.now(UTC) + timedelta(minutes=5)).replace(microsecond=0)
+    timed = _create(bot, "plan", "--until", until.isoformat().replace("+00:00", "Z"))
+    assert datetime.fromisoformat(timed["requestedUntil"]) == until
+    past = _one_line_error(
+        bot(
+            "requests",
+            "create",
+            "agent:bot",
+            "view",
+            "document:plan",
+            "--via",
+            "user:alice",
+            "--relation",
+            "viewer",
+            "--until",
+            "2020-01-01T00:00:00",
+        )
+    )
+    assert "400" in past
