@@ -1,12 +1,14 @@
 """Access requests through the API on the memory store (its twin of the access-request table).
 
 The same rules as on PostgreSQL (``test_authzen_requests``): ask, approve, the grant allows,
-a second approval is a 409 problem that changes nothing, and every step is in the decision log.
+a second approval is a 409 problem that changes nothing, and every step is in the decision log
+even with a sampling rate of 0 (the approver's allowed check is then sampled out; the steps are not).
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -67,7 +69,9 @@ async def _allowed(client: AsyncTestClient[Any]) -> bool:
 
 
 async def test_the_flow_on_the_memory_store() -> None:
-    app = create_app(settings(), store=MemoryTupleStore(quantization_seconds=0), schema_refresh_seconds=0)
+    base = settings()
+    unsampled = replace(base, decisions=replace(base.decisions, sample_rate=0.0))  # allowed checks: not kept
+    app = create_app(unsampled, store=MemoryTupleStore(quantization_seconds=0), schema_refresh_seconds=0)
     async with AsyncTestClient(app) as client:
         assert (
             await client.post("/v1/schema/write", json={"schema": SCHEMA}, headers=AUTH)
@@ -107,3 +111,5 @@ async def test_the_flow_on_the_memory_store() -> None:
                 break
             await asyncio.sleep(0.1)
         assert {"access_request", "access_request.created", "access_request.approved"} <= sources
+        approver = await client.get("/v1/decisions", params={"subject": "user:bob"}, headers=AUTH)
+        assert "access_approval" not in {d["source"] for d in approver.json()["decisions"]}  # sampled out
