@@ -21,6 +21,7 @@ from rebac.client import (
     Client,
     Conflict,
     Consistency,
+    Evaluation,
     Forbidden,
     LimitExceeded,
     NotFound,
@@ -64,6 +65,10 @@ def world(fresh_live: Live) -> Iterator[dict[str, Client]]:
     admin = Client(fresh_live.url, key=fresh_live.key)
     admin.write_schema(SCHEMA)
     admin.write_relationships(RELATIONSHIPS)
+    deadline = time.monotonic() + 15  # the server swaps its schema within its refresh interval
+    while "evaluation_id" not in (_deny(admin).context or {}):
+        assert time.monotonic() < deadline, "the new schema (approve_access) never took effect"
+        time.sleep(0.2)
     clients = {"admin": admin}
     for name, subject in (("bot", "agent:bot"), ("bob", "user:bob"), ("mallory", "user:mallory")):
         key = admin.create_key(["check"], name=name, subject=subject).key
@@ -73,6 +78,11 @@ def world(fresh_live: Live) -> Iterator[dict[str, Client]]:
     finally:
         for client in clients.values():
             client.close()
+
+
+def _deny(client: Client) -> Evaluation:
+    """The bot's evaluation on the plan (a requestable deny carries ``evaluation_id``)."""
+    return client.evaluate("user:alice", "view", "document:plan", context={"agent": "bot"})
 
 
 def _bot_may_view(admin: Client, doc: str) -> bool:
@@ -100,7 +110,7 @@ def _ask(bot: Client, doc: str, **extra: object) -> AccessRequest:
 
 def test_request_approve_and_the_grant_expires(world: dict[str, Client]) -> None:
     admin, bot, bob = world["admin"], world["bot"], world["bob"]
-    denied = bot.evaluate("user:alice", "view", "document:plan", context={"agent": "bot"})
+    denied = _deny(bot)
     assert denied.decision is False
     evaluation_id = (denied.context or {})["evaluation_id"]
 
