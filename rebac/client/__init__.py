@@ -2,7 +2,7 @@
 
 Both have the same methods and cover every endpoint of the server: SpiceDB's v1 API (checks,
 lookups, relationships, schema, watch), AuthZEN 1.0, and the admin endpoints (decision log,
-identities, reviews, blast radius, keys). See ``docs/sdk.md``.
+identities, reviews, blast radius, keys), and access requests (AuthZEN ARAP). See ``docs/sdk.md``.
 
 - **Fails closed.** :meth:`Client.allowed` is True only on an explicit
   ``PERMISSIONSHIP_HAS_PERMISSION``; a conditional answer, an error, a timeout or an outage is
@@ -132,6 +132,7 @@ from rebac.client._models import (
     WatchEvent,
     WatchUpdate,
 )
+from rebac.client._requests import ACCESS_REQUEST_STATUSES, AccessGrant, AccessRequest, AccessRequestStatus
 from rebac.client._sync import Client
 from rebac.client._tokens import AUTHZEN_TOKEN_HEADER
 from rebac.refs import CaveatRef, ObjectRef, Relationship, SubjectRef
@@ -140,6 +141,7 @@ if TYPE_CHECKING:
     from rebac.client._async import AsyncClient
 
 __all__ = [
+    "ACCESS_REQUEST_STATUSES",
     "AUTHZEN_TOKEN_HEADER",
     "DEFAULT_AGENT_TTL",
     "DEFAULT_BULK_TIMEOUT",
@@ -152,6 +154,9 @@ __all__ = [
     "MAX_BULK_ITEMS",
     "MAX_WRITE_UPDATES",
     "STREAM_GRACE_SECONDS",
+    "AccessGrant",
+    "AccessRequest",
+    "AccessRequestStatus",
     "ApiKey",
     "AsyncClient",
     "AsyncPageIterator",

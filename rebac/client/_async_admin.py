@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rebac.client import _admin as a
+from rebac.client import _requests as r
 from rebac.client._admin_models import (
     ApiKey,
     BlastRadius,
@@ -21,6 +22,7 @@ from rebac.client._async_base import AsyncBase
 from rebac.client._encode import ObjectLike, SubjectLike, entity_json
 from rebac.client._iterators import AsyncPageIterator, AsyncStream
 from rebac.client._models import Consistency, Entity, Evaluation, EvaluationItem, Semantic
+from rebac.client._requests import AccessRequest, AccessRequestStatus
 
 if TYPE_CHECKING:
     import httpx
@@ -266,6 +268,66 @@ class AsyncAdmin(AsyncBase):
             consistency=consistency,
         )
         return await self._send(call)
+
+    # --- access requests (AuthZEN ARAP) ------------------------------------------------------------
+
+    async def request_access(
+        self,
+        subject: Entity | SubjectLike,
+        action: str,
+        resource: Entity | ObjectLike,
+        *,
+        via: Sequence[Entity | SubjectLike] | None = None,
+        context: dict[str, Any] | None = None,
+        justification: str = "",
+        relation: str | None = None,
+        requested_until: datetime | str | None = None,
+        duration: timedelta | int | None = None,
+        evaluation_id: str | None = None,
+        denial_expires_at: datetime | str | None = None,
+    ) -> AccessRequest:
+        """Ask for a denied access; the key's subject must be ``subject`` or one of its principals.
+
+        ``subject`` is the identity to be granted (an agent; its chain as ``via`` or in
+        ``context``); the grant writes ``relation`` (default: ``action``) until
+        ``requested_until`` or for ``duration`` (the server's default and cap apply).
+        """
+        call = r.request_access(
+            subject,
+            action,
+            resource,
+            via=via,
+            context=context,
+            justification=justification,
+            relation=relation,
+            requested_until=requested_until,
+            duration=duration,
+            evaluation_id=evaluation_id,
+            denial_expires_at=denial_expires_at,
+        )
+        return await self._send(call)
+
+    async def access_request(self, request_id: str) -> AccessRequest:
+        """One request (:class:`~rebac.client.NotFound` when unknown or not the key's to see)."""
+        return await self._send(r.access_request(request_id))
+
+    def access_requests(
+        self, *, status: AccessRequestStatus | None = None, cursor: str | None = None
+    ) -> AsyncPageIterator[AccessRequest]:
+        """The requests the key's subject may see (every one for an admin key), newest first."""
+        return self._pages(r.access_requests(status=status, cursor=cursor))
+
+    async def approve_access_request(self, request_id: str, *, reason: str = "") -> AccessRequest:
+        """Approve as the key's subject: the time-bound grant is written with the new state."""
+        return await self._send(r.decide_access_request(request_id, "approve", reason=reason))
+
+    async def deny_access_request(self, request_id: str, *, reason: str = "") -> AccessRequest:
+        """Deny as the key's subject; nothing is granted."""
+        return await self._send(r.decide_access_request(request_id, "deny", reason=reason))
+
+    async def cancel_access_request(self, request_id: str) -> AccessRequest:
+        """Withdraw a pending request (its requester or its subject)."""
+        return await self._send(r.cancel_access_request(request_id))
 
     # --- keys ------------------------------------------------------------------------------------
 

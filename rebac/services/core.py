@@ -86,7 +86,9 @@ class Services:
         self.inventory = Inventory(store, self.checks)
         self.reach = Reach()
         self.keys = Keys(store.roles.keys)
-        self.requests = AccessRequests(store.roles.requests, self.checks, settings.requests, clock=clock)
+        self.requests = AccessRequests(
+            store.roles.requests, self.checks, settings.requests, clock=clock, decisions=self.decisions
+        )
 
     def start(self) -> None:
         """Start recording decisions (when the settings and the store allow it)."""

@@ -195,12 +195,13 @@ class DecisionRecorder:
         rate = self.settings.sample_rate
         return rate >= 1.0 or (rate > 0.0 and self._rng.random() < rate)
 
-    async def record(self, record: DecisionRecord) -> bool:
-        """Buffer ``record`` (after sampling); True when it will be written.
+    async def record(self, record: DecisionRecord, *, always: bool = False) -> bool:
+        """Buffer ``record`` (after sampling, unless ``always``); True when it will be written.
 
         Waits at most ``overload_wait_seconds`` when the buffer is full, then drops and counts it.
+        ``always`` is for records that are not sampled decisions (an access request's steps).
         """
-        if not self.keeps(record.result):
+        if not always and not self.keeps(record.result):
             self._sampled_out += 1
             return False
         if self._closed:

@@ -19,9 +19,15 @@ time-bound grant. The rules:
 * **The grant** is the relationship ``resource#relation@subject`` expiring at the requested end;
   it is written in the same transaction as the request's new state, which records the approver,
   when and the grant's revision. A request nobody acts on expires after ``pending_seconds``.
-* Every check behind a step (the request's own, the approver's permission) is a recorded
-  decision (sources ``access_request`` and ``access_approval``), and webhooks fire on creation
-  and decision (:mod:`rebac.services.webhooks`).
+* **Every step is in the decision log.** The checks behind a step are recorded decisions
+  (sources ``access_request``: the subject's own, denied, check; ``access_approval``: the
+  approver's permission). Each step itself is recorded too, whatever the sampling rate, with
+  source ``access_request.<step>`` (``created``, ``approved``, ``denied``, ``cancelled``,
+  ``expired``), the request's subject, action and resource, the result ``allowed`` for an
+  approval (``denied`` otherwise), a reason naming the request and who acted, and
+  ``context.access_request`` (id, step, actor, status, requested_until, grant revision). So
+  ``GET /v1/decisions?subject=agent:bot`` tells the whole story. Webhooks fire on creation and
+  decision (:mod:`rebac.services.webhooks`).
 """
 
 from __future__ import annotations
@@ -36,9 +42,17 @@ from rebac.config import AccessRequestSettings
 from rebac.refs import ObjectRef, Relationship, SubjectRef, parse_object, parse_subject
 from rebac.services.checks import Checks
 from rebac.services.conformance import check_relationship
+from rebac.services.decisions import Decisions
 from rebac.services.types import Current, HopReason
 from rebac.services.webhooks import Webhooks
-from rebac.store.base import AccessRequest, AccessRequestStore, Consistency, ConsistencyMode
+from rebac.store.base import (
+    AccessRequest,
+    AccessRequestStore,
+    Consistency,
+    ConsistencyMode,
+    DecisionRecord,
+    DecisionResult,
+)
 
 __all__ = ["MAX_JUSTIFICATION_CHARS", "STATUSES", "TERMINAL", "AccessRequest", "AccessRequests", "as_json"]
 
@@ -88,9 +102,10 @@ class AccessRequests:
         checks: Decisions (each step's checks are recorded).
         settings: Caps and names.
         clock: Wall clock (injectable for tests).
+        decisions: The decision log service; its running recorder records every step.
     """
 
-    __slots__ = ("_checks", "_clock", "_settings", "_store", "webhooks")
+    __slots__ = ("_checks", "_clock", "_decisions", "_settings", "_store", "webhooks")
 
     def __init__(
         self,
@@ -99,8 +114,10 @@ class AccessRequests:
         settings: AccessRequestSettings,
         *,
         clock: Callable[[], datetime] | None = None,
+        decisions: Decisions | None = None,
     ) -> None:
         self._store = store
+        self._decisions = decisions
         self._checks = checks
         self._settings = settings
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -110,6 +127,44 @@ class AccessRequests:
     def settings(self) -> AccessRequestSettings:
         """The caps and names in force."""
         return self._settings
+
+    async def _log_step(
+        self, request: AccessRequest, step: str, *, actor: str | None, caller: str | None = None
+    ) -> None:
+        """Record one step of ``request`` in the decision log (never sampled out)."""
+        recorder = self._decisions.recorder if self._decisions is not None else None
+        if recorder is None:
+            return
+        at = recorder.now()
+        detail: dict[str, Any] = {
+            "id": request.request_id,
+            "step": step,
+            "actor": actor,
+            "status": request.status,
+            "relation": request.relation,
+            "requested_until": request.requested_until.isoformat(),
+        }
+        grant = ""
+        if request.grant_revision is not None:
+            detail["grant_revision"] = request.grant_revision
+            grant = f": grant {request.resource}#{request.relation}@{request.subject} at revision "
+            grant += f"{request.grant_revision} until {request.requested_until.isoformat()}"
+        by = f" by {actor}" if actor else ""
+        record = DecisionRecord(
+            decision_id=recorder.new_id(at),
+            decided_at=at,
+            source=f"access_request.{step}",
+            caller=caller,
+            subject=request.subject,
+            permission=request.action,
+            resource=request.resource,
+            result=DecisionResult.ALLOWED if step == "approved" else DecisionResult.DENIED,
+            reason=f"access request {request.request_id} {step}{by}{grant}",
+            chain=tuple({"subject": text} for text in request.chain),
+            revision=request.grant_revision,
+            context={"access_request": detail},
+        )
+        await recorder.record(record, always=True)
 
     def _role(self) -> AccessRequestStore:
         if self._store is None:
@@ -234,6 +289,7 @@ class AccessRequests:
             expires_at=now + timedelta(seconds=self._settings.pending_seconds),
         )
         stored = await store.add_access_request(request)
+        await self._log_step(stored, "created", actor=stored.requester, caller=caller)
         self.webhooks.fire("access_request.created", as_json(stored))
         return stored
 
@@ -248,6 +304,7 @@ class AccessRequests:
         except errors.ConflictError:  # decided meanwhile
             found = await self._role().get_access_request(request.request_id)
             return found or request
+        await self._log_step(expired, "expired", actor=None)
         self.webhooks.fire("access_request.decided", as_json(expired))
         return expired
 
@@ -271,7 +328,7 @@ class AccessRequests:
         return [r for r in out if status is None or r.status == status]
 
     async def _decidable(
-        self, current: Current, request_id: str, decider: SubjectRef | None
+        self, current: Current, request_id: str, decider: SubjectRef | None, caller: str | None
     ) -> AccessRequest:
         if decider is None:
             raise errors.SubjectRequiredError("approving needs a key that acts for a subject")
@@ -292,7 +349,11 @@ class AccessRequests:
         if decider in involved:
             raise errors.NotPermittedError("an approver cannot decide her own request or her agent's")
         allowed = await self._checks.decide(
-            current, None, "access_approval", revision, (resource, self._settings.approve_permission, decider)
+            current,
+            caller,
+            "access_approval",
+            revision,
+            (resource, self._settings.approve_permission, decider),
         )
         if not allowed.result.allowed:
             raise errors.NotPermittedError(
@@ -302,7 +363,13 @@ class AccessRequests:
         return request
 
     async def approve(
-        self, current: Current, request_id: str, *, approver: SubjectRef | None, reason: str = ""
+        self,
+        current: Current,
+        request_id: str,
+        *,
+        approver: SubjectRef | None,
+        reason: str = "",
+        caller: str | None = None,
     ) -> AccessRequest:
         """Approve: write the time-bound grant and the request's new state in one transaction.
 
@@ -311,7 +378,7 @@ class AccessRequests:
             NotFoundError: no such request.
             ConflictError: it is no longer pending (decided, cancelled or expired).
         """
-        request = await self._decidable(current, request_id, approver)
+        request = await self._decidable(current, request_id, approver, caller)
         grant = Relationship(
             parse_object(request.resource),
             request.relation,
@@ -327,21 +394,31 @@ class AccessRequests:
             reason=reason,
             grant=grant,
         )
+        await self._log_step(decided, "approved", actor=str(approver), caller=caller)
         self.webhooks.fire("access_request.decided", as_json(decided))
         return decided
 
     async def deny(
-        self, current: Current, request_id: str, *, approver: SubjectRef | None, reason: str = ""
+        self,
+        current: Current,
+        request_id: str,
+        *,
+        approver: SubjectRef | None,
+        reason: str = "",
+        caller: str | None = None,
     ) -> AccessRequest:
         """Deny (the same approvers as :meth:`approve`); nothing is granted."""
-        await self._decidable(current, request_id, approver)
+        await self._decidable(current, request_id, approver, caller)
         decided = await self._role().decide_access_request(
             request_id, status="denied", decided_by=str(approver), now=self._clock(), reason=reason
         )
+        await self._log_step(decided, "denied", actor=str(approver), caller=caller)
         self.webhooks.fire("access_request.decided", as_json(decided))
         return decided
 
-    async def cancel(self, request_id: str, *, requester: SubjectRef | None) -> AccessRequest:
+    async def cancel(
+        self, request_id: str, *, requester: SubjectRef | None, caller: str | None = None
+    ) -> AccessRequest:
         """Withdraw a pending request (its requester or its subject only).
 
         Raises:
@@ -356,5 +433,6 @@ class AccessRequests:
         cancelled = await self._role().decide_access_request(
             request_id, status="cancelled", decided_by=str(requester), now=self._clock()
         )
+        await self._log_step(cancelled, "cancelled", actor=str(requester), caller=caller)
         self.webhooks.fire("access_request.decided", as_json(cancelled))
         return cancelled

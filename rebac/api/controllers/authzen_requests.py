@@ -215,7 +215,7 @@ class AccessRequestsController(Controller):
         """Approve: the time-bound grant is written with the request's new state, atomically."""
         reason = data.reason if data else ""
         decided = await services.requests.approve(
-            current, request_id, approver=principal.subject, reason=reason
+            current, request_id, approver=principal.subject, reason=reason, caller=principal.key_id
         )
         return _response(request, decided)
 
@@ -237,7 +237,9 @@ class AccessRequestsController(Controller):
     ) -> az.AccessRequestResponse:
         """Deny; nothing is granted."""
         reason = data.reason if data else ""
-        decided = await services.requests.deny(current, request_id, approver=principal.subject, reason=reason)
+        decided = await services.requests.deny(
+            current, request_id, approver=principal.subject, reason=reason, caller=principal.key_id
+        )
         return _response(request, decided)
 
     @post(
@@ -255,5 +257,7 @@ class AccessRequestsController(Controller):
         request: Request[Any, Any, Any],
     ) -> az.AccessRequestResponse:
         """Withdraw a pending request."""
-        cancelled = await services.requests.cancel(request_id, requester=principal.subject)
+        cancelled = await services.requests.cancel(
+            request_id, requester=principal.subject, caller=principal.key_id
+        )
         return _response(request, cancelled)

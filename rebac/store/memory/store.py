@@ -57,6 +57,7 @@ from rebac.store.base import (
 from rebac.store.memory._decisions import MemoryDecisionLog
 from rebac.store.memory._identities import MemoryIdentityMixin
 from rebac.store.memory._keys import MemoryKeyStore
+from rebac.store.memory._requests import MemoryAccessRequestStore
 from rebac.store.memory._rows import Key, Row
 from rebac.store.revision import Revision, encode_token
 
@@ -103,7 +104,15 @@ class MemoryTupleStore(MemoryIdentityMixin):
         self._quantized_cache: tuple[datetime, int] | None = None
         self._decisions = MemoryDecisionLog()
         self._reviews: list[Review] = []
-        self._roles = StoreRoles(decisions=self, identities=self, reviews=self, keys=MemoryKeyStore())
+        requests = MemoryAccessRequestStore(self._write_grant)
+        self._roles = StoreRoles(
+            decisions=self, identities=self, reviews=self, keys=MemoryKeyStore(), requests=requests
+        )
+
+    async def _write_grant(self, grant: Relationship) -> int:
+        """An approval's grant: one TOUCH, atomically; its revision."""
+        written = await self.write([RelationshipUpdate(Operation.TOUCH, grant)])
+        return written.revision.value
 
     # --- identity ---------------------------------------------------------------------------------
 
@@ -118,7 +127,7 @@ class MemoryTupleStore(MemoryIdentityMixin):
 
     @property
     def roles(self) -> StoreRoles:
-        """Every optional role: this store itself, and an in-memory key table."""
+        """Every optional role: this store itself, an in-memory key table and access requests."""
         return self._roles
 
     async def ready(self) -> bool:

@@ -241,6 +241,7 @@ async def test_refusals_change_nothing(flow: Client, keys: KeyTable) -> None:
     bot = _bearer(keys.add("check", subject="agent:bot"))
     mallory = _bearer(keys.add("check", subject="user:mallory"))
     nobody = _bearer(keys.add("check"))
+    viewers = await _viewers(flow)
     too_long = await flow.post(
         "/access/v1/requests", json=_submission(requested_access={"duration_seconds": 7200}), headers=bot
     )
@@ -283,6 +284,8 @@ async def test_refusals_change_nothing(flow: Client, keys: KeyTable) -> None:
     assert no_relation.status_code == 400  # view is a permission: the grant's relation must be named
     listed = await flow.get("/access/v1/requests", headers=AUTH)
     assert listed.json()["requests"] == []
+    assert await _viewers(flow) == viewers
+    assert (await _evaluate(flow))["decision"] is False
 
 
 async def test_who_may_approve(flow: Client, keys: KeyTable) -> None:
@@ -319,21 +322,99 @@ async def test_who_may_approve(flow: Client, keys: KeyTable) -> None:
     assert withdrawn.json()["task"]["status"] == "cancelled"
 
 
+async def _viewers(client: Client) -> list[str]:
+    """Every ``viewer`` relationship (what a refusal must leave as it was)."""
+    body = {"consistency": {"fullyConsistent": True}, "relationshipFilter": {"resourceType": "document"}}
+    response = await client.post("/v1/relationships/read", json=body, headers=AUTH)
+    assert response.status_code == 200, response.text
+    lines = [json.loads(line) for line in response.text.splitlines() if line.strip()]
+    return sorted(json.dumps(line.get("relationship", line), sort_keys=True) for line in lines)
+
+
+async def _steps(client: Client, subject: str, wanted: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The decision log's access-request records of ``subject`` by source, once ``wanted`` are in."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(100):  # the recorder writes in batches: a bounded poll
+        page = await client.get("/v1/decisions", params={"subject": subject, "limit": 100}, headers=AUTH)
+        assert page.status_code == 200, page.text
+        found = {}
+        for record in page.json()["decisions"]:
+            found.setdefault(record["source"], []).append(record)
+        if wanted <= set(found):
+            break
+        await asyncio.sleep(0.1)
+    assert wanted <= set(found), sorted(found)
+    return found
+
+
 async def test_unattended_requests_expire(pg_store: TupleStore, keys: KeyTable) -> None:
     client = await _app(pg_store, keys, AccessRequestSettings(pending_seconds=1))
     try:
         bot = _bearer(keys.add("check", subject="agent:bot"))
+        bob = _bearer(keys.add("check", subject="user:bob"))
         created = await client.post("/access/v1/requests", json=_submission(), headers=bot)
         assert created.status_code == 202, created.text
         request_id = created.json()["task"]["id"]
-        await asyncio.sleep(1.2)
-        status = await client.get(f"/access/v1/requests/{request_id}", headers=bot)
-        assert status.json()["task"]["status"] == "expired"
-        late = await client.post(
-            f"/access/v1/requests/{request_id}/approve",
-            headers=_bearer(keys.add("check", subject="user:bob")),
-        )
+        status: dict[str, Any] = {}
+        for _ in range(100):  # bounded poll: expired once nobody acted for pending_seconds
+            status = (await client.get(f"/access/v1/requests/{request_id}", headers=bot)).json()
+            if status["task"]["status"] != "pending":
+                break
+            await asyncio.sleep(0.1)
+        assert status["task"]["status"] == "expired"
+        viewers = await _viewers(client)
+        assert any("alice" in line for line in viewers), viewers
+        late = await client.post(f"/access/v1/requests/{request_id}/approve", headers=bob)
         assert late.status_code == 409
+        assert late.headers["content-type"].startswith("application/problem+json")
+        assert late.json()["status"] == 409
+        after = (await client.get(f"/access/v1/requests/{request_id}", headers=bot)).json()
+        assert (after["task"]["status"], after["request"].get("decided_by")) == ("expired", None)
+        assert await _viewers(client) == viewers
         assert (await _evaluate(client))["decision"] is False
+        steps = await _steps(client, "agent:bot", {"access_request.created", "access_request.expired"})
+        assert "access_request.approved" not in steps
+        expired = steps["access_request.expired"][0]
+        assert (expired["result"], expired["resource"], expired["permission"]) == (
+            "denied",
+            "document:plan",
+            "view",
+        )
+        assert expired["context"]["access_request"]["id"] == request_id
     finally:
         await client.__aexit__(None, None, None)
+
+
+async def test_every_step_is_in_the_decision_log(flow: Client, keys: KeyTable) -> None:
+    """Created, approved, denied and cancelled: one record each, whatever the sampling rate."""
+    bot_key = keys.add("check", subject="agent:bot")
+    bot, bob = _bearer(bot_key), _bearer(keys.add("check", subject="user:bob"))
+    made = []
+    for resource in (PLAN, {"type": "document", "id": "shared"}, PLAN):
+        created = await flow.post("/access/v1/requests", json=_submission(resource), headers=bot)
+        assert created.status_code == 202, created.text
+        made.append(created.json()["task"]["id"])
+    approve, deny, cancel = made
+    assert (await flow.post(f"/access/v1/requests/{approve}/approve", headers=bob)).status_code == 200
+    denied = await flow.post(f"/access/v1/requests/{deny}/deny", json={"reason": "no"}, headers=bob)
+    assert denied.status_code == 200
+    assert (await flow.post(f"/access/v1/requests/{cancel}/cancel", headers=bot)).status_code == 200
+
+    wanted = {f"access_request.{step}" for step in ("created", "approved", "denied", "cancelled")}
+    steps = await _steps(flow, "agent:bot", wanted)
+    assert sorted(r["context"]["access_request"]["id"] for r in steps["access_request.created"]) == sorted(
+        made
+    )
+    (approved,) = steps["access_request.approved"]
+    assert approved["result"] == "allowed"
+    assert approved["context"]["access_request"]["actor"] == "user:bob"
+    assert approved["revision"] == approved["context"]["access_request"]["grant_revision"]
+    assert f"access request {approve} approved by user:bob" in approved["reason"]
+    assert approved["chain"] == [{"subject": "user:alice"}]
+    (refused,) = steps["access_request.denied"]
+    assert (refused["result"], refused["context"]["access_request"]["id"]) == ("denied", deny)
+    (withdrawn,) = steps["access_request.cancelled"]
+    assert withdrawn["context"]["access_request"]["actor"] == "agent:bot"
+    assert withdrawn["caller"] == bot_key.key_id
+    created_by = {r["caller"] for r in steps["access_request.created"]}
+    assert created_by == {bot_key.key_id}

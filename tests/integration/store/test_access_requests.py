@@ -1,4 +1,7 @@
-"""The access-request role of the Postgres store: a decision and its grant commit together or not at all."""
+"""The access-request role of both stores: a decision and its grant commit together or not at all.
+
+Every test runs on PostgreSQL and on the memory twin (:mod:`rebac.store.memory._requests`).
+"""
 
 from __future__ import annotations
 
@@ -24,9 +27,9 @@ pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC)
 
 
-@pytest.fixture
-async def pg(store_factory: Any) -> AsyncIterator[TupleStore]:
-    async with store_factory("postgres", quantization_seconds=0) as store:
+@pytest.fixture(params=["postgres", "memory"])
+async def pg(store_factory: Any, request: pytest.FixtureRequest) -> AsyncIterator[TupleStore]:
+    async with store_factory(request.param, quantization_seconds=0) as store:
         yield store
 
 
