@@ -73,6 +73,11 @@ def world(fresh_live: Live) -> Iterator[dict[str, Client]]:
     for name, subject in (("bot", "agent:bot"), ("bob", "user:bob"), ("mallory", "user:mallory")):
         key = admin.create_key(["check"], name=name, subject=subject).key
         clients[name] = Client(fresh_live.url, key=key)
+    # Each server worker swaps its schema within the refresh interval on its own: wait until the
+    # bot's own requests (which may reach another worker) see it too.
+    while "evaluation_id" not in (_deny(clients["bot"]).context or {}):
+        assert time.monotonic() < deadline, "the new schema (approve_access) never reached every worker"
+        time.sleep(0.2)
     try:
         yield clients
     finally:
