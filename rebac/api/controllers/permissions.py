@@ -17,7 +17,7 @@ from rebac.api.deps import caller_of
 from rebac.api.hot import hot_route
 from rebac.api.problems import problem_for, problem_responses
 from rebac.errors import EvaluationError
-from rebac.refs import format_expiration
+from rebac.refs import decode_id, format_expiration
 from rebac.services.bounds import check_batch
 from rebac.services.checks import decision_id_of
 from rebac.services.core import Services
@@ -37,7 +37,7 @@ def _item(result: CheckResult) -> dto.CheckBulkResult:
 def _resource_result(item: LookupResourceItem, token: dto.ZedToken) -> dto.LookupResourcesResult:
     return dto.LookupResourcesResult(
         looked_up_at=token,
-        resource_object_id=item.resource_id,
+        resource_object_id=decode_id(item.resource_id),
         permissionship=convert.lookup_permissionship(item.permissionship),
         partial_caveat_info=convert.partial(item.missing),
     )
@@ -47,13 +47,13 @@ def _subject_result(item: LookupSubjectItem, token: dto.ZedToken) -> dto.LookupS
     return dto.LookupSubjectsResult(
         looked_up_at=token,
         subject=dto.ResolvedSubject(
-            subject_object_id=item.subject.id,
+            subject_object_id=decode_id(item.subject.id),
             permissionship=convert.lookup_permissionship(item.permissionship),
             partial_caveat_info=convert.partial(item.missing),
         ),
         excluded_subjects=[
             dto.ResolvedSubject(
-                subject_object_id=ex.id, permissionship="LOOKUP_PERMISSIONSHIP_HAS_PERMISSION"
+                subject_object_id=decode_id(ex.id), permissionship="LOOKUP_PERMISSIONSHIP_HAS_PERMISSION"
             )
             for ex in item.excluded
         ],
