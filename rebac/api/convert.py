@@ -58,6 +58,7 @@ __all__ = [
     "object_of",
     "operation_name",
     "partial",
+    "permission_of",
     "preconditions_of",
     "relationship_dto",
     "relationship_of",
@@ -136,6 +137,12 @@ def _subject(object_type: str, object_id: str, relation: str) -> SubjectRef:
         _check_name(relation, "subject relation", RELATION_RE)
         return SubjectRef(obj.type, obj.id, relation)
     return SubjectRef(obj.type, obj.id)
+
+
+def permission_of(name: str) -> str:
+    """A permission (or relation) name from a request, checked against the grammar."""
+    _check_name(name, "permission", RELATION_RE)
+    return name
 
 
 def stored_id(object_id: str, what: str = "object id") -> str:

@@ -141,7 +141,11 @@ class PermissionsController(Controller):
         # what the schema says of well-formed ones (an unknown type, a denial) is per item.
         parsed = [
             (
-                (convert.object_of(raw.resource), raw.permission, convert.subject_of(raw.subject)),
+                (
+                    convert.object_of(raw.resource),
+                    convert.permission_of(raw.permission),
+                    convert.subject_of(raw.subject),
+                ),
                 convert.via_of(raw.optional_via),
             )
             for raw in data.items

@@ -232,3 +232,11 @@ async def test_authzen_and_v1_name_the_same_id(tools: Client) -> None:
     search["resource"] = {"type": "tool"}
     response = await tools.post("/access/v1/search/resource", json=search, headers=AUTH)
     assert response.json()["results"] == [{"type": "tool", "id": "https://example.test/tool"}]
+
+
+async def test_a_bulk_item_with_free_ids_and_a_malformed_permission_is_a_400(tools: Client) -> None:
+    # Free ids no longer stop such an item at the id: its permission name is checked on its own.
+    item = {**check_body("x", "", "rick@the-citadel.com"), "resource": obj("tool", "mcp.tools.search")}
+    response = await tools.post("/v1/permissions/checkbulk", json={"items": [item]}, headers=AUTH)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "urn:rebac:problem:malformed-reference"
