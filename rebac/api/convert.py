@@ -62,7 +62,6 @@ __all__ = [
     "preconditions_of",
     "relationship_dto",
     "relationship_of",
-    "stored_id",
     "subject_dto",
     "subject_of",
     "trace_dto",
@@ -143,11 +142,6 @@ def permission_of(name: str) -> str:
     """A permission (or relation) name from a request, checked against the grammar."""
     _check_name(name, "permission", RELATION_RE)
     return name
-
-
-def stored_id(object_id: str, what: str = "object id") -> str:
-    """The stored id of an id from a request (a filter's, a lookup's)."""
-    return encode_id(object_id, what=what)
 
 
 def object_dto(ref: ObjectRef) -> dto.ObjectReference:
