@@ -7,6 +7,20 @@ The syntax is SpiceDB's::
     document:1#viewer@user:*                        wildcard
     document:1#viewer@user:tom[ip_ok:{"cidr":"10.0.0.0/8"}]          caveat with context
     document:1#viewer@user:tom[ip_ok][expiration:2026-12-01T00:00:00Z]  caveat, then expiry
+    document:"https://x.test/a b"#viewer@user:"rick@the-citadel.com"   free (quoted) ids
+
+**Ids.** An id that fits SpiceDB's grammar (letters, digits and ``/_|-=+``) is written as it is;
+any other non-empty string is written as a JSON string (``user:"rick@the-citadel.com"``,
+``tool:"mcp.tools.search"``, ``user:"ünï"``). Parsing and printing are lossless for every id, and
+the text syntax holds the id *as the caller wrote it* (the external id).
+
+**Stored ids.** The store holds SpiceDB-grammar ids only. :func:`encode_id` maps an external id to
+its stored id, one-to-one: an id that fits the grammar and does not start with ``=`` is stored as
+it is; any other id becomes ``=`` followed by the unpadded base64url of its UTF-8 bytes (so an id
+that starts with ``=`` is always encoded, and no two external ids share a stored id).
+:func:`decode_id` is the inverse; :func:`stored` and :func:`external` apply them to references.
+The server maps at its edges (the v1 API, AuthZEN, import/export, the decision log); the SDK and
+the CLI send and receive external ids unchanged.
 
 Every other module (API, CLI, YAML loaders, logs) parses and prints through this module, so there
 is exactly one grammar. Bad input raises :class:`rebac.errors.RefSyntaxError` naming the bad part.
@@ -14,27 +28,37 @@ is exactly one grammar. Bad input raises :class:`rebac.errors.RefSyntaxError` na
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from rebac.errors import RefSyntaxError
 from rebac.limits import MAX_OBJECT_ID_LENGTH
 
 __all__ = [
     "ELLIPSIS",
+    "ESCAPE",
+    "ID_RE",
+    "MAX_FREE_ID_BYTES",
     "WILDCARD",
     "CaveatRef",
     "ObjectRef",
     "Relationship",
     "SubjectRef",
+    "decode_id",
+    "encode_id",
+    "external",
     "format_expiration",
+    "format_id",
     "parse_expiration",
     "parse_object",
     "parse_relationship",
     "parse_subject",
+    "stored",
 ]
 
 WILDCARD: Final = "*"
@@ -46,6 +70,60 @@ TYPE_RE: Final = re.compile(rf"(?:{_SEGMENT}/)*{_SEGMENT}")
 RELATION_RE: Final = re.compile(_SEGMENT)
 ID_RE: Final = re.compile(r"[a-zA-Z0-9/_|\-=+]{1,%d}" % MAX_OBJECT_ID_LENGTH)  # noqa: UP031
 CAVEAT_NAME_RE: Final = re.compile(rf"(?:{_SEGMENT}/)*[a-z][a-z0-9_]{{0,62}}[a-z0-9]?")
+ESCAPE: Final = "="
+"""The first character of an encoded (stored) free id."""
+MAX_FREE_ID_BYTES: Final = (MAX_OBJECT_ID_LENGTH - len(ESCAPE)) * 3 // 4
+"""Longest id (UTF-8 bytes) that needs encoding and whose stored form fits ``MAX_OBJECT_ID_LENGTH``."""
+
+
+# --- ids: external (as written) <-> stored (SpiceDB grammar) --------------------------------------
+
+
+def encode_id(raw: str, *, what: str = "id") -> str:
+    """The stored id of the external id ``raw`` (one-to-one; :func:`decode_id` undoes it).
+
+    Raises:
+        RefSyntaxError: if ``raw`` is empty or its stored form is longer than the id limit.
+    """
+    if not raw:
+        raise RefSyntaxError(f"{what} must be a non-empty string", text=raw, part=what)
+    if not raw.startswith(ESCAPE) and ID_RE.fullmatch(raw):
+        return raw
+    data = raw.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_FREE_ID_BYTES:
+        raise RefSyntaxError(
+            f"{what} is longer than {MAX_FREE_ID_BYTES} bytes ({len(data)} bytes): {raw}", text=raw, part=what
+        )
+    return ESCAPE + base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def decode_id(stored_id: str) -> str:
+    """The external id of ``stored_id`` (the inverse of :func:`encode_id`).
+
+    A stored id that starts with ``=`` but is not the canonical encoding of any id (written by hand
+    before ids were mapped) is returned unchanged; no external id encodes to it, so it can be read
+    but not named from outside, and two stored ids never decode to the same external id.
+    """
+    if not stored_id.startswith(ESCAPE):
+        return stored_id
+    body = stored_id[len(ESCAPE) :]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode("utf-8")
+        canonical = encode_id(raw)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return stored_id
+    return raw if canonical == stored_id else stored_id
+
+
+def format_id(id_: str) -> str:
+    """An id as the text syntax writes it: as it is when it fits the grammar, else a JSON string.
+
+    An id that starts with ``=`` is quoted too (``"=x"``), as a reminder that it is stored encoded;
+    the parser reads ``=x`` and ``"=x"`` as the same id.
+    """
+    if not id_.startswith(ESCAPE) and ID_RE.fullmatch(id_):
+        return id_
+    return json.dumps(id_, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -56,7 +134,7 @@ class ObjectRef:
     id: str
 
     def __str__(self) -> str:
-        return f"{self.type}:{self.id}"
+        return f"{self.type}:{format_id(self.id)}"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -84,9 +162,10 @@ class SubjectRef:
         return ObjectRef(self.type, self.id)
 
     def __str__(self) -> str:
+        id_ = WILDCARD if self.id == WILDCARD else format_id(self.id)
         if self.relation is None:
-            return f"{self.type}:{self.id}"
-        return f"{self.type}:{self.id}#{self.relation}"
+            return f"{self.type}:{id_}"
+        return f"{self.type}:{id_}#{self.relation}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,47 +255,83 @@ def _match(pattern: re.Pattern[str], text: str, start: int, end: int, part: str)
     return value
 
 
-def _parse_object_span(text: str, start: int, end: int, *, what: str, allow_wildcard: bool) -> ObjectRef:
-    colon = text.find(":", start, end)
-    if colon < 0:
+def _scan_id(text: str, start: int, stops: str, *, what: str, allow_wildcard: bool) -> tuple[str, int]:
+    """The id at ``start`` (plain, ``*`` or a JSON string) and the offset just after it."""
+    part = f"{what} id"
+    if text.startswith('"', start):
+        try:
+            value, after = _DECODER.raw_decode(text, start)
+        except json.JSONDecodeError as exc:
+            raise _fail(text, part, start, f"not a JSON string ({exc.msg})") from None
+        try:
+            value.encode("utf-8")
+            encode_id(value, what=part)
+        except UnicodeEncodeError:
+            raise _fail(text, part, start, "the id is not valid Unicode") from None
+        except RefSyntaxError as exc:
+            raise _fail(text, part, start, exc.message) from None
+        return value, after
+    end = start
+    while end < len(text) and text[end] not in stops:
+        end += 1
+    if allow_wildcard and text[start:end] == WILDCARD:
+        return WILDCARD, end
+    return _match(ID_RE, text, start, end, part), end
+
+
+def _scan_object(
+    text: str, start: int, stops: str, *, what: str, allow_wildcard: bool
+) -> tuple[ObjectRef, int]:
+    colon = start
+    while colon < len(text) and text[colon] not in stops and text[colon] != ":":
+        colon += 1
+    if colon >= len(text) or text[colon] != ":":
         raise _fail(text, f"{what} type", start, "expected 'type:id'")
     type_ = _match(TYPE_RE, text, start, colon, f"{what} type")
-    if allow_wildcard and text[colon + 1 : end] == WILDCARD:
-        return ObjectRef(type_, WILDCARD)
-    id_ = _match(ID_RE, text, colon + 1, end, f"{what} id")
-    return ObjectRef(type_, id_)
+    id_, after = _scan_id(text, colon + 1, stops, what=what, allow_wildcard=allow_wildcard)
+    return ObjectRef(type_, id_), after
+
+
+def _expect_end(text: str, pos: int, end: int, part: str) -> None:
+    if pos != end:
+        raise _fail(text, part, pos, f"unexpected {text[pos:end]!r} after the id")
 
 
 def parse_object(text: str) -> ObjectRef:
-    """Parse ``type:id``.
+    """Parse ``type:id`` (``type:"free id"`` for an id outside the grammar).
 
     Raises:
         RefSyntaxError: naming the bad part.
     """
-    return _parse_object_span(text, 0, len(text), what="object", allow_wildcard=False)
+    obj, after = _scan_object(text, 0, "", what="object", allow_wildcard=False)
+    _expect_end(text, after, len(text), "object id")
+    return obj
 
 
-def _parse_subject_span(text: str, start: int, end: int) -> SubjectRef:
-    hash_ = text.find("#", start, end)
-    obj_end = end if hash_ < 0 else hash_
-    obj = _parse_object_span(text, start, obj_end, what="subject", allow_wildcard=True)
+def _scan_subject(text: str, start: int, stops: str) -> tuple[SubjectRef, int]:
+    obj, pos = _scan_object(text, start, "#" + stops, what="subject", allow_wildcard=True)
     relation: str | None = None
-    if hash_ >= 0:
-        rel_text = text[hash_ + 1 : end]
-        if rel_text != ELLIPSIS:
-            relation = _match(RELATION_RE, text, hash_ + 1, end, "subject relation")
+    if pos < len(text) and text[pos] == "#":
+        end = pos + 1
+        while end < len(text) and text[end] not in stops:
+            end += 1
+        if text[pos + 1 : end] != ELLIPSIS:
+            relation = _match(RELATION_RE, text, pos + 1, end, "subject relation")
         if obj.id == WILDCARD and relation is not None:
-            raise _fail(text, "subject relation", hash_ + 1, "a wildcard subject cannot have a relation")
-    return SubjectRef(obj.type, obj.id, relation)
+            raise _fail(text, "subject relation", pos + 1, "a wildcard subject cannot have a relation")
+        pos = end
+    return SubjectRef(obj.type, obj.id, relation), pos
 
 
 def parse_subject(text: str) -> SubjectRef:
-    """Parse ``type:id``, ``type:id#relation`` or ``type:*``.
+    """Parse ``type:id``, ``type:id#relation`` or ``type:*`` (ids may be JSON strings).
 
     Raises:
         RefSyntaxError: naming the bad part.
     """
-    return _parse_subject_span(text, 0, len(text))
+    subject, after = _scan_subject(text, 0, "")
+    _expect_end(text, after, len(text), "subject")
+    return subject
 
 
 def parse_expiration(text: str, *, source: str | None = None, position: int = 0) -> datetime:
@@ -301,16 +416,49 @@ def parse_relationship(text: str) -> Relationship:
         RefSyntaxError: naming the bad part and its offset.
     """
     text = text.strip()
-    at = text.find("@")
-    if at < 0:
+    if "@" not in text:
         raise _fail(text, "relationship", 0, "expected 'resource#relation@subject'")
-    hash_ = text.find("#", 0, at)
-    if hash_ < 0:
-        raise _fail(text, "relation", 0, "expected '#relation' before '@'")
-    resource = _parse_object_span(text, 0, hash_, what="resource", allow_wildcard=False)
-    relation = _match(RELATION_RE, text, hash_ + 1, at, "relation")
-    bracket = text.find("[", at)
-    end = len(text) if bracket < 0 else bracket
-    subject = _parse_subject_span(text, at + 1, end)
+    resource, pos = _scan_object(text, 0, "#@", what="resource", allow_wildcard=False)
+    if pos >= len(text) or text[pos] != "#":
+        raise _fail(text, "relation", pos, "expected '#relation' before '@'")
+    at = text.find("@", pos)
+    if at < 0:
+        raise _fail(text, "relationship", pos, "expected 'resource#relation@subject'")
+    relation = _match(RELATION_RE, text, pos + 1, at, "relation")
+    subject, end = _scan_subject(text, at + 1, "[")
+    if end < len(text) and text[end] != "[":
+        raise _fail(text, "subject", end, f"unexpected {text[end:]!r} after the subject")
     caveat, expires_at = _parse_suffixes(text, end)
     return Relationship(resource, relation, subject, caveat, expires_at)
+
+
+# --- stored <-> external references ---------------------------------------------------------------
+
+
+_Ref = TypeVar("_Ref", ObjectRef, SubjectRef, Relationship)
+
+
+def stored(ref: _Ref) -> _Ref:
+    """``ref`` with its ids mapped to their stored form (:func:`encode_id`); wildcards stay.
+
+    Raises:
+        RefSyntaxError: an id is empty or too long.
+    """
+    if isinstance(ref, ObjectRef):
+        return ObjectRef(ref.type, encode_id(ref.id, what="object id"))
+    if isinstance(ref, SubjectRef):
+        if ref.id == WILDCARD:
+            return ref
+        return SubjectRef(ref.type, encode_id(ref.id, what="subject id"), ref.relation)
+    return Relationship(stored(ref.resource), ref.relation, stored(ref.subject), ref.caveat, ref.expires_at)
+
+
+def external(ref: _Ref) -> _Ref:
+    """``ref`` with its stored ids mapped back to the ids callers wrote (:func:`decode_id`)."""
+    if isinstance(ref, ObjectRef):
+        return ObjectRef(ref.type, decode_id(ref.id))
+    if isinstance(ref, SubjectRef):
+        return ref if ref.id == WILDCARD else SubjectRef(ref.type, decode_id(ref.id), ref.relation)
+    return Relationship(
+        external(ref.resource), ref.relation, external(ref.subject), ref.caveat, ref.expires_at
+    )

@@ -1,7 +1,11 @@
 """Parse at the edge: DTOs → validated :mod:`rebac.refs` / service values, and results → DTOs.
 
-Every string from a request goes through the ONE text syntax of :mod:`rebac.refs`, so the API
-accepts exactly what the CLI and the YAML files accept and reports a bad part the same way.
+Names are checked with the grammar of :mod:`rebac.refs`, so the API accepts what the CLI and the
+YAML files accept and reports a bad part the same way. Ids are free strings: an id from a request
+is mapped to its stored form with :func:`rebac.refs.encode_id` (one-to-one; ids that fit SpiceDB's
+grammar and do not start with ``=`` stay as they are) and every id in an answer is mapped back
+with :func:`rebac.refs.decode_id`, so callers get their ids back as they wrote them. A subject id
+``*`` is the wildcard.
 """
 
 from __future__ import annotations
@@ -14,16 +18,18 @@ from rebac import errors
 from rebac.api import dto
 from rebac.refs import (
     CAVEAT_NAME_RE,
+    ELLIPSIS,
     RELATION_RE,
     TYPE_RE,
+    WILDCARD,
     CaveatRef,
     ObjectRef,
     Relationship,
     SubjectRef,
+    decode_id,
+    encode_id,
     format_expiration,
     parse_expiration,
-    parse_object,
-    parse_subject,
 )
 from rebac.services.types import (
     ANY_RELATION,
@@ -52,6 +58,7 @@ __all__ = [
     "object_of",
     "operation_name",
     "partial",
+    "permission_of",
     "preconditions_of",
     "relationship_dto",
     "relationship_of",
@@ -98,27 +105,54 @@ def subject_of(ref: dto.SubjectReference) -> SubjectRef:
 # Refs are immutable values and a service sees the same few again and again (every check names a
 # resource and a subject); only parsed ones are kept, a refused text raises each time.
 @functools.lru_cache(maxsize=_KEPT_REFS)
-def _object(object_type: str, object_id: str) -> ObjectRef:
-    return parse_object(f"{object_type}:{object_id}")
+def _object(object_type: str, object_id: str, what: str = "object") -> ObjectRef:
+    _check_name(object_type, f"{what} type", TYPE_RE)
+    text = f"{object_type}:{object_id}"
+    if object_id == WILDCARD:
+        raise errors.RefSyntaxError(
+            f"invalid {what} id: a wildcard is not an object", text=text, part=f"{what} id"
+        )
+    try:
+        return ObjectRef(object_type, encode_id(object_id, what=f"{what} id"))
+    except errors.RefSyntaxError as exc:
+        raise errors.RefSyntaxError(
+            exc.message, text=text, part=f"{what} id", position=len(object_type) + 1
+        ) from None
 
 
 @functools.lru_cache(maxsize=_KEPT_REFS)
 def _subject(object_type: str, object_id: str, relation: str) -> SubjectRef:
-    text = f"{object_type}:{object_id}"
-    if relation:
-        text += f"#{relation}"
-    return parse_subject(text)
+    if object_id == WILDCARD:
+        _check_name(object_type, "subject type", TYPE_RE)
+        if relation and relation != ELLIPSIS:
+            raise errors.RefSyntaxError(
+                "a wildcard subject cannot have a relation",
+                text=f"{object_type}:*#{relation}",
+                part="subject relation",
+            )
+        return SubjectRef(object_type, WILDCARD)
+    obj = _object(object_type, object_id, "subject")
+    if relation and relation != ELLIPSIS:
+        _check_name(relation, "subject relation", RELATION_RE)
+        return SubjectRef(obj.type, obj.id, relation)
+    return SubjectRef(obj.type, obj.id)
+
+
+def permission_of(name: str) -> str:
+    """A permission (or relation) name from a request, checked against the grammar."""
+    _check_name(name, "permission", RELATION_RE)
+    return name
 
 
 def object_dto(ref: ObjectRef) -> dto.ObjectReference:
-    """:class:`ObjectRef` → DTO."""
-    return dto.ObjectReference(object_type=ref.type, object_id=ref.id)
+    """:class:`ObjectRef` → DTO (the id as the caller wrote it)."""
+    return dto.ObjectReference(object_type=ref.type, object_id=decode_id(ref.id))
 
 
 def subject_dto(ref: SubjectRef) -> dto.SubjectReference:
-    """:class:`SubjectRef` → DTO."""
+    """:class:`SubjectRef` → DTO (the id as the caller wrote it; ``*`` for a wildcard)."""
     return dto.SubjectReference(
-        object=dto.ObjectReference(object_type=ref.type, object_id=ref.id),
+        object=dto.ObjectReference(object_type=ref.type, object_id=decode_id(ref.id)),
         optional_relation=ref.relation or "",
     )
 
@@ -217,18 +251,18 @@ def filter_of(flt: dto.RelationshipFilter, *, require_type: bool = True) -> Rela
         _check_name(sub.subject_type, "subject type", TYPE_RE)
         subject_type = sub.subject_type
         if sub.optional_subject_id:
-            parse_subject(f"{sub.subject_type}:{sub.optional_subject_id}")
-            subject_ids = (sub.optional_subject_id,)
+            subject_ids = (_subject(sub.subject_type, sub.optional_subject_id, "").id,)
         if sub.optional_relation is not None:
             rel = sub.optional_relation.relation
             if rel:
                 _check_name(rel, "subject relation", RELATION_RE)
             subject_relation = rel or None
+    resource_ids: tuple[str, ...] = ()
     if flt.optional_resource_id:
-        parse_object(f"{flt.resource_type}:{flt.optional_resource_id}")
+        resource_ids = (_object(flt.resource_type, flt.optional_resource_id).id,)
     return RelationshipFilter(
         resource_type=flt.resource_type or None,
-        resource_ids=(flt.optional_resource_id,) if flt.optional_resource_id else (),
+        resource_ids=resource_ids,
         relation=flt.optional_relation or None,
         subject_type=subject_type,
         subject_ids=subject_ids,
@@ -317,7 +351,7 @@ def decision_dto(record: DecisionRecord) -> dto.DecisionOut:
 def trace_dto(trace: CheckTrace) -> dict[str, Any]:
     """SpiceDB's ``CheckDebugTrace`` JSON of the evaluator's trace (``withTracing``)."""
     out: dict[str, Any] = {
-        "resource": {"objectType": trace.resource.type, "objectId": trace.resource.id},
+        "resource": {"objectType": trace.resource.type, "objectId": decode_id(trace.resource.id)},
         "permission": trace.relation,
         "permissionType": "PERMISSION_TYPE_PERMISSION" if trace.is_permission else "PERMISSION_TYPE_RELATION",
         "subject": _subject_json(trace.subject),
@@ -338,7 +372,7 @@ def trace_dto(trace: CheckTrace) -> dict[str, Any]:
 
 
 def _subject_json(ref: SubjectRef) -> dict[str, Any]:
-    out: dict[str, Any] = {"object": {"objectType": ref.type, "objectId": ref.id}}
+    out: dict[str, Any] = {"object": {"objectType": ref.type, "objectId": decode_id(ref.id)}}
     if ref.relation:
         out["optionalRelation"] = ref.relation
     return out

@@ -32,7 +32,7 @@ from rebac.api import dto
 from rebac.api.controllers.watch import MAX_CHANGES, MAX_TIMEOUT
 from rebac.api.problems import problem_responses_for
 from rebac.config import Settings
-from rebac.refs import CAVEAT_NAME_RE, ID_RE, RELATION_RE, TYPE_RE
+from rebac.refs import CAVEAT_NAME_RE, RELATION_RE, TYPE_RE
 
 __all__ = ["PublicOperation", "complete_document", "openapi_config"]
 
@@ -70,7 +70,9 @@ def _string(pattern: str, *, empty: bool = False, wildcard: bool = False) -> dic
 
 
 _TYPE: Final = TYPE_RE.pattern
-_ID: Final = ID_RE.pattern
+_FREE_ID: Final = {"type": "string", "minLength": 1, "maxLength": limits.MAX_OBJECT_ID_LENGTH}
+"""Ids are free strings (``rebac.refs.encode_id``: at most 767 UTF-8 bytes outside the grammar)."""
+_FREE_ID_OR_EMPTY: Final = {"type": "string", "maxLength": limits.MAX_OBJECT_ID_LENGTH}
 _NAME: Final = RELATION_RE.pattern
 _DECISION_LIMIT: Final = {"type": "integer", "minimum": 1, "maximum": limits.MAX_DECISION_PAGE_SIZE}
 
@@ -81,7 +83,11 @@ def _constraints(settings: Settings) -> dict[str, dict[str, dict[str, Any]]]:
     relation_or_none = _string(_NAME + r"|\.\.\.", empty=True)
     return {
         # ``*`` is a subject id only (``user:*``), and this shape is shared with resources.
-        "ObjectReference": {"objectType": _string(_TYPE), "objectId": _string(_ID)},
+        "ObjectReference": {"objectType": _string(_TYPE), "objectId": _FREE_ID},
+        # AuthZEN's shapes stay open to unknown members; their names and ids are rebac's.
+        "Entity": {"type": _string(_TYPE), "id": _FREE_ID},
+        "SearchEntity": {"type": _string(_TYPE)},
+        "Action": {"name": _string(_NAME)},
         "SubjectReference": {"optionalRelation": relation_or_none},
         "Relationship": {
             "relation": _string(_NAME),
@@ -104,12 +110,12 @@ def _constraints(settings: Settings) -> dict[str, dict[str, dict[str, Any]]]:
         },
         "RelationshipFilter": {
             "resourceType": _string(_TYPE, empty=True),
-            "optionalResourceId": _string(_ID, empty=True),
+            "optionalResourceId": _FREE_ID_OR_EMPTY,
             "optionalRelation": _string(_NAME, empty=True),
         },
         "SubjectFilter": {
             "subjectType": _string(_TYPE),
-            "optionalSubjectId": _string(_ID, empty=True, wildcard=True),
+            "optionalSubjectId": _FREE_ID_OR_EMPTY,
         },
         "RelationFilter": {"relation": relation_or_none},
         "ReadRequest": {"optionalLimit": page},
@@ -163,7 +169,7 @@ class _Document(OpenAPI):
         query = {
             ("/v1/decisions", "limit"): _DECISION_LIMIT,
             ("/v1/decisions/export", "limit"): _DECISION_LIMIT,
-            ("/v1/reviews", "subject"): _string(f"(?:{_TYPE}):(?:{_ID})"),
+            ("/v1/reviews", "subject"): _string(f"(?:{_TYPE}):.+"),
             ("/v1/identities", "type"): _string(_TYPE),
         }
         for (path, name), rule in query.items():

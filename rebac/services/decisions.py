@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -32,7 +32,7 @@ from rebac.config import DecisionLogSettings
 from rebac.engine.results import CheckResult, Hop, Permissionship
 from rebac.engine.trace import CheckTrace
 from rebac.errors import RebacError
-from rebac.refs import ObjectRef, SubjectRef
+from rebac.refs import ObjectRef, SubjectRef, external, parse_object, parse_subject
 from rebac.services.recorder import DecisionRecorder, DecisionStats
 from rebac.store.base import (
     DecisionFilter,
@@ -96,9 +96,19 @@ def result_of(outcome: CheckResult | BaseException) -> DecisionResult:
     return DecisionResult.DENIED
 
 
+def _written(text: str | None, parse: Callable[[str], object]) -> str | None:
+    """A reference filter as the log writes it (``user:rick@x`` and ``user:"rick@x"`` are one)."""
+    if not text:
+        return None
+    try:
+        return str(parse(text))
+    except errors.RefSyntaxError:
+        return text  # matches no record; the log holds parsed references only
+
+
 def _hop(hop: Hop) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "subject": str(hop.subject),
+        "subject": str(external(hop.subject)),
         "depth": hop.depth,
         "permissionship": hop.permissionship.value,
         "reason": hop.reason.value,
@@ -155,9 +165,9 @@ def build_record(
         decided_at=decided_at,
         source=scope.source,
         caller=scope.caller,
-        subject=str(subject),
+        subject=str(external(subject)),
         permission=permission,
-        resource=str(resource),
+        resource=str(external(resource)),
         result=result_of(outcome),
         reason=_reason(outcome),
         chain=chain,
@@ -281,8 +291,8 @@ def decision_filter(  # noqa: PLR0917 - one argument per query parameter
                 f"result must be one of {allowed}", details={"parameter": "result"}
             ) from exc
     return DecisionFilter(
-        subject=subject or None,
-        resource=resource or None,
+        subject=_written(subject, parse_subject),
+        resource=_written(resource, parse_object),
         permission=permission or None,
         result=kind,
         since=_time(since, "since"),

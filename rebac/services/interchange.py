@@ -1,7 +1,10 @@
 """The bulk interchange format: what ``export`` writes and ``import`` reads.
 
 Export writes NDJSON, one relationship per line as ``{"relationship": "<text syntax>"}`` (the ONE
-text syntax of :mod:`rebac.refs`, so caveats and expirations survive the round trip). Import reads
+text syntax of :mod:`rebac.refs`, so caveats and expirations survive the round trip). Ids are
+written as callers wrote them (``user:"rick@the-citadel.com"``; :func:`rebac.refs.external`) and
+mapped back to their stored form on import (:func:`rebac.refs.stored`), so an export imports to
+the same stored relationships. Import reads
 that, and also plain text lines (``document:1#viewer@user:tom``, as in the benchmark's
 ``relationships.txt``); blank lines and lines starting with ``//`` are skipped.
 """
@@ -12,7 +15,7 @@ import json
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 
 from rebac.errors import RefSyntaxError
-from rebac.refs import Relationship, parse_relationship
+from rebac.refs import Relationship, external, parse_relationship, stored
 
 __all__ = ["ImportLineError", "encode_line", "encode_lines", "parse_lines", "parse_numbered_lines"]
 
@@ -27,8 +30,8 @@ class ImportLineError(RefSyntaxError):
 
 
 def encode_line(rel: Relationship) -> str:
-    """One NDJSON line (without the newline) for ``rel``."""
-    return json.dumps({"relationship": str(rel)}, separators=(",", ":"))
+    """One NDJSON line (without the newline) for the stored relationship ``rel``."""
+    return json.dumps({"relationship": str(external(rel))}, separators=(",", ":"), ensure_ascii=False)
 
 
 async def encode_lines(relationships: AsyncIterable[Relationship]) -> AsyncIterator[str]:
@@ -51,7 +54,7 @@ def _parse_one(raw: str, number: int) -> Relationship | None:
             raise ImportLineError('expected {"relationship": "<text>"}', text=text, line=number)
         text = value
     try:
-        return parse_relationship(text)
+        return stored(parse_relationship(text))
     except RefSyntaxError as exc:
         raise ImportLineError(exc.message, text=text, line=number) from None
 

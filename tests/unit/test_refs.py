@@ -10,14 +10,20 @@ from hypothesis import strategies as st
 
 from rebac.errors import RefSyntaxError
 from rebac.refs import (
+    ID_RE,
+    MAX_FREE_ID_BYTES,
     CaveatRef,
     ObjectRef,
     Relationship,
     SubjectRef,
+    decode_id,
+    encode_id,
+    external,
     format_expiration,
     parse_object,
     parse_relationship,
     parse_subject,
+    stored,
 )
 
 segment = st.from_regex(r"[a-z][a-z0-9_]{1,8}[a-z0-9]", fullmatch=True)
@@ -157,3 +163,99 @@ def test_expiry_is_compared_with_now() -> None:
 
 def test_expiration_formats_in_utc() -> None:
     assert format_expiration(datetime(2030, 1, 1, 12, tzinfo=UTC)) == "2030-01-01T12:00:00Z"
+
+
+# --- free ids: the quoted text form and the one codec ----------------------------------------------
+
+FREE = [
+    "rick@the-citadel.com",
+    "https://example.test/a/b?c=1#frag@x[y]",
+    "mcp.tools.search",
+    "ünïcödé 名前 🚀",
+    '"quoted" \\ and ] [ # @ :',
+    "=x",
+    "=",
+    "=cmlja0B0aGUtY2l0YWRlbC5jb20",
+]
+free_ids = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40)
+
+
+@pytest.mark.parametrize("id_", FREE)
+def test_free_ids_are_written_quoted_and_round_trip(id_: str) -> None:
+    rel = Relationship(ObjectRef("doc", id_), "viewer", SubjectRef("user", id_, "member"))
+    text = str(rel)
+    assert text.startswith('doc:"')
+    assert parse_relationship(text) == rel
+    assert parse_object(str(rel.resource)) == rel.resource
+    assert parse_subject(str(rel.subject)) == rel.subject
+
+
+@given(free_ids, free_ids)
+def test_any_id_round_trips_through_the_text(resource_id: str, subject_id: str) -> None:
+    rel = Relationship(ObjectRef("doc", resource_id), "viewer", SubjectRef("user", subject_id))
+    if subject_id == "*":
+        return  # the wildcard
+    assert parse_relationship(str(rel)) == rel
+
+
+def test_plain_ids_stay_unquoted_and_stored_as_they_are() -> None:
+    for id_ in ("tom", "a-b_c|d/e+f", "x=y", "7240d0db-8ff0-41ec"):
+        assert str(ObjectRef("doc", id_)) == f"doc:{id_}"
+        assert encode_id(id_) == id_
+        assert decode_id(id_) == id_
+    assert parse_subject('user:"tom"') == parse_subject("user:tom")  # quoting a plain id is allowed
+
+
+@given(free_ids)
+def test_the_codec_is_one_to_one_and_reversible(id_: str) -> None:
+    stored_id = encode_id(id_)
+    assert ID_RE.fullmatch(stored_id)
+    assert decode_id(stored_id) == id_
+    if id_.startswith("=") or not ID_RE.fullmatch(id_):
+        assert stored_id.startswith("=")
+        assert stored_id != id_
+
+
+def test_an_id_starting_with_escape_is_always_encoded() -> None:
+    rick = encode_id("rick@the-citadel.com")
+    assert rick == "=cmlja0B0aGUtY2l0YWRlbC5jb20"
+    assert encode_id(rick) != rick  # naming the stored form does not reach rick
+    assert decode_id(encode_id(rick)) == rick
+    assert decode_id("=not-base64!") == "=not-base64!"  # a hand-written stored id is its own
+    assert decode_id("=YQ") == "=YQ"  # "a" is stored as "a", so "=YQ" is not its encoding
+
+
+def test_stored_and_external_map_references() -> None:
+    rel = parse_relationship('doc:"https://x.test/1"#viewer@user:"rick@the-citadel.com"')
+    inside = stored(rel)
+    assert inside.resource.id == encode_id("https://x.test/1")
+    assert inside.subject.id == "=cmlja0B0aGUtY2l0YWRlbC5jb20"
+    assert external(inside) == rel
+    assert stored(SubjectRef("user", "*")) == SubjectRef("user", "*")
+
+
+def test_the_length_limit() -> None:
+    assert MAX_FREE_ID_BYTES == 767
+    longest = "@" * MAX_FREE_ID_BYTES
+    assert len(encode_id(longest)) <= 1024
+    with pytest.raises(RefSyntaxError, match="767"):
+        encode_id(longest + "@")
+    with pytest.raises(RefSyntaxError, match="767"):
+        parse_object(f'doc:"{longest}@"')
+    with pytest.raises(RefSyntaxError):
+        encode_id("")
+
+
+@pytest.mark.parametrize(
+    ("text", "part"),
+    [
+        ('doc:""', "object id"),
+        ('doc:"x', "object id"),
+        ('doc:"x"y', "object id"),
+        ('doc:"\\ud800"', "object id"),
+    ],
+)
+def test_bad_quoted_ids_name_the_part(text: str, part: str) -> None:
+    with pytest.raises(RefSyntaxError) as info:
+        parse_object(text)
+    assert info.value.part == part

@@ -35,7 +35,7 @@ from rebac.api.dto import (
     ZedToken,
 )
 from rebac.api.problems import problem_responses
-from rebac.refs import SubjectRef, parse_subject
+from rebac.refs import SubjectRef, parse_subject, stored
 from rebac.services.core import Services
 from rebac.services.identities import DEFAULT_BLAST_BUDGET, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Identity
 from rebac.services.types import Current, RelationshipVersion, Review
@@ -169,6 +169,6 @@ class IdentitiesController(Controller):
         cursor: Annotated[str | None, QueryParameter(description="From the previous page.")] = None,
     ) -> ReviewsResponse:
         """Stored reviews, newest first."""
-        who = None if subject is None else parse_subject(subject)
+        who = None if subject is None else stored(parse_subject(subject))
         page = await services.inventory.reviews(subject=who, limit=limit, cursor=cursor)
         return ReviewsResponse(reviews=[_review(r) for r in page.reviews], next_cursor=page.cursor)

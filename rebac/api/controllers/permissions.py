@@ -15,9 +15,9 @@ from rebac.api.auth import require_scope
 from rebac.api.controllers._streaming import ndjson, page_limit, wants_ndjson
 from rebac.api.deps import caller_of
 from rebac.api.hot import hot_route
-from rebac.api.problems import clip, problem_for, problem_responses
-from rebac.errors import EvaluationError, InvalidInputError
-from rebac.refs import RELATION_RE, format_expiration
+from rebac.api.problems import problem_for, problem_responses
+from rebac.errors import EvaluationError
+from rebac.refs import decode_id, format_expiration
 from rebac.services.bounds import check_batch
 from rebac.services.checks import decision_id_of
 from rebac.services.core import Services
@@ -37,7 +37,7 @@ def _item(result: CheckResult) -> dto.CheckBulkResult:
 def _resource_result(item: LookupResourceItem, token: dto.ZedToken) -> dto.LookupResourcesResult:
     return dto.LookupResourcesResult(
         looked_up_at=token,
-        resource_object_id=item.resource_id,
+        resource_object_id=decode_id(item.resource_id),
         permissionship=convert.lookup_permissionship(item.permissionship),
         partial_caveat_info=convert.partial(item.missing),
     )
@@ -47,13 +47,13 @@ def _subject_result(item: LookupSubjectItem, token: dto.ZedToken) -> dto.LookupS
     return dto.LookupSubjectsResult(
         looked_up_at=token,
         subject=dto.ResolvedSubject(
-            subject_object_id=item.subject.id,
+            subject_object_id=decode_id(item.subject.id),
             permissionship=convert.lookup_permissionship(item.permissionship),
             partial_caveat_info=convert.partial(item.missing),
         ),
         excluded_subjects=[
             dto.ResolvedSubject(
-                subject_object_id=ex.id, permissionship="LOOKUP_PERMISSIONSHIP_HAS_PERMISSION"
+                subject_object_id=decode_id(ex.id), permissionship="LOOKUP_PERMISSIONSHIP_HAS_PERMISSION"
             )
             for ex in item.excluded
         ],
@@ -143,7 +143,7 @@ class PermissionsController(Controller):
             (
                 (
                     convert.object_of(raw.resource),
-                    _permission(raw.permission),
+                    convert.permission_of(raw.permission),
                     convert.subject_of(raw.subject),
                 ),
                 convert.via_of(raw.optional_via),
@@ -268,19 +268,6 @@ class PermissionsController(Controller):
             return ndjson(_pages(fetch, first_cursor, follow=stream_all))
         results, after = _mark_page(*await fetch(first_cursor))
         return dto.LookupSubjectsResponse(looked_up_at=token, results=results, after_result_cursor=after)
-
-
-def _permission(name: str) -> str:
-    """``name`` when it is spelt as a permission can be (whether it exists is the schema's to say).
-
-    Raises:
-        InvalidInputError: not a relation or permission name.
-    """
-    if not RELATION_RE.fullmatch(name):
-        raise InvalidInputError(
-            f"{clip(name)!r} is not a relation or permission name", details={"field": "permission"}
-        )
-    return name
 
 
 def _lookup_size(

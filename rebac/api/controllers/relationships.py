@@ -18,8 +18,9 @@ from rebac.api.auth import require_scope
 from rebac.api.controllers._streaming import NDJSON, page_limit
 from rebac.api.problems import problem_responses
 from rebac.api.request import check_json_value
-from rebac.refs import Relationship, parse_relationship
+from rebac.refs import Relationship, parse_relationship, stored
 from rebac.services.core import Services
+from rebac.services.interchange import encode_line
 from rebac.services.relationships import Conformance
 from rebac.services.types import Current, RelationshipFilter
 
@@ -40,11 +41,11 @@ def _parse_import_line(raw: str, number: int) -> Relationship | None:
             obj = json.loads(text)
             value = obj.get("relationship") if isinstance(obj, dict) else None
             if isinstance(value, str):
-                return _checked(parse_relationship(value))
+                return _checked(stored(parse_relationship(value)))
             if isinstance(value, dict):
                 return _checked(convert.relationship_of(_DTO_DECODER.decode(json.dumps(value))))
             return _checked(convert.relationship_of(_DTO_DECODER.decode(text)))
-        return _checked(parse_relationship(text))
+        return _checked(stored(parse_relationship(text)))
     except RecursionError:
         raise errors.RefSyntaxError(
             f"line {number}: the JSON is nested too deeply", text=text[:200], part="line", position=0
@@ -198,7 +199,7 @@ class RelationshipsController(Controller):
 
         async def lines() -> AsyncIterator[bytes]:
             async for rel in found:
-                yield json.dumps({"relationship": str(rel)}, separators=(",", ":")).encode() + b"\n"
+                yield encode_line(rel).encode() + b"\n"
 
         return Stream(lines(), media_type=NDJSON, headers={"X-Rebac-Read-At": services.token_for(revision)})
 

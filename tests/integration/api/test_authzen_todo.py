@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from api_helpers import AUTH, Client, rel
 
-from rebac.api.controllers.authzen_ids import decode_id, encode_id
+from rebac.refs import decode_id, encode_id
 
 pytestmark = pytest.mark.integration
 
@@ -67,8 +67,8 @@ def _touch(relationship: dict[str, Any], caveat: str | None = None) -> dict[str,
 async def todo_app(client: Client) -> Client:
     response = await client.post("/v1/schema/write", json={"schema": SCHEMA}, headers=AUTH)
     assert response.status_code == 200, response.text
-    updates = [_touch(rel("app", "todo", role, "user", encode_id(user))) for user, role in ROLES.items()]
-    updates += [_touch(rel("user", encode_id(user), "app", "app", "todo")) for user in ROLES]
+    updates = [_touch(rel("app", "todo", role, "user", user)) for user, role in ROLES.items()]
+    updates += [_touch(rel("user", user, "app", "app", "todo")) for user in ROLES]
     for todo in [*TODOS, "todo-1"]:
         updates += [
             _touch(rel("todo", todo, "app", "app", "todo")),
@@ -215,4 +215,4 @@ async def test_an_id_over_the_length_limit_is_a_400(todo_app: Client) -> None:
         headers=AUTH,
     )
     assert response.status_code == 400
-    assert response.json()["type"] == "urn:rebac:problem:invalid-input"
+    assert response.json()["type"] == "urn:rebac:problem:malformed-reference"

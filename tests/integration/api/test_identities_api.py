@@ -153,7 +153,7 @@ async def test_pagination_and_errors(client: Client, keys: KeyTable) -> None:
     reviewer = acting_for(keys, "user:sec")
     bad = await client.post("/v1/reviews", json={"subject": obj("user", "alice")}, headers=reviewer)
     assert bad.status_code == 400
-    bad = await client.post("/v1/reviews", json={"subject": obj("agent", "a b")}, headers=reviewer)
+    bad = await client.post("/v1/reviews", json={"subject": obj("agent", "")}, headers=reviewer)
     assert bad.status_code == 400
     assert bad.json()["type"] == "urn:rebac:problem:malformed-reference"
 

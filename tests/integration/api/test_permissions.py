@@ -109,7 +109,7 @@ async def test_with_tracing_returns_the_deciding_path(seeded: Client) -> None:
     [
         (check_body("d1", "nope", "tom"), "unknown-relation"),
         ({**check_body("d1", "view", "tom"), "resource": obj("folder", "x")}, "unknown-type"),
-        ({**check_body("d1", "view", "tom"), "resource": obj("document", "bad id!")}, "malformed-reference"),
+        ({**check_body("d1", "view", "tom"), "resource": obj("document", "*")}, "malformed-reference"),
         (
             check_body("d1", "view", "tom", consistency={"atLeastAsFresh": {"token": "garbage"}}),
             "invalid-token",
