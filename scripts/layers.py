@@ -30,6 +30,7 @@ LEVELS = {
     "rebac.engine": 5,
     "rebac.services": 6,
     "rebac.api": 7,
+    "rebac.client": 7,  # the SDK: beside the server stack, below the CLI; it imports level 0-1 only
     "rebac.cli": 8,
 }
 """The layer of each top-level name (the table of ``tests/unit/test_layering.py``)."""
