@@ -319,13 +319,23 @@ class AccessRequests:
             raise errors.NotFoundError(f"no access request {request_id!r}")
         return await self._expire_if_due(found)
 
-    async def list(self, *, status: str | None, before: datetime | None, limit: int) -> list[AccessRequest]:
-        """Requests newest first (pending ones past their expiry are expired first)."""
+    async def list(
+        self, *, status: str | None, before: tuple[datetime, str] | None, limit: int
+    ) -> tuple[list[AccessRequest], tuple[datetime, str] | None]:
+        """One page of requests, newest first, and the position the next page starts after.
+
+        Pending requests past their expiry are expired as they are read, so a page asked for
+        ``expired`` reads the pending ones too, and a page asked for ``pending`` leaves them out.
+        The next position (``None`` on the last page) comes from the rows read, not the rows
+        kept, so a page thinned by that filter never ends the listing early.
+        """
         if status is not None and status not in STATUSES:
             raise errors.InvalidInputError(f"status must be one of {sorted(STATUSES)}")
-        found = await self._role().list_access_requests(status=status, before=before, limit=limit)
+        stored = None if status == "expired" else status
+        found = await self._role().list_access_requests(status=stored, before=before, limit=limit)
         out = [await self._expire_if_due(r) for r in found]
-        return [r for r in out if status is None or r.status == status]
+        after = (found[-1].created_at, found[-1].request_id) if len(found) == limit else None
+        return [r for r in out if status is None or r.status == status], after
 
     async def _decidable(
         self, current: Current, request_id: str, decider: SubjectRef | None, caller: str | None

@@ -386,9 +386,13 @@ class AccessRequestStore(Protocol):
         ...
 
     async def list_access_requests(
-        self, *, status: str | None = None, before: datetime | None = None, limit: int
+        self, *, status: str | None = None, before: tuple[datetime, str] | None = None, limit: int
     ) -> list[AccessRequest]:
-        """Requests newest first (of ``status`` only, when given), created strictly before ``before``."""
+        """Requests newest first (of ``status`` only, when given), after ``before`` in that order.
+
+        ``before`` is the ``(created_at, request_id)`` of the last request of the previous page: two
+        requests made in the same microsecond are both listed, each once.
+        """
         ...
 
     async def decide_access_request(

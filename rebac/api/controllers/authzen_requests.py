@@ -30,6 +30,7 @@ from rebac.api.controllers.authzen_eval import resource_ref
 from rebac.api.controllers.authzen_ids import decode_id
 from rebac.api.dto import authzen as az
 from rebac.api.problems import problem_responses
+from rebac.opaque import Cursor
 from rebac.refs import parse_object, parse_subject
 from rebac.services.core import Services
 from rebac.services.requests import AccessRequest
@@ -43,6 +44,14 @@ _MAX_LIST: Final = 100
 def _entity(text: str) -> dict[str, Any]:
     ref = parse_subject(text)
     return {"type": ref.type, "id": decode_id(ref.id)}
+
+
+def _position(cursor: Cursor) -> tuple[datetime, str]:
+    created, request_id = cursor.after
+    try:
+        return datetime.fromisoformat(created), request_id
+    except ValueError:
+        raise errors.InvalidTokenError("page_token is malformed") from None
 
 
 def _time(value: str | None, what: str) -> datetime | None:
@@ -174,10 +183,12 @@ class AccessRequestsController(Controller):
         page_token: Annotated[str | None, QueryParameter(description="The previous next_token.")] = None,
     ) -> az.AccessRequestList:
         """Requests the key's subject may see (all of them for an ``admin`` key), newest first."""
-        before = _time(page_token, "page_token") if page_token else None
-        found = await services.requests.list(status=status, before=before, limit=_MAX_LIST)
+        digest = f"access-requests:{status or ''}"
+        cursor = Cursor.decode(page_token, digest, what="page_token", size=2) if page_token else None
+        before = None if cursor is None else _position(cursor)
+        found, after = await services.requests.list(status=status, before=before, limit=_MAX_LIST)
         visible = [r for r in found if await _may_see(services, current, principal, r)]
-        token = found[-1].created_at.isoformat() if len(found) == _MAX_LIST else ""
+        token = "" if after is None else Cursor(None, digest, (after[0].isoformat(), after[1])).encode()
         return az.AccessRequestList(requests=[_response(request, r) for r in visible], next_token=token)
 
     @get("/{request_id:str}", operation_id="AccessRequestStatus", responses=problem_responses(404))

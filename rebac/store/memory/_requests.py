@@ -55,13 +55,14 @@ class MemoryAccessRequestStore:
         return self._requests.get(request_id)
 
     async def list_access_requests(
-        self, *, status: str | None = None, before: datetime | None = None, limit: int
+        self, *, status: str | None = None, before: tuple[datetime, str] | None = None, limit: int
     ) -> list[AccessRequest]:
-        """Requests newest first (of ``status`` only, when given), created strictly before ``before``."""
+        """Requests newest first (of ``status`` only, when given), strictly after the ``before`` position."""
         found = [
             r
             for r in self._requests.values()
-            if (status is None or r.status == status) and (before is None or r.created_at < before)
+            if (status is None or r.status == status)
+            and (before is None or (r.created_at, r.request_id) < before)
         ]
         found.sort(key=lambda r: (r.created_at, r.request_id), reverse=True)
         return found[:limit]

@@ -107,14 +107,14 @@ class PostgresAccessRequestMixin:
         return None if row is None else _row(row)
 
     async def list_access_requests(
-        self, *, status: str | None = None, before: datetime | None = None, limit: int
+        self, *, status: str | None = None, before: tuple[datetime, str] | None = None, limit: int
     ) -> list[AccessRequest]:
-        """Requests newest first (of ``status`` only, when given), created strictly before ``before``."""
+        """Requests newest first (of ``status`` only, when given), strictly after the ``before`` position."""
         stmt = sa.select(access_request)
         if status is not None:
             stmt = stmt.where(_A.status == status)
         if before is not None:
-            stmt = stmt.where(_A.created_at < before)
+            stmt = stmt.where(sa.tuple_(_A.created_at, _A.request_id) < sa.tuple_(*before))
         stmt = stmt.order_by(_A.created_at.desc(), _A.request_id.desc()).limit(limit)
 
         async def body(conn: AsyncConnection) -> list[sa.Row[Any]]:

@@ -113,3 +113,46 @@ async def test_the_flow_on_the_memory_store() -> None:
         assert {"access_request", "access_request.created", "access_request.approved"} <= sources
         approver = await client.get("/v1/decisions", params={"subject": "user:bob"}, headers=AUTH)
         assert "access_approval" not in {d["source"] for d in approver.json()["decisions"]}  # sampled out
+
+
+async def test_a_listing_longer_than_a_page_lists_every_request_once() -> None:
+    app = create_app(settings(), store=MemoryTupleStore(quantization_seconds=0), schema_refresh_seconds=0)
+    async with AsyncTestClient(app) as client:
+        assert (
+            await client.post("/v1/schema/write", json={"schema": SCHEMA}, headers=AUTH)
+        ).status_code == 200
+        imported = await client.post(
+            "/v1/relationships/importbulk", content=RELATIONSHIPS.encode(), headers=AUTH
+        )
+        assert imported.status_code == 200, imported.text
+        keys = await _keys(client)
+        made = []
+        for n in range(105):  # more than one page (100)
+            body = {
+                **EVALUATION,
+                "resource": {"type": "document", "id": f"d{n}"},
+                "requested_access": {"relation": "viewer", "duration_seconds": 600},
+            }
+            created = await client.post("/access/v1/requests", json=body, headers=keys["bot"])
+            assert created.status_code == 202, created.text
+            made.append(created.json()["task"]["id"])
+
+        seen: list[str] = []
+        params: dict[str, str] = {"status": "pending"}
+        for _ in range(5):  # bounded: two pages are expected
+            page = await client.get("/access/v1/requests", params=params, headers=AUTH)
+            assert page.status_code == 200, page.text
+            seen.extend(r["task"]["id"] for r in page.json()["requests"])
+            token = page.json()["next_token"]
+            if not token:
+                break
+            params = {"status": "pending", "page_token": token}
+        assert sorted(seen) == sorted(made)
+        assert len(seen) == len(set(seen))
+
+        first = await client.get("/access/v1/requests", params={"status": "pending"}, headers=AUTH)
+        token = first.json()["next_token"]
+        other_query = await client.get("/access/v1/requests", params={"page_token": token}, headers=AUTH)
+        assert other_query.status_code == 400, other_query.text
+        garbage = await client.get("/access/v1/requests", params={"page_token": "x" + token}, headers=AUTH)
+        assert garbage.status_code == 400, garbage.text

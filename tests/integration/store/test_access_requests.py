@@ -79,6 +79,21 @@ async def test_round_trip_list_and_duplicate(pg: TupleStore) -> None:
     assert await role.list_access_requests(status="approved", limit=10) == []
 
 
+async def test_pages_split_inside_one_microsecond_list_each_request_once(pg: TupleStore) -> None:
+    role = _role(pg)
+    for request_id in ("ar_a", "ar_b", "ar_c"):  # all three made at the same instant
+        await role.add_access_request(_request(request_id))
+    seen: list[str] = []
+    before: tuple[datetime, str] | None = None
+    for _ in range(5):  # bounded: three pages and an empty one at most
+        page = await role.list_access_requests(before=before, limit=1)
+        if not page:
+            break
+        seen.extend(r.request_id for r in page)
+        before = (page[-1].created_at, page[-1].request_id)
+    assert seen == ["ar_c", "ar_b", "ar_a"]
+
+
 async def test_approval_writes_the_grant_with_the_state(pg: TupleStore) -> None:
     role = _role(pg)
     await role.add_access_request(_request("ar_2"))
