@@ -385,6 +385,30 @@ async def test_unattended_requests_expire(pg_store: TupleStore, keys: KeyTable) 
         await client.__aexit__(None, None, None)
 
 
+async def test_a_listing_of_expired_requests_finds_the_ones_nobody_read_since(
+    pg_store: TupleStore, keys: KeyTable
+) -> None:
+    client = await _app(pg_store, keys, AccessRequestSettings(pending_seconds=1))
+    try:
+        bot = _bearer(keys.add("check", subject="agent:bot"))
+        created = await client.post("/access/v1/requests", json=_submission(), headers=bot)
+        assert created.status_code == 202, created.text
+        request_id = created.json()["task"]["id"]
+        listed: list[str] = []
+        for _ in range(100):  # bounded poll; only the listing reads the request, nothing else expires it
+            page = await client.get("/access/v1/requests", params={"status": "expired"}, headers=bot)
+            assert page.status_code == 200, page.text
+            listed = [r["task"]["id"] for r in page.json()["requests"]]
+            if listed:
+                break
+            await asyncio.sleep(0.1)
+        assert listed == [request_id]
+        pending = await client.get("/access/v1/requests", params={"status": "pending"}, headers=bot)
+        assert pending.json()["requests"] == []
+    finally:
+        await client.__aexit__(None, None, None)
+
+
 async def test_every_step_is_in_the_decision_log(flow: Client, keys: KeyTable) -> None:
     """Created, approved, denied and cancelled: one record each, whatever the sampling rate."""
     bot_key = keys.add("check", subject="agent:bot")
