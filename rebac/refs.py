@@ -58,6 +58,8 @@ __all__ = [
     "parse_object",
     "parse_relationship",
     "parse_subject",
+    "shown",
+    "shown_text",
     "stored",
 ]
 
@@ -451,6 +453,22 @@ def stored(ref: _Ref) -> _Ref:
             return ref
         return SubjectRef(ref.type, encode_id(ref.id, what="subject id"), ref.relation)
     return Relationship(stored(ref.resource), ref.relation, stored(ref.subject), ref.caveat, ref.expires_at)
+
+
+def shown(ref: _Ref) -> str:
+    """The text of ``ref`` as callers wrote it: its stored ids mapped back (:func:`external`)."""
+    return str(external(ref))
+
+
+def shown_text(text: str) -> str:
+    """The caller's text of a subject or relationship stored as ``text`` (its ``str``).
+
+    A text that is neither (free text kept beside them) is returned unchanged.
+    """
+    try:
+        return shown(parse_relationship(text)) if "@" in text else shown(parse_subject(text))
+    except RefSyntaxError:
+        return text
 
 
 def external(ref: _Ref) -> _Ref:

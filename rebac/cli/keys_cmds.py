@@ -52,16 +52,16 @@ def create_cmd(
 ) -> None:
     """Create a key and print it (shown once; only its hash is stored)."""
     if direct:
-        from rebac.refs import parse_subject  # noqa: PLC0415
+        from rebac.refs import parse_subject, shown_text, stored  # noqa: PLC0415
         from rebac.services.keys import validate_scopes  # noqa: PLC0415
 
         validate_scopes(scopes)  # before the database is opened
-        owner = parse_subject(subject) if subject else None
+        owner = stored(parse_subject(subject)) if subject else None  # free ids as the API stores them
 
         async def action(keys: Keys) -> tuple[str, str, list[str], str | None, datetime]:
-            made, stored = await keys.create(scopes, name, subject=owner)
-            who = None if stored.subject is None else str(stored.subject)
-            return made.text, made.key_id, sorted(stored.scopes), who, stored.created_at
+            made, kept = await keys.create(scopes, name, subject=owner)
+            who = None if kept.subject is None else shown_text(str(kept.subject))
+            return made.text, made.key_id, sorted(kept.scopes), who, kept.created_at
 
         text, key_id, granted, who, created = _direct(action)
     else:
@@ -100,6 +100,7 @@ def create_cmd(
 def list_cmd(*, direct: bool, as_json: bool, server: Server) -> None:
     """List keys: id, scopes, subject, state, created, name (never secrets or hashes)."""
     if direct:
+        from rebac.refs import shown_text  # noqa: PLC0415
 
         async def action(keys: Keys) -> list[dict[str, Any]]:
             return [
@@ -107,7 +108,7 @@ def list_cmd(*, direct: bool, as_json: bool, server: Server) -> None:
                     "keyId": k.key_id,
                     "scopes": sorted(k.scopes),
                     "name": k.name,
-                    "subject": None if k.subject is None else str(k.subject),
+                    "subject": None if k.subject is None else shown_text(str(k.subject)),
                     "createdAt": k.created_at,
                     "revokedAt": k.revoked_at,
                 }

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 
 from rebac import errors, limits
-from rebac.refs import Relationship
+from rebac.refs import Relationship, external
 from rebac.schema import ir
 from rebac.schema.conformity import nonconformity
 from rebac.store.base import Operation, RelationshipUpdate
@@ -39,10 +39,12 @@ def check_relationship(schema: ir.Schema, rel: Relationship, *, index: int | Non
             maximum=limits.MAX_CAVEAT_CONTEXT_BYTES,
             actual=len(rel.caveat.context_json()),
         )
-    why = nonconformity(schema, rel)
+    # Messages name the ids as the caller wrote them; conformity depends on types, not ids.
+    shown = external(rel)
+    why = nonconformity(schema, shown)
     if why is None:
         return
-    details: dict[str, object] = {"relationship": str(rel)}
+    details: dict[str, object] = {"relationship": str(shown)}
     if index is not None:
         details["index"] = index
     definition = schema.definition(rel.resource.type)
@@ -68,7 +70,7 @@ class NonconformingImportError(errors.InvalidInputError):
     def __init__(self, source: str, line: int, rel: Relationship, reason: str) -> None:
         super().__init__(
             f"{source}:{line}: {reason}",
-            details={"file": source, "line": line, "relationship": str(rel), "reason": reason},
+            details={"file": source, "line": line, "relationship": str(external(rel)), "reason": reason},
         )
         self.line = line
 

@@ -35,7 +35,7 @@ from rebac.api.dto import (
     ZedToken,
 )
 from rebac.api.problems import problem_responses
-from rebac.refs import SubjectRef, parse_subject, stored
+from rebac.refs import SubjectRef, parse_subject, shown, shown_text, stored
 from rebac.services.core import Services
 from rebac.services.identities import DEFAULT_BLAST_BUDGET, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Identity
 from rebac.services.types import Current, RelationshipVersion, Review
@@ -48,18 +48,18 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _grant(version: RelationshipVersion) -> IdentityGrant:
-    return IdentityGrant(str(version.relationship), version.created.value, _time(version.committed_at))
+    return IdentityGrant(shown(version.relationship), version.created.value, _time(version.committed_at))
 
 
 def _review(review: Review) -> ReviewInfo:
     return ReviewInfo(
         review_id=review.review_id,
-        subject=str(review.subject),
-        reviewer=review.reviewer,
+        subject=shown(review.subject),
+        reviewer=shown_text(review.reviewer),
         revision=review.revision.value,
         reviewed_at=review.reviewed_at.isoformat(),
         fingerprint=review.fingerprint,
-        grants=list(review.grants),
+        grants=[shown_text(grant) for grant in review.grants],
         note=review.note,
     )
 
@@ -68,11 +68,11 @@ def _identity(identity: Identity) -> IdentityInfo:
     blast = identity.blast
     state = identity.review
     return IdentityInfo(
-        subject=str(identity.subject),
+        subject=shown(identity.subject),
         delegates=identity.delegates,
-        chain=[str(s) for s in identity.chain],
-        owners=[str(s) for s in identity.owners],
-        principals=[PrincipalEdge(str(a), str(p)) for a, p in identity.principals],
+        chain=[shown(s) for s in identity.chain],
+        owners=[shown(s) for s in identity.owners],
+        principals=[PrincipalEdge(shown(a), shown(p)) for a, p in identity.principals],
         grant_count=len(identity.grants),
         grants_truncated=identity.grants_truncated,
         decisions_known=identity.decisions_known,

@@ -16,7 +16,7 @@ from litestar.params import JSONBody, PathParameter
 from rebac.api import convert, dto
 from rebac.api.auth import require_scope
 from rebac.api.problems import problem_responses
-from rebac.refs import SubjectRef
+from rebac.refs import SubjectRef, shown_text
 from rebac.services.core import Services
 from rebac.services.types import ApiKey
 
@@ -32,7 +32,7 @@ def _info(key: ApiKey) -> dto.KeyInfo:
         key_id=key.key_id,
         scopes=sorted(key.scopes),
         name=key.name,
-        subject=key.subject,
+        subject=None if key.subject is None else shown_text(key.subject),
         created_at=_time(key.created_at),
         revoked_at=None if key.revoked_at is None else _time(key.revoked_at),
     )
@@ -60,7 +60,7 @@ class KeysController(Controller):
             key_id=stored.key_id,
             scopes=sorted(stored.scopes),
             name=stored.name,
-            subject=stored.subject,
+            subject=None if stored.subject is None else shown_text(stored.subject),
             created_at=_time(stored.created_at),
         )
 

@@ -12,9 +12,12 @@ import json
 from typing import Any
 
 import pytest
-from api_helpers import AUTH, Client, check_body, obj, rel, subj
+from api_helpers import AUTH, Client, check_body, obj, rel, settings, subj
+from litestar.testing import AsyncTestClient
 
+from rebac.api.app import create_app
 from rebac.refs import MAX_FREE_ID_BYTES, encode_id
+from rebac.store.memory import MemoryTupleStore
 
 pytestmark = pytest.mark.integration
 
@@ -240,3 +243,60 @@ async def test_a_bulk_item_with_free_ids_and_a_malformed_permission_is_a_400(too
     response = await tools.post("/v1/permissions/checkbulk", json={"items": [item]}, headers=AUTH)
     assert response.status_code == 400, response.text
     assert response.json()["type"] == "urn:rebac:problem:malformed-reference"
+
+
+AGENTS = """
+definition user {}
+
+definition agent {
+    relation principal: user
+    acts_for principal
+}
+
+definition tool {
+    relation invoker: user | agent
+    permission invoke = invoker
+}
+"""
+
+
+async def test_keys_identities_and_errors_name_ids_as_written(client: Client) -> None:
+    response = await client.post("/v1/schema/write", json={"schema": AGENTS}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    await _write(client, rel("agent", "bot.v1", "principal", "user", "rick@the-citadel.com"))
+
+    found = await client.get("/v1/identities", headers=AUTH)
+    assert found.status_code == 200, found.text
+    (identity,) = found.json()["identities"]
+    assert identity["subject"] == 'agent:"bot.v1"'
+    assert identity["chain"] == ['agent:"bot.v1"', 'user:"rick@the-citadel.com"']
+    assert identity["owners"] == ['user:"rick@the-citadel.com"']
+
+    bad = rel("tool", "mcp.tools.search", "invoker", "tool", "a@b")  # a tool cannot invoke
+    refused = await client.post(
+        "/v1/relationships/write",
+        json={"updates": [{"operation": "OPERATION_TOUCH", "relationship": bad}]},
+        headers=AUTH,
+    )
+    assert refused.status_code == 400, refused.text
+    problem = refused.json()
+    assert problem["relationship"] == 'tool:"mcp.tools.search"#invoker@tool:"a@b"'
+    assert encode_id("a@b") not in refused.text
+
+
+async def test_key_subjects_are_shown_as_written() -> None:
+    app = create_app(settings(), store=MemoryTupleStore(quantization_seconds=0), schema_refresh_seconds=0)
+    async with AsyncTestClient(app) as client:
+        made = await client.post(
+            "/v1/keys",
+            json={
+                "scopes": ["check"],
+                "name": "bot",
+                "subject": {"objectType": "agent", "objectId": "bot.v1"},
+            },
+            headers=AUTH,
+        )
+        assert made.status_code == 200, made.text
+        assert made.json()["subject"] == 'agent:"bot.v1"'
+        listed = await client.get("/v1/keys", headers=AUTH)
+        assert [k["subject"] for k in listed.json()["keys"]] == ['agent:"bot.v1"']

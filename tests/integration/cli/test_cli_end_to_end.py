@@ -15,8 +15,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from cli_live import KEY, Cli, live_server
+
+from rebac.refs import parse_subject, stored
 
 pytestmark = pytest.mark.integration
 
@@ -338,6 +341,16 @@ def test_local_commands_and_the_direct_bootstrap(rebac: Cli, server: tuple[str, 
         time.sleep(0.2)
     assert local.ok("keys", "list", "--key", made["key"], "--json").json()
     local.ok("keys", "revoke", "--direct", made["keyId"])
+    # a free-id subject is stored as the API stores it, and shown as written
+    free = local.ok("keys", "create", "--direct", "--scope", "check", "--subject", 'agent:"bot.v1"', "--json")
+    assert free.json()["subject"] == 'agent:"bot.v1"'
+    shown = {k["keyId"]: k["subject"] for k in local.ok("keys", "list", "--direct", "--json").json()}
+    assert shown[free.json()["keyId"]] == 'agent:"bot.v1"'
+    with psycopg.connect(server[1].replace("+psycopg", "")) as conn:
+        row = conn.execute(
+            "SELECT subject FROM api_key WHERE key_id = %s", (free.json()["keyId"],)
+        ).fetchone()
+    assert row == (str(stored(parse_subject('agent:"bot.v1"'))),)
     # import --direct (COPY) and gc stay local
     lines = write_file(
         tmp_path, "direct.txt", "document:direct#viewer@user:k1\ndocument:direct#viewer@user:k2\n"
