@@ -21,6 +21,7 @@ import httpx
 import jwt
 import psycopg
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from live_server import KEY, free_port, start, stop, wait_ready
@@ -43,10 +44,13 @@ __all__ = [
     "KEY",
     "Keys",
     "Proc",
+    "free_port",
     "gateway",
+    "guarded_server",
     "load_demo",
     "mcp_session",
     "rebac_server",
+    "stdio_command",
     "upstream_http",
 ]
 
@@ -61,6 +65,16 @@ class Keys:
         public.update({"kid": KID, "alg": "RS256", "use": "sig"})
         self.jwks = directory / "jwks.json"
         self.jwks.write_text(json.dumps({"keys": [public]}), encoding="utf-8")
+
+    def public_pem(self, directory: Path) -> Path:
+        """The verification key as a PEM file (FastMCP's ``JWTVerifier`` reads one)."""
+        path = directory / "public.pem"
+        path.write_bytes(
+            self.private.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        return path
 
     def token(self, audience: str, *, forged: bool = False, lifetime: int = 300, **claims: Any) -> str:
         now = int(time.time())
@@ -142,6 +156,24 @@ def upstream_http(calls: Path, log: Path) -> Iterator[Proc]:
     url = f"http://127.0.0.1:{port}/mcp"
     args = [sys.executable, str(DEMO_SERVER), "http", str(port)]
     with _spawn(args, url, url, log, {"MCP_DEMO_CALLS": str(calls)}) as proc:
+        yield proc
+
+
+@contextmanager
+def guarded_server(rebac: str, keys: Keys, calls: Path, directory: Path) -> Iterator[Proc]:
+    """The example's FastMCP server with rebac's middleware, over streamable HTTP."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    env = {
+        "MCP_DEMO_CALLS": str(calls),
+        "REBAC_ENDPOINT": rebac,
+        "REBAC_KEY": KEY,
+        "MCP_JWT_PUBLIC_KEY": str(keys.public_pem(directory)),
+        "MCP_JWT_ISSUER": ISSUER,
+        "MCP_JWT_AUDIENCE": url,
+    }
+    args = [sys.executable, str(EXAMPLE / "guarded_server.py"), str(port)]
+    with _spawn(args, url, url, directory / "guarded.log", env) as proc:
         yield proc
 
 
