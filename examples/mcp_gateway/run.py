@@ -74,7 +74,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def rebac(*args: str, env: dict[str, str]) -> None:
     """Run one ``rebac`` command against the demo server."""
-    subprocess.run([REBAC, *args], env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+    subprocess.run([REBAC, *args], env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 async def agent(url: str, token: str) -> list[str]:
@@ -117,7 +117,10 @@ def show(endpoint: str, key: str, decision_id: str) -> None:
                 time.sleep(0.1)
                 continue
             chain = " -> ".join(hop["subject"] for hop in record.chain)
-            print(f"  log {record.decision_id}: source={record.source} {record.resource} {record.result} chain={chain}")
+            print(
+                f"  log {record.decision_id}: source={record.source} {record.resource} "
+                f"{record.result} chain={chain}"
+            )
             return
 
 
@@ -135,7 +138,7 @@ def main() -> None:
     try:
         with (work / "rebac.log").open("wb") as log:
             procs.append(
-                subprocess.Popen([REBAC, "serve", "--port", str(rebac_port)], env=env, stdout=log, stderr=log)  # noqa: S603
+                subprocess.Popen([REBAC, "serve", "--port", str(rebac_port)], env=env, stdout=log, stderr=log)
             )
         wait(f"{endpoint}/readyz", procs[0], "rebac serve")
         rebac("schema", "write", str(HERE / "schema.zed"), env=env)
@@ -144,15 +147,25 @@ def main() -> None:
         command = [
             REBAC, "mcp-gateway", "--listen", f"127.0.0.1:{gateway_port}",
             "--upstream-command", f"{sys.executable} {HERE / 'server.py'} stdio",
-            "--jwks", str(work / "jwks.json"), "--issuer", ISSUER, "--audience", url, "--name", "demo-gateway",
+            "--jwks", str(work / "jwks.json"), "--issuer", ISSUER, "--audience", url,
+            "--name", "demo-gateway",
         ]  # fmt: skip
         with (work / "gateway.log").open("wb") as log:
-            procs.append(subprocess.Popen(command, env=env, stdout=log, stderr=log))  # noqa: S603
+            procs.append(subprocess.Popen(command, env=env, stdout=log, stderr=log))
         wait(f"http://127.0.0.1:{gateway_port}/.well-known/oauth-protected-resource", procs[1], "the gateway")
         now = int(time.time())
-        claims = {"iss": ISSUER, "aud": url, "sub": "alice", "client_id": "assistant", "iat": now, "exp": now + 300}
+        claims = {
+            "iss": ISSUER,
+            "aud": url,
+            "sub": "alice",
+            "client_id": "assistant",
+            "iat": now,
+            "exp": now + 300,
+        }
         token = jwt.encode(claims, signer, algorithm="RS256", headers={"kid": "demo"})
-        print(f"rebac at {endpoint}, the gateway at {url}; the agent is agent:assistant acting for user:alice")
+        print(
+            f"rebac at {endpoint}, the gateway at {url}; the agent is agent:assistant acting for user:alice"
+        )
         refused = asyncio.run(agent(url, token))
         print("the decision log's records of the refusals:")
         for decision_id in refused:

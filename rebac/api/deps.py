@@ -10,8 +10,8 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 
 from rebac.api.auth import PRESHARED_KEY_ID, Principal
-from rebac.errors import InvalidInputError
 from rebac.api.state import AppState
+from rebac.errors import InvalidInputError
 from rebac.services.core import Services
 from rebac.services.types import Current
 

@@ -21,7 +21,7 @@ __all__ = ["gateway_cmd"]
 @click.option("--audience", help="The tokens' audience (aud): this gateway's resource URL.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="The mapping (YAML).")
 @click.option("--name", help="This gateway's name (recorded with its decisions).")
-def gateway_cmd(  # noqa: PLR0913, PLR0917 - one parameter per flag
+def gateway_cmd(  # noqa: PLR0917 - one parameter per flag
     listen: str | None,
     upstream: str | None,
     upstream_command: str | None,

@@ -81,7 +81,8 @@ def decode_message(body: bytes) -> dict[str, Any]:
     except msgspec.DecodeError as exc:
         raise ValueError(f"the body is not JSON: {exc}") from exc
     if not isinstance(message, dict):
-        raise ValueError("the body must be one JSON-RPC message object (batches are not accepted)")
+        # a bad body (reported as a parse error), not a programming error: ValueError, not TypeError
+        raise ValueError("the body must be one JSON-RPC message object (batches are not accepted)")  # noqa: TRY004
     return message
 
 
@@ -109,7 +110,7 @@ Edit = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 async def rewrite_response(answer: Answer, request_id: Any, edit: Edit) -> Answer:
-    """``answer`` (read whole) with the ``result`` of the response to ``request_id`` replaced by ``edit``'s."""
+    """``answer`` read whole, the ``result`` of the response to ``request_id`` replaced by ``edit``'s."""
     answer = await read_all(answer)
     if answer.status != 200:
         return answer

@@ -1,4 +1,4 @@
-"""The MCP server behind the gateway: over streamable HTTP (``--upstream URL``) or stdio (``--upstream-command``).
+"""The MCP server behind the gateway: streamable HTTP (``--upstream URL``) or stdio (``--upstream-command``).
 
 **HTTP.** A request the gateway lets through is sent on as it came (its body and the MCP headers:
 ``Content-Type``, ``Accept``, ``Mcp-Session-Id``, ``Mcp-Protocol-Version``, ``Last-Event-ID``,
@@ -114,8 +114,7 @@ class HttpUpstream:
         if (
             answer.media == JSON
             or response.status_code >= 300
-            or verb != "GET"
-            and answer.media != b"text/event-stream"
+            or (verb != "GET" and answer.media != b"text/event-stream")
         ):
             try:
                 body = await response.aread()
@@ -224,8 +223,10 @@ class StdioUpstream:
                 raise UpstreamError(f"the upstream process closed its input: {exc}") from exc
 
     async def _read(self) -> None:
-        assert self._process is not None and self._process.stdout is not None  # noqa: S101 - set in start
-        stdout = self._process.stdout
+        process = self._process
+        if process is None or process.stdout is None:
+            return
+        stdout = process.stdout
         try:
             while line := await stdout.readline():
                 await self._dispatch(line)

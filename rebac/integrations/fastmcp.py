@@ -1,4 +1,4 @@
-"""A FastMCP middleware that asks rebac before every tool call, resource read and prompt (the ``fastmcp`` extra).
+"""FastMCP middleware that asks rebac before every tool call, resource read and prompt (``fastmcp`` extra).
 
 ::
 
@@ -58,39 +58,55 @@ class RebacMiddleware(Middleware):
         return McpGuard(self.authorizer, resolve=actor)
 
     async def on_call_tool(
-        self, context: MiddlewareContext[mt.CallToolRequestParams], call_next: CallNext[mt.CallToolRequestParams, ToolResult]
+        self,
+        context: MiddlewareContext[mt.CallToolRequestParams],
+        call_next: CallNext[mt.CallToolRequestParams, ToolResult],
     ) -> ToolResult:
         """Check ``call`` on the tool with its arguments, then call it."""
         params = {"name": context.message.name, "arguments": context.message.arguments or {}}
         await self._guard(context).require("tools/call", params)
         return await call_next(context)
 
-    async def on_read_resource(self, context: MiddlewareContext[mt.ReadResourceRequestParams], call_next: CallNext[Any, Any]) -> Any:
+    async def on_read_resource(
+        self, context: MiddlewareContext[mt.ReadResourceRequestParams], call_next: CallNext[Any, Any]
+    ) -> Any:
         """Check ``read`` on the resource's URI, then read it."""
         await self._guard(context).require("resources/read", {"uri": str(context.message.uri)})
         return await call_next(context)
 
     async def on_get_prompt(
-        self, context: MiddlewareContext[mt.GetPromptRequestParams], call_next: CallNext[mt.GetPromptRequestParams, mt.GetPromptResult]
+        self,
+        context: MiddlewareContext[mt.GetPromptRequestParams],
+        call_next: CallNext[mt.GetPromptRequestParams, mt.GetPromptResult],
     ) -> mt.GetPromptResult:
         """Check ``get`` on the prompt, then render it."""
         await self._guard(context).require("prompts/get", {"name": context.message.name})
         return await call_next(context)
 
     async def on_list_tools(
-        self, context: MiddlewareContext[mt.ListToolsRequest], call_next: CallNext[mt.ListToolsRequest, Sequence[Tool]]
+        self,
+        context: MiddlewareContext[mt.ListToolsRequest],
+        call_next: CallNext[mt.ListToolsRequest, Sequence[Tool]],
     ) -> Sequence[Tool]:
         """The tools the subject may call (or whose call depends on its arguments)."""
         return await self._guard(context).keep("tools/list", list(await call_next(context)), lambda t: t.name)
 
     async def on_list_resources(
-        self, context: MiddlewareContext[mt.ListResourcesRequest], call_next: CallNext[mt.ListResourcesRequest, Sequence[Resource]]
+        self,
+        context: MiddlewareContext[mt.ListResourcesRequest],
+        call_next: CallNext[mt.ListResourcesRequest, Sequence[Resource]],
     ) -> Sequence[Resource]:
         """The resources the subject may read."""
-        return await self._guard(context).keep("resources/list", list(await call_next(context)), lambda r: str(r.uri))
+        return await self._guard(context).keep(
+            "resources/list", list(await call_next(context)), lambda r: str(r.uri)
+        )
 
     async def on_list_prompts(
-        self, context: MiddlewareContext[mt.ListPromptsRequest], call_next: CallNext[mt.ListPromptsRequest, Sequence[Prompt]]
+        self,
+        context: MiddlewareContext[mt.ListPromptsRequest],
+        call_next: CallNext[mt.ListPromptsRequest, Sequence[Prompt]],
     ) -> Sequence[Prompt]:
         """The prompts the subject may get."""
-        return await self._guard(context).keep("prompts/list", list(await call_next(context)), lambda p: p.name)
+        return await self._guard(context).keep(
+            "prompts/list", list(await call_next(context)), lambda p: p.name
+        )

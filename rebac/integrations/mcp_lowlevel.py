@@ -31,7 +31,14 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.shared.exceptions import McpError
 from mcp.types import ErrorData
 
-from rebac.integrations.mcp_policy import DENIED_CODE, Actor, Authorizer, ClaimsError, Verdict, actor_from_claims
+from rebac.integrations.mcp_policy import (
+    DENIED_CODE,
+    Actor,
+    Authorizer,
+    ClaimsError,
+    Verdict,
+    actor_from_claims,
+)
 
 __all__ = ["ActorResolver", "McpGuard", "actor_of_token", "refusal"]
 
@@ -83,7 +90,7 @@ class McpGuard:
                 return actor_of_token(get_access_token(), self.authorizer)
             found = self._resolve()
             return await found if inspect.isawaitable(found) else found
-        except Exception as exc:  # noqa: BLE001 - fail closed: no subject is a refusal
+        except Exception as exc:
             raise refusal(Verdict(allowed=False, reason="unauthenticated", detail=str(exc))) from exc
 
     async def require(self, method: str, params: dict[str, Any]) -> None:
@@ -98,7 +105,9 @@ class McpGuard:
         allowed = await self.authorizer.visible(actor, method, [name(i) for i in items])
         return [i for i in items if name(i) in allowed]
 
-    def call_tool(self, handler: Callable[[str, dict[str, Any]], Awaitable[R]]) -> Callable[[str, dict[str, Any]], Awaitable[R]]:
+    def call_tool(
+        self, handler: Callable[[str, dict[str, Any]], Awaitable[R]]
+    ) -> Callable[[str, dict[str, Any]], Awaitable[R]]:
         """Wrap a ``call_tool`` handler."""
 
         @wraps(handler)

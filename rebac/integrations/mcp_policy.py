@@ -40,12 +40,12 @@ __all__ = [
     "DECISION_SOURCE_HEADER",
     "DENIED_CODE",
     "LIST_METHODS",
-    "NotMappedError",
     "PASSTHROUGH_METHODS",
     "Actor",
     "Authorizer",
     "ClaimsError",
     "Identity",
+    "NotMappedError",
     "Policy",
     "Rule",
     "Target",
@@ -304,9 +304,9 @@ class Authorizer:
         except InvalidInputError as exc:
             log.warning("refused %s for %s: %s", method, actor, exc)
             reason = "not_mapped" if isinstance(exc, NotMappedError) else "invalid_request"
-            return Verdict(False, reason, detail=str(exc))
+            return Verdict(allowed=False, reason=reason, detail=str(exc))
         if target is None:
-            return Verdict(True, "not_checked")
+            return Verdict(allowed=True, reason="not_checked")
         decision = await self.client.decide(
             target.resource, target.permission, actor.subject, context=target.context, via=actor.via or None
         )

@@ -164,7 +164,7 @@ async def _item(
         return with_id(error_decision(exc), decision_id_of(exc))
 
 
-async def evaluation_decision(
+async def evaluation_decision(  # noqa: PLR0917 - the hot route calls it positionally
     services: Services,
     current: Current,
     caller: str | None,

@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 from gateway_helpers import Keys, load_demo, rebac_server
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def rebac(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -22,6 +20,7 @@ def rebac(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    """The test JWKS and its signing key."""
     return Keys(tmp_path_factory.mktemp("jwks"))
 
 

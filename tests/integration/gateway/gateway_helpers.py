@@ -183,7 +183,9 @@ def stdio_command() -> str:
 
 
 @contextmanager
-def gateway(rebac: str, keys: Keys, log: Path, calls: Path, *upstream: str, extra: tuple[str, ...] = ()) -> Iterator[Proc]:
+def gateway(
+    rebac: str, keys: Keys, log: Path, calls: Path, *upstream: str, extra: tuple[str, ...] = ()
+) -> Iterator[Proc]:
     """``rebac mcp-gateway`` in front of ``upstream`` (``--upstream URL`` or ``--upstream-command CMD``)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"

@@ -20,7 +20,7 @@ from rebac.client import Client, DecisionRecord, NotFound
 
 pytestmark = pytest.mark.integration
 
-AGENT = {"client_id": "assistant"}
+AGENT: dict[str, Any] = {"client_id": "assistant"}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,9 @@ def upstream(calls: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture(scope="module")
-def gw(rebac: str, keys: Keys, calls: Path, upstream: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+def gw(
+    rebac: str, keys: Keys, calls: Path, upstream: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proc]:
     log = tmp_path_factory.mktemp("gw") / "gw.log"
     with gateway(rebac, keys, log, calls, "--upstream", upstream.url) as proc:
         yield proc
@@ -145,7 +147,9 @@ async def test_user_token_without_client(gw: Proc, keys: Keys) -> None:
         ("garbage", "invalid_token"),
     ],
 )
-def test_bad_tokens_get_401_with_the_metadata(gw: Proc, keys: Keys, token: str | None, error: str | None) -> None:
+def test_bad_tokens_get_401_with_the_metadata(
+    gw: Proc, keys: Keys, token: str | None, error: str | None
+) -> None:
     tokens = {
         "forged": keys.token(gw.url, forged=True),
         "expired": keys.token(gw.url, lifetime=-60),
@@ -176,7 +180,12 @@ def test_header_that_disagrees_with_the_body_is_refused(gw: Proc, keys: Keys, ca
         "Mcp-Method": "tools/call",
         "Mcp-Name": "search",
     }
-    body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "delete_database", "arguments": {}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {"name": "delete_database", "arguments": {}},
+    }
     response = httpx.post(gw.url, json=body, headers=headers, timeout=10)
     assert response.status_code == 400
     assert "Mcp-Name" in response.json()["error"]["message"]
@@ -204,5 +213,9 @@ async def test_decision_log_records_the_gateway(gw: Proc, rebac: str, keys: Keys
     assert record.permission == "call"
     assert record.subject == "agent:assistant"
     assert record.result == "denied"
-    assert record.context == {"arguments": {"amount": 700, "to": "mallory"}, "tool": "transfer", "gateway": "gw-test"}
+    assert record.context == {
+        "arguments": {"amount": 700, "to": "mallory"},
+        "tool": "transfer",
+        "gateway": "gw-test",
+    }
     assert [hop["subject"] for hop in record.chain] == ["agent:assistant", "user:alice"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gateway_helpers import Keys, Proc, free_port, gateway, mcp_session, stdio_command, upstream_http
@@ -11,7 +12,7 @@ from mcp.shared.exceptions import McpError
 
 pytestmark = pytest.mark.integration
 
-AGENT = {"client_id": "assistant"}
+AGENT: dict[str, Any] = {"client_id": "assistant"}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,9 @@ def gw_rebac_down(keys: Keys, calls: Path, tmp_path_factory: pytest.TempPathFact
         yield proc
 
 
-async def test_rebac_down_denies_and_never_calls_the_upstream(gw_rebac_down: Proc, keys: Keys, calls: Path) -> None:
+async def test_rebac_down_denies_and_never_calls_the_upstream(
+    gw_rebac_down: Proc, keys: Keys, calls: Path
+) -> None:
     gw = gw_rebac_down
     async with mcp_session(gw.url, keys.token(gw.url, **AGENT)) as session:
         with pytest.raises(McpError) as exc:

@@ -3,9 +3,11 @@ streamable HTTP) and the low-level ``mcp`` SDK hook (an in-memory client and ser
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gateway_helpers import KEY, Keys, Proc, guarded_server, mcp_session
@@ -22,9 +24,9 @@ pytestmark = pytest.mark.integration
 
 with warnings.catch_warnings():  # fastmcp's auth imports authlib's deprecated modules
     warnings.simplefilter("ignore", DeprecationWarning)
-    import rebac.integrations.fastmcp  # noqa: F401 - the middleware imports cleanly in-process too
+    importlib.import_module("rebac.integrations.fastmcp")  # the middleware imports in-process too
 
-AGENT = {"client_id": "assistant"}
+AGENT: dict[str, Any] = {"client_id": "assistant"}
 
 
 @pytest.fixture(scope="module")
@@ -75,16 +77,18 @@ async def lowlevel(rebac: str) -> AsyncIterator[tuple[Server, list[str]]]:
     server: Server = Server("lowlevel-demo")
     ran: list[str] = []
     client = decision_client(rebac, KEY, source="mcp-server")
-    acting = Actor(SubjectRef("agent", "assistant"), (SubjectRef("agent", "assistant"), SubjectRef("user", "alice")))
+    acting = Actor(
+        SubjectRef("agent", "assistant"), (SubjectRef("agent", "assistant"), SubjectRef("user", "alice"))
+    )
     guard = McpGuard(Authorizer(client), resolve=lambda: acting)
 
-    @server.list_tools()
+    @server.list_tools()  # type: ignore[no-untyped-call, untyped-decorator]
     @guard.list_tools
     async def list_tools() -> list[Tool]:
         schema = {"type": "object"}
         return [Tool(name=n, inputSchema=schema) for n in ("search", "delete_database", "transfer")]
 
-    @server.call_tool()
+    @server.call_tool()  # type: ignore[untyped-decorator]
     @guard.call_tool
     async def call_tool(name: str, arguments: dict[str, object]) -> list[TextContent]:
         ran.append(name)
