@@ -57,5 +57,5 @@ def gateway_cmd(  # noqa: PLR0917 - one parameter per flag
         config = replace(config, upstream=upstream, upstream_command=upstream_command)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     host, port = config.checked().host_port
-    click.echo(f"rebac mcp-gateway {config.name} on http://{host}:{port}{config.path}", err=True)
+    click.echo(f"rebac mcp-gateway ({config.name}) on http://{host}:{port}{config.path}", err=True)
     serve(config)

@@ -28,7 +28,7 @@ def build_app(config: GatewayConfig) -> GatewayApp:
 
     Raises:
         InvalidInputError: an incomplete config.
-        UnauthenticatedError: a JWKS file that is not a usable key set.
+        InvalidInputError: also a JWKS file that cannot be read or is not a usable key set.
     """
     config = config.checked()
     jwks, issuer, audience = config.jwks or "", config.issuer or "", config.audience or ""

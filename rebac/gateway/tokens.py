@@ -24,7 +24,7 @@ from typing import Any, Final
 import httpx
 import jwt
 
-from rebac.errors import UnauthenticatedError
+from rebac.errors import InvalidInputError, UnauthenticatedError
 
 __all__ = ["ALGORITHMS", "InvalidBearerError", "JwksSource", "TokenValidator"]
 
@@ -53,7 +53,11 @@ class JwksSource:
         self._fetched = 0.0
         self._is_url = location.startswith(("http://", "https://"))
         if not self._is_url:
-            self._keys = _key_set(Path(location).read_text(encoding="utf-8"), location)
+            try:
+                text = Path(location).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise InvalidInputError(f"cannot read the JWKS {location}: {exc.strerror}") from exc
+            self._keys = _key_set(text, location)
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         """The key a token names (its ``kid``; the only key when it names none)."""
@@ -79,14 +83,18 @@ class JwksSource:
             return  # keep the keys we have; retried after the minimum interval
         finally:
             self._fetched = now
-        self._keys = _key_set(response.text, self.location)
+        try:
+            self._keys = _key_set(response.text, self.location)
+        except InvalidInputError as exc:
+            if self._keys is None:
+                raise InvalidBearerError(f"the JWKS fetched is not usable: {exc}") from exc
 
 
 def _key_set(text: str, where: str) -> jwt.PyJWKSet:
     try:
         return jwt.PyJWKSet.from_dict(json.loads(text))
     except (ValueError, jwt.PyJWTError) as exc:
-        raise UnauthenticatedError(f"{where} is not a usable JWKS: {exc}") from exc
+        raise InvalidInputError(f"{where} is not a usable JWKS: {exc}") from exc
 
 
 def _find(keys: jwt.PyJWKSet | None, kid: str | None) -> jwt.PyJWK | None:
