@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +81,58 @@ async def test_missing_or_malformed(signer: tuple[Any, TokenValidator], header: 
     with pytest.raises(InvalidBearerError) as exc:
         await validator.validate(header)
     assert (exc.value.error is None) == (not header)
+
+
+class _Jwks(BaseHTTPRequestHandler):
+    body = b""
+    hits = 0
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.fixture
+def jwks_url() -> Iterator[tuple[ec.EllipticCurvePrivateKey, str]]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    _Jwks.body = json.dumps(
+        {"keys": [json.loads(ECAlgorithm.to_jwk(key.public_key())) | {"kid": "k1"}]}
+    ).encode()
+    _Jwks.hits = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Jwks)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield key, f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+async def test_jwks_from_a_url(jwks_url: tuple[Any, str]) -> None:
+    key, url = jwks_url
+    validator = TokenValidator(JwksSource(url), issuer=ISS, audience=AUD)
+    assert (await validator.validate(f"Bearer {mint(key)}"))["sub"] == "alice"
+    assert (await validator.validate(f"Bearer {mint(key, sub='bob')}"))["sub"] == "bob"
+    assert _Jwks.hits == 1  # fetched once, then from memory
+    with pytest.raises(InvalidBearerError, match="no key"):
+        await validator.validate(f"Bearer {mint(key, kid='rotated')}")
+
+
+async def test_an_unreachable_jwks_url_refuses_tokens() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    validator = TokenValidator(
+        JwksSource(f"http://127.0.0.1:{port}/jwks.json", timeout=1), issuer=ISS, audience=AUD
+    )
+    with pytest.raises(InvalidBearerError, match="could not be fetched"):
+        await validator.validate(f"Bearer {mint(ec.generate_private_key(ec.SECP256R1()))}")
