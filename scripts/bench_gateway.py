@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -52,37 +52,18 @@ ISSUER = "https://idp.bench"
 ACCEPT = "application/json, text/event-stream"
 
 
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _demo() -> ModuleType:
+    """``examples/mcp_gateway/run.py``: its process helpers (``free_port``, ``wait``, ``stop``)."""
+    spec = importlib.util.spec_from_file_location("mcp_gateway_run", EXAMPLE / "run.py")
+    if spec is None or spec.loader is None:
+        raise RuntimeError("examples/mcp_gateway/run.py not found")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def wait(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
-    """Until ``url`` answers at all."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"{what} exited ({proc.returncode})")
-        try:
-            httpx.get(url, timeout=1)
-        except httpx.TransportError:
-            time.sleep(0.2)
-            continue
-        return
-    sys.exit(f"{what} did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL."""
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+DEMO = _demo()
+free_port, wait, stop = DEMO.free_port, DEMO.wait, DEMO.stop
 
 
 def libpq(url: str) -> str:
