@@ -31,6 +31,8 @@ LEVELS = {
     "rebac.services": 6,
     "rebac.api": 7,
     "rebac.client": 7,  # the SDK: beside the server stack, below the CLI; it imports level 0-1 only
+    "rebac.integrations": 7,  # enforcement points on the SDK (MCP middleware, guards, retrieval)
+    "rebac.gateway": 7,  # the MCP gateway, on the integrations
     "rebac.cli": 8,
 }
 """The layer of each top-level name (the table of ``tests/unit/test_layering.py``)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Final
 
 from litestar import Request
 from litestar.datastructures import State
@@ -10,10 +11,45 @@ from litestar.di import NamedDependency, Provide
 
 from rebac.api.auth import PRESHARED_KEY_ID, Principal
 from rebac.api.state import AppState
+from rebac.errors import InvalidInputError
 from rebac.services.core import Services
 from rebac.services.types import Current
 
-__all__ = ["caller_of", "dependencies", "provide_current", "provide_principal", "provide_services"]
+__all__ = [
+    "SOURCE_HEADER",
+    "caller_of",
+    "decision_source",
+    "dependencies",
+    "provide_current",
+    "provide_principal",
+    "provide_services",
+]
+
+SOURCE_HEADER: Final = "x-rebac-decision-source"
+"""A caller's label for its decisions (an enforcement point: ``mcp-gateway``), recorded as their source."""
+_CALLER_SOURCE: Final = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)+")
+_MAX_SOURCE: Final = 64
+
+
+def decision_source(default: str, label: str | None) -> str:
+    """The source recorded for a decision: the caller's ``X-Rebac-Decision-Source`` label, else ``default``.
+
+    Any key allowed to ask for the decision may label it; the record's ``caller`` (the key id) and
+    every other field stay the server's. A label is lowercase words joined by hyphens
+    (``mcp-gateway``), at most 64 characters; rebac's own sources (``check``, ``authzen``,
+    ``access_request`` ...) have no hyphen, so no caller can pass for them.
+
+    Raises:
+        InvalidInputError: a label that is not of that form.
+    """
+    if label is None:
+        return default
+    if len(label) > _MAX_SOURCE or not _CALLER_SOURCE.fullmatch(label):
+        raise InvalidInputError(
+            f"{SOURCE_HEADER} must be lowercase words joined by hyphens (e.g. mcp-gateway), "
+            f"at most {_MAX_SOURCE} characters"
+        )
+    return label
 
 
 def provide_app_state(state: State) -> AppState:

@@ -39,13 +39,15 @@ __all__ = ["HotRoute", "HotServe", "hot_route"]
 
 T = TypeVar("T")
 
-HotServe = Callable[[Services, Current, str | None, T, str | None], Awaitable[msgspec.Struct]]
-"""``(services, current, caller key id, request DTO, X-Rebac-Consistency-Token) -> response DTO``."""
+HotServe = Callable[[Services, Current, str | None, T, str | None, str | None], Awaitable[msgspec.Struct]]
+"""``(services, current, caller key id, request DTO, X-Rebac-Consistency-Token, X-Rebac-Decision-Source)``
+``-> response DTO``."""
 
 _AUTHORIZATION: Final = b"authorization"
 _CONTENT_LENGTH: Final = b"content-length"
 _CONTENT_TYPE: Final = b"content-type"
 _TOKEN: Final = b"x-rebac-consistency-token"
+_SOURCE: Final = b"x-rebac-decision-source"
 _JSON_HEADERS: Final = (b"content-type", b"application/json")
 
 
@@ -71,7 +73,7 @@ class HotRoute:
         """Serve an ordinary request here, anything else through the route."""
         litestar_app = scope["litestar_app"]
         state: AppState = litestar_app.state.app
-        authorization = length = token = media = None
+        authorization = length = token = media = source = None
         for name, value in scope["headers"]:
             if name == _AUTHORIZATION and authorization is None:
                 authorization = value
@@ -81,6 +83,8 @@ class HotRoute:
                 media = value
             elif name == _TOKEN and token is None:
                 token = value.decode("latin-1")
+            elif name == _SOURCE and source is None:
+                source = value.decode("latin-1")
         principal = await _principal(state.authenticator, authorization, self._scope)
         limit = state.settings.api.max_request_bytes
         if (
@@ -106,7 +110,7 @@ class HotRoute:
         try:
             services = state.services
             current = await services.engines.current()
-            answer = encode_json(await self._serve(services, current, principal.key_id, data, token))
+            answer = encode_json(await self._serve(services, current, principal.key_id, data, token, source))
         except Exception as exc:  # noqa: BLE001 - rendered by the app's handler, as the route would
             request = litestar_app.request_class(scope=scope, receive=receive, send=send)
             response = handle_exception(request, exc)

@@ -46,6 +46,7 @@ COMMANDS: Final = {
     "keys": "rebac.cli.keys_cmds:keys_group",
     "context": "rebac.cli.context_cmds:context_group",
     "requests": "rebac.cli.requests_cmds:requests_group",
+    "mcp-gateway": "rebac.cli.gateway_cmd:gateway_cmd",
     # local only
     "serve": "rebac.cli.serve_cmd:serve_cmd",
     "migrate": "rebac.cli.store_cmds:migrate_cmd",

@@ -16,10 +16,12 @@ and beyond that:
   ``rebac.store`` or ``rebac.schema``), the composition roots aside;
 - no module imports another package's private module (``rebac.x._y`` from outside ``rebac.x``);
 - third-party layers are fenced (SQLAlchemy and psycopg in the Postgres engine, Litestar in the
-  API and the CLI, networkx in the type system and blast radius, httpx in the SDK and the CLI);
+  API and the CLI, networkx in the type system and blast radius, httpx in the SDK, the CLI and the gateway);
 - the SDK (``rebac.client``) sits beside the server stack: it imports nothing of rebac but the
   leaf modules (``rebac.errors``, ``rebac.refs``, ``rebac.limits``, ``rebac.opaque``), and only
   the CLI (and integrations built on the SDK) import it;
+- the client side built on the SDK (``rebac.integrations``, the MCP gateway ``rebac.gateway``)
+  imports the SDK, itself and the leaf modules only, never the server stack;
 - no module of ``rebac/`` is longer than 500 lines.
 """
 
@@ -40,6 +42,8 @@ LAYERS: list[tuple[str, int]] = [
     ("rebac.limits", 1),
     ("rebac.opaque", 1),
     ("rebac.client", 2),
+    ("rebac.integrations", 2),
+    ("rebac.gateway", 2),
     ("rebac.config", 2),
     ("rebac.schema", 3),
     ("rebac.store", 4),
@@ -56,8 +60,11 @@ COMPOSITION_ROOTS = ("rebac.api.app", "rebac.cli._runtime")
 CLIENT = "rebac.client"
 CLIENT_MAY_IMPORT = ("rebac.errors", "rebac.refs", "rebac.limits", "rebac.opaque")
 """Besides itself (and the package root, for ``__version__``), the SDK imports these leaves only."""
-CLIENT_IMPORTERS = ("rebac.cli.", "rebac.integrations.")
+CLIENT_IMPORTERS = ("rebac.cli.", "rebac.integrations.", "rebac.gateway.")
 """The SDK is imported by the client side only, never by the server stack."""
+CLIENT_SIDE = ("rebac.integrations", "rebac.gateway")
+"""Built on the SDK: they import the SDK, each other (the gateway on the integrations) and the leaves only."""
+CLIENT_SIDE_MAY_IMPORT = (CLIENT, *CLIENT_SIDE, *CLIENT_MAY_IMPORT)
 LEAF_IMPORTERS = ("rebac.store.", *COMPOSITION_ROOTS)
 SERVICE_CALLERS = ("rebac.api.", "rebac.cli.")
 BELOW_THE_SERVICES = ("rebac.engine", "rebac.store", "rebac.schema")
@@ -68,8 +75,8 @@ THIRD_PARTY_FENCES: dict[str, tuple[str, ...]] = {
     "alembic": ("rebac.store.postgres.",),
     "pgserver": ("rebac.store.postgres.",),
     "litestar": ("rebac.api.", "rebac.cli."),
-    "msgspec": ("rebac.api.", "rebac.cli.", "rebac.client"),
-    "httpx": ("rebac.client", "rebac.cli."),
+    "msgspec": ("rebac.api.", "rebac.cli.", "rebac.client", "rebac.gateway."),
+    "httpx": ("rebac.client", "rebac.cli.", "rebac.gateway."),
     "networkx": ("rebac.schema.typesystem", "rebac.services.blast_radius."),
 }
 
@@ -157,6 +164,12 @@ def violations() -> list[str]:
             leaf = imported == "rebac" or _within(imported, CLIENT_MAY_IMPORT)
             if in_client and not of_client and not leaf:
                 problems.append(f"{where}: the SDK {importer} imports {imported} (only leaf modules)")
+            if (
+                _within(importer, CLIENT_SIDE)
+                and imported != "rebac"
+                and not _within(imported, CLIENT_SIDE_MAY_IMPORT)
+            ):
+                problems.append(f"{where}: {importer} (built on the SDK) imports {imported}")
             if of_client and not in_client and not importer.startswith(CLIENT_IMPORTERS):
                 problems.append(f"{where}: {importer} imports the SDK {imported} (only the client side may)")
             if (

@@ -36,7 +36,7 @@ from rebac.api.controllers.authzen_eval import (
     with_id,
 )
 from rebac.api.controllers.authzen_ids import decode_id
-from rebac.api.deps import caller_of
+from rebac.api.deps import SOURCE_HEADER, caller_of, decision_source
 from rebac.api.dto import authzen as az
 from rebac.api.hot import hot_route
 from rebac.api.problems import PROBLEM_MEDIA_TYPE, problem_for, problem_responses
@@ -164,17 +164,20 @@ async def _item(
         return with_id(error_decision(exc), decision_id_of(exc))
 
 
-async def evaluation_decision(
+async def evaluation_decision(  # noqa: PLR0917 - the hot route calls it positionally
     services: Services,
     current: Current,
     caller: str | None,
     data: az.EvaluationRequest,
     token: str | None,
+    source_label: str | None = None,
 ) -> az.Decision:
     """Answer one ``POST /access/v1/evaluation`` (the handler and its hot route both call this).
 
-    ``token`` is the ``X-Rebac-Consistency-Token`` header, if sent.
+    ``token`` is the ``X-Rebac-Consistency-Token`` header, ``source_label`` the
+    ``X-Rebac-Decision-Source`` header (:func:`rebac.api.deps.decision_source`), if sent.
     """
+    source = decision_source("authzen", source_label)
     revision = await services.checks.revision_for_token(current, token)
     return await evaluate(
         current,
@@ -185,6 +188,7 @@ async def evaluation_decision(
         data.context,
         services=services,
         caller=caller,
+        source=source,
     )
 
 
@@ -224,7 +228,12 @@ class AuthZenController(Controller):
     ) -> az.Decision:
         """One decision."""
         return await evaluation_decision(
-            services, current, caller_of(request), data, request.headers.get(TOKEN_HEADER)
+            services,
+            current,
+            caller_of(request),
+            data,
+            request.headers.get(TOKEN_HEADER),
+            request.headers.get(SOURCE_HEADER),
         )
 
     @post(

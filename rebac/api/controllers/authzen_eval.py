@@ -160,8 +160,9 @@ async def evaluate(  # noqa: PLR0917 - the four AuthZEN members, positionally as
     *,
     services: Services,
     caller: str | None,
+    source: str = "authzen",
 ) -> az.Decision:
-    """One evaluation at ``revision``, recorded in the decision log.
+    """One evaluation at ``revision``, recorded in the decision log (with ``source``).
 
     Raises:
         RebacError: a malformed request or an engine error (never a decision; the caller reports
@@ -175,7 +176,7 @@ async def evaluate(  # noqa: PLR0917 - the four AuthZEN members, positionally as
         decision = await services.checks.decide(
             current,
             caller,
-            "authzen",
+            source,
             revision,
             (target, action.name, chain.actor),
             context=caveat_context(context, subject, resource, action),

@@ -13,7 +13,7 @@ from litestar.response import Stream
 from rebac.api import convert, dto
 from rebac.api.auth import require_scope
 from rebac.api.controllers._streaming import ndjson, page_limit, wants_ndjson
-from rebac.api.deps import caller_of
+from rebac.api.deps import SOURCE_HEADER, caller_of, decision_source
 from rebac.api.hot import hot_route
 from rebac.api.problems import problem_for, problem_responses
 from rebac.errors import EvaluationError
@@ -66,8 +66,13 @@ async def check_response(
     caller: str | None,
     data: dto.CheckRequest,
     _token_header: str | None,
+    source_label: str | None = None,
 ) -> dto.CheckResponse:
-    """Answer one ``POST /v1/permissions/check`` (the handler and its hot route both call this)."""
+    """Answer one ``POST /v1/permissions/check`` (the handler and its hot route both call this).
+
+    ``source_label`` is the ``X-Rebac-Decision-Source`` header (:func:`rebac.api.deps.decision_source`).
+    """
+    source = decision_source("check", source_label)
     resource, subject = convert.object_of(data.resource), convert.subject_of(data.subject)
     checks = services.checks
     current = await checks.pinned(current, data.optional_schema_version)
@@ -75,7 +80,7 @@ async def check_response(
     decision = await checks.decide(
         current,
         caller,
-        "check",
+        source,
         revision,
         (resource, data.permission, subject),
         context=data.context,
@@ -121,7 +126,9 @@ class PermissionsController(Controller):
         request: Request[Any, Any, Any],
     ) -> dto.CheckResponse:
         """May ``subject`` do ``permission`` on ``resource``? A deny is a 200 with NO_PERMISSION."""
-        return await check_response(services, current, caller_of(request), data, None)
+        return await check_response(
+            services, current, caller_of(request), data, None, request.headers.get(SOURCE_HEADER)
+        )
 
     @post(
         "/checkbulk", operation_id="CheckBulkPermissions", status_code=200, responses=problem_responses(422)
@@ -137,6 +144,7 @@ class PermissionsController(Controller):
         check_batch(
             len(data.items), services.settings.api.max_bulk_items, limit="MAX_BULK_CHECK_ITEMS", what="items"
         )
+        source = decision_source("checkbulk", request.headers.get(SOURCE_HEADER))
         # A malformed reference is a malformed request (400, as SpiceDB's request validation);
         # what the schema says of well-formed ones (an unknown type, a denial) is per item.
         parsed = [
@@ -159,7 +167,7 @@ class PermissionsController(Controller):
                 decision = await checks.decide(
                     current,
                     caller,
-                    "checkbulk",
+                    source,
                     revision,
                     check,
                     context=raw.context,

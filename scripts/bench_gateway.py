@@ -1,0 +1,244 @@
+"""The latency ``rebac mcp-gateway`` adds to an MCP ``tools/call``, against calling the server directly.
+
+Usage::
+
+    .venv/bin/python scripts/bench_gateway.py [--requests 400] [--rounds 3] [--out results.json]
+
+It starts, on free 127.0.0.1 ports: ``rebac serve`` (one worker, decision log on) on a throwaway
+database created on the server of ``REBAC_DATABASE_URL`` or
+``postgresql+psycopg://root@127.0.0.1:5432/test`` (dropped at the end), with the schema and
+relationships of ``examples/mcp_gateway``; the demo FastMCP server over streamable HTTP; and the
+gateway in front of it (JWT validated against a JWKS made here). Then, in alternating rounds, it
+sends the same ``tools/call`` of ``search`` (an allowed call: a JWT check, a rebac decision and
+the forwarded call) directly to the server and through the gateway, each at concurrency 1 and 8,
+over keep-alive httpx connections with an initialized MCP session, and prints p50 / p99 of both
+and the difference (the gateway's added latency), with the machine's load before and after. Only
+the processes this script started are stopped, by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import jwt
+import psycopg
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from sqlalchemy import make_url
+
+from rebac.client import Client
+from rebac.integrations.mcp_policy import decision_client
+from rebac.store.postgres.migrate import sync_url, upgrade_to_head
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "mcp_gateway"
+REBAC = str(Path(sys.executable).with_name("rebac"))
+ISSUER = "https://idp.bench"
+ACCEPT = "application/json, text/event-stream"
+
+
+def _demo() -> ModuleType:
+    """``examples/mcp_gateway/run.py``: its process helpers (``free_port``, ``wait``, ``stop``)."""
+    spec = importlib.util.spec_from_file_location("mcp_gateway_run", EXAMPLE / "run.py")
+    if spec is None or spec.loader is None:
+        raise RuntimeError("examples/mcp_gateway/run.py not found")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+DEMO = _demo()
+free_port, wait, stop = DEMO.free_port, DEMO.wait, DEMO.stop
+
+
+def libpq(url: str) -> str:
+    """A libpq connection string."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def session(http: httpx.AsyncClient, url: str) -> dict[str, str]:
+    """Initialize an MCP session; the headers of its requests."""
+    init = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "bench", "version": "1"},
+        },
+    }
+    response = await http.post(url, json=init, headers={"accept": ACCEPT})
+    response.raise_for_status()
+    headers = {"accept": ACCEPT, "mcp-protocol-version": "2025-06-18"}
+    if "mcp-session-id" in response.headers:
+        headers["mcp-session-id"] = response.headers["mcp-session-id"]
+    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    (await http.post(url, json=note, headers=headers)).raise_for_status()
+    return headers
+
+
+async def measure(url: str, token: str | None, requests: int, concurrency: int) -> list[float]:
+    """Latencies (ms) of ``requests`` tools/call at ``concurrency``."""
+    auth = {"authorization": f"Bearer {token}"} if token else {}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(headers=auth, limits=limits, timeout=30) as http:
+        headers = await session(http, url)
+        ids = iter(range(1, 10**9))
+
+        def body() -> bytes:  # a fresh id per request: a session matches answers by id
+            call = {"name": "search", "arguments": {"query": "q"}}
+            return json.dumps(
+                {"jsonrpc": "2.0", "id": next(ids), "method": "tools/call", "params": call}
+            ).encode()
+
+        sent = {**headers, "content-type": "application/json"}
+        for _ in range(20):  # warm-up: connections, caches
+            (await http.post(url, content=body(), headers=sent)).raise_for_status()
+        out: list[float] = []
+        left = requests
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                content = body()
+                start = time.perf_counter()
+                response = await http.post(url, content=content, headers=sent)
+                out.append((time.perf_counter() - start) * 1000)
+                if response.status_code != 200 or b"3 results" not in response.content:
+                    sys.exit(f"{url}: unexpected answer {response.status_code}: {response.text[:300]}")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return out
+
+
+async def measure_decision(endpoint: str, key: str, requests: int) -> list[float]:
+    """Latencies (ms) of the rebac decision alone (the SDK's ``decide``, as the gateway sends it)."""
+    async with decision_client(endpoint, key, source="mcp-gateway") as client:
+        via = ("agent:assistant", "user:alice")
+        context = {"arguments": {"query": "q"}, "tool": "search"}
+        out: list[float] = []
+        for n in range(requests + 20):
+            start = time.perf_counter()
+            decision = await client.decide("tool:search", "call", "agent:assistant", context=context, via=via)
+            if n >= 20:
+                out.append((time.perf_counter() - start) * 1000)
+            if not decision.allowed:
+                sys.exit(f"the benchmark's decision is denied: {decision}")
+        return out
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile."""
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def main() -> None:  # noqa: PLR0915 - one linear setup, then the measurement
+    """Start everything, measure, print, stop."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400, help="tools/call per round and mode")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}")
+    server = sync_url(os.environ.get("REBAC_DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"))
+    name = f"rebac_bench_gw_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(libpq(server), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    database = make_url(server).set(database=name).render_as_string(hide_password=False)
+    work = Path(tempfile.mkdtemp(prefix="rebac-bench-gw-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        upgrade_to_head(database)
+        key = "bench-" + secrets.token_hex(12)
+        rebac_port, up_port, gw_port = free_port(), free_port(), free_port()
+        endpoint = f"http://127.0.0.1:{rebac_port}"
+        env = {**os.environ, "REBAC_DATABASE_URL": database, "REBAC_PRESHARED_KEY": key}
+        with (work / "rebac.log").open("wb") as log:
+            procs.append(
+                subprocess.Popen(  # noqa: S603 - our own command
+                    [REBAC, "serve", "--port", str(rebac_port)], env=env, stdout=log, stderr=log
+                )
+            )
+        wait(f"{endpoint}/readyz", procs[-1], "rebac serve")
+        with Client(endpoint, key=key) as client:
+            client.write_schema((EXAMPLE / "schema.zed").read_text(encoding="utf-8"))
+            client.write_relationships(
+                [x for x in (EXAMPLE / "tuples.txt").read_text().splitlines() if x.strip()]
+            )
+        direct = f"http://127.0.0.1:{up_port}/mcp"
+        with (work / "upstream.log").open("wb") as log:
+            procs.append(
+                subprocess.Popen(  # noqa: S603 - our own example
+                    [sys.executable, str(EXAMPLE / "server.py"), "http", str(up_port)], stdout=log, stderr=log
+                )
+            )
+        wait(direct, procs[-1], "the MCP server")
+        signer = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = json.loads(RSAAlgorithm.to_jwk(signer.public_key())) | {"kid": "b", "alg": "RS256"}
+        (work / "jwks.json").write_text(json.dumps({"keys": [public]}), encoding="utf-8")
+        gateway = f"http://127.0.0.1:{gw_port}/mcp"
+        command = [
+            REBAC, "mcp-gateway", "--listen", f"127.0.0.1:{gw_port}", "--upstream", direct,
+            "--endpoint", endpoint, "--key", key, "--jwks", str(work / "jwks.json"),
+            "--issuer", ISSUER, "--audience", gateway,
+        ]  # fmt: skip
+        with (work / "gateway.log").open("wb") as log:
+            procs.append(subprocess.Popen(command, stdout=log, stderr=log))  # noqa: S603
+        wait(f"http://127.0.0.1:{gw_port}/.well-known/oauth-protected-resource", procs[-1], "the gateway")
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": gateway, "sub": "alice", "client_id": "assistant", "exp": now + 3600}
+        token = jwt.encode(claims, signer, algorithm="RS256", headers={"kid": "b"})
+        results: dict[str, Any] = {}
+        for concurrency in (8, 1):
+            samples: dict[str, list[float]] = {"direct": [], "gateway": []}
+            for _ in range(args.rounds):
+                samples["direct"] += asyncio.run(measure(direct, None, args.requests, concurrency))
+                samples["gateway"] += asyncio.run(measure(gateway, token, args.requests, concurrency))
+            row = {
+                mode: {"p50": pct(v, 0.50), "p99": pct(v, 0.99), "n": len(v)} for mode, v in samples.items()
+            }
+            row["added"] = {q: row["gateway"][q] - row["direct"][q] for q in ("p50", "p99")}
+            results[f"c{concurrency}"] = row
+            print(
+                f"c={concurrency}: direct p50 {row['direct']['p50']:.2f} ms "
+                f"p99 {row['direct']['p99']:.2f} ms | "
+                f"gateway p50 {row['gateway']['p50']:.2f} ms p99 {row['gateway']['p99']:.2f} ms | "
+                f"added p50 {row['added']['p50']:.2f} ms p99 {row['added']['p99']:.2f} ms "
+                f"(target <= 2 / <= 5 ms; n={row['direct']['n']} each)"
+            )
+        alone = asyncio.run(measure_decision(endpoint, key, args.requests))
+        results["decision"] = {"p50": pct(alone, 0.5), "p99": pct(alone, 0.99)}
+        print(
+            f"of which the rebac decision alone (SDK decide, c=1): p50 {results['decision']['p50']:.2f} ms "
+            f"p99 {results['decision']['p99']:.2f} ms"
+        )
+        results["load_average_after"] = os.getloadavg()
+        print(f"load average after: {os.getloadavg()}")
+        if args.out:
+            args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+        with psycopg.connect(libpq(server), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

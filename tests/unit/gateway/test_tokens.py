@@ -1,0 +1,138 @@
+"""Bearer JWT validation: signature, issuer, audience, exp, nbf; only asymmetric keys."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+from rebac.gateway.tokens import InvalidBearerError, JwksSource, TokenValidator
+
+AUD = "https://gw.test/mcp"
+ISS = "https://idp.test"
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> tuple[ec.EllipticCurvePrivateKey, TokenValidator]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = json.loads(ECAlgorithm.to_jwk(key.public_key())) | {"kid": "k1"}
+    oct_key = {"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", "kid": "hmac"}
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": [public, oct_key]}), encoding="utf-8")
+    return key, TokenValidator(JwksSource(str(path)), issuer=ISS, audience=AUD)
+
+
+def mint(key: Any, kid: str = "k1", alg: str = "ES256", **claims: Any) -> str:
+    now = int(time.time())
+    body = {"iss": ISS, "aud": AUD, "sub": "alice", "exp": now + 60, **claims}
+    return jwt.encode(body, key, algorithm=alg, headers={"kid": kid})
+
+
+async def test_valid_token_and_its_cache(signer: tuple[Any, TokenValidator]) -> None:
+    key, validator = signer
+    token = mint(key)
+    assert (await validator.validate(f"Bearer {token}"))["sub"] == "alice"
+    assert (await validator.validate(f"bearer {token}"))["sub"] == "alice"  # from the cache
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        ({"exp": int(time.time()) - 60}, "expired"),
+        ({"nbf": int(time.time()) + 600}, "not yet valid"),
+        ({"aud": "https://other/mcp"}, "not for this resource"),
+        ({"iss": "https://evil"}, "issuer"),
+    ],
+)
+async def test_claims_are_checked(
+    signer: tuple[Any, TokenValidator], claims: dict[str, Any], message: str
+) -> None:
+    key, validator = signer
+    with pytest.raises(InvalidBearerError, match=message):
+        await validator.validate(f"Bearer {mint(key, **claims)}")
+
+
+async def test_hmac_and_unknown_keys_are_refused(signer: tuple[Any, TokenValidator]) -> None:
+    _, validator = signer
+    hmac = mint("secret-secret-secret-secret-secret-0", kid="hmac", alg="HS256")
+    with pytest.raises(InvalidBearerError, match="not accepted"):
+        await validator.validate(f"Bearer {hmac}")
+    other = mint(ec.generate_private_key(ec.SECP256R1()), kid="nope")
+    with pytest.raises(InvalidBearerError, match="no key"):
+        await validator.validate(f"Bearer {other}")
+    forged = mint(ec.generate_private_key(ec.SECP256R1()))
+    with pytest.raises(InvalidBearerError, match="signature"):
+        await validator.validate(f"Bearer {forged}")
+
+
+@pytest.mark.parametrize("header", [None, "", "Basic abc", "Bearer ", "Bearer x.y.z"])
+async def test_missing_or_malformed(signer: tuple[Any, TokenValidator], header: str | None) -> None:
+    _, validator = signer
+    with pytest.raises(InvalidBearerError) as exc:
+        await validator.validate(header)
+    assert (exc.value.error is None) == (not header)
+
+
+class _Jwks(BaseHTTPRequestHandler):
+    body = b""
+    hits = 0
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.fixture
+def jwks_url() -> Iterator[tuple[ec.EllipticCurvePrivateKey, str]]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    _Jwks.body = json.dumps(
+        {"keys": [json.loads(ECAlgorithm.to_jwk(key.public_key())) | {"kid": "k1"}]}
+    ).encode()
+    _Jwks.hits = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Jwks)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield key, f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+async def test_jwks_from_a_url(jwks_url: tuple[Any, str]) -> None:
+    key, url = jwks_url
+    validator = TokenValidator(JwksSource(url), issuer=ISS, audience=AUD)
+    assert (await validator.validate(f"Bearer {mint(key)}"))["sub"] == "alice"
+    assert (await validator.validate(f"Bearer {mint(key, sub='bob')}"))["sub"] == "bob"
+    assert _Jwks.hits == 1  # fetched once, then from memory
+    with pytest.raises(InvalidBearerError, match="no key"):
+        await validator.validate(f"Bearer {mint(key, kid='rotated')}")
+
+
+async def test_an_unreachable_jwks_url_refuses_tokens() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    validator = TokenValidator(
+        JwksSource(f"http://127.0.0.1:{port}/jwks.json", timeout=1), issuer=ISS, audience=AUD
+    )
+    with pytest.raises(InvalidBearerError, match="could not be fetched"):
+        await validator.validate(f"Bearer {mint(ec.generate_private_key(ec.SECP256R1()))}")
