@@ -15,7 +15,7 @@ and beyond that:
 - ``api/`` and ``cli/`` call the service layer and nothing below it (no ``rebac.engine``,
   ``rebac.store`` or ``rebac.schema``), the composition roots aside;
 - no module imports another package's private module (``rebac.x._y`` from outside ``rebac.x``);
-- third-party layers are fenced (SQLAlchemy and psycopg in the Postgres engine, Litestar in the
+- third-party layers are fenced (SQLAlchemy and psycopg in the Postgres engine, Litestar in the console,
   API and the CLI, networkx in the type system and blast radius, httpx in the SDK and the CLI);
 - the SDK (``rebac.client``) sits beside the server stack: it imports nothing of rebac but the
   leaf modules (``rebac.errors``, ``rebac.refs``, ``rebac.limits``, ``rebac.opaque``), and only
@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, int]] = [
     ("rebac.engine", 5),
     ("rebac.services", 6),
     ("rebac.api", 7),
+    ("rebac.console", 7),
     ("rebac.cli", 8),
 ]
 STORE_CONTRACT = {"rebac.store", "rebac.store.base", "rebac.store.records", "rebac.store.revision"}
@@ -59,7 +60,7 @@ CLIENT_MAY_IMPORT = ("rebac.errors", "rebac.refs", "rebac.limits", "rebac.opaque
 CLIENT_IMPORTERS = ("rebac.cli.", "rebac.integrations.")
 """The SDK is imported by the client side only, never by the server stack."""
 LEAF_IMPORTERS = ("rebac.store.", *COMPOSITION_ROOTS)
-SERVICE_CALLERS = ("rebac.api.", "rebac.cli.")
+SERVICE_CALLERS = ("rebac.api.", "rebac.console", "rebac.cli.")
 BELOW_THE_SERVICES = ("rebac.engine", "rebac.store", "rebac.schema")
 THIRD_PARTY_FENCES: dict[str, tuple[str, ...]] = {
     "sqlalchemy": ("rebac.store.postgres.",),
@@ -67,7 +68,7 @@ THIRD_PARTY_FENCES: dict[str, tuple[str, ...]] = {
     "psycopg_pool": ("rebac.store.postgres.",),
     "alembic": ("rebac.store.postgres.",),
     "pgserver": ("rebac.store.postgres.",),
-    "litestar": ("rebac.api.", "rebac.cli."),
+    "litestar": ("rebac.api.", "rebac.console", "rebac.cli."),
     "msgspec": ("rebac.api.", "rebac.cli.", "rebac.client"),
     "httpx": ("rebac.client", "rebac.cli."),
     "networkx": ("rebac.schema.typesystem", "rebac.services.blast_radius."),
