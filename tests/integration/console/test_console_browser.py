@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -142,3 +143,80 @@ def test_sign_out(page: Recorded, console: Console) -> None:
     assert "rebac_console" not in {c["name"] for c in page.page.context.cookies()}
     page.page.goto(f"{console.base}/console/decisions")
     expect(page.page).to_have_url(re.compile(r"/console/login\?next="))
+
+
+def test_review_an_identity(page: Recorded, console: Console, shots: Path) -> None:
+    sign_in(page.page, console.base, console.approver_key)
+    page.page.goto(f"{console.base}/console/identities")
+    row = page.page.locator("tr[data-identity='agent:planner']")
+    expect(row.locator("[data-flag=never_reviewed]")).to_be_visible()
+    expect(row).to_contain_text("user:alice")
+    page.page.screenshot(path=shots / "identities.png", full_page=True)
+    row.locator("input[name=note]").fill("quarterly review")
+    row.locator("form.review button").click()
+    expect(page.page.locator("#reviewed")).to_contain_text("agent:planner")
+    row = page.page.locator("tr[data-identity='agent:planner']")
+    expect(row.locator("[data-flag=never_reviewed]")).to_have_count(0)
+    expect(row).to_contain_text("by user:bob")
+    with httpx.Client(base_url=console.base, timeout=10) as http:
+        reviews = http.get(
+            "/v1/reviews", params={"subject": "agent:planner"}, headers={"Authorization": f"Bearer {KEY}"}
+        )
+    assert reviews.status_code == 200
+    assert [(r["reviewer"], r["note"]) for r in reviews.json()["reviews"]] == [
+        ("user:bob", "quarterly review")
+    ]
+
+
+def test_a_review_by_a_key_acting_for_no_one_is_refused(page: Recorded, console: Console) -> None:
+    sign_in(page.page, console.base, KEY)  # the preshared key acts for no subject here
+    page.page.goto(f"{console.base}/console/identities")
+    page.page.locator("tr[data-identity='agent:search'] form.review button").click()
+    expect(page.page.locator("#problem")).to_contain_text("subject")
+    with httpx.Client(base_url=console.base, timeout=10) as http:
+        reviews = http.get(
+            "/v1/reviews", params={"subject": "agent:search"}, headers={"Authorization": f"Bearer {KEY}"}
+        )
+    assert reviews.json()["reviews"] == []
+
+
+def test_approve_a_request_and_the_agents_next_check_is_allowed(
+    page: Recorded, console: Console, shots: Path
+) -> None:
+    agent = {"Authorization": f"Bearer {console.agent_key}"}
+    with httpx.Client(base_url=console.base, timeout=10) as http:
+        assert check(http, "document:specs", "view", "agent:planner", agent)["decision"] is False
+    sign_in(page.page, console.base, console.approver_key)
+    page.page.goto(f"{console.base}/console/requests")
+    row = page.page.locator(f"#pending tr[data-request='{console.request_id}']")
+    expect(row).to_contain_text("agent:planner")
+    expect(row).to_contain_text("document:specs")
+    page.page.screenshot(path=shots / "requests.png", full_page=True)
+    row.locator("form.approve select[name=duration]").select_option("900")
+    row.locator("form.approve input[name=reason]").fill("ok for the summary")
+    row.locator("form.approve button").click()
+    expect(page.page.locator("#decided")).to_contain_text(console.request_id)
+    expect(page.page.locator(f"#pending tr[data-request='{console.request_id}']")).to_have_count(0)
+    expect(page.page.locator(f"#recent tr[data-request='{console.request_id}'] .badge")).to_have_text(
+        "approved"
+    )
+    with httpx.Client(base_url=console.base, timeout=10) as http:
+        assert check(http, "document:specs", "view", "agent:planner", agent)["decision"] is True
+        status = http.get(
+            f"/access/v1/requests/{console.request_id}", headers={"Authorization": f"Bearer {KEY}"}
+        )
+    granted = status.json()["request"]
+    assert granted["decided_by"] == "user:bob"
+    assert granted["reason"] == "ok for the summary"
+    until = datetime.fromisoformat(granted["grant"]["expires_at"])
+    assert until - datetime.now(UTC) <= timedelta(minutes=15)  # the approver's 15 minutes, not the hour asked
+    step = page.page.locator("#trail tr[data-step='access_request.approved']")
+    for _ in range(40):  # the decision log is written in batches: reload until the step is there
+        page.page.goto(f"{console.base}/console/requests/{console.request_id}")
+        if step.count() == 1:
+            break
+        page.page.wait_for_timeout(250)
+    expect(page.page.locator("#status")).to_have_text("approved")
+    expect(step).to_have_count(1)
+    expect(step).to_contain_text("user:bob")
+    page.page.screenshot(path=shots / "request.png", full_page=True)
