@@ -18,9 +18,11 @@ from litestar.params import PathParameter
 from litestar.response import Template
 
 from rebac.console.access import signed
+from rebac.console.paths import deciding_paths
 from rebac.console.views import decision_view, filters_query, following_key, newer_than
 from rebac.services.core import Services
 from rebac.services.decisions import decision_filter
+from rebac.services.types import Current
 
 __all__ = ["DecisionsController"]
 
@@ -99,11 +101,17 @@ class DecisionsController(Controller):
         self,
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
+        current: NamedDependency[Current],
         decision_id: Annotated[str, PathParameter(description="The decision's id (UUIDv7).")],
     ) -> Template:
         """One decision: its deciding path and delegation chain, the failing hop marked."""
         record = await services.decisions.get(decision_id)
         return Template(
             template_name="decision.html",
-            context={"me": signed(request), "nav": "decisions", "d": decision_view(record, detail=True)},
+            context={
+                "me": signed(request),
+                "nav": "decisions",
+                "d": decision_view(record, detail=True),
+                "paths": await deciding_paths(services, current, record),
+            },
         )

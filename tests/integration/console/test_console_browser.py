@@ -99,6 +99,10 @@ def test_sign_in_filter_decisions_and_open_one(page: Recorded, console: Console,
     failing = page.page.locator("#failing-hop")
     expect(failing).to_contain_text("agent:planner")
     expect(failing).to_contain_text("failing hop")
+    expect(page.page.locator(".hop-path[data-path='agent:search'] ol.steps")).to_contain_text(
+        "document:payroll#viewer@agent:search"
+    )
+    expect(page.page.locator(".hop-path[data-path='agent:planner'] .no-path")).to_be_visible()
     page.page.screenshot(path=shots / "decision.png", full_page=True)
 
 
