@@ -105,9 +105,11 @@ async def main() -> None:
         async with AsyncTestClient(app) as client:
             form = await client.get("/console/login")
             token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-            assert token is not None
+            if token is None:
+                raise SystemExit("the sign-in form has no CSRF token")
             signed = await client.post("/console/login", data={"csrf": token[1], "key": KEY, "next": ""})
-            assert signed.status_code == 200, signed.status_code  # followed to the decisions page
+            if signed.status_code != 200:  # followed to the decisions page
+                raise SystemExit(f"sign-in failed: {signed.status_code}")
             since = (now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
             until = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
             first = await client.get("/console/decisions")
@@ -115,6 +117,7 @@ async def main() -> None:
             older = f"/console/decisions?cursor={cursor[1]}" if cursor else "/console/decisions"
             marker = re.search(r"after=([^\"&]+)", first.text)
             poll = f"/console/decisions/new?after={marker[1]}" if marker else "/console/decisions/new"
+            page = "/console/decisions"
             cases = [
                 ("no filter (newest 50)", "/console/decisions"),
                 ("older page (keyset cursor)", older),
@@ -124,8 +127,8 @@ async def main() -> None:
                 ("result=denied", "/console/decisions?result=denied"),
                 ("source=access_request", "/console/decisions?source=access_request"),
                 ("time range (1 day)", f"/console/decisions?since={since}&until={until}"),
-                ("subject + denied + source", "/console/decisions?subject=agent:a7&result=denied&source=check"),
-                ("permission + source + day", f"/console/decisions?permission=edit&source=authzen&since={since}"),
+                ("subject + denied + source", f"{page}?subject=agent:a7&result=denied&source=check"),
+                ("permission + source + day", f"{page}?permission=edit&source=authzen&since={since}"),
                 ("source matching nothing", "/console/decisions?source=nowhere"),
                 ("permission matching nothing", "/console/decisions?permission=nothing"),
                 ("subject matching nothing", "/console/decisions?subject=agent:nobody"),
