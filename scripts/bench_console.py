@@ -97,8 +97,8 @@ async def main() -> None:
     store = await PostgresTupleStore.connect(url, quantization_seconds=0)
     try:
         started = time.perf_counter()
-        for first in range(0, args.decisions, BATCH):
-            await store.append_decisions(_records(min(BATCH, args.decisions - first), now, rng))
+        for offset in range(0, args.decisions, BATCH):
+            await store.append_decisions(_records(min(BATCH, args.decisions - offset), now, rng))
         print(f"wrote {args.decisions:,} decisions in {time.perf_counter() - started:.1f} s")
         settings = Settings(api=ApiSettings(preshared_key=KEY, access_log=False))
         app = create_app(settings, store=store, schema_refresh_seconds=60)

@@ -55,7 +55,12 @@ def _page(request: Request[Any, Any, Any], status: int, title: str, detail: str)
     partial = request.headers.get("hx-request") == "true"
     return Template(
         template_name="_error_fragment.html" if partial else "error.html",
-        context={"status": status, "title": title, "detail": detail},
+        context={
+            "status": status,
+            "title": title,
+            "detail": detail,
+            "me": getattr(request.state, "console", None),
+        },
         status_code=status,
         headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"} if partial else None,
     )

@@ -10,9 +10,9 @@ cookie is a JWT (HS256, PyJWT) signed with the deployment's console secret, so e
 - ``csrf``: the token every state change must send back (a form field or ``X-CSRF-Token``),
 - ``iat`` / ``exp``: issued and expiry times (eight hours by default).
 
-The key itself is never stored or echoed. The secret is ``REBAC_CONSOLE_SECRET`` when set, and
-otherwise derived from the preshared key (HMAC-SHA256 under a fixed label, so the cookie never
-reveals the key); with neither, the console refuses to sign anyone in.
+The key itself is never stored or echoed. The signing key is derived (HMAC-SHA256 under a fixed
+label) from ``REBAC_CONSOLE_SECRET`` when set (16 characters at least), and otherwise from the
+preshared key, so the cookie never reveals either; with neither, the console signs no one in.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Final
 import jwt
 
 from rebac.config import ApiSettings
+from rebac.errors import InvalidInputError
 
 __all__ = [
     "COOKIE",
@@ -48,12 +49,21 @@ _ALGORITHM: Final = "HS256"
 _AUDIENCE: Final = "rebac-console"
 _LOGIN_AUDIENCE: Final = "rebac-console-login"
 _DERIVE_LABEL: Final = b"rebac console session secret v1"
+MIN_SECRET_CHARS: Final = 16
 
 
 def console_secret(api: ApiSettings) -> bytes | None:
-    """The deployment's signing secret (``None``: the console cannot sign anyone in)."""
+    """The deployment's 32-byte signing key (``None``: the console cannot sign anyone in).
+
+    Derived with HMAC-SHA256 from ``REBAC_CONSOLE_SECRET`` or, when unset, the preshared key.
+
+    Raises:
+        InvalidInputError: ``REBAC_CONSOLE_SECRET`` is shorter than 16 characters.
+    """
     if api.console_secret:
-        return api.console_secret.encode()
+        if len(api.console_secret) < MIN_SECRET_CHARS:
+            raise InvalidInputError(f"REBAC_CONSOLE_SECRET must be at least {MIN_SECRET_CHARS} characters")
+        return hmac.new(api.console_secret.encode(), _DERIVE_LABEL, hashlib.sha256).digest()
     if api.preshared_key:
         return hmac.new(api.preshared_key.encode(), _DERIVE_LABEL, hashlib.sha256).digest()
     return None
