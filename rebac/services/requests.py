@@ -146,9 +146,11 @@ class AccessRequests:
         }
         grant = ""
         if request.grant_revision is not None:
+            until = request.grant_expires_at or request.requested_until  # the approver may grant less
             detail["grant_revision"] = request.grant_revision
+            detail["grant_until"] = until.isoformat()
             grant = f": grant {request.resource}#{request.relation}@{request.subject} at revision "
-            grant += f"{request.grant_revision} until {request.requested_until.isoformat()}"
+            grant += f"{request.grant_revision} until {until.isoformat()}"
         by = f" by {actor}" if actor else ""
         record = DecisionRecord(
             decision_id=recorder.new_id(at),

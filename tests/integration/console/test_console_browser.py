@@ -223,4 +223,5 @@ def test_approve_a_request_and_the_agents_next_check_is_allowed(
     expect(page.page.locator("#status")).to_have_text("approved")
     expect(step).to_have_count(1)
     expect(step).to_contain_text("user:bob")
+    expect(step).to_contain_text(f"until {until.isoformat()}")  # the grant's end, not the one asked for
     page.page.screenshot(path=shots / "request.png", full_page=True)
