@@ -63,6 +63,7 @@ def page(browser: Browser, console: Console) -> Iterator[Recorded]:
     finally:
         context.close()
     assert found.outside(console.base) == [], "a console page requested another origin"
+    assert [e for e in found.console_errors if "Content Security Policy" in e] == []
 
 
 def test_wrong_key_is_refused(page: Recorded, console: Console, shots: Path) -> None:

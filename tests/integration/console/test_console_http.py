@@ -239,3 +239,40 @@ async def test_decisions_filter_by_source(client: Client) -> None:
     assert sources == {"authzen"}
     everything = await client.get("/console/decisions")
     assert set(re.findall(r"<td>(authzen|check)</td>", everything.text)) == {"authzen", "check"}
+
+
+async def test_older_pages_follow_the_keyset_cursor_and_time_filters_apply(client: Client) -> None:
+    assert (await _sign_in(client, KEY)).status_code == 303
+    schema = "definition user {}\ndefinition doc {\n relation viewer: user\n permission view = viewer\n}"
+    auth = {"Authorization": f"Bearer {KEY}"}
+    assert (await client.post("/v1/schema/write", json={"schema": schema}, headers=auth)).status_code == 200
+    for n in range(60):
+        body = {
+            "subject": {"type": "user", "id": f"u{n}"},
+            "action": {"name": "view"},
+            "resource": {"type": "doc", "id": "d"},
+        }
+        assert (await client.post("/access/v1/evaluation", json=body, headers=auth)).status_code == 200
+    first = ""
+    for _ in range(100):  # the recorder writes in batches
+        first = (await client.get("/console/decisions?source=authzen")).text
+        if first.count("data-decision=") == 50:
+            break
+        await asyncio.sleep(0.05)
+    assert first.count("data-decision=") == 50
+    cursor = re.search(r'hx-get="/console/decisions\?source=authzen&amp;cursor=([^"]+)"', first)
+    assert cursor is not None
+    older = await client.get(
+        f"/console/decisions?source=authzen&cursor={cursor[1]}", headers={"HX-Request": "true"}
+    )
+    assert older.status_code == 200
+    assert "<html" not in older.text  # an htmx fragment: the rows only
+    seen = set(re.findall(r'data-decision="([^"]+)"', first))
+    more = set(re.findall(r'data-decision="([^"]+)"', older.text))
+    assert len(more) == 10
+    assert not seen & more
+    future = await client.get("/console/decisions?since=2999-01-01T00:00")
+    assert "No decisions match." in future.text
+    bad = await client.get("/console/decisions?since=yesterday")
+    assert bad.status_code == 400
+    assert "since must be an ISO 8601 time" in bad.text
