@@ -276,3 +276,30 @@ async def test_older_pages_follow_the_keyset_cursor_and_time_filters_apply(clien
     bad = await client.get("/console/decisions?since=yesterday")
     assert bad.status_code == 400
     assert "since must be an ISO 8601 time" in bad.text
+
+
+async def test_ids_are_escaped_in_pages(client: Client) -> None:
+    assert (await _sign_in(client, KEY)).status_code == 303
+    schema = "definition user {}\ndefinition doc {\n relation viewer: user\n permission view = viewer\n}"
+    auth = {"Authorization": f"Bearer {KEY}"}
+    assert (await client.post("/v1/schema/write", json={"schema": schema}, headers=auth)).status_code == 200
+    hostile = '<img src=x onerror="alert(1)">'
+    body = {
+        "subject": {"type": "user", "id": hostile},
+        "action": {"name": "view"},
+        "resource": {"type": "doc", "id": "d"},
+    }
+    answer = await client.post("/access/v1/evaluation", json=body, headers=auth)
+    assert answer.status_code == 200, answer.text
+    decision_id = answer.json()["context"]["decision_id"]
+    text = ""
+    for _ in range(100):  # the recorder writes in batches
+        text = (await client.get("/console/decisions")).text
+        if decision_id in text:
+            break
+        await asyncio.sleep(0.05)
+    assert decision_id in text
+    detail = (await client.get(f"/console/decisions/{decision_id}")).text
+    for page in (text, detail):
+        assert "<img" not in page
+        assert "&lt;img" in page
