@@ -86,6 +86,12 @@ def test_sign_in_filter_decisions_and_open_one(page: Recorded, console: Console,
     rows = page.page.locator("#rows tr[data-decision]")
     expect(rows.first).to_be_visible()
     page.page.screenshot(path=shots / "decisions.png", full_page=True)
+    page.page.fill("input[name=source]", "access_request.created")
+    page.page.click("#apply-filters")
+    expect(page.page).to_have_url(re.compile(r"source=access_request.created"))
+    sources = page.page.locator("#rows tr[data-decision] td:nth-child(6)").all_inner_texts()
+    assert sources == ["access_request.created"]
+    page.page.fill("input[name=source]", "")
     page.page.fill("input[name=subject]", "agent:search")
     page.page.select_option("select[name=result]", "denied")
     page.page.click("#apply-filters")
