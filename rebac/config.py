@@ -100,6 +100,8 @@ class ApiSettings:
             a plain object such as ``user:alice``); ``None``: it acts for no subject.
         access_log: Write one JSON access line per request to standard error (logger
             ``rebac.access``); ``REBAC_ACCESS_LOG=off`` turns it off.
+        console_secret: Signs the console's session cookies (``REBAC_CONSOLE_SECRET``; the same
+            in every worker and replica). Unset: derived from the preshared key, if any.
     """
 
     host: str = "127.0.0.1"
@@ -110,6 +112,7 @@ class ApiSettings:
     max_bulk_items: int = limits.MAX_BULK_CHECK_ITEMS
     max_page_size: int = limits.MAX_LOOKUP_PAGE_SIZE
     access_log: bool = True
+    console_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +216,7 @@ class Settings:
             max_bulk_items=int(source.get("REBAC_MAX_BULK_ITEMS", limits.MAX_BULK_CHECK_ITEMS)),
             max_page_size=int(source.get("REBAC_MAX_PAGE_SIZE", limits.MAX_LOOKUP_PAGE_SIZE)),
             access_log=source.get("REBAC_ACCESS_LOG", "on").lower() not in {"0", "off", "false", "no"},
+            console_secret=source.get("REBAC_CONSOLE_SECRET") or None,
         )
         decisions = DecisionLogSettings(
             enabled=source.get("REBAC_DECISION_LOG", "on").lower() not in {"0", "off", "false", "no"},

@@ -30,6 +30,7 @@ LEVELS = {
     "rebac.engine": 5,
     "rebac.services": 6,
     "rebac.api": 7,
+    "rebac.console": 7,  # the web console: beside the API (mounted by its composition root)
     "rebac.client": 7,  # the SDK: beside the server stack, below the CLI; it imports level 0-1 only
     "rebac.integrations": 7,  # enforcement points on the SDK (MCP middleware, guards, retrieval)
     "rebac.gateway": 7,  # the MCP gateway, on the integrations

@@ -43,6 +43,7 @@ from rebac.api.problems import exception_handlers
 from rebac.api.request import JsonRequest
 from rebac.api.state import AppState, Readiness
 from rebac.config import Settings
+from rebac.console import console_router, console_templates
 from rebac.errors import RebacError
 from rebac.services.core import Services
 from rebac.store.base import TupleStore
@@ -133,7 +134,9 @@ def create_app(
             IdentitiesController,
             BlastRadiusController,
             KeysController,
+            console_router(settings),
         ],
+        template_config=console_templates(),
         dependencies=dependencies(),
         exception_handlers=exception_handlers(),
         lifespan=[lifespan],

@@ -138,6 +138,21 @@ class Authenticator:
             self._cache[key_id] = (now + self._cache_seconds, stored, principal)
         return stored, principal
 
+    async def live_key(self, key_id: str) -> tuple[str, Principal] | None:
+        """The stored secret hash and principal of a key that still authenticates, else ``None``.
+
+        For the console's sessions, which name a key by id: ``None`` for an unknown, revoked or
+        damaged key (a session then ends at once, within the cache's ``cache_seconds``).
+        """
+        if key_id == PRESHARED_KEY_ID:
+            if self._preshared_hash is None:
+                return None
+            return self._preshared_hash, self._preshared
+        found = await self._find(key_id)
+        if found is None or found[1] is None or found[0].revoked:
+            return None
+        return found[0].secret_hash, found[1]
+
     async def authenticate(self, header: str | None) -> Principal:
         """The caller for an ``Authorization`` header value.
 

@@ -275,6 +275,8 @@ def decision_filter(  # noqa: PLR0917 - one argument per query parameter
     result: str | None,
     since: str | None,
     until: str | None,
+    *,
+    source: str | None = None,
 ) -> DecisionFilter:
     """The filter for the query parameters of ``GET /v1/decisions`` (and ``rebac decisions``).
 
@@ -297,6 +299,7 @@ def decision_filter(  # noqa: PLR0917 - one argument per query parameter
         result=kind,
         since=_time(since, "since"),
         until=_time(until, "until"),
+        source=source or None,
     )
 
 

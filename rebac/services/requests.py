@@ -146,9 +146,11 @@ class AccessRequests:
         }
         grant = ""
         if request.grant_revision is not None:
+            until = request.grant_expires_at or request.requested_until  # the approver may grant less
             detail["grant_revision"] = request.grant_revision
+            detail["grant_until"] = until.isoformat()
             grant = f": grant {request.resource}#{request.relation}@{request.subject} at revision "
-            grant += f"{request.grant_revision} until {request.requested_until.isoformat()}"
+            grant += f"{request.grant_revision} until {until.isoformat()}"
         by = f" by {actor}" if actor else ""
         record = DecisionRecord(
             decision_id=recorder.new_id(at),
@@ -380,20 +382,30 @@ class AccessRequests:
         approver: SubjectRef | None,
         reason: str = "",
         caller: str | None = None,
+        grant_seconds: int | None = None,
     ) -> AccessRequest:
         """Approve: write the time-bound grant and the request's new state in one transaction.
+
+        ``grant_seconds`` lets the approver grant less than was asked: the grant then ends that
+        long from now, or at the requested end if that comes first (never later).
 
         Raises:
             SubjectRequiredError, NotPermittedError: the approver may not approve it.
             NotFoundError: no such request.
             ConflictError: it is no longer pending (decided, cancelled or expired).
+            InvalidInputError: ``grant_seconds`` is not positive.
         """
+        if grant_seconds is not None and grant_seconds <= 0:
+            raise errors.InvalidInputError("the grant's duration must be a positive number of seconds")
         request = await self._decidable(current, request_id, approver, caller)
+        until = request.requested_until
+        if grant_seconds is not None:
+            until = min(until, self._clock() + timedelta(seconds=grant_seconds))
         grant = Relationship(
             parse_object(request.resource),
             request.relation,
             parse_subject(request.subject),
-            expires_at=request.requested_until,
+            expires_at=until,
         )
         check_relationship(current.engine.model.schema, grant)
         decided = await self._role().decide_access_request(

@@ -251,6 +251,7 @@ class DecisionFilter:
     since: datetime | None = None
     until: datetime | None = None
     decision_id: str | None = None
+    source: str | None = None
 
     def matches(self, record: DecisionRecord) -> bool:
         """True when ``record`` is selected (used by the memory engine and tests)."""
@@ -259,6 +260,7 @@ class DecisionFilter:
             and (self.subject is None or record.subject == self.subject)
             and (self.resource is None or record.resource == self.resource)
             and (self.permission is None or record.permission == self.permission)
+            and (self.source is None or record.source == self.source)
             and (self.result is None or record.result is self.result)
             and (self.since is None or record.decided_at >= self.since)
             and (self.until is None or record.decided_at < self.until)

@@ -16,7 +16,8 @@ and beyond that:
   ``rebac.store`` or ``rebac.schema``), the composition roots aside;
 - no module imports another package's private module (``rebac.x._y`` from outside ``rebac.x``);
 - third-party layers are fenced (SQLAlchemy and psycopg in the Postgres engine, Litestar in the
-  API and the CLI, networkx in the type system and blast radius, httpx in the SDK, the CLI and the gateway);
+  console, the API and the CLI, networkx in the type system and blast radius, httpx in the SDK, the
+  CLI and the gateway);
 - the SDK (``rebac.client``) sits beside the server stack: it imports nothing of rebac but the
   leaf modules (``rebac.errors``, ``rebac.refs``, ``rebac.limits``, ``rebac.opaque``), and only
   the CLI (and integrations built on the SDK) import it;
@@ -50,6 +51,7 @@ LAYERS: list[tuple[str, int]] = [
     ("rebac.engine", 5),
     ("rebac.services", 6),
     ("rebac.api", 7),
+    ("rebac.console", 7),
     ("rebac.cli", 8),
 ]
 STORE_CONTRACT = {"rebac.store", "rebac.store.base", "rebac.store.records", "rebac.store.revision"}
@@ -66,7 +68,7 @@ CLIENT_SIDE = ("rebac.integrations", "rebac.gateway")
 """Built on the SDK: they import the SDK, each other (the gateway on the integrations) and the leaves only."""
 CLIENT_SIDE_MAY_IMPORT = (CLIENT, *CLIENT_SIDE, *CLIENT_MAY_IMPORT)
 LEAF_IMPORTERS = ("rebac.store.", *COMPOSITION_ROOTS)
-SERVICE_CALLERS = ("rebac.api.", "rebac.cli.")
+SERVICE_CALLERS = ("rebac.api.", "rebac.console", "rebac.cli.")
 BELOW_THE_SERVICES = ("rebac.engine", "rebac.store", "rebac.schema")
 THIRD_PARTY_FENCES: dict[str, tuple[str, ...]] = {
     "sqlalchemy": ("rebac.store.postgres.",),
@@ -74,7 +76,7 @@ THIRD_PARTY_FENCES: dict[str, tuple[str, ...]] = {
     "psycopg_pool": ("rebac.store.postgres.",),
     "alembic": ("rebac.store.postgres.",),
     "pgserver": ("rebac.store.postgres.",),
-    "litestar": ("rebac.api.", "rebac.cli."),
+    "litestar": ("rebac.api.", "rebac.console", "rebac.cli."),
     "msgspec": ("rebac.api.", "rebac.cli.", "rebac.client", "rebac.gateway."),
     "httpx": ("rebac.client", "rebac.cli.", "rebac.gateway."),
     "networkx": ("rebac.schema.typesystem", "rebac.services.blast_radius."),

@@ -134,6 +134,7 @@ def _select(flt: DecisionFilter, limit: int, after: DecisionKey | None) -> sa.Se
         (_D.subject, flt.subject),
         (_D.resource, flt.resource),
         (_D.permission, flt.permission),
+        (_D.source, flt.source),
         (_D.result, flt.result.value if flt.result is not None else None),
     ):
         if value is not None:

@@ -1,0 +1,234 @@
+"""The console in a real browser (Debian's Chromium under Playwright) against a live server.
+
+One server and one browser serve the module; the tests run in file order and build on each
+other's state where the story needs it (the review, then the approval). Screenshots are saved
+under pytest's tmp dir (``REBAC_CONSOLE_SCREENSHOTS`` overrides it, to refresh ``docs/console/``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from console_helpers import (
+    Console,
+    Recorded,
+    check,
+    chromium,
+    chromium_missing,
+    live_console,
+    recorded,
+    sign_in,
+)
+from live_server import KEY
+from playwright.sync_api import Browser, expect
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+if (why := chromium_missing()) is not None:  # pragma: no cover - .ci/run installs it
+    pytest.fail(why, pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    wanted = os.environ.get("REBAC_CONSOLE_SCREENSHOTS")
+    folder = Path(wanted) if wanted else tmp_path_factory.mktemp("console-screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def console(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    with live_console(pg_server_url, tmp_path_factory.mktemp("console-server")) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as found:
+        yield found
+
+
+@pytest.fixture
+def page(browser: Browser, console: Console) -> Iterator[Recorded]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    found = recorded(context.new_page())
+    try:
+        yield found
+    finally:
+        context.close()
+    assert found.outside(console.base) == [], "a console page requested another origin"
+    assert [e for e in found.console_errors if "Content Security Policy" in e] == []
+
+
+def test_wrong_key_is_refused(page: Recorded, console: Console, shots: Path) -> None:
+    sign_in(page.page, console.base, "not-a-key-0123456789abcdef")
+    expect(page.page.locator("#refused")).to_contain_text("unknown or revoked")
+    page.page.screenshot(path=shots / "refused.png")
+    cookies = {c["name"] for c in page.page.context.cookies()}
+    assert "rebac_console" not in cookies
+    page.page.goto(f"{console.base}/console/decisions")
+    expect(page.page).to_have_url(re.compile(r"/console/login\?next=/console/decisions$"))
+
+
+def test_sign_in_filter_decisions_and_open_one(page: Recorded, console: Console, shots: Path) -> None:
+    sign_in(page.page, console.base, KEY)
+    expect(page.page).to_have_url(re.compile(r"/console/decisions$"))
+    cookie = next(c for c in page.page.context.cookies() if c["name"] == "rebac_console")
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Strict"
+    assert KEY not in cookie["value"]
+    rows = page.page.locator("#rows tr[data-decision]")
+    expect(rows.first).to_be_visible()
+    page.page.screenshot(path=shots / "decisions.png", full_page=True)
+    page.page.fill("input[name=source]", "access_request.created")
+    page.page.click("#apply-filters")
+    expect(page.page).to_have_url(re.compile(r"source=access_request.created"))
+    sources = page.page.locator("#rows tr[data-decision] td:nth-child(6)").all_inner_texts()
+    assert sources == ["access_request.created"]
+    page.page.fill("input[name=source]", "")
+    page.page.fill("input[name=subject]", "agent:search")
+    page.page.select_option("select[name=result]", "denied")
+    page.page.click("#apply-filters")
+    expect(page.page).to_have_url(re.compile(r"subject=agent%3Asearch"))
+    subjects = page.page.locator("#rows tr[data-decision] td:nth-child(3)").all_inner_texts()
+    assert subjects
+    assert set(subjects) == {"agent:search"}
+    results = page.page.locator("#rows tr[data-decision] .badge").all_inner_texts()
+    assert set(results) == {"denied"}
+    page.page.locator(f"tr[data-decision='{console.denied_id}'] a.open-decision").click()
+    expect(page.page.locator("#verdict")).to_have_text("denied")
+    failing = page.page.locator("#failing-hop")
+    expect(failing).to_contain_text("agent:planner")
+    expect(failing).to_contain_text("failing hop")
+    expect(page.page.locator(".hop-path[data-path='agent:search'] ol.steps")).to_contain_text(
+        "document:payroll#viewer@agent:search"
+    )
+    expect(page.page.locator(".hop-path[data-path='agent:planner'] .no-path")).to_be_visible()
+    page.page.screenshot(path=shots / "decision.png", full_page=True)
+
+
+def test_the_table_follows_new_decisions(page: Recorded, console: Console) -> None:
+    sign_in(page.page, console.base, KEY)
+    page.page.goto(f"{console.base}/console/decisions?subject=user:carol")
+    expect(page.page.locator("#rows tr.empty")).to_be_visible()
+    with httpx.Client(base_url=console.base, timeout=10) as http:
+        check(http, "document:roadmap", "view", "user:carol", {"Authorization": f"Bearer {KEY}"})
+    live = page.page.locator("#live tr[data-decision]")
+    expect(live).to_have_count(1, timeout=20_000)
+    expect(live.first).to_contain_text("user:carol")
+
+
+def test_csp_header_on_every_console_response(console: Console) -> None:
+    with httpx.Client(base_url=console.base, timeout=10) as http:
+        for path in ("/console/login", "/console/static/console.css", "/console/decisions"):
+            response = http.get(path)
+            policy = response.headers.get("content-security-policy", "")
+            assert "default-src 'self'" in policy, path
+            assert "unsafe-inline" not in policy
+            assert "script-src 'self'" in policy
+
+
+def test_a_state_change_without_the_csrf_token_is_refused(page: Recorded, console: Console) -> None:
+    sign_in(page.page, console.base, KEY)
+    expect(page.page).to_have_url(re.compile(r"/console/decisions$"))
+    request = page.page.request
+    refused = request.post(f"{console.base}/console/logout", form={"csrf": "forged"}, max_redirects=0)
+    assert refused.status == 403
+    missing = request.post(f"{console.base}/console/logout", form={}, max_redirects=0)
+    assert missing.status == 403
+    page.page.goto(f"{console.base}/console/decisions")
+    expect(page.page).to_have_url(re.compile(r"/console/decisions$"))  # still signed in
+
+
+def test_sign_out(page: Recorded, console: Console) -> None:
+    sign_in(page.page, console.base, KEY)
+    expect(page.page).to_have_url(re.compile(r"/console/decisions$"))
+    page.page.click("#sign-out")
+    expect(page.page).to_have_url(re.compile(r"/console/login$"))
+    assert "rebac_console" not in {c["name"] for c in page.page.context.cookies()}
+    page.page.goto(f"{console.base}/console/decisions")
+    expect(page.page).to_have_url(re.compile(r"/console/login\?next="))
+
+
+def test_review_an_identity(page: Recorded, console: Console, shots: Path) -> None:
+    sign_in(page.page, console.base, console.approver_key)
+    page.page.goto(f"{console.base}/console/identities")
+    row = page.page.locator("tr[data-identity='agent:planner']")
+    expect(row.locator("[data-flag=never_reviewed]")).to_be_visible()
+    expect(row).to_contain_text("user:alice")
+    page.page.screenshot(path=shots / "identities.png", full_page=True)
+    row.locator("input[name=note]").fill("quarterly review")
+    row.locator("form.review button").click()
+    expect(page.page.locator("#reviewed")).to_contain_text("agent:planner")
+    row = page.page.locator("tr[data-identity='agent:planner']")
+    expect(row.locator("[data-flag=never_reviewed]")).to_have_count(0)
+    expect(row).to_contain_text("by user:bob")
+    with httpx.Client(base_url=console.base, timeout=10) as http:
+        reviews = http.get(
+            "/v1/reviews", params={"subject": "agent:planner"}, headers={"Authorization": f"Bearer {KEY}"}
+        )
+    assert reviews.status_code == 200
+    assert [(r["reviewer"], r["note"]) for r in reviews.json()["reviews"]] == [
+        ("user:bob", "quarterly review")
+    ]
+
+
+def test_a_review_by_a_key_acting_for_no_one_is_refused(page: Recorded, console: Console) -> None:
+    sign_in(page.page, console.base, KEY)  # the preshared key acts for no subject here
+    page.page.goto(f"{console.base}/console/identities")
+    page.page.locator("tr[data-identity='agent:search'] form.review button").click()
+    expect(page.page.locator("#problem")).to_contain_text("subject")
+    with httpx.Client(base_url=console.base, timeout=10) as http:
+        reviews = http.get(
+            "/v1/reviews", params={"subject": "agent:search"}, headers={"Authorization": f"Bearer {KEY}"}
+        )
+    assert reviews.json()["reviews"] == []
+
+
+def test_approve_a_request_and_the_agents_next_check_is_allowed(
+    page: Recorded, console: Console, shots: Path
+) -> None:
+    agent = {"Authorization": f"Bearer {console.agent_key}"}
+    with httpx.Client(base_url=console.base, timeout=10) as http:
+        assert check(http, "document:specs", "view", "agent:planner", agent)["decision"] is False
+    sign_in(page.page, console.base, console.approver_key)
+    page.page.goto(f"{console.base}/console/requests")
+    row = page.page.locator(f"#pending tr[data-request='{console.request_id}']")
+    expect(row).to_contain_text("agent:planner")
+    expect(row).to_contain_text("document:specs")
+    page.page.screenshot(path=shots / "requests.png", full_page=True)
+    row.locator("form.approve select[name=duration]").select_option("900")
+    row.locator("form.approve input[name=reason]").fill("ok for the summary")
+    row.locator("form.approve button").click()
+    expect(page.page.locator("#decided")).to_contain_text(console.request_id)
+    expect(page.page.locator(f"#pending tr[data-request='{console.request_id}']")).to_have_count(0)
+    expect(page.page.locator(f"#recent tr[data-request='{console.request_id}'] .badge")).to_have_text(
+        "approved"
+    )
+    with httpx.Client(base_url=console.base, timeout=10) as http:
+        assert check(http, "document:specs", "view", "agent:planner", agent)["decision"] is True
+        status = http.get(
+            f"/access/v1/requests/{console.request_id}", headers={"Authorization": f"Bearer {KEY}"}
+        )
+    granted = status.json()["request"]
+    assert granted["decided_by"] == "user:bob"
+    assert granted["reason"] == "ok for the summary"
+    until = datetime.fromisoformat(granted["grant"]["expires_at"])
+    assert until - datetime.now(UTC) <= timedelta(minutes=15)  # the approver's 15 minutes, not the hour asked
+    step = page.page.locator("#trail tr[data-step='access_request.approved']")
+    for _ in range(40):  # the decision log is written in batches: reload until the step is there
+        page.page.goto(f"{console.base}/console/requests/{console.request_id}")
+        if step.count() == 1:
+            break
+        page.page.wait_for_timeout(250)
+    expect(page.page.locator("#status")).to_have_text("approved")
+    expect(step).to_have_count(1)
+    expect(step).to_contain_text("user:bob")
+    expect(step).to_contain_text(f"until {until.isoformat()}")  # the grant's end, not the one asked for
+    page.page.screenshot(path=shots / "request.png", full_page=True)
