@@ -53,6 +53,29 @@ def _kept(items: Sequence[T], results: dict[int, BulkCheckResult]) -> list[T]:
     ]
 
 
+def _checked(
+    client: Client, subject: Subject, permission: str, listed: list[T], *, key: Key[T], via: Sequence[Subject]
+) -> list[T]:
+    """The allowed ones of ``listed`` (one bulk check); a failed request raises."""
+    if not listed:
+        return []
+    return _kept(listed, client.check_bulk(_items(subject, permission, listed, key, via)))
+
+
+async def _achecked(
+    client: AsyncClient,
+    subject: Subject,
+    permission: str,
+    listed: list[T],
+    *,
+    key: Key[T],
+    via: Sequence[Subject],
+) -> list[T]:
+    if not listed:
+        return []
+    return _kept(listed, await client.check_bulk(_items(subject, permission, listed, key, via)))
+
+
 def filter_allowed(
     client: Client,
     subject: Subject,
@@ -76,14 +99,11 @@ def filter_allowed(
         The allowed items; nothing at all when the check itself failed (logged).
     """
     listed = list(items)
-    if not listed:
-        return []
     try:
-        results = client.check_bulk(_items(subject, permission, listed, key, via))
-    except (RebacClientError, OSError) as exc:
+        return _checked(client, subject, permission, listed, key=key, via=via)
+    except RebacClientError as exc:
         log.warning("rebac retrieval filter failed, keeping nothing: %s", exc)
         return []
-    return _kept(listed, results)
 
 
 async def afilter_allowed(
@@ -97,14 +117,11 @@ async def afilter_allowed(
 ) -> list[T]:
     """:func:`filter_allowed` on the async client."""
     listed = list(items)
-    if not listed:
-        return []
     try:
-        results = await client.check_bulk(_items(subject, permission, listed, key, via))
-    except (RebacClientError, OSError) as exc:
+        return await _achecked(client, subject, permission, listed, key=key, via=via)
+    except RebacClientError as exc:
         log.warning("rebac retrieval filter failed, keeping nothing: %s", exc)
         return []
-    return _kept(listed, results)
 
 
 def allowed_ids(
@@ -118,19 +135,21 @@ def allowed_ids(
 ) -> list[str]:
     """The ids (as written) of every ``resource_type`` the subject has ``permission`` on, sorted.
 
+    The server's lookup already caps a subject whose type declares ``acts_for`` by its recorded
+    principals; a ``via`` chain is then verified on the found ids with one bulk check.
+
     Raises:
-        RebacClientError: a page failed (no partial list is ever returned).
+        RebacClientError: a page or the chain check failed (no partial list is ever returned).
     """
     found = [
         r.resource.id
         for r in client.lookup_resources(resource_type, permission, subject, page_size=page_size)
         if r.permissionship is Permissionship.HAS_PERMISSION
     ]
-    if via and found:
-        keep = filter_allowed(
+    if via:
+        found = _checked(
             client, subject, permission, found, key=lambda i: ObjectRef(resource_type, i), via=via
         )
-        found = keep
     return sorted(found)
 
 
@@ -149,8 +168,8 @@ async def aallowed_ids(
         async for r in client.lookup_resources(resource_type, permission, subject, page_size=page_size)
         if r.permissionship is Permissionship.HAS_PERMISSION
     ]
-    if via and found:
-        found = await afilter_allowed(
+    if via:
+        found = await _achecked(
             client, subject, permission, found, key=lambda i: ObjectRef(resource_type, i), via=via
         )
     return sorted(found)
