@@ -6,7 +6,6 @@ through the guarded tools against a live rebac server.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -23,13 +22,6 @@ from rebac.integrations._guard import ToolGuard
 from rebac.integrations.langchain import guard_tools
 
 pytestmark = pytest.mark.integration
-
-
-class ToolCallingFake(GenericFakeChatModel):
-    """LangChain's fake chat model, which replays its messages, made to accept bound tools."""
-
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ToolCallingFake:
-        return self
 
 
 def _tools(ran: list[str]) -> list[BaseTool]:
@@ -56,7 +48,7 @@ def _calls(*calls: tuple[str, dict[str, Any]]) -> AIMessage:
 
 def _run_agent(tools: list[BaseTool], message: AIMessage) -> list[ToolMessage]:
     """A LangGraph agent: the fake model asks for the calls, the graph's ToolNode runs them."""
-    model = ToolCallingFake(messages=iter([message, AIMessage(content="done")]))
+    model = GenericFakeChatModel(messages=iter([message, AIMessage(content="done")]))
     graph = StateGraph(MessagesState)
     graph.add_node("model", lambda state: {"messages": [model.invoke(state["messages"])]})
     graph.add_node("tools", ToolNode(tools))
