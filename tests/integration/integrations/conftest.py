@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_live import KEY, live_server
 
-from rebac.client import Client, DecisionRecord, NotFound
+from rebac.client import Client
 
 SCHEMA = """
 definition user {}
@@ -56,15 +55,3 @@ def rebac_url(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
 def client(rebac_url: str) -> Iterator[Client]:
     with Client(rebac_url, key=KEY) as made:
         yield made
-
-
-def recorded(client: Client, decision_id: str) -> DecisionRecord:
-    """The decision log's record of ``decision_id`` (the recorder writes in batches: a bounded poll)."""
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            return client.decision(decision_id)
-        except NotFound:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from cli_live import KEY
-from conftest import recorded
+from guards_helpers import recorded
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool, tool
