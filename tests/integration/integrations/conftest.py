@@ -1,0 +1,57 @@
+"""A live ``rebac serve`` with the agents' tools and documents, for the framework guards' tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_live import KEY, live_server
+
+from rebac.client import Client
+
+SCHEMA = """
+definition user {}
+
+definition agent {
+    relation principal: user
+    acts_for principal
+}
+
+definition tool {
+    relation caller: user | agent
+    permission call = caller
+}
+
+definition document {
+    relation viewer: user | agent
+    permission view = viewer
+}
+"""
+RELATIONSHIPS = [
+    "agent:helper#principal@user:alice",
+    # search: the agent and its human may both call it
+    "tool:search#caller@user:alice",
+    "tool:search#caller@agent:helper",
+    # delete_database: granted to the agent, but its human principal lacks it (the chain caps it)
+    "tool:delete_database#caller@agent:helper",
+    # documents: d0..d9 alice may view; the agent may view the even ones only
+    *[f"document:d{n}#viewer@user:alice" for n in range(10)],
+    *[f"document:d{n}#viewer@agent:helper" for n in range(0, 20, 2)],
+]
+
+
+@pytest.fixture(scope="module")
+def rebac_url(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a server holding :data:`SCHEMA` and :data:`RELATIONSHIPS`."""
+    log: Path = tmp_path_factory.mktemp("guards") / "server.log"
+    with live_server(pg_server_url, log) as (base, _), Client(base, key=KEY) as client:
+        client.write_schema(SCHEMA)
+        client.write_relationships(RELATIONSHIPS)
+        yield base
+
+
+@pytest.fixture
+def client(rebac_url: str) -> Iterator[Client]:
+    with Client(rebac_url, key=KEY) as made:
+        yield made
