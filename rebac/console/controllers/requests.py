@@ -64,8 +64,8 @@ class RequestsController(Controller):
     @get("/", include_in_schema=False)
     async def queue(self, request: Request[Any, Any, Any], services: NamedDependency[Services]) -> Template:
         """Pending requests (oldest deadline first) and the most recent decided ones."""
-        pending = await services.requests.list(status="pending", before=None, limit=PENDING_LIMIT)
-        recent = await services.requests.list(status=None, before=None, limit=RECENT_LIMIT)
+        pending, _ = await services.requests.list(status="pending", before=None, limit=PENDING_LIMIT)
+        recent, _ = await services.requests.list(status=None, before=None, limit=RECENT_LIMIT)
         return Template(
             template_name="requests.html",
             context={
