@@ -9,11 +9,14 @@ import sys
 import pytest
 from gateway_helpers import EXAMPLE
 
+from rebac.store.postgres.migrate import upgrade_to_head
+
 pytestmark = pytest.mark.integration
 
 
-def test_the_example_runs_and_denies_the_forbidden_call(pg_url: str) -> None:
-    env = {**os.environ, "REBAC_DATABASE_URL": pg_url}
+def test_the_example_runs_and_denies_the_forbidden_call(empty_database_url: str) -> None:
+    upgrade_to_head(empty_database_url)  # a database of its own: the example writes its own schema
+    env = {**os.environ, "REBAC_DATABASE_URL": empty_database_url}
     done = subprocess.run(  # noqa: S603 - our own example
         [sys.executable, str(EXAMPLE / "run.py")],
         env=env,
