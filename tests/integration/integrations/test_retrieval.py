@@ -13,6 +13,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from cli_live import KEY
 
@@ -158,3 +159,39 @@ async def test_rebac_down_async(dataset: Dataset) -> None:
         assert kept == []
         with pytest.raises(RebacClientError):
             await aallowed_ids(dead, dataset.agent, "document", "view")
+
+
+class _Counting(httpx.BaseTransport):
+    """A real HTTP transport that records the path of every request sent."""
+
+    def __init__(self) -> None:
+        self._real = httpx.HTTPTransport()
+        self.paths: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return self._real.handle_request(request)
+
+    def close(self) -> None:
+        self._real.close()
+
+
+def test_post_filter_is_one_bulk_request_and_pre_filter_reads_every_page(
+    rebac_url: str, dataset: Dataset
+) -> None:
+    via = [dataset.agent, dataset.user]
+    spy = _Counting()
+    with Client(rebac_url, key=KEY, transport=spy) as counted:
+        kept = filter_allowed(
+            counted, dataset.agent, "view", _hits(dataset.ids), key=lambda h: f"document:{h.doc_id}", via=via
+        )
+        assert spy.paths == ["/v1/permissions/checkbulk"]
+        spy.paths.clear()
+        found = [
+            i
+            for i in allowed_ids(counted, dataset.agent, "document", "view", page_size=5)
+            if i in dataset.ids
+        ]
+    pages = spy.paths.count("/v1/permissions/resources")
+    assert pages > len(found) // 5  # a page of 5 at a time, every page read
+    assert found == sorted(h.doc_id for h in kept)
