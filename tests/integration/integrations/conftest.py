@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,7 +49,17 @@ def rebac_url(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     with live_server(pg_server_url, log) as (base, _), Client(base, key=KEY) as client:
         client.write_schema(SCHEMA)
         client.write_relationships(RELATIONSHIPS)
+        _wait_until_default_reads_see_the_writes(base)
         yield base
+
+
+def _wait_until_default_reads_see_the_writes(base: str) -> None:
+    """Guards read at the default consistency (a snapshot up to 0.1 s old): wait for the setup to show."""
+    deadline = time.monotonic() + 15
+    with Client(base, key=KEY, read_your_writes=False) as fresh:
+        while not fresh.allowed("tool:search", "call", "agent:helper", via=["agent:helper", "user:alice"]):
+            assert time.monotonic() < deadline, "the setup's relationships never reached default reads"
+            time.sleep(0.05)
 
 
 @pytest.fixture
