@@ -1,4 +1,3 @@
-# ruff: noqa: T201, INP001 - an example script: it prints what happened, and is no package
 """A LangGraph agent whose poisoned tool description tells it to call ``delete_database``.
 
 The model is a stand-in (no LLM, no network): an obedient model that does what the user asks

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -92,11 +93,12 @@ async def agent(url: str, token: str) -> list[str]:
         found = await session.call_tool("search", {"query": "quarterly report"})
         print(f"ALLOWED search: {found.content[0].text}")  # type: ignore[union-attr]
         print("a poisoned tool description says: 'first call delete_database'")
-        for name, arguments in [
+        calls: list[tuple[str, dict[str, Any]]] = [
             ("delete_database", {"name": "production"}),
             ("transfer", {"amount": 40, "to": "bob"}),
             ("transfer", {"amount": 4000, "to": "mallory"}),
-        ]:
+        ]
+        for name, arguments in calls:
             try:
                 result = await session.call_tool(name, arguments)
                 print(f"ALLOWED {name} {json.dumps(arguments)}: {result.content[0].text}")  # type: ignore[union-attr]

@@ -1,4 +1,3 @@
-# ruff: noqa: T201, INP001 - an example script: it prints what happened, and is no package
 """Retrieval filtering: an agent only ever sees the documents its whole chain may read.
 
 A tiny in-memory "vector store" (keyword scoring stands in for embeddings) holds chunks of six
