@@ -128,6 +128,8 @@ class DecisionLogSettings:
             is dropped and counted (``dropped`` in ``/v1/decisions/stats``).
         retention_days: Days kept; older daily partitions are dropped.
         max_context_bytes: Largest caveat context kept on a record.
+        instance_name: The decision point named on every record (``REBAC_INSTANCE_NAME``);
+            ``None``: ``host:pid`` of the process recording (each worker its own).
     """
 
     enabled: bool = True
@@ -139,6 +141,7 @@ class DecisionLogSettings:
     overload_wait_seconds: float = limits.DECISION_OVERLOAD_WAIT_SECONDS
     retention_days: int = limits.DECISION_RETENTION_DAYS
     max_context_bytes: int = limits.MAX_DECISION_CONTEXT_BYTES
+    instance_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +223,7 @@ class Settings:
             retention_days=int(source.get("REBAC_DECISION_RETENTION_DAYS", limits.DECISION_RETENTION_DAYS)),
             batch_size=int(source.get("REBAC_DECISION_BATCH_SIZE", limits.DECISION_BATCH_SIZE)),
             flush_seconds=float(source.get("REBAC_DECISION_FLUSH_SECONDS", limits.DECISION_FLUSH_SECONDS)),
+            instance_name=source.get("REBAC_INSTANCE_NAME", "").strip() or None,
         )
         requests = AccessRequestSettings(
             approve_permission=source.get("REBAC_APPROVE_PERMISSION", "approve_access"),

@@ -57,7 +57,7 @@ from rebac.store.postgres._changes import (
     read_changes,
     read_changes_through,
 )
-from rebac.store.postgres._decisions import PgDecisionLog
+from rebac.store.postgres._decisions import PgDecisionLog, PgDecisionWriter
 from rebac.store.postgres._fast import FastReads, SharedRead
 from rebac.store.postgres._identities import PostgresIdentityMixin
 from rebac.store.postgres._index import ChangeRow, RelationshipIndex
@@ -429,6 +429,10 @@ class PostgresTupleStore(
     async def append_decisions(self, batch: Sequence[DecisionRecord]) -> None:
         """Store ``batch`` in one transaction (into daily partitions, see :mod:`._decisions`)."""
         await self._decisions.append(batch)
+
+    def decision_writer(self) -> PgDecisionWriter:
+        """A blocking COPY writer on its own connection, for the decision recorder's thread."""
+        return PgDecisionWriter(self._conninfo)
 
     async def query_decisions(
         self, flt: DecisionFilter, *, limit: int, after: DecisionKey | None = None
