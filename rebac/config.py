@@ -27,6 +27,18 @@ __all__ = [
 ]
 
 
+def metrics_mode(text: str) -> str:
+    """``REBAC_METRICS``: ``key``, ``public`` or ``off``.
+
+    Raises:
+        InvalidInputError: anything else.
+    """
+    mode = text.strip().lower()
+    if mode not in {"key", "public", "off"}:
+        raise InvalidInputError(f"REBAC_METRICS must be key, public or off (got {text!r})")
+    return mode
+
+
 def default_home(env: Mapping[str, str]) -> Path:
     """``REBAC_HOME``, else ``~/.local/share/rebac``."""
     home = env.get("REBAC_HOME")
@@ -100,6 +112,8 @@ class ApiSettings:
             a plain object such as ``user:alice``); ``None``: it acts for no subject.
         access_log: Write one JSON access line per request to standard error (logger
             ``rebac.access``); ``REBAC_ACCESS_LOG=off`` turns it off.
+        metrics: Who may read ``GET /metrics`` (``REBAC_METRICS``): ``key`` (an API key with the
+            ``metrics`` or ``admin`` scope), ``public`` (anyone who can reach the port) or ``off``.
     """
 
     host: str = "127.0.0.1"
@@ -110,6 +124,7 @@ class ApiSettings:
     max_bulk_items: int = limits.MAX_BULK_CHECK_ITEMS
     max_page_size: int = limits.MAX_LOOKUP_PAGE_SIZE
     access_log: bool = True
+    metrics: str = "key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +231,7 @@ class Settings:
             max_bulk_items=int(source.get("REBAC_MAX_BULK_ITEMS", limits.MAX_BULK_CHECK_ITEMS)),
             max_page_size=int(source.get("REBAC_MAX_PAGE_SIZE", limits.MAX_LOOKUP_PAGE_SIZE)),
             access_log=source.get("REBAC_ACCESS_LOG", "on").lower() not in {"0", "off", "false", "no"},
+            metrics=metrics_mode(source.get("REBAC_METRICS", "key")),
         )
         decisions = DecisionLogSettings(
             enabled=source.get("REBAC_DECISION_LOG", "on").lower() not in {"0", "off", "false", "no"},

@@ -109,6 +109,16 @@ class Engines:
         self._last: Current | None = None
         self._pinned: OrderedDict[int, SchemaVersion] = OrderedDict()
 
+    def cache_counts(self) -> tuple[int, int]:
+        """``(hits, misses)`` of the check caches of every engine held (for ``/metrics``)."""
+        hits = misses = 0
+        for engine in self._engines.values():
+            stats = engine.cache_stats
+            if stats is not None:
+                hits += stats.hits
+                misses += stats.misses
+        return hits, misses
+
     def invalidate(self) -> None:
         """Forget the current schema pointer (after a schema write)."""
         self._current = None
