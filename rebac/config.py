@@ -114,6 +114,8 @@ class ApiSettings:
             ``rebac.access``); ``REBAC_ACCESS_LOG=off`` turns it off.
         metrics: Who may read ``GET /metrics`` (``REBAC_METRICS``): ``key`` (an API key with the
             ``metrics`` or ``admin`` scope), ``public`` (anyone who can reach the port) or ``off``.
+        otel: OpenTelemetry spans of decisions (``REBAC_OTEL``): ``off``, ``otlp`` or ``console``
+            (see :mod:`rebac.services.tracing`).
     """
 
     host: str = "127.0.0.1"
@@ -125,6 +127,7 @@ class ApiSettings:
     max_page_size: int = limits.MAX_LOOKUP_PAGE_SIZE
     access_log: bool = True
     metrics: str = "key"
+    otel: str = "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +235,7 @@ class Settings:
             max_page_size=int(source.get("REBAC_MAX_PAGE_SIZE", limits.MAX_LOOKUP_PAGE_SIZE)),
             access_log=source.get("REBAC_ACCESS_LOG", "on").lower() not in {"0", "off", "false", "no"},
             metrics=metrics_mode(source.get("REBAC_METRICS", "key")),
+            otel=source.get("REBAC_OTEL", "off").strip().lower() or "off",
         )
         decisions = DecisionLogSettings(
             enabled=source.get("REBAC_DECISION_LOG", "on").lower() not in {"0", "off", "false", "no"},

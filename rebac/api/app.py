@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
@@ -48,6 +49,7 @@ from rebac.config import Settings
 from rebac.errors import RebacError
 from rebac.services.core import Services
 from rebac.services.observability import Metrics
+from rebac.services.tracing import open_tracing
 from rebac.store.base import TupleStore
 from rebac.store.factory import Say, checked_database, open_store
 from rebac.store.postgres import PostgresTupleStore
@@ -118,6 +120,10 @@ def create_app(
                 state.set_index_report(opened.index_report)
             services = Services(opened, settings, schema_refresh_seconds=schema_refresh_seconds)
             services.start()
+            tracing = open_tracing(settings.api.otel, os.environ)
+            if tracing is not None:
+                services.decisions.tracing = tracing
+                stack.callback(tracing.close)  # runs after the services' drain: the last spans go out
             if services.decisions.recorder is not None:
                 services.decisions.recorder.on_record = metrics.count_decision
             state.observed = (metrics, gatherer(services, opened))

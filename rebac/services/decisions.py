@@ -34,6 +34,7 @@ from rebac.engine.trace import CheckTrace
 from rebac.errors import RebacError
 from rebac.refs import ObjectRef, SubjectRef, external, parse_object, parse_subject
 from rebac.services.recorder import DecisionRecorder, DecisionStats
+from rebac.services.tracing import Tracing
 from rebac.store.base import (
     DecisionFilter,
     DecisionKey,
@@ -415,13 +416,15 @@ class Decisions:
         settings: Sampling, buffering, batching and retention of the recorder.
     """
 
-    __slots__ = ("_log", "recorder", "settings")
+    __slots__ = ("_log", "recorder", "settings", "tracing")
 
     def __init__(self, store: TupleStore, settings: DecisionLogSettings) -> None:
         self._log = store.roles.decisions
         self.settings = settings
         self.recorder: DecisionRecorder | None = None
         """The running recorder (``None``: decisions are not recorded)."""
+        self.tracing: Tracing | None = None
+        """OpenTelemetry spans of decisions (``None``: off; see :mod:`rebac.services.tracing`)."""
 
     def start(self) -> None:
         """Start recording decisions (when enabled and the store keeps a log); idempotent."""

@@ -13,10 +13,11 @@ synchronous writer (:class:`SyncDecisionWriter`, the Postgres store: its own con
 is written from that thread without touching the event loop; any other store's async
 ``append_decisions`` is run on the loop the recorder was started on.
 
-**What a crash can lose.** Only records accepted and not yet committed: at most
-``queue_capacity`` (the buffer's bound, plus the one batch being written, which is taken from it),
-and in steady state about ``rate * flush_seconds + batch_size``. ``queued`` in the stats is that
-number at any moment.
+**What a crash can lose.** Only records accepted and not yet committed (``queued`` in the stats):
+never more than ``queue_capacity + batch_size`` (the buffer's bound plus the one batch being
+written), and in steady state about ``rate * flush_seconds + batch_size`` (about 1,500 records at
+5,000 decisions/s with the defaults). Past the bound, records are dropped and counted, never
+silently lost.
 
 **Sampling.** ``sample_rate`` is the fraction of *allowed* decisions recorded. With
 ``always_record_denials`` (the default) every denied, conditional and failed decision is recorded
