@@ -126,7 +126,11 @@ def create_app(
                 stack.callback(tracing.close)  # runs after the services' drain: the last spans go out
             if services.decisions.recorder is not None:
                 services.decisions.recorder.on_record = metrics.count_decision
-            state.observed = (metrics, gatherer(services, opened))
+            if isinstance(opened, PostgresTupleStore):
+                gather = gatherer(services, index_lag=opened.index_lag, pool_stats=opened.pool_stats)
+            else:
+                gather = gatherer(services)
+            state.observed = (metrics, gather)
             stack.push_async_callback(services.aclose)  # drains the decision log before the store closes
             state.attach(services)
             if seed is not None:

@@ -45,10 +45,8 @@ from rebac.api.state import AppState
 from rebac.errors import ForbiddenError, NotFoundError, StoreError
 from rebac.services.core import Services
 from rebac.services.observability import Metrics
-from rebac.store.base import TupleStore
-from rebac.store.postgres import PostgresTupleStore
 
-__all__ = ["Gather", "MetricsController", "Scrape", "gatherer", "render"]
+__all__ = ["Gather", "IndexLag", "MetricsController", "Scrape", "gatherer", "render"]
 
 _GATEWAY: Final = "mcp-gateway"
 
@@ -131,8 +129,17 @@ class Scrape(Collector):
             yield records
 
 
-def gatherer(services: Services, store: TupleStore) -> Gather:
-    """The per-scrape reader of ``services`` over ``store``."""
+IndexLag = Callable[[], Awaitable["tuple[int, float, int] | None"]]
+"""``(revisions behind, seconds behind, rows)`` of the store's index (``None``: no index)."""
+
+
+def gatherer(
+    services: Services,
+    *,
+    index_lag: IndexLag | None = None,
+    pool_stats: Callable[[], dict[tuple[str, str], int]] | None = None,
+) -> Gather:
+    """The per-scrape reader of ``services`` (and of the store's index and pools, when it has them)."""
 
     async def gather() -> dict[str, Any]:
         decisions = services.decisions
@@ -142,10 +149,11 @@ def gatherer(services: Services, store: TupleStore) -> Gather:
             "cache": services.engines.cache_counts(),
             "decision_log": decisions.stats(),
         }
-        if isinstance(store, PostgresTupleStore):
-            values["pools"] = store.pool_stats()
+        if pool_stats is not None:
+            values["pools"] = pool_stats()
+        if index_lag is not None:
             try:
-                values["index_lag"] = await store.index_lag()
+                values["index_lag"] = await index_lag()
             except StoreError:
                 values["index_lag"] = None  # the database is away: no lag to report, the rest stands
         return values

@@ -149,11 +149,6 @@ class Engine:
         # revision, schema hash and request; bounded by expiry). Off with the cache.
         self._sets = ResourceSets() if self.settings.cache_enabled else None
 
-    @property
-    def cache_stats(self) -> CacheStats | None:
-        """The check cache's counters (``None`` without a cache)."""
-        return None if self._cache is None else self._cache.stats
-
     @classmethod
     def build(
         cls,

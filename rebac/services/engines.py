@@ -113,7 +113,8 @@ class Engines:
         """``(hits, misses)`` of the check caches of every engine held (for ``/metrics``)."""
         hits = misses = 0
         for engine in self._engines.values():
-            stats = engine.cache_stats
+            cache = getattr(engine, "_cache", None)  # the engine's own; read-only here
+            stats = cache.stats if isinstance(cache, CheckCache) else None
             if stats is not None:
                 hits += stats.hits
                 misses += stats.misses
