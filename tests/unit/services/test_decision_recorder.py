@@ -165,9 +165,9 @@ async def test_overload_waits_boundedly_then_counts_the_drop() -> None:
     recorder = DecisionRecorder(
         sink, settings(queue_capacity=5, batch_size=5, overload_wait_seconds=0.05, flush_seconds=0.0)
     )
-    recorder.start(prune_every_seconds=None)
     for i in range(5):
         assert await recorder.record(record(n=i))
+    recorder.start(prune_every_seconds=None)  # after the 5: its first batch is all of them
     async with asyncio.timeout(10):
         await sink.entered.wait()  # the flusher took those 5 and blocks on the store
     for i in range(5):
