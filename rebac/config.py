@@ -27,6 +27,18 @@ __all__ = [
 ]
 
 
+def metrics_mode(text: str) -> str:
+    """``REBAC_METRICS``: ``key``, ``public`` or ``off``.
+
+    Raises:
+        InvalidInputError: anything else.
+    """
+    mode = text.strip().lower()
+    if mode not in {"key", "public", "off"}:
+        raise InvalidInputError(f"REBAC_METRICS must be key, public or off (got {text!r})")
+    return mode
+
+
 def default_home(env: Mapping[str, str]) -> Path:
     """``REBAC_HOME``, else ``~/.local/share/rebac``."""
     home = env.get("REBAC_HOME")
@@ -102,6 +114,10 @@ class ApiSettings:
             ``rebac.access``); ``REBAC_ACCESS_LOG=off`` turns it off.
         console_secret: Signs the console's session cookies (``REBAC_CONSOLE_SECRET``; the same
             in every worker and replica). Unset: derived from the preshared key, if any.
+        metrics: Who may read ``GET /metrics`` (``REBAC_METRICS``): ``key`` (an API key with the
+            ``metrics`` or ``admin`` scope), ``public`` (anyone who can reach the port) or ``off``.
+        otel: OpenTelemetry spans of decisions (``REBAC_OTEL``): ``off``, ``otlp`` or ``console``
+            (see :mod:`rebac.services.tracing`).
     """
 
     host: str = "127.0.0.1"
@@ -113,6 +129,8 @@ class ApiSettings:
     max_page_size: int = limits.MAX_LOOKUP_PAGE_SIZE
     access_log: bool = True
     console_secret: str | None = field(default=None, repr=False)
+    metrics: str = "key"
+    otel: str = "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +149,8 @@ class DecisionLogSettings:
             is dropped and counted (``dropped`` in ``/v1/decisions/stats``).
         retention_days: Days kept; older daily partitions are dropped.
         max_context_bytes: Largest caveat context kept on a record.
+        instance_name: The decision point named on every record (``REBAC_INSTANCE_NAME``);
+            ``None``: ``host:pid`` of the process recording (each worker its own).
     """
 
     enabled: bool = True
@@ -142,6 +162,7 @@ class DecisionLogSettings:
     overload_wait_seconds: float = limits.DECISION_OVERLOAD_WAIT_SECONDS
     retention_days: int = limits.DECISION_RETENTION_DAYS
     max_context_bytes: int = limits.MAX_DECISION_CONTEXT_BYTES
+    instance_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +238,8 @@ class Settings:
             max_page_size=int(source.get("REBAC_MAX_PAGE_SIZE", limits.MAX_LOOKUP_PAGE_SIZE)),
             access_log=source.get("REBAC_ACCESS_LOG", "on").lower() not in {"0", "off", "false", "no"},
             console_secret=source.get("REBAC_CONSOLE_SECRET") or None,
+            metrics=metrics_mode(source.get("REBAC_METRICS", "key")),
+            otel=source.get("REBAC_OTEL", "off").strip().lower() or "off",
         )
         decisions = DecisionLogSettings(
             enabled=source.get("REBAC_DECISION_LOG", "on").lower() not in {"0", "off", "false", "no"},
@@ -224,6 +247,7 @@ class Settings:
             retention_days=int(source.get("REBAC_DECISION_RETENTION_DAYS", limits.DECISION_RETENTION_DAYS)),
             batch_size=int(source.get("REBAC_DECISION_BATCH_SIZE", limits.DECISION_BATCH_SIZE)),
             flush_seconds=float(source.get("REBAC_DECISION_FLUSH_SECONDS", limits.DECISION_FLUSH_SECONDS)),
+            instance_name=source.get("REBAC_INSTANCE_NAME", "").strip() or None,
         )
         requests = AccessRequestSettings(
             approve_permission=source.get("REBAC_APPROVE_PERMISSION", "approve_access"),

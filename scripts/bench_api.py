@@ -20,8 +20,9 @@ imports the relationships (rate printed), verifies every line of ``checks.txt`` 
   and ``fullyConsistent`` separately, cycling through every check of the dataset;
 * ``/healthz`` (no I/O) on the same server, and the check / no-I/O throughput ratio;
 * lookup-resources time for each ``lookups.txt`` subject (all pages);
-* the decision-log overhead: the c=8 check load against a second server started with
-  ``REBAC_DECISION_LOG=off`` on the same database, against the first one (log on), alternated.
+* the decision-log and access-log overheads: the c=8 check load against a second server started
+  with ``REBAC_DECISION_LOG=off`` and a third with ``REBAC_ACCESS_LOG=off`` on the same database,
+  against the first one (both on), with ``/healthz`` on the first in the same rounds (ratios).
 
 The load generator is the raw-asyncio keep-alive client of ``scripts/bench_http.py`` (pre-encoded
 requests, no HTTP library). Its cost is stated from measurement: the client's own CPU time per
@@ -533,38 +534,77 @@ async def run(args: argparse.Namespace, http: Http, pids: list[int], db_url: str
 async def decision_log_overhead(
     args: argparse.Namespace, http: Http, pids: list[int], db_url: str, checks: list[str]
 ) -> dict[str, Any]:
-    """c=8 minimize-latency checks: this server (log on) against a second one with the log off.
+    """c=8 minimize-latency checks, A/B in the same rounds, and ``/healthz`` as the yardstick.
 
-    Both servers first answer every check once (the second starts with a cold check cache), then
-    ``--rounds`` rounds alternate between them; the medians are compared.
+    The servers: this one (decision and access log on), a second one with the decision log off, a
+    third with the access log off; ``/healthz`` runs on this one (the issue's no-I/O yardstick).
+
+    Every server first answers every check once (the others start with a cold check cache), then
+    ``--rounds`` rounds run each load once, in turn; the medians are compared.
     """
     payloads = [
         http.post_json("/v1/permissions/check", check_body(x, MODES["minimize_latency"])[0]) for x in checks
     ]
-    on: list[float] = []
-    off: list[float] = []
-    runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
-    with rebac_server(db_url, http.key, {"REBAC_DECISION_LOG": "off"}) as (port, pid):
-        off_http = Http(port, http.key)
-        await off_http.call(off_http.request("GET", "/healthz"))
-        off_pids = process_tree(pid)
-        for server in (http, off_http):  # equal footing: every check answered once on each server
+    health = [http.request("GET", "/healthz")]
+    runs: dict[str, list[dict[str, float]]] = {"healthz": [], "on": [], "off": [], "access_off": []}
+    with (
+        rebac_server(db_url, http.key, {"REBAC_DECISION_LOG": "off"}) as (port, pid),
+        rebac_server(db_url, http.key, {"REBAC_ACCESS_LOG": "off"}) as (access_port, access_pid),
+    ):
+        off_http, access_http = Http(port, http.key), Http(access_port, http.key)
+        servers = {"on": (http, pids), "off": (off_http, process_tree(pid))}
+        servers["access_off"] = (access_http, process_tree(access_pid))
+        for server, _ in servers.values():  # equal footing: every check answered once on each server
+            await server.call(server.request("GET", "/healthz"))
             await warm_pass(server, payloads)
         for _ in range(args.rounds):
-            runs["on"].append(await load(http, payloads, args.seconds, 8, pids))
-            runs["off"].append(await load(off_http, payloads, args.seconds, 8, off_pids))
-            on.append(runs["on"][-1]["rps"])
-            off.append(runs["off"][-1]["rps"])
-    for name, measured in runs.items():
-        best = sorted(measured, key=lambda r: r["rps"])[len(measured) // 2]
-        print(fmt(f"check, decision log {name} (median run)", best))
-    rps_on, rps_off = statistics.median(on), statistics.median(off)
-    overhead = 100 * (rps_off - rps_on) / rps_off
+            runs["healthz"].append(await load(http, health, args.seconds, 8, pids))
+            for name, (server, server_pids) in servers.items():
+                runs[name].append(await load(server, payloads, args.seconds, 8, server_pids))
+    medians = {name: _median_run(measured) for name, measured in runs.items()}
+    labels = {
+        "healthz": "/healthz (same rounds)",
+        "on": "check, both logs on",
+        "off": "check, decision log off",
+    }
+    labels["access_off"] = "check, access log off"
+    for name, best in medians.items():
+        print(fmt(f"{labels[name]} (median run)", best))
+    rps = {name: statistics.median([r["rps"] for r in measured]) for name, measured in runs.items()}
+    overhead = 100 * (rps["off"] - rps["on"]) / rps["off"]
+    access = 100 * (rps["access_off"] - rps["on"]) / rps["access_off"]
+    on, yardstick = medians["on"], medians["healthz"]
+    ratios = {
+        "throughput": rps["on"] / rps["healthz"],
+        "p50": on["p50_ms"] / yardstick["p50_ms"],
+        "p99": on["p99_ms"] / yardstick["p99_ms"],
+        "p99_log_off": medians["off"]["p99_ms"] / yardstick["p99_ms"],
+    }
     print(
-        f"decision log: on {rps_on:,.0f} req/s, off {rps_off:,.0f} req/s (c=8, minimize_latency, "
+        f"decision log: on {rps['on']:,.0f} req/s, off {rps['off']:,.0f} req/s (c=8, minimize_latency, "
         f"median of {args.rounds}): overhead {overhead:.1f} %"
     )
-    return {"on_rps": on, "off_rps": off, "overhead_percent": overhead, "runs": runs}
+    print(
+        f"access log: on {rps['on']:,.0f} req/s, off {rps['access_off']:,.0f} req/s: overhead {access:.1f} %"
+    )
+    print(
+        f"same-round ratios to /healthz (c=8, both logs on): throughput {ratios['throughput']:.2f}, "
+        f"p50 {ratios['p50']:.2f}, p99 {ratios['p99']:.2f} "
+        f"(decision log off: p99 {ratios['p99_log_off']:.2f})"
+    )
+    return {
+        "on_rps": [r["rps"] for r in runs["on"]],
+        "off_rps": [r["rps"] for r in runs["off"]],
+        "overhead_percent": overhead,
+        "access_log_overhead_percent": access,
+        "same_round_ratios": ratios,
+        "runs": runs,
+    }
+
+
+def _median_run(measured: list[dict[str, float]]) -> dict[str, float]:
+    """The run of median throughput."""
+    return sorted(measured, key=lambda r: r["rps"])[len(measured) // 2]
 
 
 def main() -> None:

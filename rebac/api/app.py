@@ -12,7 +12,9 @@ instead of Litestar's traceback.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
@@ -37,7 +39,8 @@ from rebac.api.controllers.authzen_requests import AccessRequestsController
 from rebac.api.controllers.blast_radius import BlastRadiusController
 from rebac.api.controllers.identities import IdentitiesController
 from rebac.api.deps import dependencies
-from rebac.api.middleware import ACCESS_LOGGER, EdgeMiddleware
+from rebac.api.metrics import MetricsController, gatherer
+from rebac.api.middleware import ACCESS_LOGGER, AccessLog, BatchHandler, EdgeMiddleware
 from rebac.api.openapi import complete_document, openapi_config
 from rebac.api.problems import exception_handlers
 from rebac.api.request import JsonRequest
@@ -46,6 +49,8 @@ from rebac.config import Settings
 from rebac.console import console_router, console_templates
 from rebac.errors import RebacError
 from rebac.services.core import Services
+from rebac.services.observability import Metrics
+from rebac.services.tracing import open_tracing
 from rebac.store.base import TupleStore
 from rebac.store.factory import Say, checked_database, open_store
 from rebac.store.postgres import PostgresTupleStore
@@ -93,9 +98,15 @@ def create_app(
     given_keys = keys if keys is not None or store is None else store.roles.keys
     state = AppState(settings, authenticator(given_keys), readiness=readiness)
 
+    logger = access_logger(settings.api.access_log)
+    access_log = AccessLog(logger) if logger is not None else None
+    metrics = Metrics()
+
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            if access_log is not None:
+                stack.callback(access_log.close)  # the last lines are written at shutdown
             opened = store
             if opened is None:
                 opened = await stack.enter_async_context(
@@ -110,6 +121,17 @@ def create_app(
                 state.set_index_report(opened.index_report)
             services = Services(opened, settings, schema_refresh_seconds=schema_refresh_seconds)
             services.start()
+            tracing = open_tracing(settings.api.otel, os.environ)
+            if tracing is not None:
+                services.decisions.tracing = tracing
+                stack.callback(tracing.close)  # runs after the services' drain: the last spans go out
+            if services.decisions.recorder is not None:
+                services.decisions.recorder.on_record = metrics.count_decision
+            if isinstance(opened, PostgresTupleStore):
+                gather = gatherer(services, index_lag=opened.index_lag, pool_stats=opened.pool_stats)
+            else:
+                gather = gatherer(services)
+            state.observed = (metrics, gather)
             stack.push_async_callback(services.aclose)  # drains the decision log before the store closes
             state.attach(services)
             if seed is not None:
@@ -131,6 +153,7 @@ def create_app(
             AccessRequestsController,
             WellKnownController,
             DecisionsController,
+            MetricsController,
             IdentitiesController,
             BlastRadiusController,
             KeysController,
@@ -149,11 +172,11 @@ def create_app(
     )
     complete_document(app)
     # Around the router and its exception handling, so unknown routes and refused keys are seen too.
-    app.asgi_handler = EdgeMiddleware(app.asgi_handler, access_log=access_logger(settings.api.access_log))
+    app.asgi_handler = EdgeMiddleware(app.asgi_handler, access_log=access_log, metrics=metrics)
     return app
 
 
-class _StandardError(logging.Handler):
+class _StandardError(BatchHandler):
     """Writes each record as one line to the current ``sys.stderr`` (looked up at each write)."""
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -161,6 +184,11 @@ class _StandardError(logging.Handler):
             sys.stderr.write(self.format(record) + "\n")
         except Exception:  # noqa: BLE001 - logging must never fail a request
             self.handleError(record)
+
+    def write_lines(self, text: str) -> None:
+        """Many access lines in one write."""
+        with contextlib.suppress(Exception):  # logging must never fail a request
+            sys.stderr.write(text)
 
 
 def access_logger(enabled: bool) -> logging.Logger | None:

@@ -345,6 +345,7 @@ def decision_dto(record: DecisionRecord) -> dto.DecisionOut:
         schema_version=record.schema_version,
         schema_hash=record.schema_hash,
         context=record.context,
+        decision_point=record.decision_point,
     )
 
 

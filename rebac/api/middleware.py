@@ -10,6 +10,10 @@ sees every HTTP request, unknown routes and refused keys too:
   ``time`` (UTC, when the request arrived), ``method``, ``path``, ``status``, ``keyId`` (the
   authenticated API key's id, never its secret; ``null`` when none was accepted), ``latencyMs``
   (until the response ended) and ``requestId``. ``REBAC_ACCESS_LOG=off`` turns it off.
+  The request path only appends the line's raw fields to an :class:`AccessLog`; its thread
+  formats and writes them every ``flush_seconds`` (50 ms), one write for the whole batch when
+  the logger has only the standard-error handler. A crash can lose the last 50 ms of lines; a
+  clean shutdown writes them all (:meth:`AccessLog.close`, from the app's lifespan).
 - **NUL in the URL.** A query string or path holding a NUL character (``%00``) is refused with
   a 400 problem before routing: PostgreSQL text cannot hold it, and no filter needs it.
 """
@@ -17,8 +21,10 @@ sees every HTTP request, unknown routes and refused keys too:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
@@ -28,14 +34,97 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from rebac.api.auth import Principal
 from rebac.api.problems import PROBLEM_MEDIA_TYPE, clip, problem_for
 from rebac.errors import InvalidInputError
+from rebac.services.observability import Metrics
 
-__all__ = ["ACCESS_LOGGER", "EdgeMiddleware"]
+__all__ = ["ACCESS_LOGGER", "AccessLog", "BatchHandler", "EdgeMiddleware"]
 
 ACCESS_LOGGER: Final = "rebac.access"
 _HEADER: Final = b"x-request-id"
 _MAX_LENGTH: Final = 200
 _NUL_QUERY: Final = b"%00"
 _ENCODER: Final = msgspec.json.Encoder()
+_FLUSH_SECONDS: Final = 0.05
+_UNMATCHED: Final = "unmatched"
+
+_Fields = tuple[float, str, str, int, str | None, float, bytes]
+"""``(arrived, method, path, status, keyId, latencyMs, requestId)`` of one request."""
+
+
+class BatchHandler(logging.Handler):
+    """A handler that can also take many formatted lines at once (one write)."""
+
+    def write_lines(self, text: str) -> None:
+        """Write ``text`` (newline-terminated lines) as is."""
+        raise NotImplementedError
+
+
+class AccessLog:
+    """The access lines of one app: appended by the request path, written by a thread.
+
+    Args:
+        logger: The ``rebac.access`` logger.
+        flush_seconds: How long a line waits, at most, before it is written.
+    """
+
+    def __init__(self, logger: logging.Logger, *, flush_seconds: float = _FLUSH_SECONDS) -> None:
+        self.logger = logger
+        self._flush_seconds = flush_seconds
+        self._pending: deque[_Fields] = deque()
+        self._wake = threading.Event()
+        self._drain_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def offer(self, fields: _Fields) -> None:
+        """Queue one request's line (the request path's whole cost)."""
+        if self._closed:
+            self._write([fields])
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="rebac-access-log", daemon=True)
+            self._thread.start()
+        if not self._pending:
+            self._wake.set()
+        self._pending.append(fields)
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait()
+            self._wake.clear()
+            time.sleep(self._flush_seconds)  # gather a batch
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every queued line now."""
+        with self._drain_lock:
+            pending = self._pending
+            batch = [pending.popleft() for _ in range(len(pending))]
+            if batch:
+                self._write(batch)
+
+    def _write(self, batch: list[_Fields]) -> None:
+        lines = [_line(*fields) for fields in batch]
+        handlers = self.logger.handlers
+        if (
+            handlers
+            and all(isinstance(h, BatchHandler) for h in handlers)
+            and self.logger.isEnabledFor(logging.INFO)
+        ):
+            text = "\n".join(lines) + "\n"
+            for handler in handlers:
+                handler.write_lines(text)  # type: ignore[attr-defined]
+            return
+        for line in lines:
+            self.logger.info(line)
+
+    def close(self) -> None:
+        """Write what is queued and stop the thread (later lines are written directly)."""
+        self._closed = True
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(5.0)
+        self.flush()
 
 
 def _request_id(scope: Scope) -> bytes:
@@ -53,14 +142,16 @@ class EdgeMiddleware:
 
     Args:
         app: Litestar's ASGI handler (router and exception handling).
-        access_log: The logger of the access lines; ``None`` writes none.
+        access_log: Where the access lines go; ``None`` writes none.
+        metrics: Where each request's duration is counted, by route template (``/metrics``).
     """
 
-    __slots__ = ("_log", "app")
+    __slots__ = ("access_log", "app", "metrics")
 
-    def __init__(self, app: ASGIApp, *, access_log: logging.Logger | None) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: AccessLog | None, metrics: Metrics | None = None) -> None:
         self.app = app
-        self._log = access_log
+        self.access_log = access_log
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one connection (anything but HTTP passes through untouched)."""
@@ -87,21 +178,46 @@ class EdgeMiddleware:
             else:
                 await self.app(scope, receive, send_with_id)
         finally:
-            log = self._log
-            if log is not None and log.isEnabledFor(logging.INFO):
-                log.info(_line(cast("HTTPScope", scope), status, arrived, started, request_id))
+            elapsed = time.perf_counter() - started
+            http = cast("HTTPScope", scope)
+            metrics = self.metrics
+            if metrics is not None:
+                metrics.observe_request(
+                    http["method"], http.get("path_template", _UNMATCHED), status, elapsed
+                )
+            log = self.access_log
+            if log is not None:
+                principal: Any = http.get("state", {}).get("principal")
+                log.offer(
+                    (
+                        arrived,
+                        http["method"],
+                        http["path"],
+                        status,
+                        principal.key_id if isinstance(principal, Principal) else None,
+                        elapsed * 1000,
+                        request_id,
+                    )
+                )
 
 
-def _line(scope: HTTPScope, status: int, arrived: float, started: float, request_id: bytes) -> str:
-    principal: Any = scope.get("state", {}).get("principal")
+def _line(  # noqa: PLR0917 - the fields of one queued line, in order
+    arrived: float,
+    method: str,
+    path: str,
+    status: int,
+    key_id: str | None,
+    latency_ms: float,
+    request_id: bytes,
+) -> str:
     return _ENCODER.encode(
         {
             "time": datetime.fromtimestamp(arrived, UTC).isoformat(timespec="milliseconds"),
-            "method": scope["method"],
-            "path": clip(scope["path"]),
+            "method": method,
+            "path": clip(path),
             "status": status,
-            "keyId": principal.key_id if isinstance(principal, Principal) else None,
-            "latencyMs": round((time.perf_counter() - started) * 1000, 3),
+            "keyId": key_id,
+            "latencyMs": round(latency_ms, 3),
             "requestId": request_id.decode("ascii"),
         }
     ).decode()

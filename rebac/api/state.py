@@ -9,11 +9,13 @@ open store at startup and detaches them at shutdown; a request in between reache
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rebac.api.auth import Authenticator
 from rebac.config import Settings
 from rebac.errors import StoreError, StoreUnavailableError
 from rebac.services.core import Services
+from rebac.services.observability import Metrics
 
 __all__ = ["AppState", "IndexReport", "Readiness"]
 
@@ -33,7 +35,7 @@ class AppState:
         readiness: The probe for ``/readyz`` (``None``: the store answering a read).
     """
 
-    __slots__ = ("_index_report", "_readiness", "_services", "authenticator", "settings")
+    __slots__ = ("_index_report", "_readiness", "_services", "authenticator", "observed", "settings")
 
     def __init__(
         self, settings: Settings, authenticator: Authenticator, *, readiness: Readiness | None = None
@@ -43,6 +45,8 @@ class AppState:
         self._readiness = readiness
         self._index_report: IndexReport | None = None
         self._services: Services | None = None
+        self.observed: tuple[Metrics, Callable[[], Awaitable[dict[str, Any]]]] | None = None
+        """``/metrics``' counters and its per-scrape reader (set by the lifespan)."""
 
     @property
     def services(self) -> Services:

@@ -104,6 +104,7 @@ def show_cmd(decision_id: str, *, as_json: bool, server: Server) -> None:
         ["source", record.source],
         ["caller", record.caller or "-"],
         ["latency", f"{record.latency_ms:.2f} ms"],
+        ["decision point", record.decision_point or "-"],
         ["revision", "-" if record.revision is None else record.revision],
         ["schema version", "-" if record.schema_version is None else record.schema_version],
         ["context", "-" if not record.context else record.context],

@@ -40,7 +40,11 @@ def keys_group() -> None:
 
 @keys_group.command("create")
 @click.option(
-    "--scope", "scopes", multiple=True, required=True, help="Scope (repeatable): check, write, schema, admin."
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    help="Scope (repeatable): check, write, schema, admin, metrics.",
 )
 @click.option("--name", default="", help="A label for people (who or what uses the key).")
 @click.option("--subject", default=None, help="The identity the key acts for (e.g. user:alice).")

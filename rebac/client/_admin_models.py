@@ -56,6 +56,7 @@ class DecisionRecord(_Camel, frozen=True):
     schema_version: int | None = None
     schema_hash: str | None = None
     context: dict[str, Any] | None = None
+    decision_point: str | None = None
 
 
 class DecisionStats(_Camel, frozen=True):

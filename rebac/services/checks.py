@@ -11,7 +11,7 @@ version instead of the current one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 from rebac.engine import ExpandNode, LookupPage, LookupResourceItem, LookupSubjectItem
@@ -19,6 +19,7 @@ from rebac.errors import SchemaVersionNotFoundError
 from rebac.refs import ObjectRef, SubjectRef
 from rebac.services.decisions import Decision, Decisions, DecisionScope, check_and_record
 from rebac.services.engines import Current, Engines
+from rebac.services.tracing import traced_decision
 from rebac.store.base import Consistency, ConsistencyMode
 from rebac.store.revision import Revision
 
@@ -105,16 +106,30 @@ class Checks:
         version = current.version
         scope = DecisionScope(source, caller, revision, version.version, version.hash)
         resource, permission, subject = check
-        return await check_and_record(
-            self._decisions.recorder,
-            current.engine,
-            scope,
-            resource,
-            permission,
-            subject,
-            context=context,
-            via=via,
-            traced=traced,
+
+        def decide() -> Awaitable[Decision]:
+            return check_and_record(
+                self._decisions.recorder,
+                current.engine,
+                scope,
+                resource,
+                permission,
+                subject,
+                context=context,
+                via=via,
+                traced=traced,
+            )
+
+        tracing = self._decisions.tracing
+        if tracing is None:
+            return await decide()
+        return await traced_decision(
+            tracing.tracer,
+            source=source,
+            permission=permission,
+            resource_type=resource.type,
+            revision=revision.value,
+            decide=decide,
         )
 
     async def permissions(

@@ -34,6 +34,7 @@ from rebac.engine.trace import CheckTrace
 from rebac.errors import RebacError
 from rebac.refs import ObjectRef, SubjectRef, external, parse_object, parse_subject
 from rebac.services.recorder import DecisionRecorder, DecisionStats
+from rebac.services.tracing import Tracing
 from rebac.store.base import (
     DecisionFilter,
     DecisionKey,
@@ -157,8 +158,9 @@ def build_record(
     context: Mapping[str, Any] | None,
     latency_ms: float,
     max_context_bytes: int,
+    decision_point: str | None = None,
 ) -> DecisionRecord:
-    """The record of one decision."""
+    """The record of one decision (``decision_point``: the instance that made it)."""
     chain = () if isinstance(outcome, BaseException) else tuple(_hop(h) for h in outcome.delegation)
     return DecisionRecord(
         decision_id=decision_id,
@@ -176,6 +178,36 @@ def build_record(
         schema_hash=scope.schema_hash,
         context=cap_context(context, max_context_bytes),
         latency_ms=latency_ms,
+        decision_point=decision_point,
+    )
+
+
+def _build(  # noqa: PLR0917 - the positional tuple the request path hands the recorder
+    decision_id: str,
+    decided_at: datetime,
+    scope: DecisionScope,
+    resource: ObjectRef,
+    permission: str,
+    subject: SubjectRef,
+    outcome: CheckResult | BaseException,
+    context: Mapping[str, Any] | None,
+    latency_ms: float,
+    max_context_bytes: int,
+    decision_point: str,
+) -> DecisionRecord:
+    """:func:`build_record` from positional parts (run by the recorder's writer thread)."""
+    return build_record(
+        decision_id,
+        decided_at=decided_at,
+        scope=scope,
+        resource=resource,
+        permission=permission,
+        subject=subject,
+        outcome=outcome,
+        context=context,
+        latency_ms=latency_ms,
+        max_context_bytes=max_context_bytes,
+        decision_point=decision_point,
     )
 
 
@@ -233,19 +265,25 @@ async def check_and_record(  # noqa: PLR0917 - the check's own positionals, as E
         outcome, trace = await evaluate()
     except Exception as exc:  # noqa: BLE001 - recorded, then re-raised below
         outcome = exc
-    record = build_record(
-        decision_id,
-        decided_at=decided_at,
-        scope=scope,
-        resource=resource,
-        permission=permission,
-        subject=subject,
-        outcome=outcome,
-        context=context,
-        latency_ms=(time.perf_counter() - started) * 1000.0,
-        max_context_bytes=recorder.settings.max_context_bytes,
+    result = result_of(outcome)
+    await recorder.defer(
+        scope.source,
+        result,
+        _build,
+        (
+            decision_id,
+            decided_at,
+            scope,
+            resource,
+            permission,
+            subject,
+            outcome,
+            context,
+            (time.perf_counter() - started) * 1000.0,
+            recorder.settings.max_context_bytes,
+            recorder.instance_name,
+        ),
     )
-    await recorder.record(record)
     if isinstance(outcome, Exception):
         if isinstance(outcome, RebacError):
             outcome.details.setdefault("decisionId", decision_id)
@@ -277,6 +315,7 @@ def decision_filter(  # noqa: PLR0917 - one argument per query parameter
     until: str | None,
     *,
     source: str | None = None,
+    decision_point: str | None = None,
 ) -> DecisionFilter:
     """The filter for the query parameters of ``GET /v1/decisions`` (and ``rebac decisions``).
 
@@ -300,6 +339,7 @@ def decision_filter(  # noqa: PLR0917 - one argument per query parameter
         since=_time(since, "since"),
         until=_time(until, "until"),
         source=source or None,
+        decision_point=decision_point or None,
     )
 
 
@@ -379,13 +419,15 @@ class Decisions:
         settings: Sampling, buffering, batching and retention of the recorder.
     """
 
-    __slots__ = ("_log", "recorder", "settings")
+    __slots__ = ("_log", "recorder", "settings", "tracing")
 
     def __init__(self, store: TupleStore, settings: DecisionLogSettings) -> None:
         self._log = store.roles.decisions
         self.settings = settings
         self.recorder: DecisionRecorder | None = None
         """The running recorder (``None``: decisions are not recorded)."""
+        self.tracing: Tracing | None = None
+        """OpenTelemetry spans of decisions (``None``: off; see :mod:`rebac.services.tracing`)."""
 
     def start(self) -> None:
         """Start recording decisions (when enabled and the store keeps a log); idempotent."""

@@ -109,6 +109,17 @@ class Engines:
         self._last: Current | None = None
         self._pinned: OrderedDict[int, SchemaVersion] = OrderedDict()
 
+    def cache_counts(self) -> tuple[int, int]:
+        """``(hits, misses)`` of the check caches of every engine held (for ``/metrics``)."""
+        hits = misses = 0
+        for engine in self._engines.values():
+            cache = getattr(engine, "_cache", None)  # the engine's own; read-only here
+            stats = cache.stats if isinstance(cache, CheckCache) else None
+            if stats is not None:
+                hits += stats.hits
+                misses += stats.misses
+        return hits, misses
+
     def invalidate(self) -> None:
         """Forget the current schema pointer (after a schema write)."""
         self._current = None

@@ -31,8 +31,8 @@ __all__ = [
     "validate_scopes",
 ]
 
-Scope = Literal["check", "write", "schema", "admin"]
-SCOPES: Final[tuple[Scope, ...]] = ("check", "write", "schema", "admin")
+Scope = Literal["check", "write", "schema", "admin", "metrics"]
+SCOPES: Final[tuple[Scope, ...]] = ("check", "write", "schema", "admin", "metrics")
 KEY_PREFIX: Final = "rbk_"
 
 

@@ -210,6 +210,9 @@ class DecisionRecord:
         schema_hash: That version's hash.
         context: The caveat context (size-capped by the recorder).
         latency_ms: Time the decision took.
+        decision_point: The decision point that made it: the instance name
+            (``REBAC_INSTANCE_NAME``, default ``host:pid``); a gateway's records name the gateway
+            first (``gateway-name/instance``).
     """
 
     decision_id: str
@@ -227,6 +230,7 @@ class DecisionRecord:
     schema_hash: str | None = None
     context: dict[str, Any] | None = None
     latency_ms: float = 0.0
+    decision_point: str | None = None
 
     @property
     def key(self) -> DecisionKey:
@@ -252,6 +256,7 @@ class DecisionFilter:
     until: datetime | None = None
     decision_id: str | None = None
     source: str | None = None
+    decision_point: str | None = None
 
     def matches(self, record: DecisionRecord) -> bool:
         """True when ``record`` is selected (used by the memory engine and tests)."""
@@ -264,6 +269,7 @@ class DecisionFilter:
             and (self.result is None or record.result is self.result)
             and (self.since is None or record.decided_at >= self.since)
             and (self.until is None or record.decided_at < self.until)
+            and (self.decision_point is None or record.decision_point == self.decision_point)
         )
 
 

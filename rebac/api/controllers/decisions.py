@@ -21,7 +21,7 @@ from typing import Annotated, Any, Final
 import msgspec
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, PathParameter
+from litestar.params import FromQuery, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from rebac.api import convert, dto
@@ -35,7 +35,9 @@ from rebac.services.types import DecisionRecord
 
 __all__ = ["DecisionsController"]
 
-_FILTERS: Final = frozenset({"subject", "resource", "permission", "result", "since", "until", "limit"})
+_FILTERS: Final = frozenset(
+    {"subject", "resource", "permission", "result", "since", "until", "limit", "decisionPoint"}
+)
 _LIST_PARAMETERS: Final = _FILTERS | {"cursor"}
 
 
@@ -83,6 +85,7 @@ class DecisionsController(Controller):
         result: FromQuery[str | None] = None,
         since: FromQuery[str | None] = None,
         until: FromQuery[str | None] = None,
+        decision_point: Annotated[str | None, QueryParameter(name="decisionPoint")] = None,
         limit: FromQuery[int | None] = None,
         cursor: FromQuery[str | None] = None,
     ) -> dto.DecisionPage:
@@ -91,7 +94,9 @@ class DecisionsController(Controller):
         An unknown query parameter is a 400 problem naming it.
         """
         _refuse_unknown(request, _LIST_PARAMETERS)
-        flt = decision_filter(subject, resource, permission, result, since, until)
+        flt = decision_filter(
+            subject, resource, permission, result, since, until, decision_point=decision_point
+        )
         page = await services.decisions.page(flt, limit=limit, cursor=cursor)
         return dto.DecisionPage(
             decisions=[convert.decision_dto(r) for r in page.records], next_cursor=page.cursor
@@ -109,11 +114,14 @@ class DecisionsController(Controller):
         result: FromQuery[str | None] = None,
         since: FromQuery[str | None] = None,
         until: FromQuery[str | None] = None,
+        decision_point: Annotated[str | None, QueryParameter(name="decisionPoint")] = None,
         limit: FromQuery[int | None] = None,
     ) -> Stream:
         """Every matching decision (at most ``limit`` when given) as NDJSON, newest first."""
         _refuse_unknown(request, _FILTERS)
-        flt = decision_filter(subject, resource, permission, result, since, until)
+        flt = decision_filter(
+            subject, resource, permission, result, since, until, decision_point=decision_point
+        )
         decisions = services.decisions
         decisions.log()  # no decision log is a 404 before the stream starts
         # The first page is read before the status is sent: a failing query is a problem, not a 200.

@@ -27,6 +27,7 @@ class DecisionOut(msgspec.Struct, rename="camel", omit_defaults=True):
     schema_version: int | None = None
     schema_hash: str | None = None
     context: dict[str, Any] | None = None
+    decision_point: str | None = None
 
 
 class DecisionPage(msgspec.Struct, rename="camel", omit_defaults=True):

@@ -5,18 +5,22 @@
 advisory lock, so concurrent writers, processes included, never race on the DDL). Retention drops
 whole partitions, which costs a catalog update instead of a delete of every row.
 
-Every statement runs through the store's cancellation-safe ``read``/``write`` runners (see
-:mod:`rebac.store.postgres._cancel`); nothing here holds a connection between calls.
+Queries and retention run through the store's cancellation-safe ``read``/``write`` runners (see
+:mod:`rebac.store.postgres._cancel`). The recorder's batches are written by
+:class:`PgDecisionWriter`: a blocking writer with its own psycopg connection, used only by the
+recorder's writer thread, so neither the event loop nor the read pool carries the log's writes.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
+import psycopg
 import sqlalchemy as sa
 from psycopg import errors as pg_errors
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,7 +29,7 @@ from rebac.errors import StoreError
 from rebac.store.base import DecisionFilter, DecisionKey, DecisionRecord, DecisionResult
 from rebac.store.postgres.models import DECISION_PARTITION_PREFIX, decision_log
 
-__all__ = ["PgDecisionLog", "partition_name"]
+__all__ = ["PgDecisionLog", "PgDecisionWriter", "partition_name"]
 
 Runner = Callable[[Callable[[AsyncConnection], Awaitable[Any]]], Awaitable[Any]]
 CopyIn = Callable[[str, Iterable[str]], Awaitable[None]]
@@ -35,10 +39,10 @@ _D: Final = decision_log.c
 _PARTITION_LOCK: Final = 0x7265_6261_6364_6C67  # "rebacdlg": serialises partition DDL across processes
 _COLUMNS: Final = (
     "decided_at, decision_id, source, caller, subject, permission, resource, result, reason, "
-    "chain, revision, schema_version, schema_hash, context, latency_ms"
+    "chain, revision, schema_version, schema_hash, context, latency_ms, decision_point"
 )
 _COPY: Final = f"COPY decision_log ({_COLUMNS}) FROM STDIN"
-_YIELD_EVERY: Final = 64
+_YIELD_EVERY: Final = 32
 """COPY routes each row to its day's partition; several times faster than a multi-row INSERT."""
 _LIST_PARTITIONS: Final = sa.text(
     "SELECT c.relname FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid "
@@ -90,7 +94,8 @@ def _line(record: DecisionRecord) -> str:
         f"{record.decided_at.isoformat()}\t{record.decision_id}\t{_text(record.source)}\t"
         f"{_text(record.caller)}\t{_text(record.subject)}\t{_text(record.permission)}\t"
         f"{_text(record.resource)}\t{record.result.value}\t{_text(record.reason)}\t{_text(chain)}\t"
-        f"{revision}\t{version}\t{_text(record.schema_hash)}\t{_text(context)}\t{record.latency_ms!r}\n"
+        f"{revision}\t{version}\t{_text(record.schema_hash)}\t{_text(context)}\t{record.latency_ms!r}\t"
+        f"{_text(record.decision_point)}\n"
     )
 
 
@@ -117,6 +122,7 @@ def _record(row: sa.Row[Any]) -> DecisionRecord:
         schema_hash=row.schema_hash,
         context=row.context,
         latency_ms=float(row.latency_ms),
+        decision_point=row.decision_point,
     )
 
 
@@ -136,6 +142,7 @@ def _select(flt: DecisionFilter, limit: int, after: DecisionKey | None) -> sa.Se
         (_D.permission, flt.permission),
         (_D.source, flt.source),
         (_D.result, flt.result.value if flt.result is not None else None),
+        (_D.decision_point, flt.decision_point),
     ):
         if value is not None:
             where.append(column == value)
@@ -160,6 +167,73 @@ def _missing_partition(exc: StoreError) -> bool:
     cause = exc.__cause__
     orig = getattr(cause, "orig", cause)  # SQLAlchemy wraps driver errors; the COPY path does not
     return isinstance(orig, pg_errors.CheckViolation) and "partition" in str(orig)
+
+
+def _partition_ddl(day: date) -> str:
+    low, high = _bounds(day)
+    return (
+        f'CREATE TABLE IF NOT EXISTS "{partition_name(day)}" PARTITION OF decision_log '
+        f"FOR VALUES FROM ('{low}') TO ('{high}')"
+    )
+
+
+class PgDecisionWriter:
+    """Writes decision batches with COPY on its own connection (blocking; one thread only).
+
+    The connection is opened on the first batch and re-opened after any failure; a failed batch
+    raises :class:`~rebac.errors.StoreError` and the recorder retries it. Between 64-line chunks
+    the thread lets go of the GIL, so the event loop never waits long for it.
+
+    Args:
+        conninfo: libpq connection string of the primary.
+    """
+
+    __slots__ = ("_conn", "_conninfo", "_known")
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._conn: psycopg.Connection[Any] | None = None
+        self._known: set[date] = set()
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        conn = self._conn
+        if conn is None or conn.closed:
+            conn = psycopg.connect(
+                self._conninfo, application_name="rebac-decision-writer", connect_timeout=5
+            )
+            self._conn = conn
+        return conn
+
+    def write(self, batch: Sequence[DecisionRecord]) -> None:
+        """Commit ``batch`` in one transaction, creating the days' partitions first."""
+        if not batch:
+            return
+        days = {record.decided_at.astimezone(UTC).date() for record in batch}
+        try:
+            conn = self._connection()
+            missing = days - self._known
+            if missing:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
+                    for day in sorted(missing):
+                        conn.execute(_partition_ddl(day).encode())
+                self._known |= missing
+            with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY) as copy:
+                for chunk in _chunks(batch):
+                    copy.write(chunk)
+                    time.sleep(0)  # let the event loop's thread have the GIL between chunks
+        except psycopg.Error as exc:
+            if isinstance(exc, pg_errors.CheckViolation) and "partition" in str(exc):
+                self._known -= days  # another process dropped one: re-create on the retry
+            self.close()
+            msg = f"the decision log write failed: {type(exc).__name__}"
+            raise StoreError(msg) from exc
+
+    def close(self) -> None:
+        """Close the connection (the next batch opens a new one)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
 
 class PgDecisionLog:
@@ -187,13 +261,7 @@ class PgDecisionLog:
         async def txn(conn: AsyncConnection) -> None:
             await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PARTITION_LOCK)))
             for day in sorted(missing):
-                low, high = _bounds(day)
-                await conn.execute(
-                    sa.text(
-                        f'CREATE TABLE IF NOT EXISTS "{partition_name(day)}" PARTITION OF decision_log '
-                        f"FOR VALUES FROM ('{low}') TO ('{high}')"
-                    )
-                )
+                await conn.execute(sa.text(_partition_ddl(day)))
 
         await self._write(txn)
         self._known |= missing

@@ -77,6 +77,13 @@ class FastReads:
         """Close every connection."""
         await self._pool.close()
 
+    def pool_stats(self) -> dict[str, int]:
+        """``in_use``, ``idle`` and ``waiting`` connections of the pool now (for ``/metrics``)."""
+        stats = self._pool.get_stats()
+        size = stats.get("pool_size", 0)
+        idle = stats.get("pool_available", 0)
+        return {"in_use": size - idle, "idle": idle, "waiting": stats.get("requests_waiting", 0)}
+
     async def fetch(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one prepared statement and return all of its rows.
 

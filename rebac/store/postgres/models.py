@@ -216,6 +216,7 @@ decision_log: Final = sa.Table(
     sa.Column("schema_hash", sa.String(64), nullable=True),
     sa.Column("context", postgresql.JSONB(), nullable=True),
     sa.Column("latency_ms", sa.Float(), nullable=False),
+    sa.Column("decision_point", sa.Text(), nullable=True),
     # Time shape (list newest first, cursor pagination, retention): (decided_at, decision_id).
     # A partitioned table's key must contain the partition key, hence decided_at first.
     sa.PrimaryKeyConstraint("decided_at", "decision_id"),

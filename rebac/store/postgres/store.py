@@ -57,7 +57,7 @@ from rebac.store.postgres._changes import (
     read_changes,
     read_changes_through,
 )
-from rebac.store.postgres._decisions import PgDecisionLog
+from rebac.store.postgres._decisions import PgDecisionLog, PgDecisionWriter
 from rebac.store.postgres._fast import FastReads, SharedRead
 from rebac.store.postgres._identities import PostgresIdentityMixin
 from rebac.store.postgres._index import ChangeRow, RelationshipIndex
@@ -93,6 +93,14 @@ _QUANTIZED_SQL: Final = (
     "(SELECT min(value) FROM revision))"
 )
 R = TypeVar("R")
+
+
+_LAG: Final = (
+    "SELECT (SELECT max(value) FROM revision), "
+    "(SELECT extract(epoch FROM now() - committed_at)::float8 FROM revision "
+    "WHERE value > %(applied)s ORDER BY value LIMIT 1)"
+)
+"""The head, and the age of the oldest revision past ``applied`` (``/metrics``' index lag)."""
 
 
 class PostgresTupleStore(
@@ -366,6 +374,28 @@ class PostgresTupleStore(
             "rows": status.rows,
         }
 
+    async def index_lag(self) -> tuple[int, float, int] | None:
+        """``(revisions, seconds, rows)``: how far the index is behind the head, and its size.
+
+        ``seconds`` is the age of the oldest committed revision the index has not applied (0 when
+        it is at the head); ``None`` without an index or before it has loaded.
+        """
+        status = self.index_status()
+        if status is None or not status.loaded:
+            return None
+        rows = await self._fast.fetch(_LAG, {"applied": status.applied})
+        head, oldest_age = rows[0]
+        return max(0, int(head or 0) - status.applied), float(oldest_age or 0.0), status.rows
+
+    def pool_stats(self) -> dict[tuple[str, str], int]:
+        """Connections by ``(pool, state)``: the hot read pool and SQLAlchemy's (for ``/metrics``)."""
+        out = {("reads", state): count for state, count in self._fast.pool_stats().items()}
+        pool: Any = self._engine.pool
+        if hasattr(pool, "checkedout"):
+            out["engine", "in_use"] = int(pool.checkedout())
+            out["engine", "idle"] = int(pool.checkedin())
+        return out
+
     async def wait_index_loaded(self, timeout: float) -> bool:
         """Wait until the index has loaded its snapshot; False on timeout or without an index."""
         return self._follower is not None and await self._follower.wait_loaded(timeout)
@@ -429,6 +459,10 @@ class PostgresTupleStore(
     async def append_decisions(self, batch: Sequence[DecisionRecord]) -> None:
         """Store ``batch`` in one transaction (into daily partitions, see :mod:`._decisions`)."""
         await self._decisions.append(batch)
+
+    def decision_writer(self) -> PgDecisionWriter:
+        """A blocking COPY writer on its own connection, for the decision recorder's thread."""
+        return PgDecisionWriter(self._conninfo)
 
     async def query_decisions(
         self, flt: DecisionFilter, *, limit: int, after: DecisionKey | None = None

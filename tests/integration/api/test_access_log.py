@@ -34,6 +34,12 @@ class _Lines(logging.Handler):
         self.lines.append(json.loads(record.getMessage()))
 
 
+def flushed(client: AsyncTestClient[Any], access: _Lines) -> list[dict[str, Any]]:
+    """The lines so far: the app's access log writes from a thread, so flush it first."""
+    client.app.asgi_handler.access_log.flush()
+    return access.lines
+
+
 @pytest.fixture
 def access() -> Iterator[_Lines]:
     handler = _Lines()
@@ -65,7 +71,7 @@ async def test_every_request_leaves_one_line_with_its_key_status_and_request_id(
     app_client: AsyncTestClient[Any], access: _Lines
 ) -> None:
     secret, key_id = await _key(app_client, "check")
-    access.lines.clear()
+    flushed(app_client, access).clear()
     bearer = {"Authorization": f"Bearer {secret}"}
     ok = await app_client.post("/v1/permissions/check", json=check_body("d1", "view", "tom"), headers=bearer)
     anonymous = await app_client.post("/v1/permissions/check", json=check_body("d1", "view", "tom"))
@@ -82,7 +88,7 @@ async def test_every_request_leaves_one_line_with_its_key_status_and_request_id(
         200,
     ]
     # (the check is a 404: no schema yet, a problem from the hot route's fall-through handler)
-    lines = access.lines
+    lines = flushed(app_client, access)
     assert len(lines) == 6
     assert all(set(line) == FIELDS for line in lines)
     assert [(line["method"], line["path"], line["status"]) for line in lines] == [
@@ -111,14 +117,14 @@ async def test_the_hot_route_logs_its_caller(app_client: AsyncTestClient[Any], a
 
     assert (await app_client.post("/v1/schema/write", json={"schema": SCHEMA}, headers=AUTH)).is_success
     secret, key_id = await _key(app_client, "check")
-    access.lines.clear()
+    flushed(app_client, access).clear()
     bearer = {"Authorization": f"Bearer {secret}", "X-Request-ID": "hot-7"}
     response = await app_client.post(
         "/v1/permissions/check", json=check_body("d1", "view", "tom"), headers=bearer
     )
     assert response.status_code == 200, response.text
     assert response.headers["x-request-id"] == "hot-7"
-    [line] = access.lines
+    [line] = flushed(app_client, access)
     assert (line["status"], line["keyId"], line["requestId"]) == (200, key_id, "hot-7")
 
 
@@ -127,7 +133,7 @@ async def test_an_insane_request_id_is_replaced(app_client: AsyncTestClient[Any]
     assigned = response.headers["x-request-id"]
     assert assigned != "x" * 500
     assert len(assigned) == 32
-    assert access.lines[-1]["requestId"] == assigned
+    assert flushed(app_client, access)[-1]["requestId"] == assigned
 
 
 def test_the_setting_turns_the_log_off() -> None:

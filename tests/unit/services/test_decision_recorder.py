@@ -165,9 +165,9 @@ async def test_overload_waits_boundedly_then_counts_the_drop() -> None:
     recorder = DecisionRecorder(
         sink, settings(queue_capacity=5, batch_size=5, overload_wait_seconds=0.05, flush_seconds=0.0)
     )
-    recorder.start(prune_every_seconds=None)
     for i in range(5):
         assert await recorder.record(record(n=i))
+    recorder.start(prune_every_seconds=None)  # after the 5: its first batch is all of them
     async with asyncio.timeout(10):
         await sink.entered.wait()  # the flusher took those 5 and blocks on the store
     for i in range(5):
@@ -185,6 +185,26 @@ async def test_overload_waits_boundedly_then_counts_the_drop() -> None:
     stats = recorder.stats()
     assert stats.written == 10
     assert stats.recorded == stats.written + stats.queued + stats.failed
+
+
+async def test_what_a_crash_can_lose_is_bounded_by_capacity_plus_one_batch() -> None:
+    gate = asyncio.Event()  # the store hangs: nothing is ever committed while the records pour in
+    sink = Sink(gate=gate)
+    recorder = DecisionRecorder(
+        sink, settings(queue_capacity=20, batch_size=5, overload_wait_seconds=0.0, flush_seconds=0.0)
+    )
+    recorder.start(prune_every_seconds=None)
+    assert await recorder.record(record(n=0))
+    async with asyncio.timeout(10):
+        await sink.entered.wait()  # the writer holds one batch and blocks on the store
+    kept = 1 + sum([await recorder.record(record(n=i)) for i in range(1, 200)])
+    stats = recorder.stats()
+    assert stats.written == 0
+    assert stats.queued == kept <= 20 + 5  # everything a crash now would lose, and its bound
+    assert stats.dropped == 200 - kept  # the rest was refused and counted, not lost silently
+    gate.set()
+    await recorder.aclose()
+    assert recorder.stats().written == kept
 
 
 async def test_a_failing_store_is_retried_then_counted() -> None:

@@ -1,0 +1,199 @@
+"""``GET /metrics``: the process's measurements in the Prometheus text format (``rebac_`` names).
+
+Names follow SpiceDB's and OpenFGA's conventions (``<namespace>_<what>_<unit>``, ``_seconds``
+histograms, ``_total`` counters, base units):
+
+=========================================== ======= ===============================================
+``rebac_http_request_duration_seconds``     hist.   per ``method``, ``route`` (the template, never
+                                                    the raw path; ``unmatched`` for no route) and
+                                                    ``code`` class (``2xx`` ...)
+``rebac_decisions_total``                   counter per ``source`` and ``result``
+``rebac_gateway_decisions_total``           counter decisions with source ``mcp-gateway*``
+``rebac_check_cache_hits_total`` / ``_misses_total`` and ``rebac_check_cache_hit_ratio``
+``rebac_index_lag_revisions`` / ``rebac_index_lag_seconds`` / ``rebac_index_rows``
+``rebac_db_pool_connections``               gauge   per ``pool`` and ``state`` (``in_use``, ``idle``,
+                                                    ``waiting``)
+``rebac_decision_log_queue_depth``          gauge   records accepted, not yet written
+``rebac_decision_log_records_total``        counter per ``outcome`` (``written``, ``dropped``,
+                                                    ``failed``, ``sampled_out``)
+``rebac_instance_info``                     gauge   1, labelled with the ``instance`` name
+=========================================== ======= ===============================================
+
+**Protection** (``REBAC_METRICS``): ``key`` (the default) needs an API key with the ``metrics``
+(or ``admin``) scope, like any other endpoint; ``public`` serves it without a key, for a scrape
+from a private network, which is what SpiceDB's and OpenFGA's separate unauthenticated metrics
+ports amount to; ``off`` answers 404.
+
+**Several workers.** Each process keeps its own counters, and a scrape through the shared port
+reaches one worker. Every sample carries no per-process label except ``rebac_instance_info``; run
+one worker per port (or one scrape target per instance) to see all of them. The counters are not
+shared through ``PROMETHEUS_MULTIPROC_DIR``: its files would cost the request path a write each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, Final
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from rebac.api.state import AppState
+from rebac.errors import ForbiddenError, NotFoundError, StoreError
+from rebac.services.core import Services
+from rebac.services.observability import Metrics
+
+__all__ = ["Gather", "IndexLag", "MetricsController", "Scrape", "gatherer", "render"]
+
+_GATEWAY: Final = "mcp-gateway"
+
+
+class Scrape(Collector):
+    """One scrape's view: the counters of :class:`Metrics` and the values read for this scrape."""
+
+    def __init__(self, metrics: Metrics, values: dict[str, Any]) -> None:
+        self._metrics = metrics
+        self._values = values
+
+    def collect(self) -> Iterator[Metric]:
+        """Every family (see the module docstring)."""
+        yield from self._requests()
+        yield from self._decisions()
+        yield from self._gauges()
+
+    def _requests(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(
+            "rebac_http_request_duration_seconds",
+            "Time from a request's arrival to the end of its response.",
+            labels=["method", "route", "code"],
+        )
+        for (method, route, code), histogram in sorted(self._metrics.requests.items()):
+            family.add_metric([method, route, code], histogram.cumulative(), histogram.total)
+        yield family
+
+    def _decisions(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "rebac_decisions", "Decisions made, by endpoint and result.", labels=["source", "result"]
+        )
+        gateway = CounterMetricFamily(
+            "rebac_gateway_decisions", "Decisions made for the MCP gateway.", labels=["result"]
+        )
+        for (source, result), count in sorted(self._metrics.decisions.items()):
+            family.add_metric([source, result], count)
+            if source.startswith(_GATEWAY):
+                gateway.add_metric([result], count)
+        yield family
+        yield gateway
+
+    def _gauges(self) -> Iterator[Metric]:
+        values = self._values
+        info = GaugeMetricFamily("rebac_instance_info", "This decision point.", labels=["instance"])
+        info.add_metric([str(values.get("instance", ""))], 1)
+        yield info
+        hits, misses = values.get("cache", (0, 0))
+        yield CounterMetricFamily("rebac_check_cache_hits", "Check-cache hits.", value=hits)
+        yield CounterMetricFamily("rebac_check_cache_misses", "Check-cache misses.", value=misses)
+        ratio = hits / (hits + misses) if hits + misses else 0.0
+        yield GaugeMetricFamily("rebac_check_cache_hit_ratio", "Hits over lookups since start.", value=ratio)
+        lag = values.get("index_lag")
+        if lag is not None:
+            revisions, seconds, rows = lag
+            yield GaugeMetricFamily(
+                "rebac_index_lag_revisions", "Revisions committed and not yet in the index.", value=revisions
+            )
+            yield GaugeMetricFamily(
+                "rebac_index_lag_seconds", "Age of the oldest revision not yet in the index.", value=seconds
+            )
+            yield GaugeMetricFamily("rebac_index_rows", "Row versions the index holds.", value=rows)
+        pools = GaugeMetricFamily(
+            "rebac_db_pool_connections", "Database connections by pool and state.", labels=["pool", "state"]
+        )
+        for (pool, state), count in sorted(values.get("pools", {}).items()):
+            pools.add_metric([pool, state], count)
+        yield pools
+        stats = values.get("decision_log")
+        if stats is not None:
+            yield GaugeMetricFamily(
+                "rebac_decision_log_queue_depth",
+                "Decision records accepted, not yet written.",
+                value=stats.queued,
+            )
+            records = CounterMetricFamily(
+                "rebac_decision_log_records", "Decision records by what became of them.", labels=["outcome"]
+            )
+            for outcome in ("written", "dropped", "failed", "sampled_out"):
+                records.add_metric([outcome], getattr(stats, outcome))
+            yield records
+
+
+IndexLag = Callable[[], Awaitable["tuple[int, float, int] | None"]]
+"""``(revisions behind, seconds behind, rows)`` of the store's index (``None``: no index)."""
+
+
+def gatherer(
+    services: Services,
+    *,
+    index_lag: IndexLag | None = None,
+    pool_stats: Callable[[], dict[tuple[str, str], int]] | None = None,
+) -> Gather:
+    """The per-scrape reader of ``services`` (and of the store's index and pools, when it has them)."""
+
+    async def gather() -> dict[str, Any]:
+        decisions = services.decisions
+        recorder = decisions.recorder
+        values: dict[str, Any] = {
+            "instance": recorder.instance_name if recorder is not None else "",
+            "cache": services.engines.cache_counts(),
+            "decision_log": decisions.stats(),
+        }
+        if pool_stats is not None:
+            values["pools"] = pool_stats()
+        if index_lag is not None:
+            try:
+                values["index_lag"] = await index_lag()
+            except StoreError:
+                values["index_lag"] = None  # the database is away: no lag to report, the rest stands
+        return values
+
+    return gather
+
+
+def render(metrics: Metrics, values: dict[str, Any]) -> bytes:
+    """The Prometheus text of ``metrics`` and this scrape's ``values``."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Scrape(metrics, values))
+    return generate_latest(registry)
+
+
+Gather = Callable[[], Awaitable[dict[str, Any]]]
+"""Reads this scrape's values (index lag, pools, cache, decision-log counters, instance)."""
+
+
+class MetricsController(Controller):
+    """``GET /metrics`` (see the module docstring for who may read it)."""
+
+    path = "/metrics"
+    tags = ["health"]  # noqa: RUF012 - Litestar reads this class attribute
+    include_in_schema = False
+
+    @get("/", operation_id="Metrics", cache=False, media_type=CONTENT_TYPE_LATEST)
+    async def metrics(
+        self, request: Request[Any, Any, Any], app_state: NamedDependency[AppState]
+    ) -> Response[bytes]:
+        """The Prometheus exposition of this process."""
+        mode = app_state.settings.api.metrics
+        if mode == "off":
+            raise NotFoundError("metrics are off (REBAC_METRICS=off)")
+        if mode != "public":
+            principal = await app_state.authenticator.authenticate(request.headers.get("authorization"))
+            request.state.principal = principal  # the access log names the key
+            if not principal.allows("metrics"):
+                raise ForbiddenError("this endpoint needs an API key with the 'metrics' scope")
+        observed = app_state.observed
+        if observed is None:
+            raise NotFoundError("metrics are not collected by this app")
+        metrics, gather = observed
+        return Response(render(metrics, await gather()), media_type=CONTENT_TYPE_LATEST)
