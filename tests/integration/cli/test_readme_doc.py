@@ -24,6 +24,7 @@ HEADINGS = [
     (2, "A first check"),
     (2, "The schema"),
     (2, "Delegation"),
+    (2, "In the path of agents"),
     (2, "Admin views"),
     (2, "Performance"),
     (2, "Layout"),
