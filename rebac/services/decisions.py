@@ -6,9 +6,8 @@ and schema version by the :class:`~rebac.services.recorder.DecisionRecorder`, of
 path. An error of the check is recorded too (result ``error``) and re-raised, so it fails closed.
 
 :class:`Decisions` serves the log: pages newest first with an opaque cursor, an export of every
-match, one record by its id, the recorder's counters and retention. Filters come from query
-parameters or CLI options through :func:`decision_filter`, which refuses malformed times and
-unknown results.
+match, one record by its id, the recorder's counters and retention. :func:`decision_filter` makes
+filters of query parameters or CLI options; it refuses malformed times and unknown results.
 
 **One record by id.** A decision id is a UUIDv7 whose 48-bit millisecond field is the record's
 ``decided_at`` (the recorder makes it so; see :mod:`rebac.services.recorder`). :meth:`Decisions.get`
