@@ -34,11 +34,12 @@ from rebac.opaque import Cursor
 from rebac.refs import parse_object, parse_subject
 from rebac.services.core import Services
 from rebac.services.requests import AccessRequest
-from rebac.services.types import Current
+from rebac.services.types import Consistency, ConsistencyMode, Current, Revision
 
 __all__ = ["AccessRequestsController"]
 
 _MAX_LIST: Final = 100
+_FULLY_CONSISTENT: Final = Consistency(ConsistencyMode.FULLY_CONSISTENT)
 
 
 def _entity(text: str) -> dict[str, Any]:
@@ -109,21 +110,35 @@ def _headers(services: Services, found: AccessRequest, location: str | None = No
     return headers
 
 
-async def _may_see(services: Services, current: Current, principal: Principal, found: AccessRequest) -> bool:
-    if "admin" in principal.scopes:
-        return True
-    if principal.subject is None:
-        return False
-    if str(principal.subject) in {found.requester, found.subject}:
-        return True
-    resource = parse_object(found.resource)
-    if not services.requests.approvable(current, resource.type):
-        return False
-    revision = await services.checks.revision(current)
-    result = await current.engine.check(
-        resource, services.requests.settings.approve_permission, principal.subject, revision=revision
-    )
-    return result.allowed
+class _Visibility:
+    """Which requests the key's subject may see: its own, its agent's, and those it may approve.
+
+    The approver test reads at full consistency (once per response, however many rows): the
+    queue is not a hot path, and a stale snapshot would hide a request from an approver who was
+    just granted the right, or show one to an approver who just lost it.
+    """
+
+    def __init__(self, services: Services, current: Current, principal: Principal) -> None:
+        self._services, self._current, self._principal = services, current, principal
+        self._revision: Revision | None = None
+
+    async def __call__(self, found: AccessRequest) -> bool:
+        principal, requests = self._principal, self._services.requests
+        if "admin" in principal.scopes:
+            return True
+        if principal.subject is None:
+            return False
+        if str(principal.subject) in {found.requester, found.subject}:
+            return True
+        resource = parse_object(found.resource)
+        if not requests.approvable(self._current, resource.type):
+            return False
+        if self._revision is None:
+            self._revision = await self._services.checks.revision(self._current, _FULLY_CONSISTENT)
+        result = await self._current.engine.check(
+            resource, requests.settings.approve_permission, principal.subject, revision=self._revision
+        )
+        return result.allowed
 
 
 class AccessRequestsController(Controller):
@@ -187,7 +202,8 @@ class AccessRequestsController(Controller):
         cursor = Cursor.decode(page_token, digest, what="page_token", size=2) if page_token else None
         before = None if cursor is None else _position(cursor)
         found, after = await services.requests.list(status=status, before=before, limit=_MAX_LIST)
-        visible = [r for r in found if await _may_see(services, current, principal, r)]
+        may_see = _Visibility(services, current, principal)
+        visible = [r for r in found if await may_see(r)]
         token = "" if after is None else Cursor(None, digest, (after[0].isoformat(), after[1])).encode()
         return az.AccessRequestList(requests=[_response(request, r) for r in visible], next_token=token)
 
@@ -203,7 +219,7 @@ class AccessRequestsController(Controller):
     ) -> Response[az.AccessRequestResponse]:
         """The task's status; poll after ``Retry-After`` seconds while pending."""
         found = await services.requests.get(request_id)
-        if not await _may_see(services, current, principal, found):
+        if not await _Visibility(services, current, principal)(found):
             raise errors.NotFoundError(f"no access request {request_id!r}")
         return Response(_response(request, found), headers=_headers(services, found))
 

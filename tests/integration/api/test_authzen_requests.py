@@ -322,6 +322,46 @@ async def test_who_may_approve(flow: Client, keys: KeyTable) -> None:
     assert withdrawn.json()["task"]["status"] == "cancelled"
 
 
+async def _touch(client: Client, relationship: dict[str, Any], operation: str) -> None:
+    body = {"updates": [{"operation": operation, "relationship": relationship}]}
+    response = await client.post("/v1/relationships/write", json=body, headers=AUTH)
+    assert response.status_code == 200, response.text
+
+
+async def test_the_queue_follows_the_approver_right_at_once(flow: Client, keys: KeyTable) -> None:
+    """An approver granted a moment ago sees the request; one revoked a moment ago no longer does.
+
+    The queue reads who may approve at full consistency: a snapshot a moment old would hide the
+    request from the new approver (and show it to the old one) until the snapshot moved on.
+    """
+    bot = _bearer(keys.add("check", subject="agent:bot"))
+    carol = _bearer(keys.add("check", subject="user:carol"))
+    bob = _bearer(keys.add("check", subject="user:bob"))
+    created = await flow.post("/access/v1/requests", json=_submission(), headers=bot)
+    assert created.status_code == 202, created.text
+    request_id = created.json()["task"]["id"]
+    carol_owns = {
+        "resource": {"objectType": "document", "objectId": "plan"},
+        "relation": "owner",
+        "subject": {"object": {"objectType": "user", "objectId": "carol"}},
+    }
+    bob_owns = {**carol_owns, "subject": {"object": {"objectType": "user", "objectId": "bob"}}}
+    for attempt in range(5):  # each round writes and reads within one snapshot interval
+        await _touch(flow, carol_owns, "OPERATION_TOUCH")
+        await _touch(flow, bob_owns, "OPERATION_DELETE")
+        as_carol = await flow.get("/access/v1/requests", params={"status": "pending"}, headers=carol)
+        as_bob = await flow.get("/access/v1/requests", params={"status": "pending"}, headers=bob)
+        assert [r["task"]["id"] for r in as_carol.json()["requests"]] == [request_id], attempt
+        assert as_bob.json()["requests"] == [], attempt
+        assert (await flow.get(f"/access/v1/requests/{request_id}", headers=bob)).status_code == 404
+        await _touch(flow, bob_owns, "OPERATION_TOUCH")
+        await _touch(flow, carol_owns, "OPERATION_DELETE")
+        as_carol = await flow.get("/access/v1/requests", params={"status": "pending"}, headers=carol)
+        as_bob = await flow.get(f"/access/v1/requests/{request_id}", headers=bob)
+        assert as_carol.json()["requests"] == [], attempt
+        assert as_bob.status_code == 200, attempt
+
+
 async def _viewers(client: Client) -> list[str]:
     """Every ``viewer`` relationship (what a refusal must leave as it was)."""
     body = {"consistency": {"fullyConsistent": True}, "relationshipFilter": {"resourceType": "document"}}

@@ -123,6 +123,12 @@ def test_ask_approve_grant_expire_and_the_log(served: dict[str, Cli]) -> None:
     request_id = human.split()[1].rstrip(":")
 
     listed = bob.ok("requests", "list", "--status", "pending")
+    # (once, in a long CI run, bob's list came back empty: say what the server held then)
+    assert listed.out.strip(), (
+        listed.err,
+        admin("requests", "list").out,
+        admin("check", "document:plan", "approve_access", "user:bob", "--fully-consistent").out,
+    )
     header, *rows = listed.out.splitlines()
     assert header.split()[:5] == ["ID", "STATUS", "SUBJECT", "ACTION", "RESOURCE"]
     assert [row.split()[0] for row in rows] == [request_id]

@@ -48,8 +48,10 @@ async def test_valid_token_and_its_cache(signer: tuple[Any, TokenValidator]) -> 
 @pytest.mark.parametrize(
     ("claims", "message"),
     [
-        ({"exp": int(time.time()) - 60}, "expired"),
-        ({"nbf": int(time.time()) + 600}, "not yet valid"),
+        # exp and nbf are offsets from the moment the test runs, not from collection time
+        # (a suite that runs for more than ten minutes once turned a future nbf into a past one).
+        ({"exp": -60}, "expired"),
+        ({"nbf": 600}, "not yet valid"),
         ({"aud": "https://other/mcp"}, "not for this resource"),
         ({"iss": "https://evil"}, "issuer"),
     ],
@@ -58,8 +60,10 @@ async def test_claims_are_checked(
     signer: tuple[Any, TokenValidator], claims: dict[str, Any], message: str
 ) -> None:
     key, validator = signer
+    now = int(time.time())
+    absolute = {name: now + value if name in ("exp", "nbf") else value for name, value in claims.items()}
     with pytest.raises(InvalidBearerError, match=message):
-        await validator.validate(f"Bearer {mint(key, **claims)}")
+        await validator.validate(f"Bearer {mint(key, **absolute)}")
 
 
 async def test_hmac_and_unknown_keys_are_refused(signer: tuple[Any, TokenValidator]) -> None:
