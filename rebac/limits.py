@@ -80,11 +80,12 @@ REQUEST_DEADLINE_SECONDS: Final = 5.0
 """Per-request evaluation deadline."""
 
 QUANTIZATION_SECONDS: Final = 5.0
+"""SpiceDB's window to which ``minimize_latency`` rounds the revision so caches hit
+(``REBAC_QUANTIZATION_SECONDS=5``)."""
+
 DEFAULT_STALENESS_SECONDS: Final = 0.1
 """Bucket of a served store's default (``minimize_latency``) reads: a read sees every write
-acknowledged this long before it (AuthZEN has no consistency token; issue 14). SpiceDB's 5 s
-quantization (:data:`QUANTIZATION_SECONDS`) stays available with ``REBAC_QUANTIZATION_SECONDS=5``."""
-"""Window to which ``minimize_latency`` rounds the revision so caches hit."""
+acknowledged this long before it (AuthZEN has no consistency token; issue 14)."""
 
 GC_WINDOW_SECONDS: Final = 24 * 3600
 """How long deleted and expired relationships stay readable at old revisions."""
