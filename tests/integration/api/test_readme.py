@@ -66,6 +66,8 @@ def test_readme_walkthrough_gives_the_documented_answers(readme_server: str) -> 
     )
     assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     answers = [line for line in done.stdout.splitlines() if line in {"allowed", "denied"}]
-    # curl: alice allowed, the agent denied on payroll; AuthZEN: allowed; the CLI: the same two checks
-    assert answers == ["allowed", "denied", "allowed", "allowed", "denied"], done.stdout
+    # curl: alice allowed, the agent denied on payroll; AuthZEN: allowed; the CLI: the same two
+    # checks; the SDK: the agent allowed on the plan, denied on payroll
+    assert answers == ["allowed", "denied", "allowed", "allowed", "denied", "allowed", "denied"], done.stdout
+    assert "capped by user:alice" in done.stdout, "the SDK must name the hop that capped the agent"
     assert "hop 1 user:alice: denied" in done.stdout, "the CLI must name the hop that capped the agent"
