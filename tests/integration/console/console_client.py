@@ -1,0 +1,43 @@
+"""Litestar test-client helpers of the console's HTTP tests: sign in, and seed through the API."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+
+Client = AsyncTestClient[Any]
+_RELATIONSHIP = re.compile(r"(\w+):([\w-]+)#(\w+)@(\w+):([\w*-]+)(?:#(\w+))?")
+
+
+async def sign_in(client: Client, key: str, page: str = "/console/requests") -> str:
+    """Sign in as ``key`` (dropping any earlier session); the session's CSRF token, read on ``page``."""
+    client.cookies.clear()
+    form = await client.get("/console/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token is not None
+    signed = await client.post("/console/login", data={"csrf": token[1], "key": key}, follow_redirects=False)
+    assert signed.status_code == 303
+    found = re.search(r'"X-CSRF-Token": "([^"]+)"', (await client.get(page)).text)
+    assert found is not None
+    return found[1]
+
+
+async def seed(client: Client, headers: dict[str, str], schema: str, lines: list[str]) -> None:
+    """Write ``schema`` and touch the relationships ``lines`` (``doc:1#viewer@team:t#member``)."""
+    written = await client.post("/v1/schema/write", json={"schema": schema}, headers=headers)
+    assert written.status_code == 200, written.text
+    updates = []
+    for line in lines:
+        match = _RELATIONSHIP.fullmatch(line)
+        assert match, line
+        subject: dict[str, Any] = {"object": {"objectType": match[4], "objectId": match[5]}}
+        if match[6]:
+            subject["optionalRelation"] = match[6]
+        resource = {"objectType": match[1], "objectId": match[2]}
+        updates.append(
+            {"operation": "OPERATION_TOUCH", "relationship": {"resource": resource, "relation": match[3], "subject": subject}}
+        )
+    response = await client.post("/v1/relationships/write", json={"updates": updates}, headers=headers)
+    assert response.status_code == 200, response.text
