@@ -92,6 +92,7 @@
       animate: false, avoidOverlap: true
     });
     layout.one("layoutstop", function () {
+      if (cy.zoom() > 1.5) { cy.zoom(1.5); cy.center(); }  // a small graph stays readable, not huge
       state.layoutMs = performance.now() - began;
       box.dataset.layoutMs = state.layoutMs.toFixed(1);
       box.classList.add("ready");
