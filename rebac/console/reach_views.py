@@ -15,20 +15,21 @@ nodes it stands for, and one edge per pair with the number of steps; the page sa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from rebac.engine.results import Permissionship
 from rebac.services.blast_radius import BlastRadius, ReachEntry, WhoCanReach
+from rebac.services.types import Permissionship
 
-__all__ = ["MAX_DRAWN_NODES", "MAX_LISTED", "EntryView", "GroupView", "ReachView", "reach_view"]
+__all__ = ["MAX_DRAWN_NODES", "MAX_LISTED", "TIMES", "EntryView", "GroupView", "ReachView", "reach_view"]
 
 MAX_DRAWN_NODES: Final = 300
 """Above this many nodes the graph is aggregated by type and relation (it stays interactive)."""
 MAX_LISTED: Final = 200
 """Entries listed in the table under the graph (the counts are always complete)."""
 _STATES: Final = ("effective", "capped", "conditional", "raw")
+TIMES: Final = "\u00d7"
+"""The multiplication sign before an aggregate node's count (``document#view`` then the sign and 120)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +164,7 @@ class _Drawing:
 
 
 def _draw(
-    result: BlastRadius | WhoCanReach, reverse: bool, aggregate: bool, origins: set[str]
+    result: BlastRadius | WhoCanReach, reverse: bool, origins: set[str], *, aggregate: bool
 ) -> _Drawing:
     drawing = _Drawing()
 
@@ -195,14 +196,13 @@ def _elements(drawing: _Drawing, origins: set[str], aggregate: bool) -> dict[str
         classes += [f"state-{s}" for s in _STATES if s in states]
         if aggregate and node_id not in origins:
             classes.append("aggregate")
-            data = {**data, "label": f"{data['label']} ×{count}"}
-        nodes.append(
-            {"data": {**data, "count": count, "path": drawing.path(node_id)}, "classes": " ".join(classes)}
-        )
+        label = f"{data['label']} {TIMES}{count}" if "aggregate" in classes else data["label"]
+        shown = {**data, "label": label, "count": count, "path": drawing.path(node_id)}
+        nodes.append({"data": shown, "classes": " ".join(classes)})
     edges = []
-    for data in drawing.edges.values():
-        label = f"×{data['count']}" if aggregate and data["count"] > 1 else ""
-        edges.append({"data": {**data, "label": label}, "classes": f"kind-{data['kind']}"})
+    for edge in drawing.edges.values():
+        label = f"{TIMES}{edge['count']}" if aggregate and edge["count"] > 1 else ""
+        edges.append({"data": {**edge, "label": label}, "classes": f"kind-{edge['kind']}"})
     return {"nodes": nodes, "edges": edges}
 
 
@@ -210,9 +210,9 @@ def reach_view(result: BlastRadius | WhoCanReach, *, max_nodes: int = MAX_DRAWN_
     """The page's view of a result: counts, the first :data:`MAX_LISTED` entries and the graph."""
     reverse = isinstance(result, WhoCanReach)
     origins = _origins(result)
-    full = _draw(result, reverse, False, origins)
+    full = _draw(result, reverse, origins, aggregate=False)
     aggregate = len(full.nodes) > max_nodes
-    drawing = _draw(result, reverse, True, origins) if aggregate else full
+    drawing = _draw(result, reverse, origins, aggregate=True) if aggregate else full
     entries = list(result.entries)
     listed = tuple(
         EntryView(

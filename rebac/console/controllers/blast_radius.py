@@ -41,7 +41,9 @@ def _params(request: Request[Any, Any, Any]) -> dict[str, str]:
 async def _reach(services: Services, current: Current, given: dict[str, str]) -> BlastRadius | WhoCanReach:
     """The forward result for ``subject``, or the reverse one for ``resource`` (not both)."""
     if "subject" in given and "resource" in given:
-        raise InvalidInputError("name a subject (what it can reach) or a resource (who can reach it), not both")
+        raise InvalidInputError(
+            "name a subject (what it can reach) or a resource (who can reach it), not both"
+        )
     revision = await services.checks.revision(current, _HEAD)
     raw_only = given.get("raw_only") == "1"
     permission = given.get("permission")

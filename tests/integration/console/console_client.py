@@ -37,7 +37,10 @@ async def seed(client: Client, headers: dict[str, str], schema: str, lines: list
             subject["optionalRelation"] = match[6]
         resource = {"objectType": match[1], "objectId": match[2]}
         updates.append(
-            {"operation": "OPERATION_TOUCH", "relationship": {"resource": resource, "relation": match[3], "subject": subject}}
+            {
+                "operation": "OPERATION_TOUCH",
+                "relationship": {"resource": resource, "relation": match[3], "subject": subject},
+            }
         )
     response = await client.post("/v1/relationships/write", json={"updates": updates}, headers=headers)
     assert response.status_code == 200, response.text

@@ -265,7 +265,7 @@ def _click_node(page: Recorded, node_id: str) -> None:
 def _classes(page: Recorded, ids: list[str]) -> dict[str, list[str]]:
     """Cytoscape's classes of the elements ``ids`` (its own state, not the DOM's: it draws on a canvas)."""
     found: dict[str, list[str]] = page.page.evaluate(
-        "(ids) => Object.fromEntries(ids.map((id) => [id, window.rebacReach.cy.getElementById(id).classes()]))",
+        "(ids) => Object.fromEntries(ids.map((id) => [id, rebacReach.cy.getElementById(id).classes()]))",
         ids,
     )
     return found
@@ -293,14 +293,18 @@ def test_draw_a_blast_radius_and_click_a_path(page: Recorded, console: Console, 
     after = _classes(page, [target, *path, *others])
     assert all("highlighted" in after[e] for e in [target, *path])
     assert all("faded" in after[e] and "highlighted" not in after[e] for e in others)
-    expect(page.page.locator("#reach-selected ol.steps")).to_contain_text("document:payroll#viewer@agent:search")
+    expect(page.page.locator("#reach-selected ol.steps")).to_contain_text(
+        "document:payroll#viewer@agent:search"
+    )
     timing = page.page.evaluate("[window.rebacReach.layoutMs, window.rebacReach.lastTapMs]")
     assert all(isinstance(t, int | float) for t in timing)
     page.page.screenshot(path=shots / "blast-radius.png", full_page=True)
-    page.page.mouse.click(*page.page.evaluate(
-        "(() => { const b = document.getElementById('reach-graph').getBoundingClientRect();"
-        " return [b.left + 6, b.top + 6]; })()"
-    ))
+    page.page.mouse.click(
+        *page.page.evaluate(
+            "(() => { const b = document.getElementById('reach-graph').getBoundingClientRect();"
+            " return [b.left + 6, b.top + 6]; })()"
+        )
+    )
     expect(page.page.locator("#reach-graph")).not_to_have_attribute("data-selected", target)
     assert all("highlighted" not in c for c in _classes(page, [target, *path]).values())
 

@@ -21,7 +21,7 @@ from litestar.testing import AsyncTestClient
 
 from rebac.api.app import create_app
 from rebac.config import ApiSettings, Settings
-from rebac.console.reach_views import MAX_DRAWN_NODES
+from rebac.console.reach_views import MAX_DRAWN_NODES, TIMES
 from rebac.store.base import TupleStore
 
 pytestmark = pytest.mark.integration
@@ -70,7 +70,7 @@ async def client(store: TupleStore, pg_url: str) -> AsyncIterator[Client]:
 
 
 def _graph(text: str) -> dict[str, Any]:
-    found = re.search(r'<script type="application/json" id="reach-data">(.*?)</script>', text, re.S)
+    found = re.search(r'<script type="application/json" id="reach-data">(.*?)</script>', text, re.DOTALL)
     assert found is not None, "the page carries no graph"
     data: dict[str, Any] = json.loads(found[1])
     return data
@@ -198,7 +198,7 @@ async def test_a_reach_too_large_to_draw_is_aggregated_by_type(client: Client) -
     view = nodes["document#view"]
     assert "aggregate" in view["classes"]
     assert view["count"] == len(many) + 2  # d0.. plus a and b
-    assert view["label"] == f"document#view ×{len(many) + 2}"
+    assert view["label"] == f"document#view {TIMES}{len(many) + 2}"
     assert {"state-effective", "state-capped"} <= view["classes"]
     assert _leads(_graph(page.text), view["path"], "agent:bot", "document#view")
     assert f"the first 200 of {2 * (len(many) + 2) + 1}" in page.text  # view + viewer each, team#member
@@ -224,6 +224,8 @@ async def test_bad_queries_are_refused_with_a_page(client: Client) -> None:
     assert bad.status_code == 400
     assert "json-graph or graphml" in bad.text
     client.cookies.clear()
-    out = await client.get("/console/blast-radius/export", params={"subject": "agent:bot"}, follow_redirects=False)
+    out = await client.get(
+        "/console/blast-radius/export", params={"subject": "agent:bot"}, follow_redirects=False
+    )
     assert out.status_code == 303
     assert out.headers["location"].startswith("/console/login")
