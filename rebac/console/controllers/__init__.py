@@ -14,6 +14,7 @@ from rebac.console.controllers.blast_radius import BlastRadiusController
 from rebac.console.controllers.decisions import DecisionsController
 from rebac.console.controllers.identities import IdentitiesController
 from rebac.console.controllers.requests import RequestsController
+from rebac.console.controllers.schema import SchemaController
 
 __all__ = ["PAGES"]
 
@@ -22,5 +23,6 @@ PAGES: Final[tuple[type[Controller], ...]] = (
     IdentitiesController,
     RequestsController,
     BlastRadiusController,
+    SchemaController,
 )
 """Signed-in page controllers, mounted under ``/console`` in this order (nav order is in ``base.html``)."""

@@ -16,11 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 from console_helpers import (
+    APPROVAL_LINE,
     Console,
     Recorded,
     check,
     chromium,
     chromium_missing,
+    console_schema,
     live_console,
     recorded,
     sign_in,
@@ -331,3 +333,25 @@ def test_the_reverse_view_from_a_clicked_resource(page: Recorded, console: Conso
     with page.page.expect_download() as download:
         download_link.click()
     assert download.value.suggested_filename == "who-can-reach-document_payroll.graphml"
+
+
+def test_schema_versions_and_a_diff(page: Recorded, console: Console, shots: Path) -> None:
+    newer = console_schema().replace(APPROVAL_LINE, APPROVAL_LINE + "\tpermission comment = view\n")
+    with httpx.Client(base_url=console.base, timeout=10) as http:
+        written = http.post(
+            "/v1/schema/write", json={"schema": newer}, headers={"Authorization": f"Bearer {KEY}"}
+        )
+    assert written.status_code == 200, written.text
+    version = written.json()["version"]
+    sign_in(page.page, console.base, KEY)
+    page.page.click("header nav a[href='/console/schema']")
+    expect(page.page.locator(f"#schema-versions tr[data-version='{version}']")).to_contain_text("current")
+    expect(page.page.locator("#schema-text")).to_contain_text("permission comment = view")
+    expect(page.page.locator("#schema-diff .add")).to_have_text(["+\tpermission comment = view"])
+    page.page.screenshot(path=shots / "schema.png", full_page=True)
+    page.page.select_option("#diff-form select[name=from]", str(version))
+    page.page.select_option("#diff-form select[name=to]", str(version - 1))
+    page.page.click("#show-diff")
+    expect(page.page.locator("#schema-diff .del")).to_have_text(["-\tpermission comment = view"])
+    page.page.click(f"#schema-versions tr[data-version='{version - 1}'] a")
+    expect(page.page.locator("#schema-text")).not_to_contain_text("permission comment")
