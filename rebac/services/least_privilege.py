@@ -48,7 +48,7 @@ from rebac.store.base import (
     DecisionResult,
     Operation,
     RelationshipFilter,
-    TupleReader,
+    TupleStore,
 )
 from rebac.store.revision import Revision
 
@@ -109,6 +109,7 @@ class LeastPrivilegeReport:
         since: The window's length.
         window_start: Its start.
         now: Its end.
+        token: The consistency token of that snapshot.
         revision: The store snapshot read (its revision number, as text).
         held: Permissions in the effective reach.
         held_raw: Permissions in the raw reach (its own grants, before delegation caps).
@@ -127,6 +128,7 @@ class LeastPrivilegeReport:
     window_start: datetime
     now: datetime
     revision: str
+    token: str
     held: int
     held_raw: int
     used: int
@@ -216,7 +218,7 @@ class LeastPrivilege:
 
     def __init__(
         self,
-        store: TupleReader,
+        store: TupleStore,
         decisions: Decisions,
         settings: EngineSettings,
         *,
@@ -355,6 +357,7 @@ class LeastPrivilege:
             window_start=start,
             now=end,
             revision=str(revision),
+            token=self._store.token_for(revision),
             held=len(held),
             held_raw=held_raw,
             used=len(used),

@@ -9,11 +9,12 @@ was decided with (size-capped: a context too large to keep is a ``{"truncated": 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from rebac import errors
 from rebac.engine.requests import canonical_context
@@ -30,10 +31,39 @@ __all__ = [
     "NotReplayable",
     "Recheck",
     "UnreplayableReason",
+    "format_since",
     "logged_check",
+    "parse_since",
     "recheck",
     "window_start",
 ]
+
+_SINCE_RE: Final = re.compile(r"^([1-9][0-9]{0,8})([smhdw])$")
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str) -> timedelta:
+    """A window length such as ``30d``, ``24h``, ``90m``, ``45s`` or ``2w``.
+
+    Raises:
+        InvalidInputError: any other text.
+    """
+    found = _SINCE_RE.match(text.strip())
+    if found is None:
+        raise errors.InvalidInputError(
+            f"since must be a positive whole number of s, m, h, d or w (such as 30d or 24h), not {text!r}",
+            details={"parameter": "since"},
+        )
+    return timedelta(seconds=int(found.group(1)) * _UNITS[found.group(2)])
+
+
+def format_since(since: timedelta) -> str:
+    """``since`` in the largest unit that divides it (``30d``, ``36h``, ``45s``)."""
+    seconds = int(since.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
 
 
 def window_start(since: timedelta, now: datetime) -> datetime:

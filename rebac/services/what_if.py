@@ -47,7 +47,7 @@ from rebac.store.base import (
     DecisionFilter,
     DecisionRecord,
     DecisionResult,
-    TupleReader,
+    TupleStore,
 )
 
 __all__ = ["Flip", "FlipKind", "Unreplayable", "WhatIf", "WhatIfReport"]
@@ -128,6 +128,7 @@ class WhatIfReport:
         since: The window's length.
         window_start: Its start (decisions decided at or after it, before ``now``).
         now: Its end.
+        token: The consistency token of that snapshot.
         revision: The store snapshot the replay read (its revision number, as text).
         schema_changed: A schema was proposed (else the current one was used).
         schema_version: The current schema version the proposal is compared with.
@@ -145,6 +146,7 @@ class WhatIfReport:
     window_start: datetime
     now: datetime
     revision: str
+    token: str
     schema_changed: bool
     schema_version: int
     changes: int
@@ -233,7 +235,7 @@ class WhatIf:
 
     def __init__(
         self,
-        store: TupleReader,
+        store: TupleStore,
         decisions: Decisions,
         settings: EngineSettings,
         *,
@@ -311,6 +313,7 @@ class WhatIf:
             window_start=start,
             now=end,
             revision=str(revision),
+            token=self._store.token_for(revision),
             schema_changed=schema_text is not None,
             schema_version=current.version.version,
             changes=len(changes),
