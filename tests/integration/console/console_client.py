@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -44,3 +45,30 @@ async def seed(client: Client, headers: dict[str, str], schema: str, lines: list
         )
     response = await client.post("/v1/relationships/write", json={"updates": updates}, headers=headers)
     assert response.status_code == 200, response.text
+
+
+async def evaluate(client: Client, headers: dict[str, str], text: str) -> bool:
+    """An AuthZEN evaluation of ``document:a#view@user:alice`` (a recorded decision); its decision."""
+    left, _, subject = text.partition("@")
+    resource, _, action = left.partition("#")
+    rtype, _, rid = resource.partition(":")
+    stype, _, sid = subject.partition(":")
+    body = {
+        "subject": {"type": stype, "id": sid},
+        "action": {"name": action},
+        "resource": {"type": rtype, "id": rid},
+    }
+    response = await client.post("/access/v1/evaluation", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return bool(response.json()["decision"])
+
+
+async def logged(client: Client, headers: dict[str, str], count: int) -> None:
+    """Wait (bounded) until the decision log holds ``count`` decisions: the recorder writes in batches."""
+    for _ in range(200):
+        found = await client.get("/v1/decisions", params={"limit": count + 1}, headers=headers)
+        assert found.status_code == 200, found.text
+        if len(found.json()["decisions"]) >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the decision log did not reach {count} decisions")
