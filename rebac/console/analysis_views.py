@@ -35,6 +35,25 @@ def _when(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Analysis:
+    """What both reports show first: the one-line message, the window and the snapshot."""
+
+    message: str
+    since: str
+    window: str
+    revision: str
+
+
+def _analysis(report: WhatIfReport | LeastPrivilegeReport) -> dict[str, str]:
+    return {
+        "message": report.message,
+        "since": format_since(report.since),
+        "window": f"{_when(report.window_start)} to {_when(report.now)} UTC",
+        "revision": report.revision,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class FlipView:
     """One decision that would flip."""
@@ -63,14 +82,10 @@ class UnreplayableView:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class WhatIfView:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WhatIfView(_Analysis):
     """The what-if report as the schema page shows it."""
 
-    message: str
-    since: str
-    window: str
-    revision: str
     schema_changed: bool
     schema_version: int
     changes: int
@@ -95,10 +110,7 @@ class WhatIfView:
 def what_if_view(report: WhatIfReport) -> WhatIfView:
     """The view of a what-if report (the first :data:`MAX_ROWS` flips and unreplayable decisions)."""
     return WhatIfView(
-        message=report.message,
-        since=format_since(report.since),
-        window=f"{_when(report.window_start)} to {_when(report.now)} UTC",
-        revision=report.revision,
+        **_analysis(report),
         schema_changed=report.schema_changed,
         schema_version=report.schema_version,
         changes=report.changes,
@@ -153,15 +165,11 @@ class HeldView:
     carried_by: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class LeastPrivilegeView:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeastPrivilegeView(_Analysis):
     """The least-privilege report as the page shows it."""
 
     subject: str
-    message: str
-    since: str
-    window: str
-    revision: str
     held: int
     held_raw: int
     used: int
@@ -177,11 +185,8 @@ class LeastPrivilegeView:
 def least_privilege_view(report: LeastPrivilegeReport) -> LeastPrivilegeView:
     """The view of a least-privilege report (the first :data:`MAX_ROWS` rows of each list)."""
     return LeastPrivilegeView(
+        **_analysis(report),
         subject=str(report.subject),
-        message=report.message,
-        since=format_since(report.since),
-        window=f"{_when(report.window_start)} to {_when(report.now)} UTC",
-        revision=report.revision,
         held=report.held,
         held_raw=report.held_raw,
         used=report.used,

@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from console_keys import TestKeys
 from litestar.testing import AsyncTestClient
+
+from rebac.api.app import create_app
+from rebac.config import ApiSettings, Settings
 
 Client = AsyncTestClient[Any]
 _RELATIONSHIP = re.compile(r"(\w+):([\w-]+)#(\w+)@(\w+):([\w*-]+)(?:#(\w+))?")
+
+
+@asynccontextmanager
+async def console_app(store_factory: Any, pg_url: str, key: str) -> AsyncIterator[Client]:
+    """The app on a memory store (these tests are about the console's pages; the live-server
+    browser tests run them on PostgreSQL), ``key`` its preshared key, under Litestar's test client."""
+    async with store_factory("memory", quantization_seconds=0) as store:
+        settings = Settings(api=ApiSettings(preshared_key=key, access_log=False))
+        keys = TestKeys(store, pg_url)
+        app = create_app(
+            settings, store=store, keys=keys.lookup, schema_refresh_seconds=0, key_cache_seconds=0
+        )
+        async with AsyncTestClient(app) as client:
+            yield client
 
 
 async def sign_in(client: Client, key: str, page: str = "/console/requests") -> str:

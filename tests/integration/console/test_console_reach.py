@@ -15,14 +15,9 @@ from typing import Any
 
 import networkx as nx
 import pytest
-from console_client import Client, seed, sign_in
-from console_keys import TestKeys
-from litestar.testing import AsyncTestClient
+from console_client import Client, console_app, seed, sign_in
 
-from rebac.api.app import create_app
-from rebac.config import ApiSettings, Settings
 from rebac.console.reach_views import MAX_DRAWN_NODES, TIMES
-from rebac.store.base import TupleStore
 
 pytestmark = pytest.mark.integration
 
@@ -30,17 +25,16 @@ KEY = "console-reach-preshared-0123456789"
 ADMIN = {"Authorization": f"Bearer {KEY}"}
 SCHEMA = """
 definition user {}
+/** An agent: capped by its principal. */
 definition agent {
-    relation principal: user
-    acts_for principal
+  relation principal: user | agent
+  acts_for principal
 }
-definition team {
-    relation member: user | agent
-}
+definition team { relation member: user | agent }
 definition document {
-    relation owner: user
-    relation viewer: user | agent | team#member
-    permission view = viewer + owner
+  relation owner: user
+  relation viewer: user | agent | team#member
+  permission view = owner + viewer
 }
 """
 LINES = [
@@ -54,19 +48,9 @@ LINES = [
 
 
 @pytest.fixture
-async def store(store_factory: Any) -> AsyncIterator[TupleStore]:
-    """The memory store, as the console's other HTTP tests (see test_console_http.py)."""
-    async with store_factory("memory", quantization_seconds=0) as opened:
+async def client(store_factory: Any, pg_url: str) -> AsyncIterator[Client]:
+    async with console_app(store_factory, pg_url, KEY) as opened:
         yield opened
-
-
-@pytest.fixture
-async def client(store: TupleStore, pg_url: str) -> AsyncIterator[Client]:
-    settings = Settings(api=ApiSettings(preshared_key=KEY, access_log=False))
-    keys = TestKeys(store, pg_url)
-    app = create_app(settings, store=store, keys=keys.lookup, schema_refresh_seconds=0, key_cache_seconds=0)
-    async with AsyncTestClient(app) as test_client:
-        yield test_client
 
 
 def _graph(text: str) -> dict[str, Any]:

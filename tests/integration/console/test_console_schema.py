@@ -8,13 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from console_client import Client, evaluate, logged, seed, sign_in
-from console_keys import TestKeys
-from litestar.testing import AsyncTestClient
-
-from rebac.api.app import create_app
-from rebac.config import ApiSettings, Settings
-from rebac.store.base import TupleStore
+from console_client import Client, console_app, evaluate, logged, seed, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -27,19 +21,9 @@ V2 = V1.replace("  relation viewer: user\n", "  relation viewer: user\n  permiss
 
 
 @pytest.fixture
-async def store(store_factory: Any) -> AsyncIterator[TupleStore]:
-    """The memory store, as the console's other HTTP tests (see test_console_http.py)."""
-    async with store_factory("memory", quantization_seconds=0) as opened:
+async def client(store_factory: Any, pg_url: str) -> AsyncIterator[Client]:
+    async with console_app(store_factory, pg_url, KEY) as opened:
         yield opened
-
-
-@pytest.fixture
-async def client(store: TupleStore, pg_url: str) -> AsyncIterator[Client]:
-    settings = Settings(api=ApiSettings(preshared_key=KEY, access_log=False))
-    keys = TestKeys(store, pg_url)
-    app = create_app(settings, store=store, keys=keys.lookup, schema_refresh_seconds=0, key_cache_seconds=0)
-    async with AsyncTestClient(app) as test_client:
-        yield test_client
 
 
 async def _write(client: Client, *texts: str) -> None:
