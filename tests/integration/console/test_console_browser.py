@@ -355,3 +355,36 @@ def test_schema_versions_and_a_diff(page: Recorded, console: Console, shots: Pat
     expect(page.page.locator("#schema-diff .del")).to_have_text(["-\tpermission comment = view"])
     page.page.click(f"#schema-versions tr[data-version='{version - 1}'] a")
     expect(page.page.locator("#schema-text")).not_to_contain_text("permission comment")
+
+
+def test_see_a_what_if_report(page: Recorded, console: Console, shots: Path) -> None:
+    sign_in(page.page, console.base, KEY)
+    page.page.goto(f"{console.base}/console/schema")
+    form = page.page.locator("#what-if-form")
+    form.locator("textarea[name=changes]").fill(
+        "// research loses the roadmap\ndelete document:roadmap#viewer@team:research#member\n"
+    )
+    form.locator("input[name=since]").fill("1h")
+    page.page.click("#run-what-if")
+    expect(page.page.locator("#what-if-verdict")).to_have_text("flips")
+    flip = page.page.locator("#flips tr.revoked", has_text="agent:planner")
+    expect(flip).to_contain_text("document:roadmap")
+    expect(flip.locator("td").nth(6)).to_have_text("denied")
+    expect(page.page.locator("#what-if-subjects")).to_contain_text("agent:planner")
+    # alice owns the roadmap: her decision does not flip
+    expect(page.page.locator("#flips tr", has_text="user:alice")).to_have_count(0)
+    page.page.locator("#what-if-report").scroll_into_view_if_needed()
+    page.page.screenshot(path=shots / "what-if.png", full_page=True)
+    with httpx.Client(base_url=console.base, timeout=10) as http:  # the live store is unchanged
+        agent = {"Authorization": f"Bearer {KEY}"}
+        assert check(http, "document:roadmap", "view", "agent:planner", agent)["decision"] is True
+
+
+def test_least_privilege_of_an_agent(page: Recorded, console: Console, shots: Path) -> None:
+    sign_in(page.page, console.base, KEY)
+    page.page.goto(f"{console.base}/console/identities")
+    page.page.locator("tr[data-identity='agent:planner'] a.least-privilege").click()
+    expect(page.page.locator("#lp-message")).to_contain_text("agent:planner holds")
+    expect(page.page.locator("#lp-message")).to_contain_text("in the last 30 days")
+    expect(page.page.locator("#lp-used-table")).to_contain_text("document:roadmap")
+    page.page.screenshot(path=shots / "least-privilege.png", full_page=True)
