@@ -134,15 +134,16 @@ class _Drawing:
     def __init__(self) -> None:
         self.nodes: dict[str, dict[str, Any]] = {}
         self.edges: dict[tuple[str, str], dict[str, Any]] = {}
-        self.own: dict[str, list[str]] = {}
-        """Per entry end: the edges of the paths of its entries."""
+        self.own: dict[str, dict[str, None]] = {}
+        """Per entry end: the edges of the paths of its entries (an ordered set)."""
         self.via: dict[str, list[str]] = {}
         """Per node on the way: the first path through it, cut at it."""
         self.states: dict[str, set[str]] = defaultdict(set)
         self.members: dict[str, set[str]] = defaultdict(set)
 
     def node(self, node_id: str, member: str) -> None:
-        self.nodes.setdefault(node_id, {"id": node_id, "label": node_id})
+        if node_id not in self.nodes:
+            self.nodes[node_id] = {"id": node_id, "label": node_id}
         self.members[node_id].add(member)
 
     def edge(self, source: str, target: str, kind: str, detail: str) -> str:
@@ -155,35 +156,48 @@ class _Drawing:
         return str(found["id"])
 
     def reached(self, node_id: str, edge_ids: list[str], state: str) -> None:
-        known = self.own.setdefault(node_id, [])
-        known.extend(e for e in edge_ids if e not in known)
+        self.own.setdefault(node_id, {}).update(dict.fromkeys(edge_ids))
         self.states[node_id].add(state)
 
     def path(self, node_id: str) -> list[str]:
-        return self.own.get(node_id) or self.via.get(node_id, [])
+        return list(self.own.get(node_id) or self.via.get(node_id, []))
+
+
+def _too_many(result: BlastRadius | WhoCanReach, reverse: bool, origins: set[str], limit: int) -> bool:
+    """Whether the graph has more than ``limit`` nodes (stops counting as soon as it does)."""
+    seen = set(origins)
+    for entry in result.entries:
+        seen.update(step.target for step in entry.path)
+        seen.add(str(entry.subject))
+        seen.add(_end(entry, reverse))
+        if len(seen) > limit:
+            return True
+    return False
 
 
 def _draw(
     result: BlastRadius | WhoCanReach, reverse: bool, origins: set[str], *, aggregate: bool
 ) -> _Drawing:
     drawing = _Drawing()
+    keys: dict[str, str] = {}
 
     def key(label: str) -> str:
-        return _aggregate_key(label, origins) if aggregate else label
+        found = keys.get(label)
+        if found is None:
+            found = keys[label] = _aggregate_key(label, origins) if aggregate else label
+            drawing.node(found, label)
+        return found
 
     for label in sorted(origins):
-        drawing.node(label, label)
+        key(label)
     for entry in result.entries:
         walked: list[str] = []
         for source, target, kind, detail in _hops(entry):
-            drawing.node(key(source), source)
-            drawing.node(key(target), target)
-            walked.append(drawing.edge(key(source), key(target), kind, detail))
-            if key(target) not in drawing.via and key(target) not in origins:
-                drawing.via[key(target)] = list(walked)
-        end = _end(entry, reverse)
-        drawing.node(key(end), end)
-        drawing.reached(key(end), walked, state_of(entry))
+            target_id = key(target)
+            walked.append(drawing.edge(key(source), target_id, kind, detail))
+            if target_id not in drawing.via and target_id not in origins:
+                drawing.via[target_id] = list(walked)
+        drawing.reached(key(_end(entry, reverse)), walked, state_of(entry))
     return drawing
 
 
@@ -210,9 +224,8 @@ def reach_view(result: BlastRadius | WhoCanReach, *, max_nodes: int = MAX_DRAWN_
     """The page's view of a result: counts, the first :data:`MAX_LISTED` entries and the graph."""
     reverse = isinstance(result, WhoCanReach)
     origins = _origins(result)
-    full = _draw(result, reverse, origins, aggregate=False)
-    aggregate = len(full.nodes) > max_nodes
-    drawing = _draw(result, reverse, origins, aggregate=True) if aggregate else full
+    aggregate = _too_many(result, reverse, origins, max_nodes)
+    drawing = _draw(result, reverse, origins, aggregate=aggregate)
     entries = list(result.entries)
     listed = tuple(
         EntryView(
@@ -242,7 +255,7 @@ def reach_view(result: BlastRadius | WhoCanReach, *, max_nodes: int = MAX_DRAWN_
         effective=sum(g.effective_count for g in result.groups),
         capped=states.count("capped"),
         graph=_elements(drawing, origins, aggregate),
-        total_nodes=len(full.nodes),
+        total_nodes=sum(len(m) for m in drawing.members.values()),
         drawn_nodes=len(drawing.nodes),
         aggregated=aggregate,
         truncated=result.message,
