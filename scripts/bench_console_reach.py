@@ -162,7 +162,7 @@ def _click(page: Page, node_id: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def browser_times(base: str, path: str, clicks: int) -> dict[str, Any]:
+def browser_times(base: str, path: str, clicks: int, shot: Path | None = None) -> dict[str, Any]:
     """Load the page in Chromium, read the layout time, click nodes; the numbers."""
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -187,6 +187,8 @@ def browser_times(base: str, path: str, clicks: int) -> dict[str, Any]:
             for node_id in ids:
                 round_trips.append(_click(page, node_id))
                 highlights.append(float(page.evaluate("window.rebacReach.lastTapMs")))
+            if shot is not None:
+                page.screenshot(path=shot, full_page=True)
             return {
                 "load_ms": loaded,
                 "layout_ms": layout,
@@ -205,7 +207,7 @@ def _stats(values: list[float]) -> str:
     return f"median {statistics.median(values):.1f} ms, max {max(values):.1f} ms"
 
 
-def measure(url: str, base: str, subject: str, repeat: int, clicks: int) -> None:
+def measure(url: str, base: str, subject: str, repeat: int, clicks: int, *, shots: Path | None) -> None:
     """Time and print one subject's page: the server's render, then the browser's."""
     path = f"/console/blast-radius?subject={subject}"
     times, text = asyncio.run(server_times(url, path, repeat))
@@ -217,7 +219,8 @@ def measure(url: str, base: str, subject: str, repeat: int, clicks: int) -> None
         f"graph nodes {note[1] if note else drawn[1] if drawn else '?'}, drawn {drawn[1] if drawn else '?'}"
         f"{' (aggregated by type)' if note else ''}, page {len(text) / 1024:.0f} KiB"
     )
-    found = browser_times(base, path, clicks)
+    shot = None if shots is None else shots / f"blast-radius-{subject.replace(':', '-')}.png"
+    found = browser_times(base, path, clicks, shot)
     print(
         f"  browser: load to laid out {found['load_ms']:.0f} ms; layout {found['layout_ms']:.1f} ms; "
         f"{found['clicks']} clicks: highlight {_stats(found['highlight_ms'])}, "
@@ -232,6 +235,7 @@ def main() -> int:
     parser.add_argument("--acts-for-owner", action="store_true", help="add acts_for owner to agent")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--clicks", type=int, default=10)
+    parser.add_argument("--screenshots", type=Path, help="save each page, after the clicks, in this folder")
     parser.add_argument("--agent", help="subject to draw (default: picked as bench_blast_radius does)")
     args = parser.parse_args()
     url = os.environ["REBAC_DATABASE_URL"]
@@ -244,7 +248,9 @@ def main() -> int:
     proc = _serve(url, port, log)
     try:
         for subject in (agent, *owners[:1]):  # the owner, an org admin, for scale: its reach is the org's
-            measure(url, f"http://127.0.0.1:{port}", subject, args.repeat, args.clicks)
+            measure(
+                url, f"http://127.0.0.1:{port}", subject, args.repeat, args.clicks, shots=args.screenshots
+            )
     finally:
         _stop(proc)
     print(f"load average: {os.getloadavg()}")

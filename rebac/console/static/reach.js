@@ -88,11 +88,11 @@
       wheelSensitivity: 0.4
     });
     var layout = cy.layout({
-      name: "breadthfirst", directed: false, roots: cy.nodes(".origin"), spacingFactor: 1.1,
-      animate: false, avoidOverlap: true
+      name: "breadthfirst", directed: false, roots: cy.nodes(".origin"), spacingFactor: 1.2,
+      animate: false, avoidOverlap: true, nodeDimensionsIncludeLabels: true
     });
     layout.one("layoutstop", function () {
-      if (cy.zoom() > 1.5) { cy.zoom(1.5); cy.center(); }  // a small graph stays readable, not huge
+      if (cy.zoom() > 2) { cy.zoom(2); cy.center(); }  // a small graph stays readable, not huge
       state.layoutMs = performance.now() - began;
       box.dataset.layoutMs = state.layoutMs.toFixed(1);
       box.classList.add("ready");

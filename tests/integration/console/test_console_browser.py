@@ -300,7 +300,7 @@ def test_draw_a_blast_radius_and_click_a_path(page: Recorded, console: Console, 
     )
     timing = page.page.evaluate("[window.rebacReach.layoutMs, window.rebacReach.lastTapMs]")
     assert all(isinstance(t, int | float) for t in timing)
-    page.page.screenshot(path=shots / "blast-radius.png", full_page=True)
+    page.page.screenshot(path=shots / "blast-radius-capped.png", full_page=True)
     page.page.mouse.click(
         *page.page.evaluate(
             "(() => { const b = document.getElementById('reach-graph').getBoundingClientRect();"
@@ -309,6 +309,12 @@ def test_draw_a_blast_radius_and_click_a_path(page: Recorded, console: Console, 
     )
     expect(page.page.locator("#reach-graph")).not_to_have_attribute("data-selected", target)
     assert all("highlighted" not in c for c in _classes(page, [target, *path]).values())
+    page.page.goto(f"{console.base}/console/blast-radius?subject=agent:planner")
+    _click_node(page, "document:roadmap#view")
+    expect(page.page.locator("#reach-selected ol.steps")).to_contain_text(
+        "team:research#member@agent:planner"
+    )
+    page.page.screenshot(path=shots / "blast-radius.png", full_page=True)
 
 
 def test_the_reverse_view_from_a_clicked_resource(page: Recorded, console: Console, shots: Path) -> None:
