@@ -30,8 +30,6 @@ import argparse
 import asyncio
 import os
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from bench_blast_radius import pick_agent
+from bench_cli import free_port, stop
 from bench_engine import relationships
+from bench_freshness import _wait_ready as wait_ready
 from litestar.testing import AsyncTestClient
 from playwright.sync_api import Page, sync_playwright
 
@@ -106,43 +106,19 @@ async def server_times(url: str, path: str, repeat: int) -> tuple[list[float], s
         return times, page.text
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     rebac = str(Path(sys.executable).with_name("rebac"))
-    env = {**os.environ, "REBAC_DATABASE_URL": url, "REBAC_PRESHARED_KEY": KEY, "REBAC_ACCESS_LOG": "false"}
+    env = {**os.environ, "REBAC_DATABASE_URL": url, "REBAC_PRESHARED_KEY": KEY, "REBAC_ACCESS_LOG": "off"}
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603 - our own console script
             [rebac, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=out, stderr=out
         )
-    deadline = time.monotonic() + 60
-    import httpx  # noqa: PLC0415 - only the browser part needs it
-
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"rebac serve exited; see {log}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    _stop(proc)
-    raise SystemExit("rebac serve did not become ready")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", proc)
+    except SystemExit:
+        stop(proc)
+        raise
+    return proc
 
 
 def _click(page: Page, node_id: str) -> float:
@@ -243,7 +219,7 @@ def main() -> int:
     agent, owners = asyncio.run(load(url, args.data, acts_for_owner=args.acts_for_owner))
     agent = args.agent or agent
     print(f"agent: {agent} (schema{' + acts_for owner' if args.acts_for_owner else ' as generated'})")
-    port = _free_port()
+    port = free_port()
     log = Path(tempfile.gettempdir()) / f"bench-console-reach-{os.getpid()}.log"
     proc = _serve(url, port, log)
     try:
@@ -252,7 +228,7 @@ def main() -> int:
                 url, f"http://127.0.0.1:{port}", subject, args.repeat, args.clicks, shots=args.screenshots
             )
     finally:
-        _stop(proc)
+        stop(proc)
     print(f"load average: {os.getloadavg()}")
     return 0
 

@@ -55,8 +55,8 @@ def _analysis(report: WhatIfReport | LeastPrivilegeReport) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
-class FlipView:
-    """One decision that would flip."""
+class _Logged:
+    """A logged decision, as both of the what-if report's tables start a row."""
 
     decision_id: str
     when: str
@@ -64,20 +64,20 @@ class FlipView:
     permission: str
     resource: str
     old: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlipView(_Logged):
+    """One decision that would flip."""
+
     new: str
     kind: str
 
 
 @dataclass(frozen=True, slots=True)
-class UnreplayableView:
+class UnreplayableView(_Logged):
     """One decision that could not be decided again."""
 
-    decision_id: str
-    when: str
-    subject: str
-    permission: str
-    resource: str
-    old: str
     reason: str
     message: str
 
