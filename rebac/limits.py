@@ -16,6 +16,8 @@ __all__ = [
     "DEFAULT_STALENESS_SECONDS",
     "EXPAND_NODE_BUDGET",
     "GC_WINDOW_SECONDS",
+    "LEAST_PRIVILEGE_MAX_GRANTS",
+    "LEAST_PRIVILEGE_MAX_USES",
     "MAX_BULK_CHECK_ITEMS",
     "MAX_CAVEAT_CONTEXT_BYTES",
     "MAX_DECISION_CONTEXT_BYTES",
@@ -31,6 +33,7 @@ __all__ = [
     "QUANTIZATION_SECONDS",
     "REQUEST_DEADLINE_SECONDS",
     "TRACE_NODE_BUDGET",
+    "WHAT_IF_MAX_DECISIONS",
 ]
 
 MAX_DEPTH: Final = 50
@@ -114,3 +117,12 @@ DECISION_OVERLOAD_WAIT_SECONDS: Final = 0.05
 
 DECISION_RETENTION_DAYS: Final = 30
 """Days of decision records kept; older daily partitions are dropped."""
+
+WHAT_IF_MAX_DECISIONS: Final = 100_000
+"""Most logged decisions one what-if replay reads (more in the window: the report is truncated)."""
+
+LEAST_PRIVILEGE_MAX_USES: Final = 100_000
+"""Most allowed decisions one least-privilege report reads (more: the report is truncated)."""
+
+LEAST_PRIVILEGE_MAX_GRANTS: Final = 500
+"""Most direct grants one least-privilege report tries to remove (more: the report is truncated)."""

@@ -69,8 +69,9 @@ async def session_of(connection: ASGIConnection[Any, Any, Any, Any], codec: Sess
 def signed_in(console: ConsoleState) -> Any:
     """A guard: the request has a live session; a state change also carries its CSRF token.
 
-    The form field is read only for ``application/x-www-form-urlencoded`` bodies (the console's
-    forms); htmx requests send the ``X-CSRF-Token`` header instead.
+    The form field is read only for ``application/x-www-form-urlencoded`` and
+    ``multipart/form-data`` bodies (the console's forms; the what-if form uploads files); htmx
+    requests send the ``X-CSRF-Token`` header instead.
     """
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -90,7 +91,7 @@ async def check_csrf(request: Request[Any, Any, Any], session: Session) -> None:
     """
     presented = request.headers.get(CSRF_HEADER)
     if presented is None and request.headers.get("content-type", "").startswith(
-        "application/x-www-form-urlencoded"
+        ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
         form = await request.form()
         value = form.get(CSRF_FIELD)

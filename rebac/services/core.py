@@ -23,10 +23,12 @@ from rebac.services.decisions import Decisions
 from rebac.services.engines import Engines
 from rebac.services.inventory import Inventory
 from rebac.services.keys import Keys
+from rebac.services.least_privilege import LeastPrivilege
 from rebac.services.reach import Reach
 from rebac.services.relationships import Relationships
 from rebac.services.requests import AccessRequests
 from rebac.services.schemas import Schemas
+from rebac.services.what_if import WhatIf
 from rebac.store.base import TupleStore
 from rebac.store.revision import Revision
 
@@ -52,6 +54,8 @@ class Services:
         reach: Blast radius and who-can-reach.
         keys: The store's scoped API keys (create, list, revoke).
         requests: Access requests and their approvals (AuthZEN ARAP).
+        least_privilege: What a subject holds against what it used, and the grants it can lose.
+        what_if: Logged decisions replayed under a proposed schema or relationship changes.
     """
 
     __slots__ = (
@@ -61,11 +65,13 @@ class Services:
         "engines",
         "inventory",
         "keys",
+        "least_privilege",
         "reach",
         "relationships",
         "requests",
         "schemas",
         "settings",
+        "what_if",
     )
 
     def __init__(
@@ -89,6 +95,8 @@ class Services:
         self.requests = AccessRequests(
             store.roles.requests, self.checks, settings.requests, clock=clock, decisions=self.decisions
         )
+        self.least_privilege = LeastPrivilege(store, self.decisions, settings.engine, clock=clock)
+        self.what_if = WhatIf(store, self.decisions, settings.engine, clock=clock)
 
     def start(self) -> None:
         """Start recording decisions (when the settings and the store allow it)."""

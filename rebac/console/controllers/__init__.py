@@ -10,11 +10,19 @@ from typing import Final
 
 from litestar import Controller
 
+from rebac.console.controllers.blast_radius import BlastRadiusController
 from rebac.console.controllers.decisions import DecisionsController
 from rebac.console.controllers.identities import IdentitiesController
 from rebac.console.controllers.requests import RequestsController
+from rebac.console.controllers.schema import SchemaController
 
 __all__ = ["PAGES"]
 
-PAGES: Final[tuple[type[Controller], ...]] = (DecisionsController, IdentitiesController, RequestsController)
+PAGES: Final[tuple[type[Controller], ...]] = (
+    DecisionsController,
+    IdentitiesController,
+    RequestsController,
+    BlastRadiusController,
+    SchemaController,
+)
 """Signed-in page controllers, mounted under ``/console`` in this order (nav order is in ``base.html``)."""

@@ -20,15 +20,18 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from rebac.console.access import signed
+from rebac.console.analysis_views import least_privilege_view
 from rebac.console.inventory_views import identity_view
 from rebac.errors import InvalidInputError
 from rebac.refs import parse_subject
 from rebac.services.core import Services
+from rebac.services.replaying import parse_since
 from rebac.services.types import Current
 
 __all__ = ["IdentitiesController"]
 
 PAGE: Final = 25
+LEAST_PRIVILEGE_WINDOW: Final = "30d"
 BLAST_BUDGET: Final = 2_000
 """Per identity: enough to size a demo's reach without slowing the page on a large store."""
 _FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -71,6 +74,31 @@ class IdentitiesController(Controller):
                 "next_cursor": page.cursor,
                 "unused_days": current.engine.settings.review_unused_days,
                 "reviewed": request.query_params.get("reviewed", ""),
+            },
+        )
+
+    @get("/least-privilege", include_in_schema=False)
+    async def least_privilege(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        current: NamedDependency[Current],
+    ) -> Template:
+        """What ``subject`` holds against what it used in the last ``since``, and removable grants."""
+        text = request.query_params.get("subject", "").strip()
+        since = request.query_params.get("since", "").strip() or LEAST_PRIVILEGE_WINDOW
+        report = None
+        if text:
+            found = await services.least_privilege.report(current, parse_subject(text), parse_since(since))
+            report = least_privilege_view(found)
+        return Template(
+            template_name="least_privilege.html",
+            context={
+                "me": signed(request),
+                "nav": "identities",
+                "subject": text,
+                "since": since,
+                "report": report,
             },
         )
 

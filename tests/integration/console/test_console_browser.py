@@ -16,11 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 from console_helpers import (
+    APPROVAL_LINE,
     Console,
     Recorded,
     check,
     chromium,
     chromium_missing,
+    console_schema,
     live_console,
     recorded,
     sign_in,
@@ -126,7 +128,15 @@ def test_the_table_follows_new_decisions(page: Recorded, console: Console) -> No
 
 def test_csp_header_on_every_console_response(console: Console) -> None:
     with httpx.Client(base_url=console.base, timeout=10) as http:
-        for path in ("/console/login", "/console/static/console.css", "/console/decisions"):
+        for path in (
+            "/console/login",
+            "/console/static/console.css",
+            "/console/decisions",
+            "/console/blast-radius",
+            "/console/schema",
+            "/console/static/reach.js",
+            "/console/static/vendor/cytoscape/cytoscape-3.34.4.min.js",
+        ):
             response = http.get(path)
             policy = response.headers.get("content-security-policy", "")
             assert "default-src 'self'" in policy, path
@@ -232,3 +242,155 @@ def test_approve_a_request_and_the_agents_next_check_is_allowed(
     expect(step).to_contain_text("user:bob")
     expect(step).to_contain_text(f"until {until.isoformat()}")  # the grant's end, not the one asked for
     page.page.screenshot(path=shots / "request.png", full_page=True)
+
+
+def _click_node(page: Recorded, node_id: str) -> None:
+    """A real mouse click on a drawn node (its rendered position inside the graph's box)."""
+    graph = page.page.locator("#reach-graph.ready")
+    expect(graph).to_be_visible()
+    graph.scroll_into_view_if_needed()
+    x, y = page.page.evaluate(
+        """(id) => {
+            const node = window.rebacReach.cy.getElementById(id);
+            if (node.empty()) { throw new Error("no node " + id); }
+            window.rebacReach.cy.resize();  // drop cytoscape's cached container offset (the page scrolled)
+            const at = node.renderedPosition();
+            const box = document.getElementById("reach-graph").getBoundingClientRect();
+            return [box.left + at.x, box.top + at.y];
+        }""",
+        node_id,
+    )
+    page.page.mouse.click(x, y)
+    expect(page.page.locator("#reach-graph")).to_have_attribute("data-selected", node_id)
+
+
+def _classes(page: Recorded, ids: list[str]) -> dict[str, list[str]]:
+    """Cytoscape's classes of the elements ``ids`` (its own state, not the DOM's: it draws on a canvas)."""
+    found: dict[str, list[str]] = page.page.evaluate(
+        "(ids) => Object.fromEntries(ids.map((id) => [id, rebacReach.cy.getElementById(id).classes()]))",
+        ids,
+    )
+    return found
+
+
+def test_draw_a_blast_radius_and_click_a_path(page: Recorded, console: Console, shots: Path) -> None:
+    sign_in(page.page, console.base, KEY)
+    page.page.click("header nav a[href='/console/blast-radius']")
+    page.page.fill("#reach-form input[name=subject]", "agent:search")
+    page.page.click("#draw")
+    expect(page.page).to_have_url(re.compile(r"subject=agent%3Asearch"))
+    expect(page.page.locator("#reach-summary")).to_contain_text("removed by delegation caps")
+    target = "document:payroll#view"
+    path: list[str] = page.page.evaluate(
+        "(id) => window.rebacReach.cy.getElementById(id).data('path')", target
+    )
+    assert path, "the reached node carries its path"
+    others: list[str] = page.page.evaluate(
+        "(ids) => window.rebacReach.cy.edges().filter((e) => !ids.includes(e.id())).map((e) => e.id())", path
+    )
+    before = _classes(page, [target, *path])
+    assert all("highlighted" not in c for c in before.values())
+    assert "state-capped" in before[target]  # agent:planner, whom it acts for, cannot view payroll
+    _click_node(page, target)
+    after = _classes(page, [target, *path, *others])
+    assert all("highlighted" in after[e] for e in [target, *path])
+    assert all("faded" in after[e] and "highlighted" not in after[e] for e in others)
+    expect(page.page.locator("#reach-selected ol.steps")).to_contain_text(
+        "document:payroll#viewer@agent:search"
+    )
+    timing = page.page.evaluate("[window.rebacReach.layoutMs, window.rebacReach.lastTapMs]")
+    assert all(isinstance(t, int | float) for t in timing)
+    page.page.screenshot(path=shots / "blast-radius-capped.png", full_page=True)
+    page.page.mouse.click(
+        *page.page.evaluate(
+            "(() => { const b = document.getElementById('reach-graph').getBoundingClientRect();"
+            " return [b.left + 6, b.top + 6]; })()"
+        )
+    )
+    expect(page.page.locator("#reach-graph")).not_to_have_attribute("data-selected", target)
+    assert all("highlighted" not in c for c in _classes(page, [target, *path]).values())
+    page.page.goto(f"{console.base}/console/blast-radius?subject=agent:planner")
+    _click_node(page, "document:roadmap#view")
+    expect(page.page.locator("#reach-selected ol.steps")).to_contain_text(
+        "team:research#member@agent:planner"
+    )
+    page.page.screenshot(path=shots / "blast-radius.png", full_page=True)
+
+
+def test_the_reverse_view_from_a_clicked_resource(page: Recorded, console: Console, shots: Path) -> None:
+    sign_in(page.page, console.base, KEY)
+    page.page.goto(f"{console.base}/console/blast-radius?subject=agent:search")
+    _click_node(page, "document:payroll#view")
+    page.page.click("#reach-selected a.who-can-reach")
+    expect(page.page).to_have_url(re.compile(r"resource=document%3Apayroll&permission=view"))
+    expect(page.page.locator("#tab-reverse")).to_have_class("active")
+    expect(page.page.locator("#reach-entries")).to_contain_text("user:bob")
+    states = _classes(page, ["agent:search", "user:bob", "document:payroll#view"])
+    assert "state-capped" in states["agent:search"]
+    assert "state-effective" in states["user:bob"]
+    assert "origin" in states["document:payroll#view"]
+    _click_node(page, "user:bob")
+    bob_path: list[str] = page.page.evaluate("window.rebacReach.cy.getElementById('user:bob').data('path')")
+    assert bob_path
+    assert all("highlighted" in c for c in _classes(page, bob_path).values())
+    assert "faded" in _classes(page, ["agent:search"])["agent:search"]
+    page.page.screenshot(path=shots / "who-can-reach.png", full_page=True)
+    download_link = page.page.locator("#export-graphml")
+    with page.page.expect_download() as download:
+        download_link.click()
+    assert download.value.suggested_filename == "who-can-reach-document_payroll.graphml"
+
+
+def test_schema_versions_and_a_diff(page: Recorded, console: Console, shots: Path) -> None:
+    newer = console_schema().replace(APPROVAL_LINE, APPROVAL_LINE + "\tpermission comment = view\n")
+    with httpx.Client(base_url=console.base, timeout=10) as http:
+        written = http.post(
+            "/v1/schema/write", json={"schema": newer}, headers={"Authorization": f"Bearer {KEY}"}
+        )
+    assert written.status_code == 200, written.text
+    version = written.json()["version"]
+    sign_in(page.page, console.base, KEY)
+    page.page.click("header nav a[href='/console/schema']")
+    expect(page.page.locator(f"#schema-versions tr[data-version='{version}']")).to_contain_text("current")
+    expect(page.page.locator("#schema-text")).to_contain_text("permission comment = view")
+    expect(page.page.locator("#schema-diff .add")).to_have_text(["+\tpermission comment = view"])
+    page.page.screenshot(path=shots / "schema.png", full_page=True)
+    page.page.select_option("#diff-form select[name=from]", str(version))
+    page.page.select_option("#diff-form select[name=to]", str(version - 1))
+    page.page.click("#show-diff")
+    expect(page.page.locator("#schema-diff .del")).to_have_text(["-\tpermission comment = view"])
+    page.page.click(f"#schema-versions tr[data-version='{version - 1}'] a")
+    expect(page.page.locator("#schema-text")).not_to_contain_text("permission comment")
+
+
+def test_see_a_what_if_report(page: Recorded, console: Console, shots: Path) -> None:
+    sign_in(page.page, console.base, KEY)
+    page.page.goto(f"{console.base}/console/schema")
+    form = page.page.locator("#what-if-form")
+    form.locator("textarea[name=changes]").fill(
+        "// research loses the roadmap\ndelete document:roadmap#viewer@team:research#member\n"
+    )
+    form.locator("input[name=since]").fill("1h")
+    page.page.click("#run-what-if")
+    expect(page.page.locator("#what-if-verdict")).to_have_text("flips")
+    flip = page.page.locator("#flips tr.revoked", has_text="agent:planner")
+    expect(flip).to_contain_text("document:roadmap")
+    expect(flip.locator("td").nth(6)).to_have_text("denied")
+    expect(page.page.locator("#what-if-subjects")).to_contain_text("agent:planner")
+    # alice owns the roadmap: her decision does not flip
+    expect(page.page.locator("#flips tr", has_text="user:alice")).to_have_count(0)
+    page.page.locator("#what-if-report").scroll_into_view_if_needed()
+    page.page.screenshot(path=shots / "what-if.png", full_page=True)
+    with httpx.Client(base_url=console.base, timeout=10) as http:  # the live store is unchanged
+        agent = {"Authorization": f"Bearer {KEY}"}
+        assert check(http, "document:roadmap", "view", "agent:planner", agent)["decision"] is True
+
+
+def test_least_privilege_of_an_agent(page: Recorded, console: Console, shots: Path) -> None:
+    sign_in(page.page, console.base, KEY)
+    page.page.goto(f"{console.base}/console/identities")
+    page.page.locator("tr[data-identity='agent:planner'] a.least-privilege").click()
+    expect(page.page.locator("#lp-message")).to_contain_text("agent:planner holds")
+    expect(page.page.locator("#lp-message")).to_contain_text("in the last 30 days")
+    expect(page.page.locator("#lp-used-table")).to_contain_text("document:roadmap")
+    page.page.screenshot(path=shots / "least-privilege.png", full_page=True)

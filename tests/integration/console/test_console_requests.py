@@ -7,11 +7,11 @@ nothing when it refuses.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from console_client import sign_in
 from console_keys import TestKeys
 from litestar.testing import AsyncTestClient
 
@@ -104,20 +104,6 @@ async def _seed(client: Client, keys: TestKeys) -> tuple[str, str, str]:
     return str(created.json()["task"]["id"]), bob, alice
 
 
-async def _sign_in(client: Client, key: str) -> str:
-    """Sign in as ``key``; the session's CSRF token."""
-    client.cookies.clear()
-    form = await client.get("/console/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-    assert token is not None
-    signed = await client.post("/console/login", data={"csrf": token[1], "key": key}, follow_redirects=False)
-    assert signed.status_code == 303
-    page = await client.get("/console/requests")
-    found = re.search(r'"X-CSRF-Token": "([^"]+)"', page.text)
-    assert found is not None
-    return found[1]
-
-
 async def _status(client: Client, request_id: str) -> dict[str, Any]:
     found = await client.get(f"/access/v1/requests/{request_id}", headers=ADMIN)
     assert found.status_code == 200
@@ -129,11 +115,11 @@ async def test_the_agents_principal_cannot_decide_and_a_key_for_no_one_cannot_ei
     client: Client, keys: TestKeys
 ) -> None:
     request_id, _, alice = await _seed(client, keys)
-    csrf = await _sign_in(client, alice)
+    csrf = await sign_in(client, alice)
     refused = await client.post(f"/console/requests/{request_id}/approve", data={"csrf": csrf})
     assert refused.status_code == 403
     assert "own request or her agent" in refused.text
-    csrf = await _sign_in(client, KEY)  # the preshared key acts for no subject here
+    csrf = await sign_in(client, KEY)  # the preshared key acts for no subject here
     refused = await client.post(f"/console/requests/{request_id}/deny", data={"csrf": csrf})
     assert refused.status_code == 403
     assert (await _status(client, request_id))["status"] == "pending"
@@ -141,7 +127,7 @@ async def test_the_agents_principal_cannot_decide_and_a_key_for_no_one_cannot_ei
 
 async def test_a_bad_duration_is_refused_and_nothing_is_granted(client: Client, keys: TestKeys) -> None:
     request_id, bob, _ = await _seed(client, keys)
-    csrf = await _sign_in(client, bob)
+    csrf = await sign_in(client, bob)
     for duration in ("0", "-5", "soon"):
         refused = await client.post(
             f"/console/requests/{request_id}/approve", data={"csrf": csrf, "duration": duration}
@@ -153,7 +139,7 @@ async def test_a_bad_duration_is_refused_and_nothing_is_granted(client: Client, 
 
 async def test_deny_with_a_reason(client: Client, keys: TestKeys) -> None:
     request_id, bob, _ = await _seed(client, keys)
-    csrf = await _sign_in(client, bob)
+    csrf = await sign_in(client, bob)
     page = await client.get("/console/requests")
     assert f'data-request="{request_id}"' in page.text
     denied = await client.post(

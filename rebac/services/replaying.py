@@ -1,0 +1,164 @@
+"""Re-deciding logged decisions: what both analyses share (what-if and least privilege).
+
+A decision record names its subject, resource and permission as text, with the caveat context it
+was decided with (size-capped: a context too large to keep is a ``{"truncated": true}`` marker).
+:func:`logged_check` turns a record back into a check, or says why it cannot be replayed;
+:func:`recheck` decides it again on an engine, classifying every failure instead of raising it
+(except a store error, which fails the whole analysis: nothing is ever guessed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final
+
+from rebac import errors
+from rebac.engine.requests import canonical_context
+from rebac.engine.results import Permissionship
+from rebac.refs import ObjectRef, SubjectRef, parse_object, parse_subject, stored
+from rebac.store.base import DecisionRecord, DecisionResult
+from rebac.store.revision import Revision
+
+if TYPE_CHECKING:
+    from rebac.engine import Engine
+
+__all__ = [
+    "LoggedCheck",
+    "NotReplayable",
+    "Recheck",
+    "UnreplayableReason",
+    "format_since",
+    "logged_check",
+    "parse_since",
+    "recheck",
+    "window_start",
+]
+
+_SINCE_RE: Final = re.compile(r"^([1-9][0-9]{0,8})([smhdw])$")
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str) -> timedelta:
+    """A window length such as ``30d``, ``24h``, ``90m``, ``45s`` or ``2w``.
+
+    Raises:
+        InvalidInputError: any other text.
+    """
+    found = _SINCE_RE.match(text.strip())
+    if found is None:
+        raise errors.InvalidInputError(
+            f"since must be a positive whole number of s, m, h, d or w (such as 30d or 24h), not {text!r}",
+            details={"parameter": "since"},
+        )
+    return timedelta(seconds=int(found.group(1)) * _UNITS[found.group(2)])
+
+
+def format_since(since: timedelta) -> str:
+    """``since`` in the largest unit that divides it (``30d``, ``36h``, ``45s``)."""
+    seconds = int(since.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def window_start(since: timedelta, now: datetime) -> datetime:
+    """The start of the window ``since`` before ``now``.
+
+    Raises:
+        InvalidInputError: ``since`` is not positive.
+    """
+    if since <= timedelta(0):
+        raise errors.InvalidInputError("since must be a positive duration", details={"parameter": "since"})
+    return now - since
+
+
+class UnreplayableReason(StrEnum):
+    """Why a logged decision could not be decided again."""
+
+    CONTEXT_TRUNCATED = "context_truncated"
+    """The record kept no caveat context (it was too large), so the check cannot be repeated."""
+    CONTEXT_MISSING = "context_missing"
+    """The replay needs caveat context the record does not have (the answer is conditional)."""
+    NOT_IN_SCHEMA = "not_in_schema"
+    """A type, relation or permission of the decision is not in the schema replayed against."""
+    MALFORMED = "malformed"
+    """The record's subject or resource text does not parse."""
+    EVALUATION_ERROR = "evaluation_error"
+    """The engine could not decide (depth, budget, deadline, caveat or delegation error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedCheck:
+    """A logged decision as a check: references in stored form and its context."""
+
+    resource: ObjectRef
+    permission: str
+    subject: SubjectRef
+    context: Mapping[str, Any] | None
+    key: tuple[str, str, str, str]
+    """``(resource, permission, subject, canonical context)``: identical checks share it."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotReplayable:
+    """Why a record or a check could not be replayed."""
+
+    reason: UnreplayableReason
+    message: str
+
+
+def logged_check(record: DecisionRecord) -> LoggedCheck | NotReplayable:
+    """The check ``record`` logged, or why it cannot be repeated."""
+    context = record.context
+    if context and context.get("truncated") is True and set(context) == {"truncated", "bytes"}:
+        return NotReplayable(
+            UnreplayableReason.CONTEXT_TRUNCATED, "the logged caveat context was too large to keep"
+        )
+    try:
+        resource = stored(parse_object(record.resource))
+        subject = stored(parse_subject(record.subject))
+        key = canonical_context(context or {})
+    except errors.InvalidInputError as exc:
+        return NotReplayable(UnreplayableReason.MALFORMED, exc.message)
+    return LoggedCheck(
+        resource,
+        record.permission,
+        subject,
+        context,
+        (record.resource, record.permission, record.subject, key),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    """The answer of a repeated check: a result, or why there is none."""
+
+    result: DecisionResult | None
+    missing: frozenset[str] = frozenset()
+    failure: NotReplayable | None = None
+
+
+async def recheck(engine: Engine, check: LoggedCheck, revision: Revision) -> Recheck:
+    """Decide ``check`` again on ``engine`` at ``revision`` (delegated, as every decision is).
+
+    Raises:
+        StoreError: the store could not be read (the analysis fails; nothing is guessed).
+    """
+    try:
+        result = await engine.check(
+            check.resource, check.permission, check.subject, revision=revision, context=check.context
+        )
+    except errors.NotFoundError as exc:
+        return Recheck(None, failure=NotReplayable(UnreplayableReason.NOT_IN_SCHEMA, exc.message))
+    except (errors.EvaluationError, errors.InvalidInputError) as exc:
+        return Recheck(None, failure=NotReplayable(UnreplayableReason.EVALUATION_ERROR, exc.message))
+    if result.permissionship is Permissionship.HAS_PERMISSION:
+        return Recheck(DecisionResult.ALLOWED)
+    if result.permissionship is Permissionship.CONDITIONAL:
+        return Recheck(DecisionResult.CONDITIONAL, result.missing)
+    return Recheck(DecisionResult.DENIED)
