@@ -12,7 +12,9 @@ gateway in front of it (JWT validated against a JWKS made here). Then, in altern
 sends the same ``tools/call`` of ``search`` (an allowed call: a JWT check, a rebac decision and
 the forwarded call) directly to the server and through the gateway, each at concurrency 1 and 8,
 over keep-alive httpx connections with an initialized MCP session, and prints p50 / p99 of both
-and the difference (the gateway's added latency), with the machine's load before and after. Only
+and the difference (the gateway's added latency), with the machine's load before and after, and
+the CPU time per call of the gateway process, the rebac server and the MCP server (from
+``/proc/PID/task/*/schedstat``: robust to the machine's load, unlike latency). Only
 the processes this script started are stopped, by PID.
 """
 
@@ -93,8 +95,38 @@ async def session(http: httpx.AsyncClient, url: str) -> dict[str, str]:
     return headers
 
 
-async def measure(url: str, token: str | None, requests: int, concurrency: int) -> list[float]:
-    """Latencies (ms) of ``requests`` tools/call at ``concurrency``."""
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (``rebac serve`` runs its worker as a child process)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    tree = [pid]
+    for each in tree:
+        tree += [child for child, parent in parents.items() if parent == each]
+    return tree
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """The CPU time the threads of ``pids`` have run (``/proc/PID/task/*/schedstat``, in ns)."""
+    total = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that ended meanwhile
+    return total / 1e9
+
+
+async def measure(
+    url: str, token: str | None, requests: int, concurrency: int, pids: dict[str, list[int]]
+) -> tuple[list[float], dict[str, float]]:
+    """Latencies (ms) of ``requests`` tools/call at ``concurrency``; each process's CPU seconds meanwhile."""
     auth = {"authorization": f"Bearer {token}"} if token else {}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(headers=auth, limits=limits, timeout=30) as http:
@@ -112,6 +144,7 @@ async def measure(url: str, token: str | None, requests: int, concurrency: int) 
             (await http.post(url, content=body(), headers=sent)).raise_for_status()
         out: list[float] = []
         left = requests
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
 
         async def worker() -> None:
             nonlocal left
@@ -125,7 +158,7 @@ async def measure(url: str, token: str | None, requests: int, concurrency: int) 
                     sys.exit(f"{url}: unexpected answer {response.status_code}: {response.text[:300]}")
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return out
+        return out, {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
 
 
 async def measure_decision(endpoint: str, key: str, requests: int) -> list[float]:
@@ -206,15 +239,23 @@ def main() -> None:  # noqa: PLR0915 - one linear setup, then the measurement
         claims = {"iss": ISSUER, "aud": gateway, "sub": "alice", "client_id": "assistant", "exp": now + 3600}
         token = jwt.encode(claims, signer, algorithm="RS256", headers={"kid": "b"})
         results: dict[str, Any] = {}
+        pids = {name: process_tree(procs[n].pid) for n, name in enumerate(("rebac", "upstream", "gateway"))}
         for concurrency in (8, 1):
             samples: dict[str, list[float]] = {"direct": [], "gateway": []}
+            cpu = {mode: dict.fromkeys(pids, 0.0) for mode in samples}
             for _ in range(args.rounds):
-                samples["direct"] += asyncio.run(measure(direct, None, args.requests, concurrency))
-                samples["gateway"] += asyncio.run(measure(gateway, token, args.requests, concurrency))
-            row = {
+                for mode, url, bearer in (("direct", direct, None), ("gateway", gateway, token)):
+                    latencies, used = asyncio.run(measure(url, bearer, args.requests, concurrency, pids))
+                    samples[mode] += latencies
+                    cpu[mode] = {name: cpu[mode][name] + used[name] for name in pids}
+            row: dict[str, Any] = {
                 mode: {"p50": pct(v, 0.50), "p99": pct(v, 0.99), "n": len(v)} for mode, v in samples.items()
             }
             row["added"] = {q: row["gateway"][q] - row["direct"][q] for q in ("p50", "p99")}
+            calls = args.requests * args.rounds
+            row["cpu_us_per_call"] = {
+                mode: {name: used / calls * 1e6 for name, used in per.items()} for mode, per in cpu.items()
+            }
             results[f"c{concurrency}"] = row
             print(
                 f"c={concurrency}: direct p50 {row['direct']['p50']:.2f} ms "
@@ -222,6 +263,12 @@ def main() -> None:  # noqa: PLR0915 - one linear setup, then the measurement
                 f"gateway p50 {row['gateway']['p50']:.2f} ms p99 {row['gateway']['p99']:.2f} ms | "
                 f"added p50 {row['added']['p50']:.2f} ms p99 {row['added']['p99']:.2f} ms "
                 f"(target <= 2 / <= 5 ms; n={row['direct']['n']} each)"
+            )
+            through, alone = row["cpu_us_per_call"]["gateway"], row["cpu_us_per_call"]["direct"]
+            print(
+                f"  CPU per call through the gateway: gateway process {through['gateway']:.0f} us, "
+                f"rebac server {through['rebac']:.0f} us, MCP server {through['upstream']:.0f} us "
+                f"(direct: MCP server {alone['upstream']:.0f} us)"
             )
         alone = asyncio.run(measure_decision(endpoint, key, args.requests))
         results["decision"] = {"p50": pct(alone, 0.5), "p99": pct(alone, 0.99)}

@@ -9,9 +9,11 @@ it with uvicorn. See ``docs/agents.md``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from rebac.gateway.config import GatewayConfig, load_config
+from rebac.gateway.http1 import Http1Transport
 from rebac.gateway.proxy import GatewayApp
 from rebac.gateway.tokens import JwksSource, TokenValidator
 from rebac.gateway.upstream import HttpUpstream, StdioUpstream, Upstream
@@ -34,7 +36,13 @@ def build_app(config: GatewayConfig) -> GatewayApp:
     jwks, issuer, audience = config.jwks or "", config.issuer or "", config.audience or ""
     tokens = TokenValidator(JwksSource(jwks), issuer=issuer, audience=audience)
     policy = replace(config.policy, extra_context={"gateway": config.name})
-    client = decision_client(config.endpoint, config.key, source=GATEWAY_SOURCE, timeout=config.timeout)
+    client = decision_client(
+        config.endpoint,
+        config.key,
+        source=GATEWAY_SOURCE,
+        timeout=config.timeout,
+        transport=Http1Transport() if config.endpoint.startswith("http://") else None,
+    )
     upstream: Upstream
     if config.upstream is not None:
         upstream = HttpUpstream(config.upstream, timeout=config.upstream_timeout)
@@ -56,6 +64,8 @@ def serve(config: GatewayConfig) -> None:
     """Run the gateway until interrupted (uvicorn, one process)."""
     import uvicorn  # noqa: PLC0415 - the server loads with the command
 
+    for name in ("httpx", "httpcore"):  # a line per request on the hot path otherwise
+        logging.getLogger(name).setLevel(logging.WARNING)
     app = build_app(config)
     host, port = config.host_port
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")

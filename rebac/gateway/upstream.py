@@ -25,6 +25,7 @@ from typing import Any, Final, Protocol
 import httpx
 import msgspec
 
+from rebac.gateway.http1 import Http1Transport
 from rebac.gateway.messages import JSON, Answer, Headers, Incoming, error_answer, json_answer
 
 __all__ = ["HttpUpstream", "StdioUpstream", "Upstream", "UpstreamError"]
@@ -88,8 +89,12 @@ class HttpUpstream:
 
     async def start(self) -> None:
         """Open the connection pool."""
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        self._http = httpx.AsyncClient(timeout=self._timeout, limits=limits)
+        if self.url.startswith("http://"):
+            transport = Http1Transport(max_connections=256, max_idle=64)
+            self._http = httpx.AsyncClient(timeout=self._timeout, transport=transport)
+        else:
+            limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+            self._http = httpx.AsyncClient(timeout=self._timeout, limits=limits)
 
     async def close(self) -> None:
         """Close the pool."""
