@@ -210,6 +210,11 @@ class Http1Response:
         self.status = connection.status
         self.headers = connection.headers
 
+    @property
+    def complete(self) -> bool:
+        """Whether the whole answer has arrived (its body then reads without waiting)."""
+        return self._connection is None or self._connection.complete
+
     async def read(self) -> bytes:
         """The whole body."""
         return b"".join([chunk async for chunk in self.chunks()])

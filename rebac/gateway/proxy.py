@@ -237,9 +237,12 @@ async def _send(send: Send, answer: Answer) -> None:
         return
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     try:
+        more = True
         async for chunk in answer.stream:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            more = answer.ended is None or not answer.ended()
+            await send({"type": "http.response.body", "body": chunk, "more_body": more})
+        if more:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         if answer.close is not None:
             await answer.close()
