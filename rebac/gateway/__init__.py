@@ -68,4 +68,14 @@ def serve(config: GatewayConfig) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     app = build_app(config)
     host, port = config.host_port
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,  # nothing here reads the client's address: no middleware per request
+        server_header=False,
+        date_header=False,
+    )
