@@ -1,10 +1,11 @@
 """A lean HTTP/1.1 client for the gateway's two hops (the rebac server and an ``http://`` upstream).
 
 On loopback, httpx spends most of a request in httpcore and anyio, not on the wire: two socket
-sends per request (the head, then the body), a readability poll before a connection is reused,
-and h11's pure-Python state machine. Here a request is one transport write; answers are parsed by
-httptools (llhttp, in C); idle keep-alive connections wait in a stack, the most recent first, and
-one the server closed drops out as soon as the event loop sees it close.
+sends per request (the head, then the body), anyio's stream layers, and h11's pure-Python state
+machine. Here a request is one transport write and answers are parsed by httptools (llhttp, in
+C). Idle keep-alive connections wait in a stack, the most recent first. One the server closed
+drops out as soon as the event loop sees it close; before reuse, one idle too long, or whose
+socket is readable (a close the loop has not seen yet), is dropped too.
 
 :class:`Http1Transport` puts this under an ``httpx.AsyncClient`` (the SDK's ``transport=``), so
 everything above the socket (the SDK's requests, retries, answers and fail-closed decisions)
@@ -18,6 +19,8 @@ end is closed, never reused. Plain ``http://`` only: an ``https://`` URL is refu
 from __future__ import annotations
 
 import asyncio
+import select
+import time
 from collections.abc import AsyncIterator
 from typing import Final, cast
 
@@ -35,6 +38,8 @@ __all__ = [
 
 MAX_BUFFERED_BYTES: Final = 1024 * 1024
 """Reading from a connection pauses while this much of its answer waits unread."""
+KEEPALIVE_EXPIRY_SECONDS: Final = 4.0
+"""An idle connection is closed rather than reused after this long: under the 5 s of common servers."""
 
 
 class HttpConnectError(Exception):
@@ -66,6 +71,7 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
         self.busy = False
+        self.idle_since = 0.0
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self.begin()
@@ -178,6 +184,17 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
+    def readable(self) -> bool:
+        """Whether the socket has something to read (while idle: the server closed it, or broke HTTP)."""
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        if sock is None:
+            return True
+        try:
+            ready, _, _ = select.select([sock.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(ready)
+
     def close(self) -> None:
         """Close the connection (it is never reused)."""
         self.closed = True
@@ -264,13 +281,23 @@ class Http1Pool:
         max_connections: Requests in flight at once; more wait for a free slot (within the read
             timeout, then :class:`HttpTimeoutError`).
         max_idle: Idle connections kept for reuse.
+        keepalive_expiry: Seconds an idle connection is kept.
     """
 
-    def __init__(self, host: str, port: int, *, max_connections: int = 100, max_idle: int = 32) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        max_connections: int = 100,
+        max_idle: int = 32,
+        keepalive_expiry: float = KEEPALIVE_EXPIRY_SECONDS,
+    ) -> None:
         self.host = host
         self.port = port
         self._idle: list[_Connection] = []
         self._max_idle = max_idle
+        self._keepalive_expiry = keepalive_expiry
         self._slots = asyncio.Semaphore(max_connections)
 
     async def send(
@@ -292,9 +319,7 @@ class Http1Pool:
             await self._slots.acquire()
         connection: _Connection | None = None
         try:
-            connection = self._idle.pop() if self._idle else await self._connect(connect_timeout)
-            while connection.closed:
-                connection = self._idle.pop() if self._idle else await self._connect(connect_timeout)
+            connection = self._reusable() or await self._connect(connect_timeout)
             await connection.exchange(request, timeout)
         except BaseException:
             if connection is not None and connection.busy:
@@ -317,7 +342,28 @@ class Http1Pool:
         if len(self._idle) >= self._max_idle:
             connection.close()
             return
+        connection.idle_since = time.monotonic()
         self._idle.append(connection)
+
+    def _reusable(self) -> _Connection | None:
+        """The most recent idle connection still fit to carry a request, if any.
+
+        One the server may be about to close (idle past :data:`KEEPALIVE_EXPIRY_SECONDS`), or has
+        closed or written to without the event loop having seen it yet (its socket is readable),
+        is closed instead: a request written to it would be lost to the race.
+        """
+        now = time.monotonic()
+        while self._idle:
+            connection = self._idle.pop()
+            if (
+                connection.closed
+                or now - connection.idle_since > self._keepalive_expiry
+                or connection.readable()
+            ):
+                connection.close()
+                continue
+            return connection
+        return None
 
     async def aclose(self) -> None:
         """Close the idle connections."""

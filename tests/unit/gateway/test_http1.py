@@ -127,6 +127,26 @@ async def test_connection_close_answers_are_not_reused() -> None:
     assert server.connections == 2
 
 
+async def test_a_connection_the_server_closed_is_not_reused() -> None:
+    request = request_bytes(b"POST", b"/", [(b"host", b"x")], b"again")
+    async with serving(echo(1)) as server:  # answers once, keep-alive, then closes
+        pool = Http1Pool("127.0.0.1", server.port)
+        bodies = [await (await pool.send(request, timeout=5, connect_timeout=5)).read() for _ in range(3)]
+        await pool.aclose()
+    assert bodies == [b"again"] * 3
+    assert server.connections == 3
+
+
+async def test_idle_connections_expire() -> None:
+    request = request_bytes(b"POST", b"/", [(b"host", b"x")], b"b")
+    async with serving(echo()) as server:
+        pool = Http1Pool("127.0.0.1", server.port, keepalive_expiry=0.0)
+        for _ in range(3):
+            assert await (await pool.send(request, timeout=5, connect_timeout=5)).read() == b"b"
+        await pool.aclose()
+    assert server.connections == 3
+
+
 async def test_chunked_answer_streams_in_order() -> None:
     async def chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
