@@ -14,8 +14,10 @@ the forwarded call) directly to the server and through the gateway, each at conc
 over keep-alive httpx connections with an initialized MCP session, and prints p50 / p99 of both
 and the difference (the gateway's added latency), with the machine's load before and after, and
 the CPU time per call of the gateway process, the rebac server and the MCP server (from
-``/proc/PID/task/*/schedstat``: robust to the machine's load, unlike latency). Only
-the processes this script started are stopped, by PID.
+``/proc/PID/task/*/schedstat``: steadier than latency on a loaded machine). Last, the rebac
+decision alone (the SDK's ``decide``, c=1), on httpx's transport and on the gateway's HTTP/1.1
+client, with this process's CPU per decision. Only the processes this script started are
+stopped, by PID.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import make_url
 
 from rebac.client import Client
+from rebac.gateway.http1 import Http1Transport
 from rebac.integrations.mcp_policy import decision_client
 from rebac.store.postgres.migrate import sync_url, upgrade_to_head
 
@@ -161,20 +164,29 @@ async def measure(
         return out, {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
 
 
-async def measure_decision(endpoint: str, key: str, requests: int) -> list[float]:
-    """Latencies (ms) of the rebac decision alone (the SDK's ``decide``, as the gateway sends it)."""
-    async with decision_client(endpoint, key, source="mcp-gateway") as client:
+async def measure_decision(
+    endpoint: str, key: str, requests: int, transport: httpx.AsyncBaseTransport | None
+) -> tuple[list[float], float]:
+    """Latencies (ms) of the rebac decision alone (the SDK's ``decide``, as the gateway sends it).
+
+    ``transport``: the gateway's HTTP/1.1 client, or ``None`` for httpx's own. Also the CPU
+    seconds this process spent per decision (the client's side of it).
+    """
+    async with decision_client(endpoint, key, source="mcp-gateway", transport=transport) as client:
         via = ("agent:assistant", "user:alice")
         context = {"arguments": {"query": "q"}, "tool": "search"}
         out: list[float] = []
+        cpu = 0.0
         for n in range(requests + 20):
+            if n == 20:
+                cpu = time.process_time()
             start = time.perf_counter()
             decision = await client.decide("tool:search", "call", "agent:assistant", context=context, via=via)
             if n >= 20:
                 out.append((time.perf_counter() - start) * 1000)
             if not decision.allowed:
                 sys.exit(f"the benchmark's decision is denied: {decision}")
-        return out
+        return out, (time.process_time() - cpu) / requests
 
 
 def pct(values: list[float], q: float) -> float:
@@ -270,12 +282,17 @@ def main() -> None:  # noqa: PLR0915 - one linear setup, then the measurement
                 f"rebac server {through['rebac']:.0f} us, MCP server {through['upstream']:.0f} us "
                 f"(direct: MCP server {alone['upstream']:.0f} us)"
             )
-        alone = asyncio.run(measure_decision(endpoint, key, args.requests))
-        results["decision"] = {"p50": pct(alone, 0.5), "p99": pct(alone, 0.99)}
-        print(
-            f"of which the rebac decision alone (SDK decide, c=1): p50 {results['decision']['p50']:.2f} ms "
-            f"p99 {results['decision']['p99']:.2f} ms"
-        )
+        for label, transport in (("httpx", None), ("http1", Http1Transport())):
+            alone, client_cpu = asyncio.run(measure_decision(endpoint, key, args.requests, transport))
+            results[f"decision_{label}"] = {
+                "p50": pct(alone, 0.5),
+                "p99": pct(alone, 0.99),
+                "client_cpu_us": client_cpu * 1e6,
+            }
+            print(
+                f"the rebac decision alone (SDK decide, c=1, on {label}): p50 {pct(alone, 0.5):.2f} ms "
+                f"p99 {pct(alone, 0.99):.2f} ms, client CPU {client_cpu * 1e6:.0f} us per decision"
+            )
         results["load_average_after"] = os.getloadavg()
         print(f"load average after: {os.getloadavg()}")
         if args.out:
