@@ -46,8 +46,7 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import make_url
 
 from rebac.client import Client
-from rebac.gateway.http1 import Http1Transport
-from rebac.integrations.mcp_policy import decision_client
+from rebac.gateway import gateway_client
 from rebac.store.postgres.migrate import sync_url, upgrade_to_head
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,14 +164,14 @@ async def measure(
 
 
 async def measure_decision(
-    endpoint: str, key: str, requests: int, transport: httpx.AsyncBaseTransport | None
+    endpoint: str, key: str, requests: int, *, lean: bool
 ) -> tuple[list[float], float]:
     """Latencies (ms) of the rebac decision alone (the SDK's ``decide``, as the gateway sends it).
 
-    ``transport``: the gateway's HTTP/1.1 client, or ``None`` for httpx's own. Also the CPU
+    ``lean``: on the gateway's HTTP/1.1 client, else on httpx's own transport. Also the CPU
     seconds this process spent per decision (the client's side of it).
     """
-    async with decision_client(endpoint, key, source="mcp-gateway", transport=transport) as client:
+    async with gateway_client(endpoint, key, lean=lean) as client:
         via = ("agent:assistant", "user:alice")
         context = {"arguments": {"query": "q"}, "tool": "search"}
         out: list[float] = []
@@ -282,8 +281,8 @@ def main() -> None:  # noqa: PLR0915 - one linear setup, then the measurement
                 f"rebac server {through['rebac']:.0f} us, MCP server {through['upstream']:.0f} us "
                 f"(direct: MCP server {alone['upstream']:.0f} us)"
             )
-        for label, transport in (("httpx", None), ("http1", Http1Transport())):
-            alone, client_cpu = asyncio.run(measure_decision(endpoint, key, args.requests, transport))
+        for label, lean in (("httpx", False), ("http1", True)):
+            alone, client_cpu = asyncio.run(measure_decision(endpoint, key, args.requests, lean=lean))
             results[f"decision_{label}"] = {
                 "p50": pct(alone, 0.5),
                 "p99": pct(alone, 0.99),

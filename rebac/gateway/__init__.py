@@ -12,17 +12,22 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from rebac.gateway.client import GATEWAY_SOURCE, gateway_client
 from rebac.gateway.config import GatewayConfig, load_config
-from rebac.gateway.http1 import Http1Transport
 from rebac.gateway.proxy import GatewayApp
 from rebac.gateway.tokens import JwksSource, TokenValidator
 from rebac.gateway.upstream import HttpUpstream, StdioUpstream, Upstream
-from rebac.integrations.mcp_policy import Authorizer, decision_client
+from rebac.integrations.mcp_policy import Authorizer
 
-__all__ = ["GATEWAY_SOURCE", "GatewayApp", "GatewayConfig", "build_app", "load_config", "serve"]
-
-GATEWAY_SOURCE = "mcp-gateway"
-"""The source of the gateway's decisions in the decision log."""
+__all__ = [
+    "GATEWAY_SOURCE",
+    "GatewayApp",
+    "GatewayConfig",
+    "build_app",
+    "gateway_client",
+    "load_config",
+    "serve",
+]
 
 
 def build_app(config: GatewayConfig) -> GatewayApp:
@@ -36,13 +41,7 @@ def build_app(config: GatewayConfig) -> GatewayApp:
     jwks, issuer, audience = config.jwks or "", config.issuer or "", config.audience or ""
     tokens = TokenValidator(JwksSource(jwks), issuer=issuer, audience=audience)
     policy = replace(config.policy, extra_context={"gateway": config.name})
-    client = decision_client(
-        config.endpoint,
-        config.key,
-        source=GATEWAY_SOURCE,
-        timeout=config.timeout,
-        transport=Http1Transport() if config.endpoint.startswith("http://") else None,
-    )
+    client = gateway_client(config.endpoint, config.key, timeout=config.timeout)
     upstream: Upstream
     if config.upstream is not None:
         upstream = HttpUpstream(config.upstream, timeout=config.upstream_timeout)

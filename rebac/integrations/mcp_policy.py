@@ -30,14 +30,11 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from rebac.client import AsyncClient, BulkCheck, Decision, Permissionship, Reason
 from rebac.errors import InvalidInputError, UnauthenticatedError
 from rebac.refs import ObjectRef, SubjectRef
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = [
     "DECISION_SOURCE_HEADER",
@@ -278,26 +275,13 @@ def _verdict(decision: Decision, target: Target) -> Verdict:
     return Verdict(decision.allowed, decision.reason.value, decision.decision_id, decision.detail, target)
 
 
-def decision_client(
-    endpoint: str,
-    key: str | None,
-    *,
-    source: str,
-    timeout: float = 2.0,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> AsyncClient:
+def decision_client(endpoint: str, key: str | None, *, source: str, timeout: float = 2.0) -> AsyncClient:
     """An SDK client whose decisions the server records with ``source`` (``docs/agents.md``).
 
     ``read_your_writes`` is off: an enforcement point reads at the server's default freshness.
-    ``transport`` replaces httpx's (the gateway's lean HTTP/1.1 client).
     """
     return AsyncClient(
-        endpoint,
-        key=key,
-        timeout=timeout,
-        read_your_writes=False,
-        headers={DECISION_SOURCE_HEADER: source},
-        transport=transport,
+        endpoint, key=key, timeout=timeout, read_your_writes=False, headers={DECISION_SOURCE_HEADER: source}
     )
 
 

@@ -8,8 +8,8 @@ import pytest
 from gateway_helpers import KEY
 
 from rebac.client import AsyncClient, Reason
-from rebac.gateway.http1 import Http1Transport
-from rebac.integrations.mcp_policy import Actor, Authorizer, decision_client
+from rebac.gateway import gateway_client
+from rebac.integrations.mcp_policy import Actor, Authorizer
 from rebac.refs import SubjectRef
 
 pytestmark = pytest.mark.integration
@@ -36,8 +36,8 @@ async def test_decisions_match_the_default_transport(rebac: str) -> None:
         ("tool:transfer", {"arguments": {"amount": 700, "to": "bob"}, "tool": "transfer"}),
         ("tool:unknown", {"arguments": {}, "tool": "unknown"}),
     ]
-    lean = decision_client(rebac, KEY, source="mcp-gateway", transport=Http1Transport())
-    plain = decision_client(rebac, KEY, source="mcp-gateway")
+    lean = gateway_client(rebac, KEY)
+    plain = gateway_client(rebac, KEY, lean=False)
     async with lean, plain:
         await settled(plain)
         for resource, context in cases:
@@ -53,7 +53,7 @@ async def test_decisions_match_the_default_transport(rebac: str) -> None:
 
 
 async def test_concurrent_decisions_and_a_bulk_check(rebac: str) -> None:
-    client = decision_client(rebac, KEY, source="mcp-gateway", transport=Http1Transport(max_idle=2))
+    client = gateway_client(rebac, KEY)
     async with client:
         await settled(client)
         context = SEARCH

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from rebac.client import Reason
+from rebac.gateway import gateway_client
 from rebac.gateway.http1 import Http1Pool, Http1Transport, HttpBrokenError, HttpTimeoutError, request_bytes
-from rebac.integrations.mcp_policy import decision_client
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -95,7 +95,7 @@ def free_port() -> int:
 
 
 async def decide(url: str, timeout: float = 2.0) -> tuple[bool, Reason, str]:
-    client = decision_client(url, "k", source="mcp-gateway", timeout=timeout, transport=Http1Transport())
+    client = gateway_client(url, "k", timeout=timeout)
     async with client:
         decision = await client.decide("tool:search", "call", "agent:a", via=["agent:a", "user:alice"])
     return decision.allowed, decision.reason, decision.detail
