@@ -12,8 +12,12 @@ gateway in front of it (JWT validated against a JWKS made here). Then, in altern
 sends the same ``tools/call`` of ``search`` (an allowed call: a JWT check, a rebac decision and
 the forwarded call) directly to the server and through the gateway, each at concurrency 1 and 8,
 over keep-alive httpx connections with an initialized MCP session, and prints p50 / p99 of both
-and the difference (the gateway's added latency), with the machine's load before and after. Only
-the processes this script started are stopped, by PID.
+and the difference (the gateway's added latency), with the machine's load before and after, and
+the CPU time per call of the gateway process, the rebac server and the MCP server (from
+``/proc/PID/task/*/schedstat``: steadier than latency on a loaded machine). Last, the rebac
+decision alone (the SDK's ``decide``, c=1), on httpx's transport and on the gateway's HTTP/1.1
+client, with this process's CPU per decision. Only the processes this script started are
+stopped, by PID.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import make_url
 
 from rebac.client import Client
-from rebac.integrations.mcp_policy import decision_client
+from rebac.gateway import gateway_client
 from rebac.store.postgres.migrate import sync_url, upgrade_to_head
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,8 +97,38 @@ async def session(http: httpx.AsyncClient, url: str) -> dict[str, str]:
     return headers
 
 
-async def measure(url: str, token: str | None, requests: int, concurrency: int) -> list[float]:
-    """Latencies (ms) of ``requests`` tools/call at ``concurrency``."""
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (``rebac serve`` runs its worker as a child process)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    tree = [pid]
+    for each in tree:
+        tree += [child for child, parent in parents.items() if parent == each]
+    return tree
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """The CPU time the threads of ``pids`` have run (``/proc/PID/task/*/schedstat``, in ns)."""
+    total = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, IndexError, ValueError):
+                continue  # a thread that ended meanwhile
+    return total / 1e9
+
+
+async def measure(
+    url: str, token: str | None, requests: int, concurrency: int, pids: dict[str, list[int]]
+) -> tuple[list[float], dict[str, float]]:
+    """Latencies (ms) of ``requests`` tools/call at ``concurrency``; each process's CPU seconds meanwhile."""
     auth = {"authorization": f"Bearer {token}"} if token else {}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(headers=auth, limits=limits, timeout=30) as http:
@@ -112,6 +146,7 @@ async def measure(url: str, token: str | None, requests: int, concurrency: int) 
             (await http.post(url, content=body(), headers=sent)).raise_for_status()
         out: list[float] = []
         left = requests
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
 
         async def worker() -> None:
             nonlocal left
@@ -125,23 +160,32 @@ async def measure(url: str, token: str | None, requests: int, concurrency: int) 
                     sys.exit(f"{url}: unexpected answer {response.status_code}: {response.text[:300]}")
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return out
+        return out, {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
 
 
-async def measure_decision(endpoint: str, key: str, requests: int) -> list[float]:
-    """Latencies (ms) of the rebac decision alone (the SDK's ``decide``, as the gateway sends it)."""
-    async with decision_client(endpoint, key, source="mcp-gateway") as client:
+async def measure_decision(
+    endpoint: str, key: str, requests: int, *, lean: bool
+) -> tuple[list[float], float]:
+    """Latencies (ms) of the rebac decision alone (the SDK's ``decide``, as the gateway sends it).
+
+    ``lean``: on the gateway's HTTP/1.1 client, else on httpx's own transport. Also the CPU
+    seconds this process spent per decision (the client's side of it).
+    """
+    async with gateway_client(endpoint, key, lean=lean) as client:
         via = ("agent:assistant", "user:alice")
         context = {"arguments": {"query": "q"}, "tool": "search"}
         out: list[float] = []
+        cpu = 0.0
         for n in range(requests + 20):
+            if n == 20:
+                cpu = time.process_time()
             start = time.perf_counter()
             decision = await client.decide("tool:search", "call", "agent:assistant", context=context, via=via)
             if n >= 20:
                 out.append((time.perf_counter() - start) * 1000)
             if not decision.allowed:
                 sys.exit(f"the benchmark's decision is denied: {decision}")
-        return out
+        return out, (time.process_time() - cpu) / requests
 
 
 def pct(values: list[float], q: float) -> float:
@@ -206,15 +250,23 @@ def main() -> None:  # noqa: PLR0915 - one linear setup, then the measurement
         claims = {"iss": ISSUER, "aud": gateway, "sub": "alice", "client_id": "assistant", "exp": now + 3600}
         token = jwt.encode(claims, signer, algorithm="RS256", headers={"kid": "b"})
         results: dict[str, Any] = {}
+        pids = {name: process_tree(procs[n].pid) for n, name in enumerate(("rebac", "upstream", "gateway"))}
         for concurrency in (8, 1):
             samples: dict[str, list[float]] = {"direct": [], "gateway": []}
+            cpu = {mode: dict.fromkeys(pids, 0.0) for mode in samples}
             for _ in range(args.rounds):
-                samples["direct"] += asyncio.run(measure(direct, None, args.requests, concurrency))
-                samples["gateway"] += asyncio.run(measure(gateway, token, args.requests, concurrency))
-            row = {
+                for mode, url, bearer in (("direct", direct, None), ("gateway", gateway, token)):
+                    latencies, used = asyncio.run(measure(url, bearer, args.requests, concurrency, pids))
+                    samples[mode] += latencies
+                    cpu[mode] = {name: cpu[mode][name] + used[name] for name in pids}
+            row: dict[str, Any] = {
                 mode: {"p50": pct(v, 0.50), "p99": pct(v, 0.99), "n": len(v)} for mode, v in samples.items()
             }
             row["added"] = {q: row["gateway"][q] - row["direct"][q] for q in ("p50", "p99")}
+            calls = args.requests * args.rounds
+            row["cpu_us_per_call"] = {
+                mode: {name: used / calls * 1e6 for name, used in per.items()} for mode, per in cpu.items()
+            }
             results[f"c{concurrency}"] = row
             print(
                 f"c={concurrency}: direct p50 {row['direct']['p50']:.2f} ms "
@@ -223,12 +275,23 @@ def main() -> None:  # noqa: PLR0915 - one linear setup, then the measurement
                 f"added p50 {row['added']['p50']:.2f} ms p99 {row['added']['p99']:.2f} ms "
                 f"(target <= 2 / <= 5 ms; n={row['direct']['n']} each)"
             )
-        alone = asyncio.run(measure_decision(endpoint, key, args.requests))
-        results["decision"] = {"p50": pct(alone, 0.5), "p99": pct(alone, 0.99)}
-        print(
-            f"of which the rebac decision alone (SDK decide, c=1): p50 {results['decision']['p50']:.2f} ms "
-            f"p99 {results['decision']['p99']:.2f} ms"
-        )
+            through, alone = row["cpu_us_per_call"]["gateway"], row["cpu_us_per_call"]["direct"]
+            print(
+                f"  CPU per call through the gateway: gateway process {through['gateway']:.0f} us, "
+                f"rebac server {through['rebac']:.0f} us, MCP server {through['upstream']:.0f} us "
+                f"(direct: MCP server {alone['upstream']:.0f} us)"
+            )
+        for label, lean in (("httpx", False), ("http1", True)):
+            alone, client_cpu = asyncio.run(measure_decision(endpoint, key, args.requests, lean=lean))
+            results[f"decision_{label}"] = {
+                "p50": pct(alone, 0.5),
+                "p99": pct(alone, 0.99),
+                "client_cpu_us": client_cpu * 1e6,
+            }
+            print(
+                f"the rebac decision alone (SDK decide, c=1, on {label}): p50 {pct(alone, 0.5):.2f} ms "
+                f"p99 {pct(alone, 0.99):.2f} ms, client CPU {client_cpu * 1e6:.0f} us per decision"
+            )
         results["load_average_after"] = os.getloadavg()
         print(f"load average after: {os.getloadavg()}")
         if args.out:

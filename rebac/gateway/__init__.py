@@ -9,18 +9,25 @@ it with uvicorn. See ``docs/agents.md``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
+from rebac.gateway.client import GATEWAY_SOURCE, gateway_client
 from rebac.gateway.config import GatewayConfig, load_config
 from rebac.gateway.proxy import GatewayApp
 from rebac.gateway.tokens import JwksSource, TokenValidator
 from rebac.gateway.upstream import HttpUpstream, StdioUpstream, Upstream
-from rebac.integrations.mcp_policy import Authorizer, decision_client
+from rebac.integrations.mcp_policy import Authorizer
 
-__all__ = ["GATEWAY_SOURCE", "GatewayApp", "GatewayConfig", "build_app", "load_config", "serve"]
-
-GATEWAY_SOURCE = "mcp-gateway"
-"""The source of the gateway's decisions in the decision log."""
+__all__ = [
+    "GATEWAY_SOURCE",
+    "GatewayApp",
+    "GatewayConfig",
+    "build_app",
+    "gateway_client",
+    "load_config",
+    "serve",
+]
 
 
 def build_app(config: GatewayConfig) -> GatewayApp:
@@ -34,7 +41,7 @@ def build_app(config: GatewayConfig) -> GatewayApp:
     jwks, issuer, audience = config.jwks or "", config.issuer or "", config.audience or ""
     tokens = TokenValidator(JwksSource(jwks), issuer=issuer, audience=audience)
     policy = replace(config.policy, extra_context={"gateway": config.name})
-    client = decision_client(config.endpoint, config.key, source=GATEWAY_SOURCE, timeout=config.timeout)
+    client = gateway_client(config.endpoint, config.key, timeout=config.timeout)
     upstream: Upstream
     if config.upstream is not None:
         upstream = HttpUpstream(config.upstream, timeout=config.upstream_timeout)
@@ -56,6 +63,18 @@ def serve(config: GatewayConfig) -> None:
     """Run the gateway until interrupted (uvicorn, one process)."""
     import uvicorn  # noqa: PLC0415 - the server loads with the command
 
+    for name in ("httpx", "httpcore"):  # a line per request on the hot path otherwise
+        logging.getLogger(name).setLevel(logging.WARNING)
     app = build_app(config)
     host, port = config.host_port
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,  # nothing here reads the client's address: no middleware per request
+        server_header=False,
+        date_header=False,
+    )

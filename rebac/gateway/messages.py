@@ -60,6 +60,8 @@ class Answer:
     body: bytes = b""
     stream: AsyncIterator[bytes] | None = None
     close: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
+    ended: Callable[[], bool] | None = field(default=None, repr=False)
+    """Whether the stream has nothing more after the chunk it last gave (its end goes with that chunk)."""
 
     @property
     def media(self) -> bytes:

@@ -43,6 +43,7 @@ log = logging.getLogger("rebac.gateway")
 
 METADATA_PATH: Final = "/.well-known/oauth-protected-resource"
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
+ACTOR_CACHE_SIZE: Final = 10_000
 _INVALID_REQUEST: Final = -32600
 _PARSE_ERROR: Final = -32700
 
@@ -86,6 +87,8 @@ class GatewayApp:
                 "resource_name": name,
             }
         )
+        self._actors: dict[str, Actor] = {}
+        """The actor of each recent token (validated again on every request: expiry still applies)."""
         self._metadata_paths = {METADATA_PATH, METADATA_PATH + path}
         self._metadata_url = resource.split("://", 1)[0] + "://" + _authority(resource) + METADATA_PATH + path
 
@@ -126,9 +129,13 @@ class GatewayApp:
 
     async def _serve(self, scope: Scope, receive: Receive, verb: str) -> Answer:
         headers: Headers = scope["headers"]
+        authorization = _header(headers, b"authorization")
         try:
-            claims = await self.tokens.validate(_header(headers, b"authorization"))
-            actor = actor_from_claims(claims, self.authorizer.policy.identity)
+            claims = await self.tokens.validate(authorization)
+            actor = self._actors.get(authorization or "")
+            if actor is None:
+                actor = actor_from_claims(claims, self.authorizer.policy.identity)
+                self._remember(authorization or "", actor)
         except UnauthenticatedError as exc:
             return self._unauthorized(exc)
         if verb != "POST":
@@ -175,6 +182,12 @@ class GatewayApp:
         except UpstreamError as exc:
             log.error("the upstream failed: %s", exc)  # noqa: TRY400
             return unavailable(request_id, exc)
+
+    def _remember(self, authorization: str, actor: Actor) -> None:
+        """The actor of a token that validated (a token's claims never change: its text is signed)."""
+        self._actors[authorization] = actor
+        while len(self._actors) > ACTOR_CACHE_SIZE:
+            del self._actors[next(iter(self._actors))]
 
     def _unauthorized(self, exc: UnauthenticatedError) -> Answer:
         code = exc.error if isinstance(exc, InvalidBearerError) else "invalid_token"
@@ -237,9 +250,12 @@ async def _send(send: Send, answer: Answer) -> None:
         return
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     try:
+        more = True
         async for chunk in answer.stream:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            more = answer.ended is None or not answer.ended()
+            await send({"type": "http.response.body", "body": chunk, "more_body": more})
+        if more:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         if answer.close is not None:
             await answer.close()

@@ -25,6 +25,13 @@ from typing import Any, Final, Protocol
 import httpx
 import msgspec
 
+from rebac.gateway.http1 import (
+    Http1Pool,
+    HttpBrokenError,
+    HttpConnectError,
+    HttpTimeoutError,
+    request_bytes,
+)
 from rebac.gateway.messages import JSON, Answer, Headers, Incoming, error_answer, json_answer
 
 __all__ = ["HttpUpstream", "StdioUpstream", "Upstream", "UpstreamError"]
@@ -79,51 +86,91 @@ class Upstream(Protocol):
 
 
 class HttpUpstream:
-    """A streamable HTTP MCP server."""
+    """A streamable HTTP MCP server (``http://`` on :mod:`rebac.gateway.http1`, ``https://`` on httpx)."""
 
     def __init__(self, url: str, *, timeout: float) -> None:
         self.url = url
-        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        self._timeout = timeout
+        self._connect_timeout = min(timeout, 5.0)
         self._http: httpx.AsyncClient | None = None
+        self._pool: Http1Pool | None = None
+        parts = httpx.URL(url)
+        self._lean = parts.scheme == "http"
+        self._host = parts.netloc
+        self._target = parts.raw_path
+        self._address = (parts.host, parts.port or 80)
 
     async def start(self) -> None:
         """Open the connection pool."""
+        if self._lean:
+            self._pool = Http1Pool(*self._address, max_connections=256, max_idle=64)
+            return
         limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-        self._http = httpx.AsyncClient(timeout=self._timeout, limits=limits)
+        timeout = httpx.Timeout(self._timeout, connect=self._connect_timeout)
+        self._http = httpx.AsyncClient(timeout=timeout, limits=limits)
 
     async def close(self) -> None:
         """Close the pool."""
+        if self._pool is not None:
+            await self._pool.aclose()
         if self._http is not None:
             await self._http.aclose()
 
     async def exchange(self, verb: str, incoming: Incoming | None, headers: Headers) -> Answer:
-        """Forward the exchange; a JSON answer is read whole, an event stream is streamed."""
-        if self._http is None:
-            raise UpstreamError("the upstream is not started")
+        """Forward the exchange; a JSON answer (or one complete already) is read whole, a stream streamed."""
         sent = [(k, v) for k, v in headers if k.lower() in _FORWARDED]
         sent.append((b"accept-encoding", b"identity"))
-        request = self._http.build_request(
-            verb, self.url, headers=sent, content=incoming.body if incoming is not None else None
-        )
+        body = incoming.body if incoming is not None else b""
+        if self._pool is not None:
+            return await self._exchange(self._pool, verb, sent, body)
+        if self._http is None:
+            raise UpstreamError("the upstream is not started")
+        request = self._http.build_request(verb, self.url, headers=sent, content=body or None)
         try:
             response = await self._http.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc
-        back = [(k, v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP]
+        back = _kept(response.headers.raw)
         answer = Answer(response.status_code, back, stream=response.aiter_raw(), close=response.aclose)
-        if (
-            answer.media == JSON
-            or response.status_code >= 300
-            or (verb != "GET" and answer.media != b"text/event-stream")
-        ):
+        if _whole(verb, response.status_code, answer.media):
             try:
-                body = await response.aread()
+                return Answer(response.status_code, back, await response.aread())
             except httpx.HTTPError as exc:
                 raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc
             finally:
                 await response.aclose()
-            return Answer(response.status_code, back, body)
         return answer
+
+    async def _exchange(self, pool: Http1Pool, verb: str, sent: Headers, body: bytes) -> Answer:
+        try:
+            framing = [(b"content-length", str(len(body)).encode())] if verb == "POST" else []
+            request = request_bytes(
+                verb.encode(), self._target, [(b"host", self._host), *sent, *framing], body
+            )
+            response = await pool.send(request, timeout=self._timeout, connect_timeout=self._connect_timeout)
+            back = _kept(response.headers)
+            answer = Answer(
+                response.status,
+                back,
+                stream=response.chunks(),
+                close=response.aclose,
+                ended=lambda: response.complete,
+            )
+            if response.complete or _whole(verb, response.status, answer.media):
+                return Answer(response.status, back, await response.read())
+        except (HttpConnectError, HttpBrokenError, HttpTimeoutError, ValueError) as exc:
+            raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc
+        return answer
+
+
+def _kept(headers: Headers) -> Headers:
+    """The answer's headers that go back to the client (no hop-by-hop ones)."""
+    return [(k, v) for k, v in headers if k.lower() not in _HOP_BY_HOP]
+
+
+def _whole(verb: str, status: int, media: bytes) -> bool:
+    """Whether an answer is read whole: JSON, an error, or anything but a stream to a ``GET``."""
+    return media == JSON or status >= 300 or (verb != "GET" and media != b"text/event-stream")
 
 
 class StdioUpstream:
