@@ -173,22 +173,34 @@ async def test_a_read_waits_within_its_bound_for_the_replica(cluster: Cluster) -
         await store.close()
 
 
+async def _skipped(cluster: Cluster, url: str, state: str) -> PostgresTupleStore:
+    """A store whose one replica is ``url``, once that replica is in ``state``; a read there is
+    the primary's and right."""
+    settings = ReplicaSettings((url,), retry_seconds=60.0)
+    store = await PostgresTupleStore.connect(cluster.primary_url, quantization_seconds=0, replicas=settings)
+    doc = _doc()
+    revision = await _touch(store, f"document:{doc}#viewer@user:ann")
+
+    async def reached() -> bool:
+        return _router(store).report()[0]["state"] == state
+
+    try:
+        await _until(reached, f"the replica is marked {state}")
+        assert await _viewers(store, doc, revision) == ["user:ann"]
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
 async def test_an_unreachable_replica_is_skipped_and_counted(cluster: Cluster) -> None:
     port = cluster.standby.port + 1000  # nothing of the test listens there
-    settings = ReplicaSettings((f"postgresql://postgres@127.0.0.1:{port}/rebac",), retry_seconds=60.0)
-    store = await PostgresTupleStore.connect(cluster.primary_url, quantization_seconds=0, replicas=settings)
+    store = await _skipped(cluster, f"postgresql://postgres@127.0.0.1:{port}/rebac", "failed")
     try:
-        doc = _doc()
-        revision = await _touch(store, f"document:{doc}#viewer@user:ann")
         router = _router(store)
-
-        async def failed() -> bool:
-            return router.report()[0]["state"] == "failed"
-
-        await _until(failed, "the unreachable replica is marked failed")
-        assert await _viewers(store, doc, revision) == ["user:ann"]
-        assert router.stats()[router.report()[0]["replica"], "failed"] >= 1  # type: ignore[index]
+        assert router.stats()[f"127.0.0.1:{port}/rebac", "failed"] >= 1
         assert router.up() == {f"127.0.0.1:{port}/rebac": False}
+        assert _served(store) == 0
     finally:
         await store.close()
 
@@ -196,20 +208,10 @@ async def test_an_unreachable_replica_is_skipped_and_counted(cluster: Cluster) -
 async def test_a_replica_of_another_store_never_answers(cluster: Cluster, pg_url: str) -> None:
     # The suite's own database is a migrated store with another store id: reads there would be
     # another store's relationships. It is recognised as foreign and never read.
-    store = await PostgresTupleStore.connect(
-        cluster.primary_url, quantization_seconds=0, replicas=ReplicaSettings((pg_url,))
-    )
+    store = await _skipped(cluster, pg_url, "foreign")
     try:
-        doc = _doc()
-        revision = await _touch(store, f"document:{doc}#viewer@user:ann")
-        router = _router(store)
-
-        async def foreign() -> bool:
-            return router.report()[0]["state"] == "foreign"
-
-        await _until(foreign, "the other store's database is marked foreign")
-        assert await _viewers(store, doc, revision) == ["user:ann"]
         assert _served(store) == 0
+        assert _primary(store) >= 1
     finally:
         await store.close()
 
