@@ -76,6 +76,11 @@ class DatabaseSettings:
         pool_size: Connections kept open.
         index: Keep an in-memory relationship index in the server process, fed from the change log,
             so checks need no database round trip (``REBAC_INDEX=off`` to read the database only).
+        read_replica_urls: Streaming replicas of ``url`` for reads at a revision
+            (``REBAC_READ_REPLICA_URLS``, comma-separated); each read goes to one that has replayed
+            the revision asked for, else to the primary (see :mod:`rebac.store.postgres._replicas`).
+        read_replica_wait_seconds: How long a read at a revision no replica has replayed yet waits
+            for one (``REBAC_READ_REPLICA_WAIT_SECONDS``) before it reads the primary; ``0``: at once.
     """
 
     url: str | None = None
@@ -84,6 +89,8 @@ class DatabaseSettings:
     gc_window_seconds: float = limits.GC_WINDOW_SECONDS
     pool_size: int = 10
     index: bool = True
+    read_replica_urls: tuple[str, ...] = ()
+    read_replica_wait_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +222,10 @@ class Settings:
             ),
             gc_window_seconds=float(source.get("REBAC_GC_WINDOW_SECONDS", limits.GC_WINDOW_SECONDS)),
             index=source.get("REBAC_INDEX", "on").lower() not in {"0", "off", "false", "no"},
+            read_replica_urls=tuple(
+                url.strip() for url in source.get("REBAC_READ_REPLICA_URLS", "").split(",") if url.strip()
+            ),
+            read_replica_wait_seconds=float(source.get("REBAC_READ_REPLICA_WAIT_SECONDS", "0")),
         )
         engine = EngineSettings(
             max_depth=int(source.get("REBAC_MAX_DEPTH", limits.MAX_DEPTH)),

@@ -39,7 +39,7 @@ from rebac.api.controllers.authzen_requests import AccessRequestsController
 from rebac.api.controllers.blast_radius import BlastRadiusController
 from rebac.api.controllers.identities import IdentitiesController
 from rebac.api.deps import dependencies
-from rebac.api.metrics import MetricsController, gatherer
+from rebac.api.metrics import Gather, MetricsController, gatherer
 from rebac.api.middleware import ACCESS_LOGGER, AccessLog, BatchHandler, EdgeMiddleware
 from rebac.api.openapi import complete_document, openapi_config
 from rebac.api.problems import exception_handlers
@@ -56,6 +56,20 @@ from rebac.store.factory import Say, checked_database, open_store
 from rebac.store.postgres import PostgresTupleStore
 
 __all__ = ["AsgiApp", "Seed", "access_logger", "create_app", "one_line_startup_failures", "serving_database"]
+
+
+def _gatherer(services: Services, store: TupleStore) -> Gather:
+    """``/metrics``' per-scrape reader: with a Postgres store, its index, pools and replicas too."""
+    if not isinstance(store, PostgresTupleStore):
+        return gatherer(services)
+    router = store.replicas
+    return gatherer(
+        services,
+        index_lag=store.index_lag,
+        pool_stats=store.pool_stats,
+        replica_stats=None if router is None else lambda: (router.stats(), router.up()),
+    )
+
 
 Seed = Callable[[Services], Awaitable[None]]
 """A startup hook that loads data through the services of the freshly opened store."""
@@ -119,6 +133,7 @@ def create_app(
                     state.authenticator = authenticator(table)
             if isinstance(opened, PostgresTupleStore):
                 state.set_index_report(opened.index_report)
+                state.set_replica_report(None if opened.replicas is None else opened.replicas.report)
             services = Services(opened, settings, schema_refresh_seconds=schema_refresh_seconds)
             services.start()
             tracing = open_tracing(settings.api.otel, os.environ)
@@ -127,11 +142,7 @@ def create_app(
                 stack.callback(tracing.close)  # runs after the services' drain: the last spans go out
             if services.decisions.recorder is not None:
                 services.decisions.recorder.on_record = metrics.count_decision
-            if isinstance(opened, PostgresTupleStore):
-                gather = gatherer(services, index_lag=opened.index_lag, pool_stats=opened.pool_stats)
-            else:
-                gather = gatherer(services)
-            state.observed = (metrics, gather)
+            state.observed = (metrics, _gatherer(services, opened))
             stack.push_async_callback(services.aclose)  # drains the decision log before the store closes
             state.attach(services)
             if seed is not None:
@@ -141,6 +152,7 @@ def create_app(
             finally:
                 state.attach(None)
                 state.set_index_report(None)
+                state.set_replica_report(None)
 
     app = Litestar(
         route_handlers=[

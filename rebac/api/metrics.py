@@ -13,6 +13,12 @@ histograms, ``_total`` counters, base units):
 ``rebac_index_lag_revisions`` / ``rebac_index_lag_seconds`` / ``rebac_index_rows``
 ``rebac_db_pool_connections``               gauge   per ``pool`` and ``state`` (``in_use``, ``idle``,
                                                     ``waiting``)
+``rebac_replica_reads_total``               counter per read ``replica`` and ``outcome``
+                                                    (``served``; ``behind``: it had not replayed
+                                                    the revision; ``failed``: error or unreachable)
+``rebac_replica_primary_reads_total``       counter reads at a revision the primary served
+                                                    because no replica could
+``rebac_replica_up``                        gauge   per ``replica``: 1 up, 0 skipped
 ``rebac_decision_log_queue_depth``          gauge   records accepted, not yet written
 ``rebac_decision_log_records_total``        counter per ``outcome`` (``written``, ``dropped``,
                                                     ``failed``, ``sampled_out``)
@@ -46,7 +52,7 @@ from rebac.errors import ForbiddenError, NotFoundError, StoreError
 from rebac.services.core import Services
 from rebac.services.observability import Metrics
 
-__all__ = ["Gather", "IndexLag", "MetricsController", "Scrape", "gatherer", "render"]
+__all__ = ["Gather", "IndexLag", "MetricsController", "ReplicaCounts", "Scrape", "gatherer", "render"]
 
 _GATEWAY: Final = "mcp-gateway"
 
@@ -114,6 +120,7 @@ class Scrape(Collector):
         for (pool, state), count in sorted(values.get("pools", {}).items()):
             pools.add_metric([pool, state], count)
         yield pools
+        yield from _replicas(values.get("replicas"))
         stats = values.get("decision_log")
         if stats is not None:
             yield GaugeMetricFamily(
@@ -129,6 +136,32 @@ class Scrape(Collector):
             yield records
 
 
+def _replicas(found: ReplicaCounts | None) -> Iterator[Metric]:
+    if found is None:
+        return
+    reads, up = found
+    family = CounterMetricFamily(
+        "rebac_replica_reads", "Reads sent to read replicas, by outcome.", labels=["replica", "outcome"]
+    )
+    primary = 0
+    for (replica, outcome), count in sorted(reads.items()):
+        if replica == "primary":
+            primary = count
+        else:
+            family.add_metric([replica, outcome], count)
+    yield family
+    yield CounterMetricFamily(
+        "rebac_replica_primary_reads", "Reads at a revision no replica could serve.", value=primary
+    )
+    gauge = GaugeMetricFamily("rebac_replica_up", "1 when a read replica is in use.", labels=["replica"])
+    for replica, is_up in sorted(up.items()):
+        gauge.add_metric([replica], 1 if is_up else 0)
+    yield gauge
+
+
+ReplicaCounts = tuple[dict[tuple[str, str], int], dict[str, bool]]
+"""Read-replica reads by ``(replica, outcome)`` (``("primary", "fallback")`` too), and which are up."""
+
 IndexLag = Callable[[], Awaitable["tuple[int, float, int] | None"]]
 """``(revisions behind, seconds behind, rows)`` of the store's index (``None``: no index)."""
 
@@ -138,6 +171,7 @@ def gatherer(
     *,
     index_lag: IndexLag | None = None,
     pool_stats: Callable[[], dict[tuple[str, str], int]] | None = None,
+    replica_stats: Callable[[], ReplicaCounts] | None = None,
 ) -> Gather:
     """The per-scrape reader of ``services`` (and of the store's index and pools, when it has them)."""
 
@@ -151,6 +185,8 @@ def gatherer(
         }
         if pool_stats is not None:
             values["pools"] = pool_stats()
+        if replica_stats is not None:
+            values["replicas"] = replica_stats()
         if index_lag is not None:
             try:
                 values["index_lag"] = await index_lag()

@@ -17,13 +17,16 @@ from rebac.errors import StoreError, StoreUnavailableError
 from rebac.services.core import Services
 from rebac.services.observability import Metrics
 
-__all__ = ["AppState", "IndexReport", "Readiness"]
+__all__ = ["AppState", "IndexReport", "Readiness", "ReplicaReport"]
 
 Readiness = Callable[[], Awaitable[bool]]
 """Returns True when the store can serve (reachable, migrated, its index loaded)."""
 
 IndexReport = Callable[[], "dict[str, object] | None"]
 """The in-memory index's state (``state``: loading, ready or degraded, ``reason``, ``since``, ...)."""
+
+ReplicaReport = Callable[[], "list[dict[str, object]]"]
+"""Each read replica's state (``replica``, ``state``: unknown, up, failed or foreign, ...)."""
 
 
 class AppState:
@@ -35,7 +38,15 @@ class AppState:
         readiness: The probe for ``/readyz`` (``None``: the store answering a read).
     """
 
-    __slots__ = ("_index_report", "_readiness", "_services", "authenticator", "observed", "settings")
+    __slots__ = (
+        "_index_report",
+        "_readiness",
+        "_replica_report",
+        "_services",
+        "authenticator",
+        "observed",
+        "settings",
+    )
 
     def __init__(
         self, settings: Settings, authenticator: Authenticator, *, readiness: Readiness | None = None
@@ -44,6 +55,7 @@ class AppState:
         self.authenticator = authenticator
         self._readiness = readiness
         self._index_report: IndexReport | None = None
+        self._replica_report: ReplicaReport | None = None
         self._services: Services | None = None
         self.observed: tuple[Metrics, Callable[[], Awaitable[dict[str, Any]]]] | None = None
         """``/metrics``' counters and its per-scrape reader (set by the lifespan)."""
@@ -74,6 +86,14 @@ class AppState:
     def index(self) -> dict[str, object] | None:
         """The in-memory index's state, or ``None`` when the store keeps no index."""
         return None if self._index_report is None else self._index_report()
+
+    def set_replica_report(self, report: ReplicaReport | None) -> None:
+        """Report ``report()`` (the store's read replicas) on ``/readyz``."""
+        self._replica_report = report
+
+    def replicas(self) -> list[dict[str, object]] | None:
+        """Each read replica's state, or ``None`` when the store reads from no replica."""
+        return None if self._replica_report is None else self._replica_report()
 
     async def ready(self) -> bool:
         """True when the store can serve (the readiness probe, else a head-revision read)."""

@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 from rebac.config import Settings
 from rebac.store.base import TupleStore
-from rebac.store.postgres import IndexSettings, PostgresTupleStore
+from rebac.store.postgres import IndexSettings, PostgresTupleStore, ReplicaSettings
 from rebac.store.postgres.embedded import Say, embedded_postgres, to_stderr
 from rebac.store.postgres.migrate import upgrade_to_head
 from rebac.store.postgres.probe import check_url, preflight, where
@@ -69,6 +69,8 @@ async def open_store(
     """Open the store described by ``settings``; close it (and any embedded server) on exit.
 
     The store serves every optional role, ``roles.keys`` included (the database's key table).
+    With ``settings.database.read_replica_urls``, its reads at a revision go to those replicas
+    once they have replayed it (:mod:`rebac.store.postgres._replicas`).
 
     Args:
         settings: The process settings.
@@ -79,7 +81,7 @@ async def open_store(
             a database that cannot serve fails with one sentence saying what to do.
 
     Raises:
-        InvalidInputError: with ``check``, the URL is not a PostgreSQL URL.
+        InvalidInputError: with ``check``, the URL is not a PostgreSQL URL; a replica URL is not.
         StoreUnavailableError: the database (or the embedded server) cannot be reached.
         StoreError: the database is not migrated.
     """
@@ -97,6 +99,10 @@ async def open_store(
             pool_size=settings.database.pool_size,
             index=IndexSettings() if index else None,
             with_keys=True,
+            replicas=ReplicaSettings(
+                settings.database.read_replica_urls,
+                wait_seconds=settings.database.read_replica_wait_seconds,
+            ),
         )
         stack.push_async_callback(store.close)
         yield store

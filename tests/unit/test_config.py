@@ -61,3 +61,16 @@ def test_the_preshared_subject_is_one_plain_object() -> None:
     for bad in ("user:*", "team:eng#member", "alice", "User:alice"):
         with pytest.raises(InvalidInputError):
             Settings.from_env({"REBAC_PRESHARED_SUBJECT": bad})
+
+
+def test_read_replicas_come_from_the_environment() -> None:
+    assert Settings.from_env({}).database.read_replica_urls == ()
+    assert Settings.from_env({}).database.read_replica_wait_seconds == 0.0
+    settings = Settings.from_env(
+        {
+            "REBAC_READ_REPLICA_URLS": " postgresql://r1:5432/db, ,postgresql+psycopg://r2/db ",
+            "REBAC_READ_REPLICA_WAIT_SECONDS": "0.05",
+        }
+    )
+    assert settings.database.read_replica_urls == ("postgresql://r1:5432/db", "postgresql+psycopg://r2/db")
+    assert settings.database.read_replica_wait_seconds == 0.05

@@ -7,6 +7,10 @@ log and keeps retrying) answers **200** with ``"status": "degraded"``: every rea
 not applied goes to the database, so answers stay right, only slower, and taking every replica out
 of rotation for that would turn a slow index into an outage. A database that cannot be reached is
 503 as before.
+
+With read replicas, ``replicas`` lists each one (``replica`` host:port/database, ``state``: unknown,
+up, failed or foreign, ``reason``, ``since``, ``head``: the newest revision it showed). A replica
+that is not up makes the answer ``degraded`` (200): its reads go to the primary.
 """
 
 from __future__ import annotations
@@ -44,8 +48,12 @@ class HealthController(Controller):
         ready = await app_state.ready()
         index = app_state.index()
         extra: dict[str, object] = {} if index is None else {"index": index}
+        replicas = app_state.replicas()
+        if replicas is not None:
+            extra["replicas"] = replicas
         if ready:
             degraded = index is not None and index.get("state") == "degraded"
+            degraded = degraded or any(r.get("state") in {"failed", "foreign"} for r in replicas or ())
             return {"status": "degraded" if degraded else "ready", **extra}
         detail = "the database is unreachable or not migrated to the newest revision"
         if index is not None and index.get("state") == "loading":

@@ -8,7 +8,15 @@ modules besides this one are Postgres-only too: ``models`` (the tables, for Alem
 from __future__ import annotations
 
 from rebac.store.postgres._mirror import IndexSettings, IndexState, IndexStatus
+from rebac.store.postgres._replicas import ReplicaSettings
 from rebac.store.postgres.keys import PostgresKeyStore
 from rebac.store.postgres.store import PostgresTupleStore
 
-__all__ = ["IndexSettings", "IndexState", "IndexStatus", "PostgresKeyStore", "PostgresTupleStore"]
+__all__ = [
+    "IndexSettings",
+    "IndexState",
+    "IndexStatus",
+    "PostgresKeyStore",
+    "PostgresTupleStore",
+    "ReplicaSettings",
+]

@@ -53,19 +53,29 @@ class FastReads:
     Args:
         conninfo: libpq connection string.
         max_size: Most connections held.
+        timeout: How long a read waits for a connection (a read replica's pool waits less, so
+            a replica that went away costs one read a short wait before the primary serves).
+        name: The pool's name (in psycopg_pool's logs).
     """
 
-    def __init__(self, conninfo: str, *, max_size: int) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        max_size: int,
+        timeout: float = _CONNECTION_WAIT_SECONDS,
+        name: str = "rebac-reads",
+    ) -> None:
         self._pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
             conninfo,
             min_size=1,
             max_size=max(1, max_size),
             kwargs={"connect_timeout": 5},
             configure=_configure,
-            timeout=_CONNECTION_WAIT_SECONDS,
+            timeout=timeout,
             reconnect_timeout=_RECONNECT_SECONDS,
             open=False,
-            name="rebac-reads",
+            name=name,
         )
 
     async def open(self) -> None:

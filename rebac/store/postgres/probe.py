@@ -27,8 +27,8 @@ _CONNECT_TIMEOUT_SECONDS: Final = 5
 _SHAPE: Final = "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
 
 
-def check_url(url: str) -> URL:
-    """``url`` parsed, when it is a PostgreSQL URL.
+def check_url(url: str, *, setting: str = "REBAC_DATABASE_URL") -> URL:
+    """``url`` parsed, when it is a PostgreSQL URL (``setting``: the variable named in errors).
 
     Raises:
         InvalidInputError: it does not parse, or names another database system.
@@ -37,14 +37,13 @@ def check_url(url: str) -> URL:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
         raise InvalidInputError(
-            f"REBAC_DATABASE_URL is not a database URL: set it to {_SHAPE}",
-            details={"setting": "REBAC_DATABASE_URL"},
+            f"{setting} is not a database URL: set it to {_SHAPE}",
+            details={"setting": setting},
         ) from None
     if parsed.get_backend_name() != "postgresql":
         raise InvalidInputError(
-            f"REBAC_DATABASE_URL is a {parsed.drivername}:// URL, and rebac needs PostgreSQL: "
-            f"set it to {_SHAPE}",
-            details={"setting": "REBAC_DATABASE_URL"},
+            f"{setting} is a {parsed.drivername}:// URL, and rebac needs PostgreSQL: set it to {_SHAPE}",
+            details={"setting": setting},
         )
     return parsed
 

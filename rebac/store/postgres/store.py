@@ -16,6 +16,9 @@ Deletes are soft (``deleted_rev``); the change log is derived from ``created_rev
 With ``index`` settings, the store also keeps an in-memory copy of the relationships, fed from
 the change log (:mod:`rebac.store.postgres._mirror`): ``query`` answers from it whenever it has
 applied the revision asked for, and reads the database otherwise, so results are the same either way.
+With ``replicas``, those database reads (and the index's snapshot load) go to streaming replicas
+that have replayed the revision asked for (:mod:`rebac.store.postgres._replicas`); everything else
+uses the primary.
 
 The writes live in :mod:`rebac.store.postgres._write`, the schema versions in
 :mod:`rebac.store.postgres._schemas` and the identity reads and reviews in
@@ -34,7 +37,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -64,8 +66,10 @@ from rebac.store.postgres._index import ChangeRow, RelationshipIndex
 from rebac.store.postgres._listen import RevisionListener
 from rebac.store.postgres._mirror import IndexFollower, IndexSettings, IndexStatus
 from rebac.store.postgres._read import ReadStatements
+from rebac.store.postgres._replicas import ReplicaRouter, ReplicaSettings
 from rebac.store.postgres._requests import PostgresAccessRequestMixin
 from rebac.store.postgres._schemas import PostgresSchemaMixin
+from rebac.store.postgres._snapshot import load_snapshot
 from rebac.store.postgres._sql import relationship_from_row, translate_errors
 from rebac.store.postgres._write import PostgresWriteMixin
 from rebac.store.postgres.keys import PostgresKeyStore
@@ -76,15 +80,7 @@ from rebac.store.revision import Revision, decode_token, encode_token
 __all__ = ["PostgresTupleStore"]
 
 _PAGE: Final = 1000
-_SNAPSHOT_BATCH: Final = 5_000
-"""Rows per snapshot fetch: each batch is indexed without yielding, so it bounds the loop stall."""
 _HEAD_SQL: Final = "SELECT max(value) FROM revision"
-_SNAPSHOT_SQL: Final = (
-    "SELECT resource_type, resource_id, relation, subject_type, subject_id, subject_relation, "
-    "caveat_name, caveat_context, expires_at, created_rev FROM relation_tuple "
-    "WHERE created_rev <= %(head)s AND deleted_rev > %(head)s "
-    "AND (expires_at IS NULL OR expires_at > now())"
-)
 _HEAD_AND_GC_SQL: Final = (
     "SELECT (SELECT max(value) FROM revision), (SELECT gc_revision FROM store_meta WHERE id = 1)"
 )
@@ -118,6 +114,7 @@ class PostgresTupleStore(
         read_pool_size: Connections of the hot read path (see :mod:`rebac.store.postgres._fast`).
         keys: The API key table this store serves as ``roles.keys`` and closes with itself
             (``None``: the store serves no key role).
+        replicas: Read replicas of the database (``None``: every read uses the primary).
     """
 
     def __init__(
@@ -131,6 +128,7 @@ class PostgresTupleStore(
         index: IndexSettings | None = None,
         read_pool_size: int = 10,
         keys: PostgresKeyStore | None = None,
+        replicas: ReplicaSettings | None = None,
     ) -> None:
         self._engine = engine
         self._url = engine.url.render_as_string(hide_password=False)
@@ -156,6 +154,9 @@ class PostgresTupleStore(
                 settings=index,
             )
         self._keys = keys
+        self._replicas: ReplicaRouter | None = None
+        if replicas is not None and replicas.urls:
+            self._replicas = ReplicaRouter(replicas, store_id=store_id, pool_size=read_pool_size)
         self._roles = StoreRoles(decisions=self, identities=self, reviews=self, keys=keys, requests=self)
 
     @classmethod
@@ -168,15 +169,18 @@ class PostgresTupleStore(
         pool_size: int = 10,
         index: IndexSettings | None = None,
         with_keys: bool = False,
+        replicas: ReplicaSettings | None = None,
     ) -> PostgresTupleStore:
         """Open a store on the migrated database at ``url`` (``postgresql[+psycopg]://``).
 
         With ``index``, the in-memory relationship index starts loading in the background; reads go
         to the database until it has loaded (:meth:`wait_index_loaded`). With ``with_keys``, the
         store also serves the database's API key table as ``roles.keys`` (a
-        :class:`PostgresKeyStore` with its own small pool, closed with the store).
+        :class:`PostgresKeyStore` with its own small pool, closed with the store). With
+        ``replicas``, reads at a revision go to the replicas that have replayed it.
 
         Raises:
+            InvalidInputError: a replica URL is not a PostgreSQL URL.
             StoreUnavailableError: the database cannot be reached.
             StoreError: the database is not migrated.
         """
@@ -203,10 +207,14 @@ class PostgresTupleStore(
             index=index,
             read_pool_size=pool_size,
             keys=PostgresKeyStore.connect(url) if with_keys else None,
+            replicas=replicas,
         )
         try:
             await store._fast.open()
+            if store._replicas is not None:
+                await store._replicas.open()
         except BaseException:
+            await store._fast.close()
             await engine.dispose()
             if store._keys is not None:
                 await store._keys.close()
@@ -252,6 +260,8 @@ class PostgresTupleStore(
         if self._follower is not None:
             await self._follower.close()
         await self._listener.close()
+        if self._replicas is not None:
+            await self._replicas.close()
         await self._fast.close()
         await self._engine.dispose()
 
@@ -345,7 +355,9 @@ class PostgresTupleStore(
             page = _PAGE if remaining is None else min(_PAGE, remaining)
             sql = self._statements.sql(flt, with_cursor=cursor is not None)
             params = self._statements.params(flt, revision=revision.value, page_size=page, cursor=cursor)
-            rows = await self._fast.fetch(sql, params)
+            rows = None if self._replicas is None else await self._replicas.fetch(sql, params, revision.value)
+            if rows is None:
+                rows = await self._fast.fetch(sql, params)
             for row in rows:
                 yield relationship_from_row(row)
             if len(rows) < page:
@@ -355,6 +367,11 @@ class PostgresTupleStore(
                 remaining -= len(rows)
 
     # --- in-memory index ---------------------------------------------------------------------------
+
+    @property
+    def replicas(self) -> ReplicaRouter | None:
+        """The read-replica router (its states and counters), or ``None`` without replicas."""
+        return self._replicas
 
     def index_status(self) -> IndexStatus | None:
         """The in-memory index's state, or ``None`` when this store keeps none."""
@@ -390,6 +407,8 @@ class PostgresTupleStore(
     def pool_stats(self) -> dict[tuple[str, str], int]:
         """Connections by ``(pool, state)``: the hot read pool and SQLAlchemy's (for ``/metrics``)."""
         out = {("reads", state): count for state, count in self._fast.pool_stats().items()}
+        if self._replicas is not None:
+            out.update(self._replicas.pool_stats())
         pool: Any = self._engine.pool
         if hasattr(pool, "checkedout"):
             out["engine", "in_use"] = int(pool.checkedout())
@@ -401,26 +420,22 @@ class PostgresTupleStore(
         return self._follower is not None and await self._follower.wait_loaded(timeout)
 
     async def _load_snapshot(self, index: RelationshipIndex) -> None:
-        """Stream every row live (and unexpired) at the head into ``index``, from one snapshot.
+        """Load every row live at one revision into ``index``: from a replica when one can serve it.
 
-        Runs on a connection of its own (a server-side cursor inside one REPEATABLE READ
-        transaction), fetching raw rows in batches: a million rows load in seconds this way.
+        A replica that fails (or is not this store's, or is behind the change log's reach) is
+        skipped, and the primary loads it (see :mod:`rebac.store.postgres._snapshot`).
         """
-        with translate_errors():
-            conn = await psycopg.AsyncConnection.connect(self._conninfo, connect_timeout=5)
-            try:
-                await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
-                await conn.set_read_only(True)
-                async with conn.transaction():
-                    head_row = await (await conn.execute(_HEAD_SQL)).fetchone()
-                    head = int(head_row[0]) if head_row is not None else 0
-                    async with conn.cursor(name="rebac_index_snapshot") as cur:
-                        await cur.execute(_SNAPSHOT_SQL, {"head": head})
-                        while rows := await cur.fetchmany(_SNAPSHOT_BATCH):
-                            index.add_snapshot_rows(rows)
-            finally:
-                await conn.close()
-        index.finish_load(head)
+        if self._replicas is not None:
+            _, oldest = await self._head_and_oldest()
+            for conninfo in await self._replicas.snapshot_sources(oldest):
+                try:
+                    await load_snapshot(index, conninfo, replica_of=self._store_id, oldest=oldest)
+                except Exception as exc:  # noqa: BLE001 - any replica failure: the primary loads it
+                    self._replicas.snapshot_failed(conninfo, exc)
+                    index.clear()
+                else:
+                    return
+        await load_snapshot(index, self._conninfo)
 
     async def _changes_through(
         self, since: int, limit: int, max_revision_rows: int
