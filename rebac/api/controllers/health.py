@@ -7,10 +7,15 @@ log and keeps retrying) answers **200** with ``"status": "degraded"``: every rea
 not applied goes to the database, so answers stay right, only slower, and taking every replica out
 of rotation for that would turn a slow index into an outage. A database that cannot be reached is
 503 as before.
+
+Both answers of ``/readyz`` name the process that gave them: ``pid`` and ``instance`` (the
+decision point its decision records carry). Behind ``rebac serve --workers N`` that tells the
+workers apart, and a probe that lands on a worker still loading its index says which one.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from litestar import Controller, get
@@ -40,10 +45,14 @@ class HealthController(Controller):
         """Readiness: 200 (``ready`` or ``degraded``), else a 503 problem; both carry the index's state.
 
         200 when the database is reachable and migrated to head and the index (if any) has loaded.
+        Either way the body names this process (``pid``, ``instance``).
         """
         ready = await app_state.ready()
         index = app_state.index()
-        extra: dict[str, object] = {} if index is None else {"index": index}
+        instance = app_state.settings.decisions.decision_point()
+        extra: dict[str, object] = {"pid": os.getpid(), "instance": instance}
+        if index is not None:
+            extra["index"] = index
         if ready:
             degraded = index is not None and index.get("state") == "degraded"
             return {"status": "degraded" if degraded else "ready", **extra}
