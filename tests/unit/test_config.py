@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,17 @@ def test_the_preshared_subject_is_one_plain_object() -> None:
     for bad in ("user:*", "team:eng#member", "alice", "User:alice"):
         with pytest.raises(InvalidInputError):
             Settings.from_env({"REBAC_PRESHARED_SUBJECT": bad})
+
+
+def test_workers_and_pool_size_are_whole_numbers_of_at_least_one() -> None:
+    settings = Settings.from_env({"REBAC_WORKERS": "4", "REBAC_POOL_SIZE": " 3 "})
+    assert (settings.api.workers, settings.database.pool_size) == (4, 3)
+    assert (Settings.from_env({}).api.workers, Settings.from_env({}).database.pool_size) == (1, 10)
+    for name, text in (("REBAC_WORKERS", "0"), ("REBAC_POOL_SIZE", "1.5"), ("REBAC_WORKERS", "-2")):
+        with pytest.raises(InvalidInputError, match=f"{name} must be a whole number of at least 1"):
+            Settings.from_env({name: text})
+
+
+def test_the_decision_point_is_the_configured_name_else_host_and_pid() -> None:
+    assert Settings.from_env({"REBAC_INSTANCE_NAME": "eu-1"}).decisions.decision_point() == "eu-1"
+    assert Settings.from_env({}).decisions.decision_point() == f"{socket.gethostname()}:{os.getpid()}"
