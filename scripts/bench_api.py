@@ -660,7 +660,9 @@ async def workers_comparison(args: argparse.Namespace, key: str, db_url: str) ->
                     for c in (8, 32):
                         measured = await load(server, payloads, args.seconds, c, pids)
                         runs.setdefault(f"{count}:{what}:{c}", []).append(measured)
-    out: dict[str, Any] = {}
+        rss = {count: sum(rss_mib(pid) for pid in pids) for count, (_, pids) in servers.items()}
+    out: dict[str, Any] = {"rss_mib": rss}
+    print("RSS (VmRSS, process tree): " + ", ".join(f"{n} worker(s) {mib:.0f} MiB" for n, mib in rss.items()))
     for name, rounds in runs.items():
         best = _median_run(rounds)
         out[name] = best
