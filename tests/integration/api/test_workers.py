@@ -24,20 +24,13 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from api_helpers import SCHEMA, check_body, rel
 from live_server import KEY, REBAC, free_port, start, stop
 
 from rebac.store.postgres.migrate import upgrade_to_head
 
 pytestmark = pytest.mark.integration
 
-SCHEMA = """
-definition user {}
-
-definition document {
-    relation viewer: user
-    permission view = viewer
-}
-"""
 AUTH = {"Authorization": f"Bearer {KEY}"}
 HAS = "PERMISSIONSHIP_HAS_PERMISSION"
 NO = "PERMISSIONSHIP_NO_PERMISSION"
@@ -72,26 +65,14 @@ class Pinned:
         return response
 
     def write(self, operation: str, doc: str, user: str) -> dict[str, Any]:
-        update = {
-            "operation": operation,
-            "relationship": {
-                "resource": {"objectType": "document", "objectId": doc},
-                "relation": "viewer",
-                "subject": {"object": {"objectType": "user", "objectId": user}},
-            },
-        }
+        update = {"operation": operation, "relationship": rel("document", doc, "viewer", "user", user)}
         response = self.call("POST", "/v1/relationships/write", json={"updates": [update]})
         assert response.status_code == 200, response.text
         token: dict[str, Any] = response.json()["writtenAt"]
         return token
 
     def check(self, doc: str, user: str, token: dict[str, Any]) -> str:
-        body = {
-            "resource": {"objectType": "document", "objectId": doc},
-            "permission": "view",
-            "subject": {"object": {"objectType": "user", "objectId": user}},
-            "consistency": {"atLeastAsFresh": token},
-        }
+        body = check_body(doc, "view", user, consistency={"atLeastAsFresh": token})
         response = self.call("POST", "/v1/permissions/check", json=body)
         assert response.status_code == 200, response.text
         self.checks += 1
