@@ -7,6 +7,7 @@ app factory and the CLI pass it down explicitly.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,24 @@ def metrics_mode(text: str) -> str:
     if mode not in {"key", "public", "off"}:
         raise InvalidInputError(f"REBAC_METRICS must be key, public or off (got {text!r})")
     return mode
+
+
+def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """The whole number ``env[name]`` (``default`` when unset or blank), at least 1.
+
+    Raises:
+        InvalidInputError: not a whole number of at least 1.
+    """
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InvalidInputError(f"{name} must be a whole number of at least 1 (got {text!r})")
+    return value
 
 
 def default_home(env: Mapping[str, str]) -> Path:
@@ -73,7 +92,9 @@ class DatabaseSettings:
         home: Data directory for the embedded server and local state.
         max_updates_per_write: Largest write call accepted.
         gc_window_seconds: How long deleted/expired rows stay readable at old revisions.
-        pool_size: Connections kept open.
+        pool_size: Connections kept open (``REBAC_POOL_SIZE``). One process may open up to
+            ``3 * pool_size + 8`` connections (see :mod:`rebac.store.postgres.capacity`), and
+            ``rebac serve`` checks that its workers fit the server's ``max_connections``.
         index: Keep an in-memory relationship index in the server process, fed from the change log,
             so checks need no database round trip (``REBAC_INDEX=off`` to read the database only).
         read_replica_urls: Streaming replicas of ``url`` for reads at a revision
@@ -125,6 +146,9 @@ class ApiSettings:
             ``metrics`` or ``admin`` scope), ``public`` (anyone who can reach the port) or ``off``.
         otel: OpenTelemetry spans of decisions (``REBAC_OTEL``): ``off``, ``otlp`` or ``console``
             (see :mod:`rebac.services.tracing`).
+        workers: Worker processes of ``rebac serve`` (``REBAC_WORKERS``); each has its own app,
+            pools and index. The command sets it for its workers, so a worker knows it is one of
+            several.
     """
 
     host: str = "127.0.0.1"
@@ -138,6 +162,7 @@ class ApiSettings:
     console_secret: str | None = field(default=None, repr=False)
     metrics: str = "key"
     otel: str = "off"
+    workers: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +182,8 @@ class DecisionLogSettings:
         retention_days: Days kept; older daily partitions are dropped.
         max_context_bytes: Largest caveat context kept on a record.
         instance_name: The decision point named on every record (``REBAC_INSTANCE_NAME``);
-            ``None``: ``host:pid`` of the process recording (each worker its own).
+            ``None``: ``host:pid`` of the process recording (each worker its own). ``rebac serve
+            --workers N`` (N > 1) gives each worker ``NAME:pid``, so no two share a name.
     """
 
     enabled: bool = True
@@ -170,6 +196,10 @@ class DecisionLogSettings:
     retention_days: int = limits.DECISION_RETENTION_DAYS
     max_context_bytes: int = limits.MAX_DECISION_CONTEXT_BYTES
     instance_name: str | None = None
+
+    def decision_point(self) -> str:
+        """The name this process's decisions carry: ``instance_name``, else ``host:pid``."""
+        return self.instance_name or f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +241,8 @@ class Settings:
         """Build settings from ``REBAC_*`` variables (``os.environ`` when ``env`` is None).
 
         Raises:
-            InvalidInputError: ``REBAC_PRESHARED_SUBJECT`` is not a plain object reference.
+            InvalidInputError: ``REBAC_PRESHARED_SUBJECT`` is not a plain object reference, or
+                ``REBAC_WORKERS`` / ``REBAC_POOL_SIZE`` is not a whole number of at least 1.
         """
         source = os.environ if env is None else env
         database = DatabaseSettings(
@@ -226,6 +257,7 @@ class Settings:
                 url.strip() for url in source.get("REBAC_READ_REPLICA_URLS", "").split(",") if url.strip()
             ),
             read_replica_wait_seconds=float(source.get("REBAC_READ_REPLICA_WAIT_SECONDS", "0")),
+            pool_size=positive_int(source, "REBAC_POOL_SIZE", 10),
         )
         engine = EngineSettings(
             max_depth=int(source.get("REBAC_MAX_DEPTH", limits.MAX_DEPTH)),
@@ -251,6 +283,7 @@ class Settings:
             console_secret=source.get("REBAC_CONSOLE_SECRET") or None,
             metrics=metrics_mode(source.get("REBAC_METRICS", "key")),
             otel=source.get("REBAC_OTEL", "off").strip().lower() or "off",
+            workers=positive_int(source, "REBAC_WORKERS", 1),
         )
         decisions = DecisionLogSettings(
             enabled=source.get("REBAC_DECISION_LOG", "on").lower() not in {"0", "off", "false", "no"},

@@ -31,12 +31,19 @@ request (from ``/proc``), and the client's
 rate against ``/healthz``. The machine load before and after and the server's RSS
 (``/proc/<pid>/status`` VmRSS, whole process tree) are printed and written to ``--out`` as JSON.
 All traffic goes to 127.0.0.1; only the processes this script started are stopped, by PID.
+
+``--workers N`` starts the server with N granian workers; ``--workers 1,2`` runs everything on the
+first count, then starts one server per count on the same database and compares them: each
+server answers every check once, then ``--rounds`` rounds run ``/healthz`` and the c=8 and c=32
+``minimizeLatency`` check loads on each server in turn (medians; throughput relative to the first
+count). ``--only-workers`` keeps the import and that comparison and skips the other phases.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import http.client
 import importlib.util
 import json
@@ -311,14 +318,37 @@ def wait_readyz(port: int, proc: subprocess.Popen[bytes], timeout: float = 600.0
     raise RuntimeError("the server did not become ready")
 
 
+def all_workers_ready(port: int, count: int, tries: int = 2_000) -> set[int]:
+    """The pids of ``count`` workers, once each answered ``/readyz`` with 200 (new connections)."""
+    ready: set[int] = set()
+    for _ in range(tries):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", "/readyz")
+            response = conn.getresponse()
+            body = json.loads(response.read())
+            if response.status == HTTPStatus.OK:
+                ready.add(int(body["pid"]))
+        finally:
+            conn.close()
+        if len(ready) == count:
+            return ready
+        time.sleep(0.05)
+    raise RuntimeError(f"only workers {sorted(ready)} of {count} became ready")
+
+
 @contextmanager
-def rebac_server(db_url: str, key: str, extra_env: dict[str, str]) -> Iterator[tuple[int, int]]:
-    """``rebac serve`` on a free 127.0.0.1 port; yields (port, pid); stops that PID on exit."""
+def rebac_server(
+    db_url: str, key: str, extra_env: dict[str, str], workers: int = 1
+) -> Iterator[tuple[int, int]]:
+    """``rebac serve --workers N`` on a free 127.0.0.1 port; yields (port, pid); stops that PID on exit."""
     port = int(BENCH_HTTP._free_port())  # noqa: SLF001 - bench_http.py's helper
     env = {**os.environ, "REBAC_DATABASE_URL": db_url, "REBAC_PRESHARED_KEY": key, **extra_env}
     rebac = Path(sys.executable).with_name("rebac")
     proc = subprocess.Popen(  # noqa: S603 - our own entry point
-        [str(rebac), "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env
+        [str(rebac), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT,
+        env=env,
     )
     try:
         BENCH_HTTP._wait_ready(port, proc, 60.0)  # noqa: SLF001 - bench_http.py's helper
@@ -473,6 +503,8 @@ async def run(args: argparse.Namespace, http: Http, pids: list[int], db_url: str
         if db_url is not None:
             settled = settle_database(db_url)
             print(f"VACUUM ANALYZE after the import: {settled:.1f} s (steady state, not mid-autovacuum)")
+    if args.only_workers:
+        return out
     checks = read_lines(data / "checks.txt")
     lookups = lookups_of(data)
     started = time.perf_counter()
@@ -602,9 +634,64 @@ async def decision_log_overhead(
     }
 
 
+async def workers_comparison(args: argparse.Namespace, key: str, db_url: str) -> dict[str, Any]:
+    """One server per ``--workers`` count on ``db_url``, measured in alternated rounds."""
+    encoder = Http(0, key)  # the requests' bytes do not depend on the port
+    body = MODES["minimize_latency"]
+    checks = [
+        encoder.post_json("/v1/permissions/check", check_body(x, body)[0])
+        for x in read_lines(args.dataset / "checks.txt")
+    ]
+    loads = {"healthz": [encoder.request("GET", "/healthz")], "check": checks}
+    counts: list[int] = args.workers
+    runs: dict[str, list[dict[str, float]]] = {}
+    with contextlib.ExitStack() as stack:
+        servers: dict[int, tuple[Http, list[int]]] = {}
+        for count in counts:
+            port, pid = stack.enter_context(rebac_server(db_url, key, {}, workers=count))
+            seen = all_workers_ready(port, count)
+            server = Http(port, key)
+            await warm_pass(server, checks)  # each worker's check cache sees its share of the checks
+            servers[count] = (server, process_tree(pid))
+            print(f"{count} worker(s) ready: pids {sorted(seen)} (tree {servers[count][1]})")
+        for _ in range(args.rounds):
+            for count, (server, pids) in servers.items():
+                for what, payloads in loads.items():
+                    for c in (8, 32):
+                        measured = await load(server, payloads, args.seconds, c, pids)
+                        runs.setdefault(f"{count}:{what}:{c}", []).append(measured)
+        rss = {count: sum(rss_mib(pid) for pid in pids) for count, (_, pids) in servers.items()}
+    out: dict[str, Any] = {"rss_mib": rss}
+    print("RSS (VmRSS, process tree): " + ", ".join(f"{n} worker(s) {mib:.0f} MiB" for n, mib in rss.items()))
+    for name, rounds in runs.items():
+        best = _median_run(rounds)
+        out[name] = best
+        workers, what, conc = name.split(":")
+        first = out.get(f"{counts[0]}:{what}:{conc}", best)
+        ratio = f"  x{best['rps'] / first['rps']:.2f} of {counts[0]} worker(s)"
+        print(fmt(f"{workers} worker(s) {what} (median run)", best) + ratio)
+    return out
+
+
 def _median_run(measured: list[dict[str, float]]) -> dict[str, float]:
     """The run of median throughput."""
     return sorted(measured, key=lambda r: r["rps"])[len(measured) // 2]
+
+
+def client_cost(out: dict[str, Any]) -> None:
+    """Print and keep the client's CPU cost beside the server's."""
+    checks = out["results"]["check"]
+    health = out["results"]["healthz"]["8"]
+    client_us = health["client_cpu_us_per_request"]
+    c8 = checks["minimize_latency"]["8"]
+    note = (
+        f"client cost: alone against /healthz (c=8) the client drove {health['rps']:,.0f} req/s at "
+        f"{client_us:.0f} us CPU/request (server {health['server_cpu_us_per_request']:.0f} us); during c=8 "
+        f"minimize_latency checks the client spent {c8['client_cpu_us_per_request']:.0f} us/request "
+        f"against the server's {c8['server_cpu_us_per_request']:.0f} us"
+    )
+    print(note)
+    out["client_cost"] = note
 
 
 def main() -> None:
@@ -620,6 +707,15 @@ def main() -> None:
     parser.add_argument("--lookup-repeats", type=int, default=5)
     parser.add_argument("--skip-load", action="store_true", help="with --url: the data is already loaded")
     parser.add_argument("--out", type=Path, default=Path("bench_api_results.json"))
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1],
+        help="granian workers (1,2: compare counts after the run on the first)",
+    )
+    parser.add_argument(
+        "--only-workers", action="store_true", help="import, then only the workers comparison"
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()
     print(f"load average before: {load_before}, cpus: {os.cpu_count()}")
@@ -635,26 +731,18 @@ def main() -> None:
         print("targeted server: no RSS, server CPU or decision-log comparison (not started here)")
     else:
         key = secrets.token_urlsafe(24)
-        with database() as db_url, rebac_server(db_url, key, {}) as (port, pid):
+        with database() as db_url, rebac_server(db_url, key, {}, workers=args.workers[0]) as (port, pid):
             http = Http(port, key)
             asyncio.run(http.call(http.request("GET", "/healthz")))  # the worker is up: find it
             pids = process_tree(pid)
             out = asyncio.run(run(args, http, pids, db_url))
+            if len(args.workers) > 1 or args.only_workers:
+                out["workers"] = asyncio.run(workers_comparison(args, key, db_url))
             rss = {str(p): rss_mib(p) for p in pids}
             out["server_rss_mib"] = {"per_process": rss, "total": sum(rss.values())}
             print(f"server RSS (VmRSS, granian main + worker): {sum(rss.values()):.0f} MiB {rss}")
-    checks = out["results"]["check"]
-    health = out["results"]["healthz"]["8"]
-    client_us = health["client_cpu_us_per_request"]
-    c8 = checks["minimize_latency"]["8"]
-    note = (
-        f"client cost: alone against /healthz (c=8) the client drove {health['rps']:,.0f} req/s at "
-        f"{client_us:.0f} us CPU/request (server {health['server_cpu_us_per_request']:.0f} us); during c=8 "
-        f"minimize_latency checks the client spent {c8['client_cpu_us_per_request']:.0f} us/request "
-        f"against the server's {c8['server_cpu_us_per_request']:.0f} us"
-    )
-    print(note)
-    out["client_cost"] = note
+    if "results" in out:
+        client_cost(out)
     load_after = os.getloadavg()
     out["load_average"] = {"before": load_before, "after": load_after}
     out["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}

@@ -30,10 +30,14 @@ histograms, ``_total`` counters, base units):
 from a private network, which is what SpiceDB's and OpenFGA's separate unauthenticated metrics
 ports amount to; ``off`` answers 404.
 
-**Several workers.** Each process keeps its own counters, and a scrape through the shared port
-reaches one worker. Every sample carries no per-process label except ``rebac_instance_info``; run
-one worker per port (or one scrape target per instance) to see all of them. The counters are not
-shared through ``PROMETHEUS_MULTIPROC_DIR``: its files would cost the request path a write each.
+**Several workers** (``rebac serve --workers N``, N > 1). Each worker keeps its own counters, and
+a scrape through the shared port reaches whichever worker accepts the connection. So that one
+worker's counters are never read as another's (a counter that seems to go back is a reset to
+``rate()``), every sample then carries a ``decision_point`` label: the worker's instance name, the
+one its decision records carry. Each series is then one worker's, monotonic; a scrape shows only
+the worker that answered it. With one worker no such label is added. The counters are not shared
+through ``PROMETHEUS_MULTIPROC_DIR``: its files would cost the request path a write each (see
+``docs/observability.md``).
 """
 
 from __future__ import annotations
@@ -174,12 +178,15 @@ def gatherer(
     replica_stats: Callable[[], ReplicaCounts] | None = None,
 ) -> Gather:
     """The per-scrape reader of ``services`` (and of the store's index and pools, when it has them)."""
+    decision_point = services.settings.decisions.decision_point()
+    per_worker = services.settings.api.workers > 1
 
     async def gather() -> dict[str, Any]:
         decisions = services.decisions
         recorder = decisions.recorder
         values: dict[str, Any] = {
-            "instance": recorder.instance_name if recorder is not None else "",
+            "instance": recorder.instance_name if recorder is not None else decision_point,
+            "per_worker": per_worker,
             "cache": services.engines.cache_counts(),
             "decision_log": decisions.stats(),
         }
@@ -200,8 +207,28 @@ def gatherer(
 def render(metrics: Metrics, values: dict[str, Any]) -> bytes:
     """The Prometheus text of ``metrics`` and this scrape's ``values``."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(Scrape(metrics, values))
+    scrape: Collector = Scrape(metrics, values)
+    if values.get("per_worker"):
+        scrape = _Labelled(scrape, str(values.get("instance", "")))
+    registry.register(scrape)
     return generate_latest(registry)
+
+
+class _Labelled(Collector):
+    """``inner``'s samples, each labelled ``decision_point`` (one worker of several)."""
+
+    def __init__(self, inner: Collector, name: str) -> None:
+        self._inner = inner
+        self._name = name
+
+    def collect(self) -> Iterator[Metric]:
+        """Every family of ``inner``, relabelled."""
+        for family in self._inner.collect():
+            family.samples = [
+                sample._replace(labels={**sample.labels, "decision_point": self._name})
+                for sample in family.samples
+            ]
+            yield family
 
 
 Gather = Callable[[], Awaitable[dict[str, Any]]]

@@ -1,4 +1,4 @@
-"""``rebac serve``: the HTTP API on granian (one worker), on the embedded database by default.
+"""``rebac serve``: the HTTP API on granian (``--workers N`` processes), on the embedded database by default.
 
 Granian was chosen over uvicorn by measurement (``scripts/bench_http.py``; numbers in
 ``docs/api.md``). The worker builds the app with :func:`app_from_env`, a factory (no module-level
@@ -17,7 +17,16 @@ saying what to do and exit status 1. Once the app is up, the worker prints
 demo schema (a second ``--demo``), it adds back the sample relationships that are missing and
 changes none that exist. On a store with any other schema it writes nothing and says so in one
 line (use a fresh ``REBAC_HOME``, or an empty database, for the demo); the server then serves
-that store as it is.
+that store as it is. ``--demo`` runs one worker (several would each try to load the data).
+
+**Several workers** (``--workers N`` or ``REBAC_WORKERS``; default 1). Granian starts N worker
+processes that share the listening socket; each builds its own app with :func:`app_from_env`,
+with its own pools, its own relationship index following the change log and its own decision-log
+writer: nothing is shared in memory, so a worker is what a separate ``rebac serve`` would be.
+Consistency tokens name a store revision, so every worker honours every other's tokens, and each
+worker's decisions carry its own decision point (``host:pid``, or ``REBAC_INSTANCE_NAME:pid``
+when that is set). Before any worker starts, the command checks that N workers' connections fit
+the database's ``max_connections`` (see :mod:`rebac.store.postgres.capacity`).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -40,7 +49,15 @@ if TYPE_CHECKING:
     from rebac.services.core import Services
     from rebac.services.types import RelationshipUpdate
 
-__all__ = ["DEMO_RELATIONSHIPS", "DEMO_SCHEMA", "DemoOutcome", "app_from_env", "demo_curl", "serve_cmd"]
+__all__ = [
+    "DEMO_RELATIONSHIPS",
+    "DEMO_SCHEMA",
+    "DemoOutcome",
+    "app_from_env",
+    "demo_curl",
+    "per_worker",
+    "serve_cmd",
+]
 
 _ROOT: Final = Path(__file__).resolve().parents[2]
 DEMO_SCHEMA: Final = _ROOT / "schema" / "agents.zed"
@@ -135,7 +152,7 @@ def app_from_env() -> AsgiApp:
     """
     from rebac.api.app import create_app, one_line_startup_failures  # noqa: PLC0415 - in the worker
 
-    settings = Settings.from_env()
+    settings = per_worker(Settings.from_env(), os.getpid())
     host, port = settings.api.host, settings.api.port
     key = settings.api.preshared_key
     demo = os.environ.get(_DEMO_FLAG) == "1" and key is not None
@@ -151,6 +168,18 @@ def app_from_env() -> AsgiApp:
         sys.stdout.flush()
 
     return one_line_startup_failures(create_app(settings, seed=seed))
+
+
+def per_worker(settings: Settings, pid: int) -> Settings:
+    """``settings`` for the worker ``pid``: one of several names its decision point ``NAME:pid``.
+
+    An unset ``REBAC_INSTANCE_NAME`` is ``host:pid`` already; a set one is shared by every
+    worker, so with ``--workers`` above 1 each worker adds its pid to it.
+    """
+    name = settings.decisions.instance_name
+    if settings.api.workers == 1 or name is None:
+        return settings
+    return replace(settings, decisions=replace(settings.decisions, instance_name=f"{name}:{pid}"))
 
 
 def demo_curl(host: str, port: int, key: str) -> str:
@@ -180,11 +209,19 @@ def demo_curl(host: str, port: int, key: str) -> str:
     help="Load schema/agents.zed and sample relationships (never over another schema); print a curl check.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes, each with its own pools and index (default: REBAC_WORKERS or 1).",
+)
+@click.option(
     "--preshared-key",
     default=None,
     help="Admin API key (default: REBAC_PRESHARED_KEY; --demo generates one if neither is set).",
 )
-def serve_cmd(host: str | None, port: int | None, demo: bool, preshared_key: str | None) -> None:
+def serve_cmd(
+    host: str | None, port: int | None, demo: bool, workers: int | None, preshared_key: str | None
+) -> None:
     """Serve the HTTP API (embedded PostgreSQL unless REBAC_DATABASE_URL is set)."""
     from granian import Granian  # noqa: PLC0415 - the server loads when the command runs
     from granian.constants import Interfaces  # noqa: PLC0415
@@ -195,12 +232,16 @@ def serve_cmd(host: str | None, port: int | None, demo: bool, preshared_key: str
         settings = Settings.from_env()
     except RebacError as exc:
         raise click.ClickException(exc.message) from None
+    count = workers if workers is not None else settings.api.workers
+    if demo and count > 1:
+        raise click.ClickException("--demo runs one worker (each would load the demo data): drop --workers")
+    settings = replace(settings, api=replace(settings.api, workers=count))
     bind_host = host or settings.api.host
     bind_port = port if port is not None else settings.api.port
     key = preshared_key or settings.api.preshared_key
     if key is None and demo:
         key = secrets.token_urlsafe(24)  # a demo is for a person at a terminal: the key goes in the curl
-    os.environ.update({"REBAC_HOST": bind_host, "REBAC_PORT": str(bind_port)})
+    os.environ.update({"REBAC_HOST": bind_host, "REBAC_PORT": str(bind_port), "REBAC_WORKERS": str(count)})
     if key is not None:
         os.environ["REBAC_PRESHARED_KEY"] = key
     else:
@@ -218,7 +259,7 @@ def serve_cmd(host: str | None, port: int | None, demo: bool, preshared_key: str
                 address=bind_host,
                 port=bind_port,
                 interface=Interfaces.ASGI,
-                workers=1,
+                workers=count,
                 factory=True,
                 log_access=False,
             ).serve()

@@ -45,7 +45,6 @@ import asyncio
 import logging
 import os
 import random
-import socket
 import threading
 import time
 from collections import deque
@@ -211,7 +210,7 @@ class DecisionRecorder:
         self._pruner: asyncio.Task[None] | None = None
         self._recorded = self._written = self._sampled_out = self._dropped = self._failed = 0
         self._batches = 0
-        self.instance_name = self.settings.instance_name or f"{socket.gethostname()}:{os.getpid()}"
+        self.instance_name = self.settings.decision_point()
         """The decision point this recorder names on its records."""
         self.on_record: Callable[[str, DecisionResult], None] | None = None
         """Called with ``(source, result)`` for every decision offered (the metrics' counter)."""

@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from rebac.config import Settings
 from rebac.store.base import TupleStore
 from rebac.store.postgres import IndexSettings, PostgresTupleStore, ReplicaSettings
+from rebac.store.postgres.capacity import check_capacity, read_capacity
 from rebac.store.postgres.embedded import Say, embedded_postgres, to_stderr
 from rebac.store.postgres.migrate import upgrade_to_head
 from rebac.store.postgres.probe import check_url, preflight, where
@@ -46,9 +47,13 @@ def checked_database(settings: Settings, *, say: Say = to_stderr) -> Iterator[st
     migrated (``migrating ...``), and it keeps running until the block ends, so the server's
     workers attach to it instead of starting it again. A configured URL must be a PostgreSQL
     URL of a reachable database migrated to the newest revision (``using the database at ...``).
+    Either way, ``settings.api.workers`` processes with ``settings.database.pool_size`` must fit
+    the server's ``max_connections`` (one line says how many connections they may use, of how many;
+    see :mod:`rebac.store.postgres.capacity`).
 
     Raises:
-        InvalidInputError: ``REBAC_DATABASE_URL`` is not a PostgreSQL URL.
+        InvalidInputError: ``REBAC_DATABASE_URL`` is not a PostgreSQL URL, or the workers' pools
+            do not fit the database's ``max_connections``.
         StoreUnavailableError: the database is not reachable, or the embedded one cannot start.
         StoreError: the database is not migrated.
     """
@@ -59,6 +64,9 @@ def checked_database(settings: Settings, *, say: Say = to_stderr) -> Iterator[st
         else:
             preflight(url)
             say(f"using the database at {where(check_url(url))}")
+        workers, pool_size = settings.api.workers, settings.database.pool_size
+        place = where(check_url(url))
+        say(check_capacity(read_capacity(url), workers=workers, pool_size=pool_size, place=place))
         yield url
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,17 @@ def test_read_replicas_come_from_the_environment() -> None:
     )
     assert settings.database.read_replica_urls == ("postgresql://r1:5432/db", "postgresql+psycopg://r2/db")
     assert settings.database.read_replica_wait_seconds == 0.05
+
+
+def test_workers_and_pool_size_are_whole_numbers_of_at_least_one() -> None:
+    settings = Settings.from_env({"REBAC_WORKERS": "4", "REBAC_POOL_SIZE": " 3 "})
+    assert (settings.api.workers, settings.database.pool_size) == (4, 3)
+    assert (Settings.from_env({}).api.workers, Settings.from_env({}).database.pool_size) == (1, 10)
+    for name, text in (("REBAC_WORKERS", "0"), ("REBAC_POOL_SIZE", "1.5"), ("REBAC_WORKERS", "-2")):
+        with pytest.raises(InvalidInputError, match=f"{name} must be a whole number of at least 1"):
+            Settings.from_env({name: text})
+
+
+def test_the_decision_point_is_the_configured_name_else_host_and_pid() -> None:
+    assert Settings.from_env({"REBAC_INSTANCE_NAME": "eu-1"}).decisions.decision_point() == "eu-1"
+    assert Settings.from_env({}).decisions.decision_point() == f"{socket.gethostname()}:{os.getpid()}"

@@ -11,10 +11,14 @@ of rotation for that would turn a slow index into an outage. A database that can
 With read replicas, ``replicas`` lists each one (``replica`` host:port/database, ``state``: unknown,
 up, failed or foreign, ``reason``, ``since``, ``head``: the newest revision it showed). A replica
 that is not up makes the answer ``degraded`` (200): its reads go to the primary.
+Both answers of ``/readyz`` name the process that gave them: ``pid`` and ``instance`` (the
+decision point its decision records carry). Behind ``rebac serve --workers N`` that tells the
+workers apart, and a probe that lands on a worker still loading its index says which one.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from litestar import Controller, get
@@ -44,10 +48,14 @@ class HealthController(Controller):
         """Readiness: 200 (``ready`` or ``degraded``), else a 503 problem; both carry the index's state.
 
         200 when the database is reachable and migrated to head and the index (if any) has loaded.
+        Either way the body names this process (``pid``, ``instance``).
         """
         ready = await app_state.ready()
         index = app_state.index()
-        extra: dict[str, object] = {} if index is None else {"index": index}
+        instance = app_state.settings.decisions.decision_point()
+        extra: dict[str, object] = {"pid": os.getpid(), "instance": instance}
+        if index is not None:
+            extra["index"] = index
         replicas = app_state.replicas()
         if replicas is not None:
             extra["replicas"] = replicas

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -23,8 +24,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(url: str, port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "REBAC_DATABASE_URL": url, "REBAC_PRESHARED_KEY": KEY}
+def start(
+    url: str, port: int, log: Path, *extra: str, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """``rebac serve`` on ``port`` against ``url`` (``env`` added to this process's environment)."""
+    env = {**os.environ, "REBAC_DATABASE_URL": url, "REBAC_PRESHARED_KEY": KEY, **(env or {})}
     with log.open("wb") as out:
         return subprocess.Popen(  # noqa: S603 - our own console script
             [REBAC, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
