@@ -91,3 +91,62 @@ def test_a_non_boolean_value_read_from_a_map_fails_closed():
     for value in (1, "true", [True]):
         with pytest.raises(CaveatEvaluationError):
             cs.evaluate("c", {}, {"arguments": {"flag": value}})
+
+
+INT = CaveatType("int")
+UINT = CaveatType("uint")
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        (INT, -(2**63)),
+        (INT, 2**63 - 1),
+        (INT, str(-(2**63))),
+        (UINT, 0),
+        (UINT, "0"),
+        (UINT, 2**64 - 1),
+        (UINT, 2**63),
+    ],
+)
+def test_the_edges_of_the_integer_ranges_are_accepted(kind, value):
+    assert convert_value(value, kind, "n") == int(value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        (INT, -(2**63) - 1),
+        (INT, 2**63),
+        (INT, 2**64),
+        (INT, str(2**63)),
+        (UINT, -1),
+        (UINT, 2**64),
+        (UINT, 3**64),
+    ],
+)
+def test_integers_outside_their_range_are_errors(kind, value):
+    with pytest.raises(CaveatEvaluationError) as caught:
+        convert_value(value, kind, "n")
+    assert caught.value.details == {"parameter": "n", "expected": str(kind)}
+
+
+@pytest.mark.parametrize("value", ["YWI=!", "YW I=", "Y\nWI=", "YWI"])
+def test_bytes_must_be_strict_base64(value):
+    with pytest.raises(CaveatEvaluationError):
+        convert_value(value, CaveatType("bytes"), "b")
+
+
+def test_a_list_or_map_without_an_element_type_holds_anything():
+    assert convert_value([1, "x", {"y": None}], CaveatType("list"), "p") == [1, "x", {"y": None}]
+    assert convert_value({"a": [1], "b": "x"}, CaveatType("map"), "p") == {"a": [1], "b": "x"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [(CaveatType("list", (INT,)), [1, "x"]), (CaveatType("map", (INT,)), {"a": 1, "b": "x"})],
+)
+def test_a_bad_element_names_its_parameter(kind, value):
+    with pytest.raises(CaveatEvaluationError) as caught:
+        convert_value(value, kind, "limits")
+    assert caught.value.details == {"parameter": "limits", "expected": "int"}
