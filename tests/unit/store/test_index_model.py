@@ -164,7 +164,7 @@ def assert_window(index: RelationshipIndex, model: Model, rng: random.Random) ->
 
 @pytest.mark.parametrize("seed", range(12))
 def test_random_histories_read_like_the_model_at_every_revision(seed: int) -> None:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data
     model = Model()
     for _ in range(rng.randrange(0, 25)):
         model.write(rng)
@@ -193,12 +193,12 @@ def test_random_histories_read_like_the_model_at_every_revision(seed: int) -> No
             assert index.floor == floor
             assert index.overlay == index.dead  # everything is packed; only deletions stay sparse
         assert_window(index, model, rng)
-    assert index.rows == len(index._base) + index._delta_rows  # noqa: SLF001 - the count holds
+    assert index.rows == len(index._base) + index._delta_rows
 
 
 def test_a_compaction_keeps_rows_created_after_its_floor_invisible_below_them() -> None:
     model = Model()
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311 - reproducible test data
     index = RelationshipIndex()
     index.finish_load(0)
     for _ in range(30):
