@@ -101,16 +101,9 @@ class Model:
 
 
 def change_row(rev: int, op: Operation, rel: Relationship) -> ChangeRow:
-    caveat = rel.caveat
-    return (
-        rev,
-        op.value,
-        *rel.key(),
-        caveat.name if caveat else None,
-        caveat.context if caveat else None,
-        rel.expires_at,
-        NOW,
-    )
+    """A change-log row as ``changes_stmt`` returns it."""
+    caveat = (rel.caveat.name, rel.caveat.context) if rel.caveat else (None, None)
+    return (rev, op.value, *rel.key(), *caveat, rel.expires_at, NOW)
 
 
 def snapshot_row(version: Version) -> SnapshotRow:
