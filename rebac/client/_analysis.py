@@ -73,8 +73,8 @@ class LeastPrivilegeReport(msgspec.Struct, frozen=True, kw_only=True):
     truncated_reason: str | None = None
 
 
-class Flip(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """A logged decision whose result would change (``kind``: revoked, granted or changed)."""
+class LoggedDecision(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A logged decision of a what-if replay, as logged (``old``: its logged result)."""
 
     decision_id: str
     decided_at: datetime
@@ -82,24 +82,23 @@ class Flip(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     resource: str
     permission: str
     old: str
+
+
+class Flip(LoggedDecision, frozen=True, kw_only=True, rename="camel"):
+    """A logged decision whose result would change to ``new`` (``kind``: revoked, granted or changed)."""
+
     new: str
     kind: str
 
 
-class Unreplayable(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+class Unreplayable(LoggedDecision, frozen=True, kw_only=True, rename="camel"):
     """A logged decision that could not be decided again, and why (never counted as allowed)."""
 
-    decision_id: str
-    decided_at: datetime
-    subject: str
-    resource: str
-    permission: str
-    old: str
     reason: str
     message: str
 
 
-class WhatIfReport(msgspec.Struct, frozen=True, kw_only=True):
+class WhatIfReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """The replay of a window under a proposed schema and/or relationship changes.
 
     ``message`` reads ``2 of 40 decisions would flip (2 revoked, 0 granted), 0 could not be replayed``.
@@ -193,36 +192,13 @@ def _least_privilege_of(wire: _LeastPrivilege) -> LeastPrivilegeReport:
     )
 
 
-class _WhatIf(W):
-    since: str
-    window_start: datetime
-    now: datetime
-    read_at: Token
-    schema_changed: bool
-    schema_version: int
-    changes: int
-    decisions: int
-    unique: int
-    unchanged: int
-    flipped: int
-    revoked: int
-    granted: int
-    flips: list[Flip]
-    unreplayable: list[Unreplayable]
-    subjects_affected: list[str]
-    limit: int
-    truncated: bool
-    message: str
+class _WhatIf(WhatIfReport, frozen=True, kw_only=True):
+    read_at: Token  # type: ignore[assignment]  # the wire's {"token": ...}, flattened below
 
 
 def _what_if_of(wire: _WhatIf) -> WhatIfReport:
     fields = msgspec.structs.asdict(wire)
-    fields.update(
-        read_at=wire.read_at.token,
-        flips=tuple(wire.flips),
-        unreplayable=tuple(wire.unreplayable),
-        subjects_affected=tuple(wire.subjects_affected),
-    )
+    fields["read_at"] = wire.read_at.token
     return WhatIfReport(**fields)
 
 

@@ -25,22 +25,19 @@ or feeds, the subtracted side of an exclusion somewhere in the schema) is never 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from rebac import errors, limits
-from rebac.config import EngineSettings
 from rebac.engine.mechanics import SameObject, Through
 from rebac.engine.results import Permissionship
 from rebac.engine.rewrites import steps
 from rebac.refs import ObjectRef, Relationship, SubjectRef, external
 from rebac.schema import ir
 from rebac.services.blast_radius import PathStep, StepKind, blast_radius
-from rebac.services.decisions import Decisions
-from rebac.services.engines import Current, build_engine
-from rebac.services.overlay import OverlayReader
-from rebac.services.replaying import LoggedCheck, logged_check, recheck, window_start
+from rebac.services.engines import Current
+from rebac.services.replaying import LogAnalysis, LoggedCheck, logged_check, recheck, window_start
 from rebac.store.base import (
     Consistency,
     ConsistencyMode,
@@ -48,17 +45,12 @@ from rebac.store.base import (
     DecisionResult,
     Operation,
     RelationshipFilter,
-    TupleStore,
 )
 from rebac.store.revision import Revision
 
 __all__ = ["HeldPermission", "LeastPrivilege", "LeastPrivilegeReport", "UsedPermission", "widening_relations"]
 
 Member = tuple[str, str]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,30 +196,10 @@ def widening_relations(schema: ir.Schema) -> frozenset[Member]:
     return frozenset(out)
 
 
-class LeastPrivilege:
-    """Least-privilege reports over one store (see the module docstring).
+class LeastPrivilege(LogAnalysis):
+    """Least-privilege reports over one store (see the module docstring)."""
 
-    Args:
-        store: The store (read at its head; never written).
-        decisions: The decision log.
-        settings: Depth, deadline and delegation settings of the proving engines.
-        clock: Wall clock: the window's end and expiration (injectable for tests).
-    """
-
-    __slots__ = ("_clock", "_decisions", "_settings", "_store")
-
-    def __init__(
-        self,
-        store: TupleStore,
-        decisions: Decisions,
-        settings: EngineSettings,
-        *,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self._store = store
-        self._decisions = decisions
-        self._settings = settings
-        self._clock = clock or _utcnow
+    __slots__ = ()
 
     async def _used(
         self, subjects: Iterable[SubjectRef], start: datetime, end: datetime, budget: int
@@ -394,10 +366,7 @@ class LeastPrivilege:
         chosen: list[Relationship] = []
         for candidate in candidates[: limits.LEAST_PRIVILEGE_MAX_GRANTS]:
             trial = [*chosen, candidate]
-            overlay = OverlayReader(
-                self._store, revision, [(Operation.DELETE, r) for r in trial], clock=self._clock
-            )
-            engine = build_engine(overlay, schema, settings=self._settings, clock=self._clock)
+            engine = self.overlay_engine(revision, schema, [(Operation.DELETE, r) for r in trial])
             for check in protected:
                 if (await recheck(engine, check, revision)).result is not DecisionResult.ALLOWED:
                     break

@@ -10,23 +10,29 @@ was decided with (size-capped: a context too large to keep is a ``{"truncated": 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 from rebac import errors
+from rebac.config import EngineSettings
 from rebac.engine.requests import canonical_context
 from rebac.engine.results import Permissionship
-from rebac.refs import ObjectRef, SubjectRef, parse_object, parse_subject, stored
-from rebac.store.base import DecisionRecord, DecisionResult
+from rebac.refs import ObjectRef, Relationship, SubjectRef, parse_object, parse_subject, stored
+from rebac.schema import ir
+from rebac.services.decisions import Decisions
+from rebac.services.engines import build_engine
+from rebac.services.overlay import OverlayReader
+from rebac.store.base import DecisionRecord, DecisionResult, Operation, TupleStore
 from rebac.store.revision import Revision
 
 if TYPE_CHECKING:
     from rebac.engine import Engine
 
 __all__ = [
+    "LogAnalysis",
     "LoggedCheck",
     "NotReplayable",
     "Recheck",
@@ -162,3 +168,40 @@ async def recheck(engine: Engine, check: LoggedCheck, revision: Revision) -> Rec
     if result.permissionship is Permissionship.CONDITIONAL:
         return Recheck(DecisionResult.CONDITIONAL, result.missing)
     return Recheck(DecisionResult.DENIED)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class LogAnalysis:
+    """What both analyses hold: the store (only read), its decision log, the engine settings, a clock.
+
+    Args:
+        store: The store (read at its head; never written).
+        decisions: The decision log.
+        settings: Depth, deadline and delegation settings of the engines the analysis builds.
+        clock: Wall clock: the window's end and expiration (injectable for tests).
+    """
+
+    __slots__ = ("_clock", "_decisions", "_settings", "_store")
+
+    def __init__(
+        self,
+        store: TupleStore,
+        decisions: Decisions,
+        settings: EngineSettings,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._store = store
+        self._decisions = decisions
+        self._settings = settings
+        self._clock = clock or _utcnow
+
+    def overlay_engine(
+        self, revision: Revision, schema: ir.Schema, changes: Sequence[tuple[Operation, Relationship]]
+    ) -> Engine:
+        """An engine of ``schema`` over the store at ``revision`` with ``changes`` applied in memory."""
+        overlay = OverlayReader(self._store, revision, changes, clock=self._clock)
+        return build_engine(overlay, schema, settings=self._settings, clock=self._clock)

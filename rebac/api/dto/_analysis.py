@@ -17,6 +17,7 @@ __all__ = [
     "HeldPermissionInfo",
     "LeastPrivilegeRequest",
     "LeastPrivilegeResponse",
+    "LoggedDecisionInfo",
     "UnreplayableInfo",
     "UsedPermissionInfo",
     "WhatIfRequest",
@@ -86,8 +87,8 @@ class WhatIfRequest(_In):
     limit: int | None = None
 
 
-class FlipInfo(_Out):
-    """A decision whose result would change: ``old`` (logged) to ``new``; ``kind`` revoked/granted/changed."""
+class LoggedDecisionInfo(_Out):
+    """A logged decision of the replay, as logged (``old`` is its logged result)."""
 
     decision_id: str
     decided_at: str
@@ -95,22 +96,21 @@ class FlipInfo(_Out):
     resource: str
     permission: str
     old: str
+
+
+class FlipInfo(LoggedDecisionInfo):
+    """A decision whose result would change to ``new``; ``kind``: revoked, granted or changed."""
+
     new: str
     kind: str
 
 
-class UnreplayableInfo(_Out):
+class UnreplayableInfo(LoggedDecisionInfo):
     """A decision that could not be decided again; never counted as allowed.
 
     ``reason``: context_truncated, context_missing, not_in_schema, malformed or evaluation_error.
     """
 
-    decision_id: str
-    decided_at: str
-    subject: str
-    resource: str
-    permission: str
-    old: str
     reason: str
     message: str
 

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
-from api_helpers import AUTH, SCHEMA, Client, KeyTable, obj, subj
+from api_helpers import AUTH, SCHEMA, Client, KeyTable, flush_decisions, obj, subj
 
 pytestmark = pytest.mark.integration
-
-
-async def _flush(client: Client) -> None:
-    """Wait until the recorder has written everything (bounded polling)."""
-    for _ in range(100):
-        stats = (await client.get("/v1/decisions/stats", headers=AUTH)).json()
-        if stats["queued"] == 0:
-            return
-        await asyncio.sleep(0.05)
-    pytest.fail("the decision recorder did not flush")
 
 
 async def _check(client: Client, user: str, permission: str, doc: str) -> bool:
@@ -38,7 +27,7 @@ async def _post(client: Client, path: str, body: dict[str, Any], status: int = 2
 async def test_least_privilege_holds_used_and_removable(seeded: Client) -> None:
     assert await _check(seeded, "tom", "view", "d2")
     assert await _check(seeded, "tom", "view", "d2")
-    await _flush(seeded)
+    await flush_decisions(seeded)
     report = await _post(seeded, "/v1/least-privilege", {"subject": subj("user", "tom"), "since": "30d"})
     assert (report["held"], report["used"]) == (2, 1)
     assert report["message"] == "user:tom holds 2 permissions, used 1 in the last 30 days"
@@ -56,7 +45,7 @@ async def test_what_if_lists_flips_and_changes_nothing(seeded: Client) -> None:
     assert await _check(seeded, "tom", "view", "d2")
     assert await _check(seeded, "ann", "view", "d1")
     assert not await _check(seeded, "bob", "view", "d1")
-    await _flush(seeded)
+    await flush_decisions(seeded)
     before = (await seeded.get("/v1/decisions", headers=AUTH)).json()["decisions"]
     proposed = SCHEMA.replace(
         "permission view = (viewer + edit) - banned", "permission view = viewer - banned"
@@ -76,7 +65,7 @@ async def test_what_if_lists_flips_and_changes_nothing(seeded: Client) -> None:
     assert report["since"] == "1h"
     # Nothing changed: the relationship is still there, the schema is the same, no decision was added.
     assert await _check(seeded, "tom", "view", "d2")
-    await _flush(seeded)
+    await flush_decisions(seeded)
     after = (await seeded.get("/v1/decisions", headers=AUTH)).json()["decisions"]
     assert len(after) == len(before) + 1
     read = await seeded.post("/v1/schema/read", json={}, headers=AUTH)
