@@ -37,7 +37,7 @@ from rebac.refs import ObjectRef, Relationship, SubjectRef, external
 from rebac.schema import ir
 from rebac.services.blast_radius import PathStep, StepKind, blast_radius
 from rebac.services.engines import Current
-from rebac.services.replaying import LogAnalysis, LoggedCheck, logged_check, recheck, window_start
+from rebac.services.replaying import LogAnalysis, LoggedCheck, logged_check, recheck_all, window_start
 from rebac.store.base import (
     Consistency,
     ConsistencyMode,
@@ -312,12 +312,9 @@ class LeastPrivilege(LogAnalysis):
         )
         if over:
             reasons.append(f"more than {limits.LEAST_PRIVILEGE_MAX_USES} allowed decisions in the window")
-        protected = [
-            check
-            for listed in checks.values()
-            for check in listed
-            if (await recheck(engine, check, revision)).result is DecisionResult.ALLOWED
-        ]
+        distinct = {check.key: check for listed in checks.values() for check in listed}
+        now_allowed = await recheck_all(engine, distinct.values(), revision)
+        protected = [c for c in distinct.values() if now_allowed[c.key].result is DecisionResult.ALLOWED]
         used_texts = set(used)
         unused = tuple(h for h in held if (str(external(h.resource)), h.permission) not in used_texts)
         removable, capped = await self._removable(current, subject, revision, paths, protected)
@@ -367,9 +364,7 @@ class LeastPrivilege(LogAnalysis):
         for candidate in candidates[: limits.LEAST_PRIVILEGE_MAX_GRANTS]:
             trial = [*chosen, candidate]
             engine = self.overlay_engine(revision, schema, [(Operation.DELETE, r) for r in trial])
-            for check in protected:
-                if (await recheck(engine, check, revision)).result is not DecisionResult.ALLOWED:
-                    break
-            else:
+            answers = await recheck_all(engine, protected, revision)
+            if all(answer.result is DecisionResult.ALLOWED for answer in answers.values()):
                 chosen.append(candidate)
         return tuple(chosen), capped

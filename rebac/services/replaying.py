@@ -9,8 +9,9 @@ was decided with (size-capped: a context too large to keep is a ``{"truncated": 
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -41,8 +42,12 @@ __all__ = [
     "logged_check",
     "parse_since",
     "recheck",
+    "recheck_all",
     "window_start",
 ]
+
+REPLAY_CONCURRENCY: Final = 4
+"""Checks one analysis decides at once: a few, so the live traffic keeps most of the store's pool."""
 
 _SINCE_RE: Final = re.compile(r"^([1-9][0-9]{0,8})([smhdw])$")
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -168,6 +173,30 @@ async def recheck(engine: Engine, check: LoggedCheck, revision: Revision) -> Rec
     if result.permissionship is Permissionship.CONDITIONAL:
         return Recheck(DecisionResult.CONDITIONAL, result.missing)
     return Recheck(DecisionResult.DENIED)
+
+
+async def recheck_all(
+    engine: Engine, checks: Iterable[LoggedCheck], revision: Revision
+) -> dict[tuple[str, str, str, str], Recheck]:
+    """:func:`recheck` of every check, :data:`REPLAY_CONCURRENCY` at a time, by check key.
+
+    Raises:
+        StoreError: the store could not be read (the other checks are cancelled).
+    """
+    answers: dict[tuple[str, str, str, str], Recheck] = {}
+    pending = iter(checks)
+
+    async def worker() -> None:
+        for check in pending:  # one shared iterator: each check is taken by one worker
+            answers[check.key] = await recheck(engine, check, revision)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(REPLAY_CONCURRENCY):
+                group.create_task(worker())
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return answers
 
 
 def _utcnow() -> datetime:

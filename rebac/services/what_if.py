@@ -36,7 +36,7 @@ from rebac.services.replaying import (
     Recheck,
     UnreplayableReason,
     logged_check,
-    recheck,
+    recheck_all,
     window_start,
 )
 from rebac.store.base import (
@@ -250,19 +250,13 @@ class WhatIf(LogAnalysis):
         ]
         truncated = len(records) > size
         records = records[:size]
-        answers: dict[tuple[str, str, str, str], Recheck] = {}
+        parsed = [(record, logged_check(record)) for record in records]
+        unique = {c.key: c for _, c in parsed if isinstance(c, LoggedCheck)}
+        answers = await recheck_all(engine, unique.values(), revision)
         flips: list[Flip] = []
         unreplayable: list[Unreplayable] = []
-        for record in records:
-            check = logged_check(record)
-            outcome: DecisionResult | NotReplayable | None
-            if isinstance(check, LoggedCheck):
-                answer = answers.get(check.key)
-                if answer is None:
-                    answer = answers[check.key] = await recheck(engine, check, revision)
-                outcome = classify(record.result, answer)
-            else:
-                outcome = check
+        for record, check in parsed:
+            outcome = classify(record.result, answers[check.key]) if isinstance(check, LoggedCheck) else check
             parts = (record.decision_id, record.decided_at, record.subject, record.resource)
             if isinstance(outcome, NotReplayable):
                 unreplayable.append(
