@@ -9,6 +9,11 @@ a complete one.
 
 from __future__ import annotations
 
+from typing import Annotated, Final
+
+import msgspec
+
+from rebac import limits
 from rebac.api.dto._blast_radius import ReachPathStep
 from rebac.api.dto._core import ObjectReference, SubjectReference, ZedToken, _In, _Out
 
@@ -18,6 +23,7 @@ __all__ = [
     "LeastPrivilegeRequest",
     "LeastPrivilegeResponse",
     "LoggedDecisionInfo",
+    "Since",
     "UnreplayableInfo",
     "UsedPermissionInfo",
     "WhatIfRequest",
@@ -25,11 +31,26 @@ __all__ = [
 ]
 
 
+SINCE_PATTERN: Final = r"^[1-9][0-9]{0,8}[smhdw]$"
+
+Since = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=SINCE_PATTERN,
+        description="A window length: a whole number of s, m, h, d or w (30d, 24h, 90m, 45s, 2w).",
+        examples=["30d", "24h"],
+    ),
+]
+"""A window length as the API takes it."""
+
+ReplayLimit = Annotated[int, msgspec.Meta(ge=1, le=limits.WHAT_IF_MAX_DECISIONS)]
+
+
 class LeastPrivilegeRequest(_In):
     """``POST /v1/least-privilege``: what ``subject`` holds against what it used in ``since``."""
 
     subject: SubjectReference
-    since: str = "30d"
+    since: Since = "30d"
 
 
 class HeldPermissionInfo(_Out):
@@ -81,10 +102,10 @@ class WhatIfRequest(_In):
     ``WHAT_IF_MAX_DECISIONS``).
     """
 
-    since: str = "24h"
+    since: Since = "24h"
     schema: str | None = None
     relationships: str | None = None
-    limit: int | None = None
+    limit: ReplayLimit | None = None
 
 
 class LoggedDecisionInfo(_Out):
