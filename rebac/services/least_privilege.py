@@ -203,12 +203,18 @@ class LeastPrivilege(LogAnalysis):
 
     async def _used(
         self, subjects: Iterable[SubjectRef], start: datetime, end: datetime, budget: int
-    ) -> tuple[dict[str, list[LoggedCheck]], dict[tuple[str, str], UsedPermission], bool]:
-        """Distinct allowed checks per subject text, the first subject's used pairs, and truncation."""
+    ) -> tuple[dict[str, list[LoggedCheck]], dict[tuple[str, str], UsedPermission], bool, int]:
+        """What the window's allowed decisions say.
+
+        Returns:
+            The distinct allowed checks per subject text, the first subject's used pairs, whether
+            ``budget`` was hit, and how many allowed decisions cannot be checked again (their logged
+            context was not kept).
+        """
         checks: dict[str, list[LoggedCheck]] = {}
         used: dict[tuple[str, str], UsedPermission] = {}
         first = True
-        read = 0
+        read = unreplayable = 0
         truncated = False
         for subject in subjects:
             text = str(external(subject))
@@ -222,6 +228,8 @@ class LeastPrivilege(LogAnalysis):
                 check = logged_check(record)
                 if isinstance(check, LoggedCheck):
                     seen.setdefault(check.key, check)
+                else:
+                    unreplayable += 1
                 if first:
                     pair = (record.resource, record.permission)
                     old = used.get(pair)
@@ -235,7 +243,7 @@ class LeastPrivilege(LogAnalysis):
             first = False
             if truncated:
                 break
-        return checks, used, truncated
+        return checks, used, truncated, unreplayable
 
     async def _delegates(
         self, schema: ir.Schema, subject: SubjectRef, revision: Revision
@@ -307,17 +315,23 @@ class LeastPrivilege(LogAnalysis):
                     )
                 )
         delegates = await self._delegates(schema, subject, revision)
-        checks, used, over = await self._used(
+        checks, used, over, blind = await self._used(
             [subject, *delegates], start, end, limits.LEAST_PRIVILEGE_MAX_USES
         )
         if over:
-            reasons.append(f"more than {limits.LEAST_PRIVILEGE_MAX_USES} allowed decisions in the window")
+            most = limits.LEAST_PRIVILEGE_MAX_USES
+            reasons.append(f"more than {most} allowed decisions in the window: no grant is suggested")
+        if blind:
+            reasons.append(f"{blind} allowed decisions cannot be checked again: no grant is suggested")
         distinct = {check.key: check for listed in checks.values() for check in listed}
         now_allowed = await recheck_all(engine, distinct.values(), revision)
         protected = [c for c in distinct.values() if now_allowed[c.key].result is DecisionResult.ALLOWED]
         used_texts = set(used)
         unused = tuple(h for h in held if (str(external(h.resource)), h.permission) not in used_texts)
-        removable, capped = await self._removable(current, subject, revision, paths, protected)
+        removable: tuple[Relationship, ...] = ()
+        capped = False
+        if not over and not blind:  # every use must be provable, or nothing is suggested
+            removable, capped = await self._removable(current, subject, revision, paths, protected)
         if capped:
             reasons.append(f"more than {limits.LEAST_PRIVILEGE_MAX_GRANTS} candidate grants")
         return LeastPrivilegeReport(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -40,6 +41,9 @@ definition doc {
     permission view = (viewer + editor) - banned
 }
 """
+
+TRUNCATED = {"truncated": True, "bytes": 99999}
+"""What the recorder keeps of a caveat context too large to log."""
 
 RELS = [
     "agent:planner#principal@user:alice",
@@ -289,6 +293,12 @@ async def test_least_privilege_respects_the_window() -> None:
     wide = await services.least_privilege.report(current, planner, timedelta(days=60))
     assert wide.used == 2
     assert "doc:3#editor@agent:planner" not in {str(r) for r in wide.removable}
+    blind = replace(old, decision_id=str(uuid.uuid4()), decided_at=datetime.now(UTC), context=TRUNCATED)
+    await store.append_decisions([blind])
+    unproven = await services.least_privilege.report(current, planner, timedelta(days=30))
+    assert unproven.removable == ()
+    assert unproven.truncated
+    assert unproven.truncated_reason == "1 allowed decisions cannot be checked again: no grant is suggested"
     later = await services.least_privilege.report(
         current, planner, timedelta(days=30), now=datetime.now(UTC) + timedelta(days=31)
     )
@@ -310,7 +320,7 @@ async def test_what_if_lists_what_it_cannot_replay() -> None:
         resource="doc:1",
         result=DecisionResult.ALLOWED,
         reason="granted",
-        context={"truncated": True, "bytes": 99999},
+        context=TRUNCATED,
     )
     await store.append_decisions([truncated])
     current = await services.engines.current()
