@@ -65,6 +65,8 @@ def render_what_if(report: WhatIfReport) -> str:
     if report.changes:
         proposed.append(f"{report.changes} relationship changes")
     window = f"the last {report.since} ({report.decisions} decisions, {report.unique} distinct checks)"
+    if report.skipped:
+        window += f"; {report.skipped} access-request steps are no checks and were not replayed"
     lines = [f"what-if: {window}, proposing {' and '.join(proposed) or 'nothing'}"]
     if report.flips:
         lines.append("")

@@ -113,6 +113,7 @@ class WhatIfReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     changes: int
     decisions: int
     unique: int
+    skipped: int = 0
     unchanged: int
     flipped: int
     revoked: int

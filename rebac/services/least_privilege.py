@@ -37,7 +37,14 @@ from rebac.refs import ObjectRef, Relationship, SubjectRef, external
 from rebac.schema import ir
 from rebac.services.blast_radius import PathStep, StepKind, blast_radius
 from rebac.services.engines import Current
-from rebac.services.replaying import LogAnalysis, LoggedCheck, logged_check, recheck_all, window_start
+from rebac.services.replaying import (
+    LogAnalysis,
+    LoggedCheck,
+    is_check,
+    logged_check,
+    recheck_all,
+    window_start,
+)
 from rebac.store.base import (
     Consistency,
     ConsistencyMode,
@@ -222,6 +229,8 @@ class LeastPrivilege(LogAnalysis):
             seen: dict[tuple[str, str, str, str], LoggedCheck] = {}
             async for record in self._decisions.export(flt, total=budget - read + 1):
                 read += 1
+                if not is_check(record):
+                    continue  # an approved access request is no use of the permission
                 if read > budget:
                     truncated = True
                     break

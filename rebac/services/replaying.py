@@ -33,18 +33,23 @@ if TYPE_CHECKING:
     from rebac.engine import Engine
 
 __all__ = [
+    "WORKFLOW_SOURCE_PREFIX",
     "LogAnalysis",
     "LoggedCheck",
     "NotReplayable",
     "Recheck",
     "UnreplayableReason",
     "format_since",
+    "is_check",
     "logged_check",
     "parse_since",
     "recheck",
     "recheck_all",
     "window_start",
 ]
+
+WORKFLOW_SOURCE_PREFIX: Final = "access_request."
+"""The log's source of access-request steps (:mod:`rebac.services.requests`): events, not checks."""
 
 REPLAY_CONCURRENCY: Final = 4
 """Checks one analysis decides at once: a few, so the live traffic keeps most of the store's pool."""
@@ -121,6 +126,11 @@ class NotReplayable:
 
     reason: UnreplayableReason
     message: str
+
+
+def is_check(record: DecisionRecord) -> bool:
+    """Whether ``record`` is a decision of a check (not the step of an access request)."""
+    return not record.source.startswith(WORKFLOW_SOURCE_PREFIX)
 
 
 def logged_check(record: DecisionRecord) -> LoggedCheck | NotReplayable:

@@ -35,6 +35,7 @@ from rebac.services.replaying import (
     NotReplayable,
     Recheck,
     UnreplayableReason,
+    is_check,
     logged_check,
     recheck_all,
     window_start,
@@ -119,6 +120,7 @@ class WhatIfReport:
         schema_version: The current schema version the proposal is compared with.
         changes: Relationship changes proposed (lines of the changes text).
         decisions: Logged decisions replayed.
+        skipped: Records of the window that are no check (access-request steps), not replayed.
         unique: Distinct checks among them (each decided once).
         unchanged: Decisions whose result stays the same.
         flips: Decisions whose result changes, newest first.
@@ -136,6 +138,7 @@ class WhatIfReport:
     schema_version: int
     changes: int
     decisions: int
+    skipped: int
     unique: int
     unchanged: int
     flips: tuple[Flip, ...]
@@ -250,6 +253,8 @@ class WhatIf(LogAnalysis):
         ]
         truncated = len(records) > size
         records = records[:size]
+        skipped = sum(1 for record in records if not is_check(record))
+        records = [record for record in records if is_check(record)]
         parsed = [(record, logged_check(record)) for record in records]
         unique = {c.key: c for _, c in parsed if isinstance(c, LoggedCheck)}
         answers = await recheck_all(engine, unique.values(), revision)
@@ -274,6 +279,7 @@ class WhatIf(LogAnalysis):
             schema_version=current.version.version,
             changes=len(changes),
             decisions=len(records),
+            skipped=skipped,
             unique=len(answers),
             unchanged=len(records) - len(flips) - len(unreplayable),
             flips=tuple(flips),

@@ -89,6 +89,7 @@ def what_if_dto(report: WhatIfReport) -> WhatIfResponse:
         schema_version=report.schema_version,
         changes=report.changes,
         decisions=report.decisions,
+        skipped=report.skipped,
         unique=report.unique,
         unchanged=report.unchanged,
         flipped=report.flipped,

@@ -147,6 +147,7 @@ class WhatIfResponse(_Out):
     schema_version: int
     changes: int
     decisions: int
+    skipped: int
     unique: int
     unchanged: int
     flipped: int

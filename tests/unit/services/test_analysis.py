@@ -322,7 +322,8 @@ async def test_what_if_lists_what_it_cannot_replay() -> None:
         reason="granted",
         context=TRUNCATED,
     )
-    await store.append_decisions([truncated])
+    step = replace(truncated, decision_id=str(uuid.uuid4()), source="access_request.approved", context=None)
+    await store.append_decisions([truncated, step])
     current = await services.engines.current()
     caveated = SCHEMA.replace(
         "definition user {}", "definition user {}\n\ncaveat ok(flag bool) { flag }"
@@ -340,5 +341,5 @@ async def test_what_if_lists_what_it_cannot_replay() -> None:
     assert reasons == [("doc:1", "context_truncated"), ("doc:2", "context_missing")]
     assert "flag" in next(u.message for u in report.unreplayable if u.resource == "doc:2")
     assert report.flips == ()
-    assert (report.decisions, report.unchanged) == (2, 0)
+    assert (report.decisions, report.unchanged, report.skipped) == (2, 0, 1)  # a request step: no check
     await services.aclose()
