@@ -35,6 +35,7 @@ from rebac.api.controllers import (
     WatchController,
     WellKnownController,
 )
+from rebac.api.controllers.analysis import AnalysisController
 from rebac.api.controllers.authzen_requests import AccessRequestsController
 from rebac.api.controllers.blast_radius import BlastRadiusController
 from rebac.api.controllers.identities import IdentitiesController
@@ -168,6 +169,7 @@ def create_app(
             MetricsController,
             IdentitiesController,
             BlastRadiusController,
+            AnalysisController,
             KeysController,
             console_router(settings),
         ],

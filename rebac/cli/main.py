@@ -43,6 +43,8 @@ COMMANDS: Final = {
     "review": "rebac.cli.identities_cmd:review_cmd",
     "reviews": "rebac.cli.identities_cmd:reviews_cmd",
     "blast-radius": "rebac.cli.admin_cmds:blast_radius_cmd",
+    "least-privilege": "rebac.cli.analysis_cmds:least_privilege_cmd",
+    "what-if": "rebac.cli.analysis_cmds:what_if_cmd",
     "keys": "rebac.cli.keys_cmds:keys_group",
     "context": "rebac.cli.context_cmds:context_group",
     "requests": "rebac.cli.requests_cmds:requests_group",

@@ -67,6 +67,14 @@ from rebac.client._admin_models import (
     RevokedKey,
 )
 from rebac.client._agents import DEFAULT_AGENT_TTL, Grant
+from rebac.client._analysis import (
+    Flip,
+    LeastPrivilegeReport,
+    Unreplayable,
+    UnusedPermission,
+    UsedPermission,
+    WhatIfReport,
+)
 from rebac.client._config import (
     DEFAULT_BULK_TIMEOUT,
     DEFAULT_CONNECT_TIMEOUT,
@@ -185,11 +193,13 @@ __all__ = [
     "EvaluationItem",
     "ExpandResult",
     "ExpandTree",
+    "Flip",
     "Forbidden",
     "Grant",
     "Identity",
     "IdentityGrant",
     "ImportResult",
+    "LeastPrivilegeReport",
     "LimitExceeded",
     "LookupResource",
     "LookupSubject",
@@ -228,9 +238,13 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "UnexpectedResponse",
+    "Unreplayable",
+    "UnusedPermission",
     "Update",
+    "UsedPermission",
     "WatchEvent",
     "WatchUpdate",
+    "WhatIfReport",
 ]
 
 # Tracebacks and docs show the public path (httpx does the same) for the clients, errors and

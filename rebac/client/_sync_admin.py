@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rebac.client import _admin as a
+from rebac.client import _analysis as lp
 from rebac.client import _requests as r
 from rebac.client._admin_models import (
     ApiKey,
@@ -18,6 +19,7 @@ from rebac.client._admin_models import (
     Review,
     RevokedKey,
 )
+from rebac.client._analysis import LeastPrivilegeReport, WhatIfReport
 from rebac.client._encode import ObjectLike, SubjectLike, entity_json
 from rebac.client._iterators import PageIterator, Stream
 from rebac.client._models import Consistency, Entity, Evaluation, EvaluationItem, Semantic
@@ -268,6 +270,39 @@ class SyncAdmin(SyncBase):
             consistency=consistency,
         )
         return self._send(call)
+
+    # --- analyses -------------------------------------------------------------------------------
+
+    def least_privilege(
+        self,
+        subject: SubjectLike,
+        *,
+        since: str | timedelta = "30d",
+        timeout: float | httpx.Timeout | None = None,
+    ) -> LeastPrivilegeReport:
+        """What ``subject`` holds against what it used in the window (``30d``, ``24h``; or a timedelta).
+
+        ``removable`` lists direct grants the server proved safe to remove: every check the subject
+        (and each subject acting for it) was allowed in the window is still allowed without them.
+        """
+        return self._send(lp.least_privilege(subject, since=since), timeout)
+
+    def what_if(
+        self,
+        *,
+        schema: str | None = None,
+        relationships: str | None = None,
+        since: str | timedelta = "24h",
+        limit: int | None = None,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> WhatIfReport:
+        """Replay the window's logged decisions under a proposed schema and/or relationship changes.
+
+        ``relationships`` is a changes text (``touch REL``, ``delete REL`` or a bare ``REL`` per
+        line). The server replays on an overlay of its snapshot and changes nothing.
+        """
+        call = lp.what_if(schema=schema, relationships=relationships, since=since, limit=limit)
+        return self._send(call, timeout)
 
     # --- access requests (AuthZEN ARAP) ------------------------------------------------------------
 

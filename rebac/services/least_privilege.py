@@ -25,22 +25,26 @@ or feeds, the subtracted side of an exclusion somewhere in the schema) is never 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from rebac import errors, limits
-from rebac.config import EngineSettings
 from rebac.engine.mechanics import SameObject, Through
 from rebac.engine.results import Permissionship
 from rebac.engine.rewrites import steps
 from rebac.refs import ObjectRef, Relationship, SubjectRef, external
 from rebac.schema import ir
 from rebac.services.blast_radius import PathStep, StepKind, blast_radius
-from rebac.services.decisions import Decisions
-from rebac.services.engines import Current, build_engine
-from rebac.services.overlay import OverlayReader
-from rebac.services.replaying import LoggedCheck, logged_check, recheck, window_start
+from rebac.services.engines import Current
+from rebac.services.replaying import (
+    LogAnalysis,
+    LoggedCheck,
+    is_check,
+    logged_check,
+    recheck_all,
+    window_start,
+)
 from rebac.store.base import (
     Consistency,
     ConsistencyMode,
@@ -48,17 +52,12 @@ from rebac.store.base import (
     DecisionResult,
     Operation,
     RelationshipFilter,
-    TupleStore,
 )
 from rebac.store.revision import Revision
 
 __all__ = ["HeldPermission", "LeastPrivilege", "LeastPrivilegeReport", "UsedPermission", "widening_relations"]
 
 Member = tuple[str, str]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,39 +203,25 @@ def widening_relations(schema: ir.Schema) -> frozenset[Member]:
     return frozenset(out)
 
 
-class LeastPrivilege:
-    """Least-privilege reports over one store (see the module docstring).
+class LeastPrivilege(LogAnalysis):
+    """Least-privilege reports over one store (see the module docstring)."""
 
-    Args:
-        store: The store (read at its head; never written).
-        decisions: The decision log.
-        settings: Depth, deadline and delegation settings of the proving engines.
-        clock: Wall clock: the window's end and expiration (injectable for tests).
-    """
-
-    __slots__ = ("_clock", "_decisions", "_settings", "_store")
-
-    def __init__(
-        self,
-        store: TupleStore,
-        decisions: Decisions,
-        settings: EngineSettings,
-        *,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self._store = store
-        self._decisions = decisions
-        self._settings = settings
-        self._clock = clock or _utcnow
+    __slots__ = ()
 
     async def _used(
         self, subjects: Iterable[SubjectRef], start: datetime, end: datetime, budget: int
-    ) -> tuple[dict[str, list[LoggedCheck]], dict[tuple[str, str], UsedPermission], bool]:
-        """Distinct allowed checks per subject text, the first subject's used pairs, and truncation."""
+    ) -> tuple[dict[str, list[LoggedCheck]], dict[tuple[str, str], UsedPermission], bool, int]:
+        """What the window's allowed decisions say.
+
+        Returns:
+            The distinct allowed checks per subject text, the first subject's used pairs, whether
+            ``budget`` was hit, and how many allowed decisions cannot be checked again (their logged
+            context was not kept).
+        """
         checks: dict[str, list[LoggedCheck]] = {}
         used: dict[tuple[str, str], UsedPermission] = {}
         first = True
-        read = 0
+        read = unreplayable = 0
         truncated = False
         for subject in subjects:
             text = str(external(subject))
@@ -244,12 +229,16 @@ class LeastPrivilege:
             seen: dict[tuple[str, str, str, str], LoggedCheck] = {}
             async for record in self._decisions.export(flt, total=budget - read + 1):
                 read += 1
+                if not is_check(record):
+                    continue  # an approved access request is no use of the permission
                 if read > budget:
                     truncated = True
                     break
                 check = logged_check(record)
                 if isinstance(check, LoggedCheck):
                     seen.setdefault(check.key, check)
+                else:
+                    unreplayable += 1
                 if first:
                     pair = (record.resource, record.permission)
                     old = used.get(pair)
@@ -263,7 +252,7 @@ class LeastPrivilege:
             first = False
             if truncated:
                 break
-        return checks, used, truncated
+        return checks, used, truncated, unreplayable
 
     async def _delegates(
         self, schema: ir.Schema, subject: SubjectRef, revision: Revision
@@ -335,20 +324,23 @@ class LeastPrivilege:
                     )
                 )
         delegates = await self._delegates(schema, subject, revision)
-        checks, used, over = await self._used(
+        checks, used, over, blind = await self._used(
             [subject, *delegates], start, end, limits.LEAST_PRIVILEGE_MAX_USES
         )
         if over:
-            reasons.append(f"more than {limits.LEAST_PRIVILEGE_MAX_USES} allowed decisions in the window")
-        protected = [
-            check
-            for listed in checks.values()
-            for check in listed
-            if (await recheck(engine, check, revision)).result is DecisionResult.ALLOWED
-        ]
+            most = limits.LEAST_PRIVILEGE_MAX_USES
+            reasons.append(f"more than {most} allowed decisions in the window: no grant is suggested")
+        if blind:
+            reasons.append(f"{blind} allowed decisions cannot be checked again: no grant is suggested")
+        distinct = {check.key: check for listed in checks.values() for check in listed}
+        now_allowed = await recheck_all(engine, distinct.values(), revision)
+        protected = [c for c in distinct.values() if now_allowed[c.key].result is DecisionResult.ALLOWED]
         used_texts = set(used)
         unused = tuple(h for h in held if (str(external(h.resource)), h.permission) not in used_texts)
-        removable, capped = await self._removable(current, subject, revision, paths, protected)
+        removable: tuple[Relationship, ...] = ()
+        capped = False
+        if not over and not blind:  # every use must be provable, or nothing is suggested
+            removable, capped = await self._removable(current, subject, revision, paths, protected)
         if capped:
             reasons.append(f"more than {limits.LEAST_PRIVILEGE_MAX_GRANTS} candidate grants")
         return LeastPrivilegeReport(
@@ -394,13 +386,8 @@ class LeastPrivilege:
         chosen: list[Relationship] = []
         for candidate in candidates[: limits.LEAST_PRIVILEGE_MAX_GRANTS]:
             trial = [*chosen, candidate]
-            overlay = OverlayReader(
-                self._store, revision, [(Operation.DELETE, r) for r in trial], clock=self._clock
-            )
-            engine = build_engine(overlay, schema, settings=self._settings, clock=self._clock)
-            for check in protected:
-                if (await recheck(engine, check, revision)).result is not DecisionResult.ALLOWED:
-                    break
-            else:
+            engine = self.overlay_engine(revision, schema, [(Operation.DELETE, r) for r in trial])
+            answers = await recheck_all(engine, protected, revision)
+            if all(answer.result is DecisionResult.ALLOWED for answer in answers.values()):
                 chosen.append(candidate)
         return tuple(chosen), capped

@@ -177,6 +177,10 @@ class OverlayReader:
         after: Relationship | None = None,
     ) -> AsyncIterator[Relationship]:
         """The base's relationships at the snapshot with the changes applied, in key order."""
+        if not self._changed:
+            async for rel in self._base.query(flt, revision=self._revision, limit=limit, after=after):
+                yield rel
+            return
         now = self._clock()
         cursor = None if after is None else after.key()
         added = [

@@ -9,34 +9,50 @@ was decided with (size-capped: a context too large to keep is a ``{"truncated": 
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 from rebac import errors
+from rebac.config import EngineSettings
 from rebac.engine.requests import canonical_context
 from rebac.engine.results import Permissionship
-from rebac.refs import ObjectRef, SubjectRef, parse_object, parse_subject, stored
-from rebac.store.base import DecisionRecord, DecisionResult
+from rebac.refs import ObjectRef, Relationship, SubjectRef, parse_object, parse_subject, stored
+from rebac.schema import ir
+from rebac.services.decisions import Decisions
+from rebac.services.engines import build_engine
+from rebac.services.overlay import OverlayReader
+from rebac.store.base import DecisionRecord, DecisionResult, Operation, TupleStore
 from rebac.store.revision import Revision
 
 if TYPE_CHECKING:
     from rebac.engine import Engine
 
 __all__ = [
+    "WORKFLOW_SOURCE_PREFIX",
+    "LogAnalysis",
     "LoggedCheck",
     "NotReplayable",
     "Recheck",
     "UnreplayableReason",
     "format_since",
+    "is_check",
     "logged_check",
     "parse_since",
     "recheck",
+    "recheck_all",
     "window_start",
 ]
+
+WORKFLOW_SOURCE_PREFIX: Final = "access_request."
+"""The log's source of access-request steps (:mod:`rebac.services.requests`): events, not checks."""
+
+REPLAY_CONCURRENCY: Final = 4
+"""Checks one analysis decides at once: a few, so the live traffic keeps most of the store's pool."""
 
 _SINCE_RE: Final = re.compile(r"^([1-9][0-9]{0,8})([smhdw])$")
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -112,6 +128,11 @@ class NotReplayable:
     message: str
 
 
+def is_check(record: DecisionRecord) -> bool:
+    """Whether ``record`` is a decision of a check (not the step of an access request)."""
+    return not record.source.startswith(WORKFLOW_SOURCE_PREFIX)
+
+
 def logged_check(record: DecisionRecord) -> LoggedCheck | NotReplayable:
     """The check ``record`` logged, or why it cannot be repeated."""
     context = record.context
@@ -162,3 +183,64 @@ async def recheck(engine: Engine, check: LoggedCheck, revision: Revision) -> Rec
     if result.permissionship is Permissionship.CONDITIONAL:
         return Recheck(DecisionResult.CONDITIONAL, result.missing)
     return Recheck(DecisionResult.DENIED)
+
+
+async def recheck_all(
+    engine: Engine, checks: Iterable[LoggedCheck], revision: Revision
+) -> dict[tuple[str, str, str, str], Recheck]:
+    """:func:`recheck` of every check, :data:`REPLAY_CONCURRENCY` at a time, by check key.
+
+    Raises:
+        StoreError: the store could not be read (the other checks are cancelled).
+    """
+    answers: dict[tuple[str, str, str, str], Recheck] = {}
+    pending = iter(checks)
+
+    async def worker() -> None:
+        for check in pending:  # one shared iterator: each check is taken by one worker
+            answers[check.key] = await recheck(engine, check, revision)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(REPLAY_CONCURRENCY):
+                group.create_task(worker())
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return answers
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class LogAnalysis:
+    """What both analyses hold: the store (only read), its decision log, the engine settings, a clock.
+
+    Args:
+        store: The store (read at its head; never written).
+        decisions: The decision log.
+        settings: Depth, deadline and delegation settings of the engines the analysis builds.
+        clock: Wall clock: the window's end and expiration (injectable for tests).
+    """
+
+    __slots__ = ("_clock", "_decisions", "_settings", "_store")
+
+    def __init__(
+        self,
+        store: TupleStore,
+        decisions: Decisions,
+        settings: EngineSettings,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._store = store
+        self._decisions = decisions
+        self._settings = settings
+        self._clock = clock or _utcnow
+
+    def overlay_engine(
+        self, revision: Revision, schema: ir.Schema, changes: Sequence[tuple[Operation, Relationship]]
+    ) -> Engine:
+        """An engine of ``schema`` over the store at ``revision`` with ``changes`` applied in memory."""
+        overlay = OverlayReader(self._store, revision, changes, clock=self._clock)
+        return build_engine(overlay, schema, settings=self._settings, clock=self._clock)

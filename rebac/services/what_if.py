@@ -21,24 +21,23 @@ counts both the decisions and the distinct checks. At most ``limit`` decisions a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from rebac import errors, limits
-from rebac.config import EngineSettings
 from rebac.schema import compile_schema
-from rebac.services.decisions import Decisions
-from rebac.services.engines import Current, build_engine
-from rebac.services.overlay import OverlayReader, parse_changes
+from rebac.services.engines import Current
+from rebac.services.overlay import parse_changes
 from rebac.services.replaying import (
+    LogAnalysis,
     LoggedCheck,
     NotReplayable,
     Recheck,
     UnreplayableReason,
+    is_check,
     logged_check,
-    recheck,
+    recheck_all,
     window_start,
 )
 from rebac.store.base import (
@@ -47,10 +46,9 @@ from rebac.store.base import (
     DecisionFilter,
     DecisionRecord,
     DecisionResult,
-    TupleStore,
 )
 
-__all__ = ["Flip", "FlipKind", "Unreplayable", "WhatIf", "WhatIfReport"]
+__all__ = ["Flip", "FlipKind", "LoggedDecision", "Unreplayable", "WhatIf", "WhatIfReport"]
 
 SCHEMA_SOURCE: Final = "proposed schema"
 CHANGES_SOURCE: Final = "changes"
@@ -59,13 +57,9 @@ FlipKind = str
 """``revoked`` (was allowed), ``granted`` (now allowed) or ``changed`` (denied and conditional)."""
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
-class Flip:
-    """One logged decision whose result the proposed change would change.
+class LoggedDecision:
+    """A logged decision of the replay, as logged.
 
     Attributes:
         decision_id: The logged decision.
@@ -74,7 +68,6 @@ class Flip:
         resource: Its resource, as logged.
         permission: Its permission.
         old: The logged result.
-        new: The result under the proposed change.
     """
 
     decision_id: str
@@ -83,6 +76,12 @@ class Flip:
     resource: str
     permission: str
     old: DecisionResult
+
+
+@dataclass(frozen=True, slots=True)
+class Flip(LoggedDecision):
+    """A logged decision whose result the proposed change would change (``new``)."""
+
     new: DecisionResult
 
     @property
@@ -96,26 +95,13 @@ class Flip:
 
 
 @dataclass(frozen=True, slots=True)
-class Unreplayable:
-    """One logged decision that could not be decided again, and why.
+class Unreplayable(LoggedDecision):
+    """A logged decision that could not be decided again.
 
-    Attributes:
-        decision_id: The logged decision.
-        decided_at: When it was decided.
-        subject: Its subject, as logged.
-        resource: Its resource, as logged.
-        permission: Its permission.
-        old: The logged result.
-        reason: Why it could not be replayed.
-        message: The detail (the missing caveat parameters, the unknown name, the error).
+    ``reason`` says why; ``message`` gives the detail (the missing caveat parameters, the unknown
+    name, the error).
     """
 
-    decision_id: str
-    decided_at: datetime
-    subject: str
-    resource: str
-    permission: str
-    old: DecisionResult
     reason: UnreplayableReason
     message: str
 
@@ -134,6 +120,7 @@ class WhatIfReport:
         schema_version: The current schema version the proposal is compared with.
         changes: Relationship changes proposed (lines of the changes text).
         decisions: Logged decisions replayed.
+        skipped: Records of the window that are no check (access-request steps), not replayed.
         unique: Distinct checks among them (each decided once).
         unchanged: Decisions whose result stays the same.
         flips: Decisions whose result changes, newest first.
@@ -151,6 +138,7 @@ class WhatIfReport:
     schema_version: int
     changes: int
     decisions: int
+    skipped: int
     unique: int
     unchanged: int
     flips: tuple[Flip, ...]
@@ -221,30 +209,10 @@ def classify(old: DecisionResult, new: Recheck) -> DecisionResult | NotReplayabl
     return None if result is old else result
 
 
-class WhatIf:
-    """What-if replay over one store's decision log (see the module docstring).
+class WhatIf(LogAnalysis):
+    """What-if replay over one store's decision log (see the module docstring)."""
 
-    Args:
-        store: The store (read at its head; never written).
-        decisions: The decision log.
-        settings: Depth, deadline and delegation settings of the replay's engine.
-        clock: Wall clock: the window's end and expiration (injectable for tests).
-    """
-
-    __slots__ = ("_clock", "_decisions", "_settings", "_store")
-
-    def __init__(
-        self,
-        store: TupleStore,
-        decisions: Decisions,
-        settings: EngineSettings,
-        *,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self._store = store
-        self._decisions = decisions
-        self._settings = settings
-        self._clock = clock or _utcnow
+    __slots__ = ()
 
     async def replay(
         self,
@@ -279,28 +247,21 @@ class WhatIf:
         )
         self._decisions.log()  # refuses a store that keeps no decision log, before any work
         revision = await self._store.resolve(Consistency(ConsistencyMode.FULLY_CONSISTENT))
-        overlay = OverlayReader(
-            self._store, revision, [(c.operation, c.relationship) for c in changes], clock=self._clock
-        )
-        engine = build_engine(overlay, schema, settings=self._settings, clock=self._clock)
+        engine = self.overlay_engine(revision, schema, [(c.operation, c.relationship) for c in changes])
         records: list[DecisionRecord] = [
             r async for r in self._decisions.export(DecisionFilter(since=start, until=end), total=size + 1)
         ]
         truncated = len(records) > size
         records = records[:size]
-        answers: dict[tuple[str, str, str, str], Recheck] = {}
+        skipped = sum(1 for record in records if not is_check(record))
+        records = [record for record in records if is_check(record)]
+        parsed = [(record, logged_check(record)) for record in records]
+        unique = {c.key: c for _, c in parsed if isinstance(c, LoggedCheck)}
+        answers = await recheck_all(engine, unique.values(), revision)
         flips: list[Flip] = []
         unreplayable: list[Unreplayable] = []
-        for record in records:
-            check = logged_check(record)
-            outcome: DecisionResult | NotReplayable | None
-            if isinstance(check, LoggedCheck):
-                answer = answers.get(check.key)
-                if answer is None:
-                    answer = answers[check.key] = await recheck(engine, check, revision)
-                outcome = classify(record.result, answer)
-            else:
-                outcome = check
+        for record, check in parsed:
+            outcome = classify(record.result, answers[check.key]) if isinstance(check, LoggedCheck) else check
             parts = (record.decision_id, record.decided_at, record.subject, record.resource)
             if isinstance(outcome, NotReplayable):
                 unreplayable.append(
@@ -318,6 +279,7 @@ class WhatIf:
             schema_version=current.version.version,
             changes=len(changes),
             decisions=len(records),
+            skipped=skipped,
             unique=len(answers),
             unchanged=len(records) - len(flips) - len(unreplayable),
             flips=tuple(flips),

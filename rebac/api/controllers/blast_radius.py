@@ -32,7 +32,7 @@ from rebac.services.core import Services
 from rebac.services.reach import MAX_BUDGET
 from rebac.services.types import Current, Permissionship
 
-__all__ = ["MAX_BLAST_RADIUS_BUDGET", "BlastRadiusController"]
+__all__ = ["MAX_BLAST_RADIUS_BUDGET", "BlastRadiusController", "step_dto"]
 
 MAX_BLAST_RADIUS_BUDGET: Final = MAX_BUDGET
 """The largest ``budget`` a request may ask for (and the default)."""
@@ -47,7 +47,8 @@ _VALUES: Final[dict[Permissionship, PermissionshipValue]] = {
 }
 
 
-def _step(step: PathStep) -> ReachPathStep:
+def step_dto(step: PathStep) -> ReachPathStep:
+    """A path step as its DTO."""
     return ReachPathStep(step.source, step.target, step.kind.value, step.detail, step.caveat)
 
 
@@ -59,7 +60,7 @@ def _entry(entry: ReachEntry) -> ReachEntryInfo:
         raw=_VALUES[entry.raw],
         conditional=entry.conditional,
         capped=entry.capped,
-        path=[_step(step) for step in entry.path],
+        path=[step_dto(step) for step in entry.path],
         effective=None if entry.effective is None else _VALUES[entry.effective],
         missing_required_context=sorted(entry.missing),
     )

@@ -96,6 +96,17 @@ def settings(**api: Any) -> Settings:
     return Settings(api=ApiSettings(**base), database=DatabaseSettings(max_updates_per_write=MAX_UPDATES))
 
 
+async def flush_decisions(client: Client) -> None:
+    """Wait until the recorder has written everything (it runs on the test client's own loop)."""
+    for _ in range(100):
+        stats = (await client.get("/v1/decisions/stats", headers=AUTH)).json()
+        if stats["queued"] == 0:
+            return
+        await asyncio.sleep(0.05)
+    msg = "the decision recorder did not flush"
+    raise AssertionError(msg)
+
+
 def obj(type_: str, id_: str) -> dict[str, str]:
     return {"objectType": type_, "objectId": id_}
 

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
-from api_helpers import AUTH, Client, KeyTable, obj, subj
+from api_helpers import AUTH, Client, KeyTable, flush_decisions, obj, subj
 
 pytestmark = pytest.mark.integration
-
-
-async def _flush(client: Client) -> None:
-    """Wait until the recorder has written everything (it runs on the test client's own loop)."""
-    for _ in range(100):
-        stats = (await client.get("/v1/decisions/stats", headers=AUTH)).json()
-        if stats["queued"] == 0:
-            return
-        await asyncio.sleep(0.05)
-    pytest.fail("the decision recorder did not flush")
 
 
 async def _check(client: Client, subject: str, permission: str = "view", doc: str = "d1") -> dict[str, Any]:
@@ -43,7 +32,7 @@ async def _list(client: Client, **params: Any) -> dict[str, Any]:
 async def test_check_returns_the_id_of_its_record(seeded: Client) -> None:
     allowed = await _check(seeded, "tom")
     denied = await _check(seeded, "bob")
-    await _flush(seeded)
+    await flush_decisions(seeded)
     found = {d["decisionId"]: d for d in (await _list(seeded))["decisions"]}
     tom, bob = found[allowed["decisionId"]], found[denied["decisionId"]]
     assert (tom["result"], tom["subject"], tom["resource"], tom["permission"]) == (
@@ -83,7 +72,7 @@ async def test_bulk_items_and_authzen_evaluations_are_recorded(seeded: Client) -
         headers=AUTH,
     )
     authzen_id = evaluation.json()["context"]["decision_id"]
-    await _flush(seeded)
+    await flush_decisions(seeded)
     found = {d["decisionId"]: d for d in (await _list(seeded))["decisions"]}
     assert found[pairs[0]["decisionId"]]["source"] == "checkbulk"
     error = found[pairs[1]["decisionId"]]
@@ -96,7 +85,7 @@ async def test_bulk_items_and_authzen_evaluations_are_recorded(seeded: Client) -
 async def test_filters_pagination_and_ndjson_export(seeded: Client) -> None:
     ids = [(await _check(seeded, name))["decisionId"] for name in ("tom", "bob", "tom", "eve", "tom")]
     await _check(seeded, "tom", doc="d2")
-    await _flush(seeded)
+    await flush_decisions(seeded)
     toms = await _list(seeded, subject="user:tom", resource="document:d1")
     assert [d["decisionId"] for d in toms["decisions"]] == [ids[4], ids[2], ids[0]]  # newest first
     denied = await _list(seeded, result="denied")
@@ -139,7 +128,7 @@ async def test_admin_scope_is_required_and_stats_count(seeded: Client, keys: Key
     response = await seeded.get("/v1/decisions", headers={"Authorization": f"Bearer {checker.text}"})
     assert response.status_code == 403
     await _check(seeded, "tom")
-    await _flush(seeded)
+    await flush_decisions(seeded)
     stats = (await seeded.get("/v1/decisions/stats", headers=AUTH)).json()
     assert stats["enabled"] is True
     assert stats["written"] >= 1
@@ -150,7 +139,7 @@ async def test_admin_scope_is_required_and_stats_count(seeded: Client, keys: Key
 async def test_one_decision_by_its_id(seeded: Client) -> None:
     allowed = await _check(seeded, "tom")
     denied = await _check(seeded, "bob")
-    await _flush(seeded)
+    await flush_decisions(seeded)
     listed = {d["decisionId"]: d for d in (await _list(seeded))["decisions"]}
     for made in (allowed, denied):
         response = await seeded.get(f"/v1/decisions/{made['decisionId']}", headers=AUTH)
@@ -163,7 +152,7 @@ async def test_one_decision_by_its_id(seeded: Client) -> None:
 
 async def test_an_unknown_or_malformed_decision_id_is_a_problem(seeded: Client, keys: KeyTable) -> None:
     made = await _check(seeded, "tom")
-    await _flush(seeded)
+    await flush_decisions(seeded)
     unknown = made["decisionId"][:-12] + "000000000000"  # the same day and time, another id
     assert unknown != made["decisionId"]
     missing = await seeded.get(f"/v1/decisions/{unknown}", headers=AUTH)
@@ -186,7 +175,7 @@ async def test_an_unknown_or_malformed_decision_id_is_a_problem(seeded: Client, 
 
 async def test_an_unknown_query_parameter_is_a_problem_naming_it(seeded: Client) -> None:
     made = await _check(seeded, "tom")
-    await _flush(seeded)
+    await flush_decisions(seeded)
     for path in ("/v1/decisions", "/v1/decisions/export"):
         response = await seeded.get(path, params={"decisionId": made["decisionId"]}, headers=AUTH)
         assert response.status_code == 400, response.text

@@ -3,18 +3,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from rebac.config import Settings
 from rebac.errors import InvalidInputError, SchemaError
 from rebac.refs import parse_object, parse_relationship, parse_subject
+from rebac.schema import compile_schema
 from rebac.services.core import Services
+from rebac.services.least_privilege import widening_relations
 from rebac.services.overlay import ChangeLineError, OverlayReader, parse_changes
-from rebac.services.replaying import Recheck, UnreplayableReason
+from rebac.services.replaying import Recheck, UnreplayableReason, format_since, parse_since
 from rebac.services.what_if import classify
-from rebac.store.base import DecisionResult, Operation, RelationshipFilter, RelationshipUpdate
+from rebac.store.base import DecisionRecord, DecisionResult, Operation, RelationshipFilter, RelationshipUpdate
 from rebac.store.memory import MemoryTupleStore
 
 SCHEMA = """
@@ -37,6 +41,9 @@ definition doc {
     permission view = (viewer + editor) - banned
 }
 """
+
+TRUNCATED = {"truncated": True, "bytes": 99999}
+"""What the recorder keeps of a caveat context too large to log."""
 
 RELS = [
     "agent:planner#principal@user:alice",
@@ -232,3 +239,107 @@ async def test_least_privilege_counts_and_safe_removals() -> None:
     assert await decide(copy, "doc:2#view@agent:search")
     assert not await decide(copy, "doc:3#edit@agent:planner")
     await copy.aclose()
+
+
+def test_since_round_trips_and_refuses_junk() -> None:
+    assert parse_since("30d") == timedelta(days=30)
+    assert parse_since("24h") == timedelta(hours=24)
+    assert parse_since("2w") == timedelta(weeks=2)
+    assert [format_since(parse_since(t)) for t in ("30d", "36h", "45s", "90m", "2w")] == [
+        "30d",
+        "36h",
+        "45s",
+        "90m",
+        "2w",
+    ]
+    for junk in ("", "0d", "-1d", "1y", "d", "1.5h", "30 days"):
+        with pytest.raises(InvalidInputError):
+            parse_since(junk)
+
+
+def test_widening_relations_cover_subtracted_sides_and_their_feeders() -> None:
+    schema = compile_schema(SCHEMA)
+    widening = widening_relations(schema)
+    assert ("doc", "banned") in widening
+    assert ("doc", "viewer") not in widening
+    assert ("team", "member") not in widening  # it feeds viewer only, never banned
+    fed = compile_schema(
+        SCHEMA.replace("relation banned: user | agent", "relation banned: user | team#member")
+    )
+    assert ("team", "member") in widening_relations(fed)  # shrinking a team can shrink banned
+
+
+async def test_least_privilege_respects_the_window() -> None:
+    store, services = await world()
+    assert await decide(services, "doc:2#view@agent:planner")
+    await flush(services)
+    old = DecisionRecord(
+        decision_id=str(uuid.uuid4()),
+        decided_at=datetime.now(UTC) - timedelta(days=40),
+        source="check",
+        caller=None,
+        subject="agent:planner",
+        permission="edit",
+        resource="doc:3",
+        result=DecisionResult.ALLOWED,
+        reason="granted",
+    )
+    await store.append_decisions([old])
+    current = await services.engines.current()
+    planner = parse_subject("agent:planner")
+    recent = await services.least_privilege.report(current, planner, timedelta(days=30))
+    assert [(u.resource, u.permission) for u in recent.used_permissions] == [("doc:2", "view")]
+    assert "doc:3#editor@agent:planner" in {str(r) for r in recent.removable}  # its use is too old
+    wide = await services.least_privilege.report(current, planner, timedelta(days=60))
+    assert wide.used == 2
+    assert "doc:3#editor@agent:planner" not in {str(r) for r in wide.removable}
+    blind = replace(old, decision_id=str(uuid.uuid4()), decided_at=datetime.now(UTC), context=TRUNCATED)
+    await store.append_decisions([blind])
+    unproven = await services.least_privilege.report(current, planner, timedelta(days=30))
+    assert unproven.removable == ()
+    assert unproven.truncated
+    assert unproven.truncated_reason == "1 allowed decisions cannot be checked again: no grant is suggested"
+    later = await services.least_privilege.report(
+        current, planner, timedelta(days=30), now=datetime.now(UTC) + timedelta(days=31)
+    )
+    assert later.used == 0
+    await services.aclose()
+
+
+async def test_what_if_lists_what_it_cannot_replay() -> None:
+    store, services = await world()
+    assert await decide(services, "doc:2#view@user:alice")
+    await flush(services)
+    truncated = DecisionRecord(
+        decision_id=str(uuid.uuid4()),
+        decided_at=datetime.now(UTC) - timedelta(minutes=1),
+        source="check",
+        caller=None,
+        subject="user:alice",
+        permission="view",
+        resource="doc:1",
+        result=DecisionResult.ALLOWED,
+        reason="granted",
+        context=TRUNCATED,
+    )
+    step = replace(truncated, decision_id=str(uuid.uuid4()), source="access_request.approved", context=None)
+    await store.append_decisions([truncated, step])
+    current = await services.engines.current()
+    caveated = SCHEMA.replace(
+        "definition user {}", "definition user {}\n\ncaveat ok(flag bool) { flag }"
+    ).replace(
+        "relation viewer: user | agent | team#member",
+        "relation viewer: user | agent | team#member | user with ok",
+    )
+    report = await services.what_if.replay(
+        current,
+        schema_text=caveated,
+        changes_text="touch doc:2#viewer@user:alice[ok]\n",
+        since=timedelta(hours=1),
+    )
+    reasons = sorted((u.resource, u.reason.value) for u in report.unreplayable)
+    assert reasons == [("doc:1", "context_truncated"), ("doc:2", "context_missing")]
+    assert "flag" in next(u.message for u in report.unreplayable if u.resource == "doc:2")
+    assert report.flips == ()
+    assert (report.decisions, report.unchanged, report.skipped) == (2, 0, 1)  # a request step: no check
+    await services.aclose()
