@@ -51,14 +51,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol, cast
 
 from rebac.config import DecisionLogSettings
 from rebac.store.base import DecisionLog, DecisionRecord, DecisionResult
 
-__all__ = ["DecisionRecorder", "DecisionStats", "SyncDecisionWriter"]
+__all__ = ["DecisionRecorder", "DecisionStats", "RecordFields", "SyncDecisionWriter", "fields_of"]
 
 _LOG: Final = logging.getLogger("rebac.decisions")
 _RETRIES: Final = 3
@@ -162,12 +162,18 @@ class SyncDecisionWriter(Protocol):
         """Release the writer's connection."""
 
 
-Pending = tuple[Callable[..., DecisionRecord], tuple[Any, ...]]
-"""A record not built yet: ``build(*args)`` makes it, in the writer thread."""
+RecordFields = tuple[Any, ...]
+"""A record's fields in :class:`~rebac.store.base.DecisionRecord` order (``DecisionRecord(*fields)``)."""
+
+Pending = tuple[Callable[..., RecordFields], tuple[Any, ...]]
+"""A record not built yet: ``DecisionRecord(*build(*args))`` makes it, in the writer thread."""
+
+_FIELDS: Final = tuple(f.name for f in fields(DecisionRecord))
 
 
-def _identity(record: DecisionRecord) -> DecisionRecord:
-    return record
+def fields_of(record: DecisionRecord) -> RecordFields:
+    """The fields of a built ``record``, in order."""
+    return tuple(getattr(record, name) for name in _FIELDS)
 
 
 class DecisionRecorder:
@@ -244,18 +250,18 @@ class DecisionRecorder:
         """
         if record.decision_point is None:
             record = replace(record, decision_point=self.instance_name)
-        return await self.defer(record.source, record.result, _identity, (record,), always=always)
+        return await self.defer(record.source, record.result, fields_of, (record,), always=always)
 
     async def defer(
         self,
         source: str,
         result: DecisionResult,
-        build: Callable[..., DecisionRecord],
+        build: Callable[..., RecordFields],
         args: tuple[Any, ...],
         *,
         always: bool = False,
     ) -> bool:
-        """Buffer the record ``build(*args)`` will make (in the writer thread); True when kept.
+        """Buffer the record ``build(*args)`` gives the fields of (in the writer thread); True when kept.
 
         Waits at most ``overload_wait_seconds`` when the buffer is full, then drops and counts it.
         """
@@ -314,10 +320,11 @@ class DecisionRecorder:
                 target=self._run, args=(writer,), name="rebac-decision-writer", daemon=True
             )
             self._thread.start()
-        if self._pruner is None and prune_every_seconds is not None and self.settings.retention_days > 0:
-            self._pruner = asyncio.create_task(
-                self._prune_loop(prune_every_seconds), name="rebac-decision-gc"
-            )
+        self._start_pruner(prune_every_seconds)
+
+    def _start_pruner(self, every: float | None) -> None:
+        if self._pruner is None and every is not None and self.settings.retention_days > 0:
+            self._pruner = asyncio.create_task(self._prune_loop(every), name="rebac-decision-gc")
 
     def _run(self, writer: SyncDecisionWriter | None) -> None:
         try:
@@ -357,7 +364,8 @@ class DecisionRecorder:
         try:
             batch: list[DecisionRecord] = []
             for start in range(0, len(taken), _BUILD_CHUNK):
-                batch.extend([build(*args) for build, args in taken[start : start + _BUILD_CHUNK]])
+                chunk = taken[start : start + _BUILD_CHUNK]
+                batch.extend([DecisionRecord(*build(*args)) for build, args in chunk])
                 time.sleep(0)  # let the event loop's thread have the GIL between chunks
             self._write_blocking(writer, batch)
         finally:
@@ -398,7 +406,7 @@ class DecisionRecorder:
         taken = self._take()
         self._space.set()
         try:
-            batch = [build(*args) for build, args in taken]
+            batch = [DecisionRecord(*build(*args)) for build, args in taken]
             for attempt in range(_RETRIES + 1):
                 try:
                     await self._sink.append_decisions(batch)
@@ -439,15 +447,18 @@ class DecisionRecorder:
         await self.flush()
         self._stop = True
         self._tick.set()
-        if self._pruner is not None:
-            self._pruner.cancel()
-            await asyncio.gather(self._pruner, return_exceptions=True)
-            self._pruner = None
+        await self._stop_pruner()
         thread, self._thread = self._thread, None
         if thread is not None:
             await asyncio.to_thread(thread.join, _JOIN_SECONDS)
 
     # --- retention and stats ------------------------------------------------------------------------
+
+    async def _stop_pruner(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
+            await asyncio.gather(self._pruner, return_exceptions=True)
+            self._pruner = None
 
     async def prune(self) -> int:
         """Drop whole days older than ``retention_days`` (nothing when it is 0); return the days."""
