@@ -68,6 +68,10 @@ class DecisionSpool(Protocol):
     def line(self) -> Callable[[RecordFields], str]:
         """Formats a record's fields (in order) as its spool line."""
 
+    @property
+    def key(self) -> str:
+        """Names the database; the spool keeps a root per database (``spool_dir/key``)."""
+
     def shipper(self, directory: Path, root: Path, poll_seconds: float) -> tuple[list[str], dict[str, str]]:
         """The shipper's command line and extra environment for ``directory``."""
 
@@ -99,7 +103,7 @@ class SpoolingRecorder(DecisionRecorder):
             super().__init__(sink, settings, rng=rng)
         else:
             super().__init__(sink, settings, clock=clock, rng=rng)
-        self._root = settings.spool_dir
+        self._root = settings.spool_dir / spool.key
         self._spool = spool
         self._line = spool.line
         self._lines: list[str] = []
@@ -152,9 +156,9 @@ class SpoolingRecorder(DecisionRecorder):
         self._recorded += 1
         if len(lines) == 1:
             loop = self._loop or asyncio.get_running_loop()
-            self._timer = loop.call_later(self.settings.spool_flush_seconds, self._spill)
+            self._timer = loop.call_later(self.settings.spool_flush_seconds, self.spill)
         elif len(lines) >= _SPILL_LINES:
-            self._spill()
+            self.spill()
         return True
 
     def _outstanding(self) -> int:
@@ -172,8 +176,8 @@ class SpoolingRecorder(DecisionRecorder):
                 await asyncio.wait_for(self._progress.wait(), remaining)
         return True
 
-    def _spill(self) -> None:
-        """Write the buffered lines to the spool in one write (on the event loop)."""
+    def spill(self) -> None:
+        """Write the buffered lines to the spool now, in one write (the timer does it on its own)."""
         timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
@@ -253,9 +257,12 @@ class SpoolingRecorder(DecisionRecorder):
 
     async def flush(self) -> None:
         """Wait until every record accepted so far is committed (or counted failed)."""
-        self._spill()
+        self.spill()
         target = self._recorded
         while self._written + self._failed < target and self._writer is not None:
+            if self._lines == [] and self._writer.shipped():
+                self._written = self._recorded - self._failed  # a report was lost: the spool is right
+                return
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progress.wait(), 0.05)
@@ -264,7 +271,7 @@ class SpoolingRecorder(DecisionRecorder):
         """Write the last lines, let the shipper ship everything and exit (bounded), then stop."""
         self._closed = True
         self._space.set()
-        self._spill()
+        self.spill()
         if self._lines:  # never started: nowhere to write them
             self._failed += len(self._lines)
             _LOG.error("decision recorder closed before it started: %d records lost", len(self._lines))

@@ -171,6 +171,10 @@ class SpoolWriter:
         if self._size >= self._segment_bytes:
             self._next_segment()
 
+    def shipped(self) -> bool:
+        """Whether the shipper has committed every byte written so far (from the positions)."""
+        return all(position(segment) >= segment.stat().st_size for segment in segments(self.directory))
+
     def close(self) -> None:
         """Close the segment and release the directory (its shipper may then finish it)."""
         fd, self._fd = self._fd, -1

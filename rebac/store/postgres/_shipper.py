@@ -27,6 +27,7 @@ shipper are both gone (a process killed with ``kill -9``, say), ships them and d
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import signal
 import sys
@@ -39,6 +40,7 @@ from typing import Any, Final
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
 
 from rebac.store import spool
 from rebac.store.postgres._decisions import _COLUMNS, _COPY, _PARTITION_LOCK, CopyLines, _partition_ddl
@@ -67,12 +69,16 @@ class PgDecisionSpool:
         conninfo: libpq string of the primary (handed to the shipper in its environment).
     """
 
-    __slots__ = ("_conninfo", "line")
+    __slots__ = ("_conninfo", "key", "line")
 
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
         self.line = CopyLines()
         """Formats a record's fields (in order) as its spool line (a COPY text line)."""
+        target = {k: v for k, v in conninfo_to_dict(conninfo).items() if k != "password"}
+        self.key = hashlib.sha256(repr(sorted(target.items())).encode()).hexdigest()[:16]
+        """Names the database: spool directories are kept per database under the spool root, so
+        a shipper only ever adopts records meant for its own database."""
 
     def shipper(self, directory: Path, root: Path, poll_seconds: float) -> tuple[list[str], dict[str, str]]:
         """The command line and the extra environment of the shipper of ``directory``."""
@@ -145,8 +151,9 @@ class Shipper:
             with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY) as copy:
                 copy.write(data)
             return data.count(b"\n"), 0
-        except pg_errors.UniqueViolation:
-            return self._merge(conn, data), 0  # shipped before, its position not recorded
+        except pg_errors.UniqueViolation:  # shipped before, its position not recorded: all in now
+            self._merge(conn, data)
+            return data.count(b"\n"), 0
         except pg_errors.CheckViolation as exc:
             if "partition" in str(exc):
                 self._known.clear()  # a day was dropped by retention meanwhile: re-create, retry
@@ -167,7 +174,8 @@ class Shipper:
         written = refused = 0
         for line in data.splitlines(keepends=True):
             try:
-                written += self._merge(conn, line)
+                self._merge(conn, line)
+                written += 1
             except (pg_errors.DataError, pg_errors.IntegrityError) as exc:
                 refused += 1
                 print(  # noqa: T201 - the shipper's log is its standard error
@@ -177,8 +185,12 @@ class Shipper:
                 )
         return written, refused
 
-    def ship(self, data: bytes, kind: str) -> None:
-        """Commit ``data``, retrying a database that is away until it answers."""
+    def ship(self, data: bytes) -> tuple[int, int]:
+        """Commit ``data``, retrying a database that is away until it answers.
+
+        Returns ``(rows committed, rows refused)``: committed counts every line now in the table,
+        a line that was already there included (shipped before its position was recorded).
+        """
         while True:
             try:
                 written, refused = self._copy(data)
@@ -195,11 +207,7 @@ class Shipper:
                 time.sleep(delay)
                 continue
             self._failures = 0
-            if written:
-                self._report(kind, written)
-            if refused:
-                self._report("failed", refused)
-            return
+            return written, refused
 
     def drain(self, directory: Path, *, final: bool) -> bool:
         """Ship what ``directory`` holds; True when ``final`` and nothing is left in it.
@@ -234,10 +242,16 @@ class Shipper:
                         file=sys.stderr,
                     )
                     end = len(data)
-                else:
-                    self.ship(data[:end], "written")
+                    at += end
+                    spool.save_position(segment, at)
+                    continue
+                written, refused = self.ship(data[:end])
                 at += end
-                spool.save_position(segment, at)
+                spool.save_position(segment, at)  # before the report: a lost report undercounts
+                if written:
+                    self._report("written", written)
+                if refused:
+                    self._report("failed", refused)
             return True
         finally:
             os.close(fd)
