@@ -50,7 +50,6 @@ from typing import Any, Final, Protocol
 from rebac.config import DecisionLogSettings
 from rebac.services.recorder import DecisionRecorder, DecisionStats, RecordFields
 from rebac.store.base import DecisionLog, DecisionResult
-from rebac.store.spool import SpoolWriter
 
 __all__ = ["DecisionSpool", "SpoolingRecorder"]
 
@@ -61,8 +60,28 @@ _FINISH_SECONDS: Final = 30.0
 _RESTART_SECONDS: Final = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
+class SpoolFile(Protocol):
+    """This process's spool directory, open for appending (:class:`rebac.store.spool.SpoolWriter`)."""
+
+    @property
+    def directory(self) -> Path:
+        """The directory (``<root>/<name>-<pid>-<random>``)."""
+
+    def write(self, data: bytes) -> None:
+        """Append whole lines (raise :class:`OSError` when the disk refuses)."""
+
+    def shipped(self) -> bool:
+        """Whether every byte written so far is committed."""
+
+    def close(self) -> None:
+        """Release the directory to its shipper."""
+
+
 class DecisionSpool(Protocol):
     """What a store offers the spooling recorder (``decision_spool()``)."""
+
+    def open(self, root: Path, name: str) -> SpoolFile:
+        """A spool directory of this process's own under ``root``."""
 
     @property
     def line(self) -> Callable[[RecordFields], str]:
@@ -108,7 +127,7 @@ class SpoolingRecorder(DecisionRecorder):
         self._line = spool.line
         self._lines: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._writer: SpoolWriter | None = None
+        self._writer: SpoolFile | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._process: asyncio.subprocess.Process | None = None
         self._finishing = False
@@ -202,7 +221,7 @@ class SpoolingRecorder(DecisionRecorder):
         """
         if self._writer is None:
             self._loop = asyncio.get_running_loop()
-            self._writer = SpoolWriter(self._root, self.instance_name)
+            self._writer = self._spool.open(self._root, self.instance_name)
             self._supervisor = asyncio.create_task(self._supervise(), name="rebac-decision-shipper")
         self._start_pruner(prune_every_seconds)
 

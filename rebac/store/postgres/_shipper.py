@@ -80,6 +80,10 @@ class PgDecisionSpool:
         """Names the database: spool directories are kept per database under the spool root, so
         a shipper only ever adopts records meant for its own database."""
 
+    def open(self, root: Path, name: str) -> spool.SpoolWriter:
+        """A spool directory of this process's own under ``root``, open for appending."""
+        return spool.SpoolWriter(root, name)
+
     def shipper(self, directory: Path, root: Path, poll_seconds: float) -> tuple[list[str], dict[str, str]]:
         """The command line and the extra environment of the shipper of ``directory``."""
         argv = [
