@@ -16,9 +16,10 @@ path, sampling, ids and counters; what changes is where a record goes:
 **Guarantees.**
 
 - **A clean shutdown loses nothing**: :meth:`aclose` writes the last lines, releases the spool and
-  asks the shipper to finish, which ships everything and exits; it waits ``_FINISH_SECONDS``. A
-  shipper that cannot finish in time (the database is away) is stopped, and its records stay in
-  the spool, where the next shipper on the same root adopts them.
+  asks the shipper to finish (it closes the shipper's standard input); the shipper ships
+  everything and exits, within ``_FINISH_SECONDS``. A shipper that cannot finish in time (the
+  database is away) is killed, and its records stay in the spool, where the next shipper on the
+  same root and database adopts them.
 - **A crash of the server** (``kill -9``) loses at most the lines not yet written to the spool:
   those of the last ``spool_flush_seconds`` and never more than ``_SPILL_LINES``. Everything written
   to the spool is in the kernel and is shipped: by the orphaned shipper, which notices its parent
@@ -41,7 +42,6 @@ import contextlib
 import logging
 import os
 import random
-import signal
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -93,6 +93,13 @@ class DecisionSpool(Protocol):
 
     def shipper(self, directory: Path, root: Path, poll_seconds: float) -> tuple[list[str], dict[str, str]]:
         """The shipper's command line and extra environment for ``directory``."""
+
+
+def _finish(process: asyncio.subprocess.Process) -> None:
+    """Ask the shipper to ship everything and exit: close its standard input."""
+    stdin = process.stdin
+    if stdin is not None and not stdin.is_closing():
+        stdin.close()
 
 
 class SpoolingRecorder(DecisionRecorder):
@@ -235,14 +242,18 @@ class SpoolingRecorder(DecisionRecorder):
         while True:
             try:
                 process = await asyncio.create_subprocess_exec(
-                    *argv, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE
+                    *argv,
+                    env=env,
+                    stdin=asyncio.subprocess.PIPE,  # closed to ask it to finish
+                    stdout=asyncio.subprocess.PIPE,
+                    start_new_session=True,  # no terminal or process-group signal kills it mid-batch
                 )
             except OSError as exc:
                 _LOG.error("the decision-log shipper cannot start (%s)", exc)
             else:
                 self._process = process
                 if self._finishing:
-                    process.send_signal(signal.SIGTERM)
+                    _finish(process)
                 await self._follow(process)
                 code = await process.wait()
                 if code == 0 and self._finishing:
@@ -303,7 +314,7 @@ class SpoolingRecorder(DecisionRecorder):
         if supervisor is not None:
             process = self._process
             if process is not None and process.returncode is None:
-                process.send_signal(signal.SIGTERM)
+                _finish(process)
             try:
                 await asyncio.wait_for(asyncio.shield(supervisor), _FINISH_SECONDS)
             except TimeoutError:
@@ -317,6 +328,7 @@ class SpoolingRecorder(DecisionRecorder):
                 )
                 supervisor.cancel()
                 await asyncio.gather(supervisor, return_exceptions=True)
+                process = self._process
                 if process is not None and process.returncode is None:
                     process.kill()
                     await process.wait()

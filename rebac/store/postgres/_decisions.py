@@ -70,6 +70,8 @@ def _bounds(day: date) -> tuple[str, str]:
 
 _COPY_ESCAPES: Final = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _NULL: Final = "\\N"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND: Final = timedelta(seconds=1)
 
 
 def _text(value: str | None) -> str:
@@ -101,21 +103,21 @@ class CopyLines:
     holds a backslash, tab, CR or LF.
     """
 
-    __slots__ = ("_prefix", "_second")
+    __slots__ = ("_end", "_prefix", "_start")
 
     def __init__(self) -> None:
-        self._second = -1
+        self._start = self._end = _EPOCH  # the second the prefix is of: [start, end)
         self._prefix = ""
 
     def __call__(self, fields: RecordFields) -> str:
         """The line of ``fields`` (a :class:`~rebac.store.base.DecisionRecord`'s, in order)."""
         (decision_id, at, source, caller, subject, permission, resource, result, reason, chain, revision,
          version, schema_hash, context, latency_ms, point) = fields  # fmt: skip
-        if at.utcoffset():
+        if at.tzinfo is not UTC and at.utcoffset():
             at = at.astimezone(UTC)
-        second = int(at.timestamp())
-        if second != self._second:
-            self._second, self._prefix = second, at.strftime("%Y-%m-%d %H:%M:%S")
+        if not self._start <= at < self._end:
+            start = at.replace(microsecond=0)
+            self._start, self._end, self._prefix = start, start + _SECOND, start.strftime("%Y-%m-%d %H:%M:%S")
         chain_text = json.dumps(list(chain)) if chain else "[]"
         context_text = None if context is None else json.dumps(context)
         raw = f"{source}{caller}{subject}{permission}{resource}{reason}{schema_hash}{point}"

@@ -18,10 +18,14 @@ is away is retried with backoff, indefinitely: the records wait on disk.
 directory inserted), ``failed N``, ``adopted N`` (rows of an abandoned directory). Its owner turns
 these into ``/v1/decisions/stats`` and the metrics.
 
-**It finishes** when it got SIGTERM or SIGINT or its parent died, and the writer has released
-``DIR`` (``writer.lock``) and everything in it is shipped: it then deletes ``DIR`` and exits 0.
-Every ``_ADOPT_SECONDS`` (and at start) it also adopts directories under ``ROOT`` whose writer and
-shipper are both gone (a process killed with ``kill -9``, say), ships them and deletes them.
+**It finishes** when its owner closes its standard input (or dies: the pipe closes then too, and
+its parent process changes) or it gets SIGTERM, once the writer has released ``DIR``
+(``writer.lock``) and everything in it is shipped: it then deletes ``DIR`` and exits 0. Its owner
+starts it in a session of its own, so a terminal's Ctrl-C never reaches it mid-batch (it ignores
+SIGINT too).
+
+Every ``_ADOPT_SECONDS`` (and at start) it also adopts the directories under ``ROOT`` whose writer
+and shipper are both gone (a process killed with ``kill -9``, say), ships them and deletes them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import select
 import signal
 import sys
 import time
@@ -328,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is the owner's to act on
+    owner_open = True  # standard input: the owner closes it (or dies) to ask us to finish
     own: Path = args.dir
     held = spool.lock(own / spool.SHIPPER_LOCK, create=True, wait=True)
     shipper = Shipper(conninfo, _reporter())
@@ -348,7 +354,13 @@ def main(argv: list[str] | None = None) -> int:
             if now - adopted_at >= _ADOPT_SECONDS:
                 adopted_at = now
                 shipper.adopt(args.root, own)
-            time.sleep(args.poll)
+            if owner_open:
+                readable, _, _ = select.select([0], [], [], args.poll)
+                if readable and not os.read(0, 4096):
+                    owner_open = False
+                    stopping = True
+            else:
+                time.sleep(args.poll)
     finally:
         shipper.close()
         if held is not None:
