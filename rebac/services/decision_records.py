@@ -95,36 +95,13 @@ def cap_context(context: Mapping[str, Any] | None, max_bytes: int) -> dict[str, 
     return loaded
 
 
-def build_record(
-    decision_id: str,
-    *,
-    decided_at: datetime,
-    scope: DecisionScope,
-    resource: ObjectRef,
-    permission: str,
-    subject: SubjectRef,
-    outcome: CheckResult | BaseException,
-    context: Mapping[str, Any] | None,
-    latency_ms: float,
-    max_context_bytes: int,
-    decision_point: str | None = None,
-) -> DecisionRecord:
-    """The record of one decision (``decision_point``: the instance that made it)."""
-    return DecisionRecord(
-        *record_fields(
-            decision_id,
-            decided_at,
-            scope,
-            resource,
-            permission,
-            subject,
-            outcome,
-            context,
-            latency_ms,
-            max_context_bytes,
-            decision_point,
-        )
-    )
+def build_record(decision_id: str, **parts: Any) -> DecisionRecord:
+    """The record of one decision: :func:`record_fields`'s other parameters, by keyword.
+
+    ``decision_point`` (the instance that made it) may be left out.
+    """
+    parts.setdefault("decision_point", None)
+    return DecisionRecord(*record_fields(decision_id, **parts))
 
 
 def record_fields(  # noqa: PLR0917 - the positional tuple the request path hands the recorder

@@ -6,12 +6,11 @@ Every decision (a check, each bulk-check item, each AuthZEN evaluation) gets a t
 :mod:`rebac.services.decisions`).
 
 **Recording never waits for the database, and costs the request path one append.** The request
-path hands :meth:`DecisionRecorder.defer` the raw parts of a decision (a tuple); the record itself
-is built, formatted and written by one **writer thread**, in batches of ``batch_size`` records, or
-whatever is buffered once the writer has waited ``flush_seconds``. A store that offers a
-synchronous writer (:class:`SyncDecisionWriter`, the Postgres store: its own connection, COPY)
-is written from that thread without touching the event loop; any other store's async
-``append_decisions`` is run on the loop the recorder was started on.
+path hands :meth:`DecisionRecorder.defer` the raw parts of a decision (a tuple); one **writer
+thread** builds, formats and writes the records, ``batch_size`` at a time or whatever is buffered
+after ``flush_seconds``: through a store's :class:`SyncDecisionWriter` (Postgres: its own
+connection, COPY) off the event loop, else through ``append_decisions`` on the recorder's loop.
+(``rebac serve`` uses :class:`~rebac.services.spool_recorder.SpoolingRecorder` instead.)
 
 **What a crash can lose.** Only records accepted and not yet committed (``queued`` in the stats):
 never more than ``queue_capacity + batch_size`` (the buffer's bound plus the one batch being
@@ -70,8 +69,7 @@ _MS_MASK: Final = (1 << 48) - 1
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MS: Final = timedelta(milliseconds=1)
 _JOIN_SECONDS: Final = 30.0
-_BUILD_CHUNK: Final = 32
-"""Records the writer thread builds between two releases of the GIL (well under a millisecond)."""
+_BUILD_CHUNK: Final = 32  # records built between two releases of the GIL (well under a millisecond)
 _STEP_BACK_MS: Final = 1000
 """An id is at most this far (plus borrowed milliseconds) ahead of the time it was made for."""
 
@@ -162,11 +160,9 @@ class SyncDecisionWriter(Protocol):
         """Release the writer's connection."""
 
 
-RecordFields = tuple[Any, ...]
-"""A record's fields in :class:`~rebac.store.base.DecisionRecord` order (``DecisionRecord(*fields)``)."""
+RecordFields = tuple[Any, ...]  # a record's fields in DecisionRecord order: DecisionRecord(*fields)
 
-Pending = tuple[Callable[..., RecordFields], tuple[Any, ...]]
-"""A record not built yet: ``DecisionRecord(*build(*args))`` makes it, in the writer thread."""
+Pending = tuple[Callable[..., RecordFields], tuple[Any, ...]]  # (build, args), built by the writer
 
 _FIELDS: Final = tuple(f.name for f in fields(DecisionRecord))
 
@@ -265,6 +261,22 @@ class DecisionRecorder:
 
         Waits at most ``overload_wait_seconds`` when the buffer is full, then drops and counts it.
         """
+        if not await self._admit(source, result, always=always):
+            return False
+        self._accept(build, args)
+        self._recorded += 1
+        return True
+
+    def _accept(self, build: Callable[..., RecordFields], args: tuple[Any, ...]) -> None:
+        """Keep one admitted record (here: buffered for the writer thread)."""
+        buffer = self._buffer
+        buffer.append((build, args))
+        size = len(buffer)
+        if size == 1 or size % self.settings.batch_size == 0:
+            self._tick.set()
+
+    async def _admit(self, source: str, result: DecisionResult, *, always: bool) -> bool:
+        """Count the decision, sample it, and wait for room (bounded); False: not recorded."""
         hook = self.on_record
         if hook is not None:
             hook(source, result)
@@ -274,23 +286,21 @@ class DecisionRecorder:
         if self._closed:
             self._drop("the decision recorder is closed")
             return False
-        buffer = self._buffer
-        if len(buffer) >= self.settings.queue_capacity and not await self._wait_for_space():
+        if self._full() and not await self._wait_for_space():
             self._drop("the decision log is overloaded")
             return False
-        buffer.append((build, args))
-        self._recorded += 1
-        size = len(buffer)
-        if size == 1 or size % self.settings.batch_size == 0:
-            self._tick.set()
         return True
+
+    def _full(self) -> bool:
+        """Whether a record must wait for room (``queue_capacity`` buffered)."""
+        return len(self._buffer) >= self.settings.queue_capacity
 
     async def _wait_for_space(self) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.overload_wait_seconds
         self._waiting += 1
         try:
-            while len(self._buffer) >= self.settings.queue_capacity:
+            while self._full():
                 remaining = deadline - loop.time()
                 if remaining <= 0 or self._closed:
                     return False

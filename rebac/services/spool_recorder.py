@@ -49,7 +49,7 @@ from typing import Any, Final, Protocol
 
 from rebac.config import DecisionLogSettings
 from rebac.services.recorder import DecisionRecorder, DecisionStats, RecordFields
-from rebac.store.base import DecisionLog, DecisionResult
+from rebac.store.base import DecisionLog
 
 __all__ = ["DecisionSpool", "SpoolingRecorder"]
 
@@ -155,52 +155,21 @@ class SpoolingRecorder(DecisionRecorder):
 
     # --- the request path -------------------------------------------------------------------------
 
-    async def defer(
-        self,
-        source: str,
-        result: DecisionResult,
-        build: Callable[..., RecordFields],
-        args: tuple[Any, ...],
-        *,
-        always: bool = False,
-    ) -> bool:
-        """Format the record ``build(*args)`` gives the fields of, for the spool; True when kept."""
-        hook = self.on_record
-        if hook is not None:
-            hook(source, result)
-        if not always and not self.keeps(result):
-            self._sampled_out += 1
-            return False
-        if self._closed:
-            self._drop("the decision recorder is closed")
-            return False
-        if self._outstanding() >= self.settings.spool_capacity and not await self._wait_for_room():
-            self._drop("the decision log is overloaded")
-            return False
+    def _accept(self, build: Callable[..., RecordFields], args: tuple[Any, ...]) -> None:
+        """Format the record as its spool line and keep it for the next spill (on the loop)."""
         lines = self._lines
         lines.append(self._line(build(*args)))
-        self._recorded += 1
         if len(lines) == 1:
             loop = self._loop or asyncio.get_running_loop()
             self._timer = loop.call_later(self.settings.spool_flush_seconds, self.spill)
         elif len(lines) >= _SPILL_LINES:
             self.spill()
-        return True
 
     def _outstanding(self) -> int:
         return self._recorded - self._written - self._failed
 
-    async def _wait_for_room(self) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.overload_wait_seconds
-        while self._outstanding() >= self.settings.spool_capacity:
-            remaining = deadline - loop.time()
-            if remaining <= 0 or self._closed:
-                return False
-            self._progress.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), remaining)
-        return True
+    def _full(self) -> bool:
+        return self._outstanding() >= self.settings.spool_capacity
 
     def spill(self) -> None:
         """Write the buffered lines to the spool now, in one write (the timer does it on its own)."""
@@ -282,6 +251,8 @@ class SpoolingRecorder(DecisionRecorder):
             elif kind == "adopted":
                 self._adopted += rows
             self._progress.set()
+            if self._waiting:
+                self._space.set()
 
     # --- flush and shutdown -----------------------------------------------------------------------
 

@@ -217,6 +217,24 @@ def _partition_ddl(day: date) -> str:
     )
 
 
+def connected(conn: psycopg.Connection[Any] | None, conninfo: str, name: str) -> psycopg.Connection[Any]:
+    """``conn`` while it is open, else a new connection named ``name`` (5 s to connect)."""
+    if conn is None or conn.closed:
+        conn = psycopg.connect(conninfo, application_name=name, connect_timeout=5)
+    return conn
+
+
+def ensure_partitions(conn: psycopg.Connection[Any], days: set[date], known: set[date]) -> None:
+    """Create the partitions of ``days`` not in ``known`` (one transaction), then add them to it."""
+    missing = days - known
+    if missing:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
+            for day in sorted(missing):
+                conn.execute(_partition_ddl(day).encode())
+        known |= missing
+
+
 class PgDecisionWriter:
     """Writes decision batches with COPY on its own connection (blocking; one thread only).
 
@@ -236,12 +254,7 @@ class PgDecisionWriter:
         self._known: set[date] = set()
 
     def _connection(self) -> psycopg.Connection[Any]:
-        conn = self._conn
-        if conn is None or conn.closed:
-            conn = psycopg.connect(
-                self._conninfo, application_name="rebac-decision-writer", connect_timeout=5
-            )
-            self._conn = conn
+        self._conn = conn = connected(self._conn, self._conninfo, "rebac-decision-writer")
         return conn
 
     def write(self, batch: Sequence[DecisionRecord]) -> None:
@@ -251,13 +264,7 @@ class PgDecisionWriter:
         days = {record.decided_at.astimezone(UTC).date() for record in batch}
         try:
             conn = self._connection()
-            missing = days - self._known
-            if missing:
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
-                    for day in sorted(missing):
-                        conn.execute(_partition_ddl(day).encode())
-                self._known |= missing
+            ensure_partitions(conn, days, self._known)
             with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY) as copy:
                 for chunk in _chunks(batch):
                     copy.write(chunk)

@@ -48,7 +48,7 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 
 from rebac.store import spool
-from rebac.store.postgres._decisions import _COLUMNS, _COPY, _PARTITION_LOCK, CopyLines, _partition_ddl
+from rebac.store.postgres._decisions import _COLUMNS, _COPY, CopyLines, connected, ensure_partitions
 
 __all__ = ["CONNINFO_ENV", "PgDecisionSpool", "Shipper", "main"]
 
@@ -107,9 +107,9 @@ class PgDecisionSpool:
         return argv, {CONNINFO_ENV: self._conninfo}
 
 
-def _days(data: bytes) -> set[str]:
+def _days(data: bytes) -> set[date]:
     """The UTC days (``YYYY-MM-DD``, each line's first field starts with it) of a batch."""
-    return {line[:10].decode("ascii") for line in data.split(b"\n") if line}
+    return {date.fromisoformat(line[:10].decode("ascii")) for line in data.split(b"\n") if line}
 
 
 class Shipper:
@@ -125,16 +125,11 @@ class Shipper:
         self._conninfo = conninfo
         self._report = report
         self._conn: psycopg.Connection[Any] | None = None
-        self._known: set[str] = set()
+        self._known: set[date] = set()
         self._failures = 0
 
     def _connection(self) -> psycopg.Connection[Any]:
-        conn = self._conn
-        if conn is None or conn.closed:
-            conn = psycopg.connect(
-                self._conninfo, application_name="rebac-decision-shipper", connect_timeout=5
-            )
-            self._conn = conn
+        self._conn = conn = connected(self._conn, self._conninfo, "rebac-decision-shipper")
         return conn
 
     def close(self) -> None:
@@ -143,19 +138,10 @@ class Shipper:
         if conn is not None:
             conn.close()
 
-    def _partitions(self, conn: psycopg.Connection[Any], days: set[str]) -> None:
-        missing = days - self._known
-        if missing:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
-                for day in sorted(missing):
-                    conn.execute(_partition_ddl(date.fromisoformat(day)).encode())
-            self._known |= missing
-
     def _copy(self, data: bytes) -> tuple[int, int]:
         """Commit ``data`` (whole lines); ``(rows inserted, rows refused)``."""
         conn = self._connection()
-        self._partitions(conn, _days(data))
+        ensure_partitions(conn, _days(data), self._known)
         try:
             with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY) as copy:
                 copy.write(data)

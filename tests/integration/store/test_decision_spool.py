@@ -18,7 +18,8 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,23 +35,16 @@ from rebac.store.postgres import PostgresTupleStore
 from rebac.store.postgres._shipper import PgDecisionSpool, Shipper
 
 pytestmark = pytest.mark.integration
+ALLOWED = DecisionResult.ALLOWED
 
 
-def rec(n: int, **kwargs: Any) -> DecisionRecord:
-    base: dict[str, Any] = {
-        "decision_id": str(uuid.uuid4()),
-        "decided_at": datetime.now(UTC) - timedelta(milliseconds=n),
-        "source": "check",
-        "caller": "k1",
-        "subject": f"user:u{n}",
-        "permission": "view",
-        "resource": "doc:1",
-        "result": DecisionResult.ALLOWED,
-        "reason": "granted",
-        "decision_point": "spool-test",
-    }
-    base.update(kwargs)
-    return DecisionRecord(**base)
+def rec(n: int, **changes: Any) -> DecisionRecord:
+    """An allowed check by ``user:u<n>`` a few milliseconds ago, with ``changes``."""
+    at = datetime.now(UTC) - timedelta(milliseconds=n)
+    base = DecisionRecord(
+        str(uuid.uuid4()), at, "check", "k1", f"user:u{n}", "view", "doc:1", ALLOWED, "granted"
+    )
+    return replace(base, decision_point="spool-test", **changes)
 
 
 def conninfo(url: str) -> str:
@@ -85,16 +79,22 @@ def settings(root: Path, **kwargs: Any) -> DecisionLogSettings:
     return DecisionLogSettings(**base)
 
 
+@dataclass
+class Db:
+    """The test's store and the libpq string of its database."""
+
+    store: PostgresTupleStore
+    url: str
+
+
 @pytest.fixture
-async def pg(store_factory: Any) -> Any:
+async def db(store_factory: Any) -> AsyncIterator[Db]:
     async with store_factory("postgres") as store:
-        yield store
+        yield Db(store, store._conninfo)
 
 
-async def test_records_land_as_recorded_and_a_clean_shutdown_loses_none(
-    pg: PostgresTupleStore, tmp_path: Path
-) -> None:
-    recorder = SpoolingRecorder(pg, settings(tmp_path), pg.decision_spool())
+async def test_records_land_as_recorded_and_a_clean_shutdown_loses_none(db: Db, tmp_path: Path) -> None:
+    recorder = SpoolingRecorder(db.store, settings(tmp_path), db.store.decision_spool())
     recorder.start(prune_every_seconds=None)
     odd = rec(
         0,
@@ -117,7 +117,7 @@ async def test_records_land_as_recorded_and_a_clean_shutdown_loses_none(
     found: list[DecisionRecord] = []
     deadline = time.monotonic() + 30
     while len(found) < 1501 and time.monotonic() < deadline:
-        found = await pg.query_decisions(DecisionFilter(), limit=2000)
+        found = await db.store.query_decisions(DecisionFilter(), limit=2000)
         await asyncio.sleep(0.05)
     assert len(found) == 1501
     [back] = [r for r in found if r.decision_id == odd.decision_id]
@@ -130,12 +130,8 @@ async def test_records_land_as_recorded_and_a_clean_shutdown_loses_none(
     await recorder.aclose()  # the last 100 are still in memory: the close ships them
     stats = recorder.stats()
     assert (stats.recorded, stats.written, stats.queued, stats.failed, stats.dropped) == (1601, 1601, 0, 0, 0)
-    assert logged_ids(pg_url_of(pg)) == {r.decision_id for r in [odd, *many, *more]}
+    assert logged_ids(db.url) == {r.decision_id for r in [odd, *many, *more]}
     assert not directory.exists()  # drained and removed by its shipper
-
-
-def pg_url_of(store: PostgresTupleStore) -> str:
-    return store._conninfo
 
 
 _CHILD = textwrap.dedent(
@@ -195,10 +191,8 @@ def start_child(tmp_path: Path, url: str, spilled: int, buffered: int) -> tuple[
     return proc, json.loads(line)
 
 
-async def test_kill_9_of_the_writer_loses_only_what_it_had_not_spilled(
-    pg: PostgresTupleStore, tmp_path: Path
-) -> None:
-    url = pg_url_of(pg)
+async def test_kill_9_of_the_writer_loses_only_what_it_had_not_spilled(db: Db, tmp_path: Path) -> None:
+    url = db.url
     proc, told = start_child(tmp_path, url, spilled=1000, buffered=100)
     try:
         os.kill(proc.pid, signal.SIGKILL)
@@ -218,10 +212,8 @@ async def test_kill_9_of_the_writer_loses_only_what_it_had_not_spilled(
     assert not buffered & logged_ids(url)
 
 
-async def test_a_directory_whose_writer_and_shipper_died_is_adopted(
-    pg: PostgresTupleStore, tmp_path: Path
-) -> None:
-    url = pg_url_of(pg)
+async def test_a_directory_whose_writer_and_shipper_died_is_adopted(db: Db, tmp_path: Path) -> None:
+    url = db.url
     proc, told = start_child(tmp_path, url, spilled=600, buffered=0)
     os.kill(told["shipper"], signal.SIGSTOP)  # the shipper ships nothing more, then dies with it
     try:
@@ -234,7 +226,7 @@ async def test_a_directory_whose_writer_and_shipper_died_is_adopted(
             proc.kill()
             proc.wait()
     assert await asyncio.to_thread(Path(told["dir"]).exists)
-    recorder = SpoolingRecorder(pg, settings(tmp_path / "spool"), pg.decision_spool())
+    recorder = SpoolingRecorder(db.store, settings(tmp_path / "spool"), db.store.decision_spool())
     recorder.start(prune_every_seconds=None)  # its shipper adopts the dead directory at start
     try:
         spilled = set(told["spilled"])
@@ -246,8 +238,8 @@ async def test_a_directory_whose_writer_and_shipper_died_is_adopted(
     assert recorder.stats().written == 0  # adopted rows are not this recorder's
 
 
-async def test_a_dead_shipper_is_started_again(pg: PostgresTupleStore, tmp_path: Path) -> None:
-    recorder = SpoolingRecorder(pg, settings(tmp_path), pg.decision_spool())
+async def test_a_dead_shipper_is_started_again(db: Db, tmp_path: Path) -> None:
+    recorder = SpoolingRecorder(db.store, settings(tmp_path), db.store.decision_spool())
     recorder.start(prune_every_seconds=None)
     try:
         first = [rec(i) for i in range(50)]
@@ -268,12 +260,12 @@ async def test_a_dead_shipper_is_started_again(pg: PostgresTupleStore, tmp_path:
     finally:
         await recorder.aclose()
     assert recorder.stats().written == 100
-    assert logged_ids(pg_url_of(pg)) == {r.decision_id for r in [*first, *later]}
+    assert logged_ids(db.url) == {r.decision_id for r in [*first, *later]}
 
 
-async def test_a_batch_shipped_twice_lands_once_and_a_refused_line_is_counted(pg: PostgresTupleStore) -> None:
-    url = pg_url_of(pg)
-    line = pg.decision_spool().line
+async def test_a_batch_shipped_twice_lands_once_and_a_refused_line_is_counted(db: Db) -> None:
+    url = db.url
+    line = db.store.decision_spool().line
     records = [rec(i) for i in range(20)]
     data = "".join(line(fields_of(r)) for r in records).encode()
     refused, fine = rec(100), rec(101)
@@ -298,11 +290,11 @@ class _IdleSpool(PgDecisionSpool):
         return [sys.executable, "-c", code + "time.sleep(600)"], {}
 
 
-async def test_a_full_spool_waits_then_drops_and_counts(pg: PostgresTupleStore, tmp_path: Path) -> None:
+async def test_a_full_spool_waits_then_drops_and_counts(db: Db, tmp_path: Path) -> None:
     recorder = SpoolingRecorder(
-        pg,
+        db.store,
         settings(tmp_path, spool_capacity=5, overload_wait_seconds=0.01),
-        _IdleSpool(conninfo(pg_url_of(pg))),
+        _IdleSpool(conninfo(db.url)),
     )
     recorder.start(prune_every_seconds=None)
     try:
