@@ -58,6 +58,14 @@ def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _spool_dir(text: str, home: Path) -> Path | None:
+    """``REBAC_DECISION_SPOOL``: a directory, ``off``, or (unset) ``home/decision-spool``."""
+    text = text.strip()
+    if text.lower() in {"0", "off", "false", "no"}:
+        return None
+    return Path(text).expanduser() if text else home / "decision-spool"
+
+
 def default_home(env: Mapping[str, str]) -> Path:
     """``REBAC_HOME``, else ``~/.local/share/rebac``."""
     home = env.get("REBAC_HOME")
@@ -184,6 +192,14 @@ class DecisionLogSettings:
         instance_name: The decision point named on every record (``REBAC_INSTANCE_NAME``);
             ``None``: ``host:pid`` of the process recording (each worker its own). ``rebac serve
             --workers N`` (N > 1) gives each worker ``NAME:pid``, so no two share a name.
+        spool_dir: The local spool the records go through, drained by a shipper process
+            (``REBAC_DECISION_SPOOL``; default for ``rebac serve``: ``$REBAC_HOME/decision-spool``,
+            ``off`` for none); ``None``: a writer thread in the serving process writes them (see
+            :mod:`rebac.services.spool_recorder`).
+        spool_flush_seconds: How long spool lines wait in memory before one write puts them in
+            the spool (the most a crash of the server can lose, with at most 256 records).
+        spool_capacity: Records accepted and not yet shipped, at most, before checks wait
+            ``overload_wait_seconds`` and then drop (and count) their records.
     """
 
     enabled: bool = True
@@ -196,6 +212,9 @@ class DecisionLogSettings:
     retention_days: int = limits.DECISION_RETENTION_DAYS
     max_context_bytes: int = limits.MAX_DECISION_CONTEXT_BYTES
     instance_name: str | None = None
+    spool_dir: Path | None = None
+    spool_flush_seconds: float = 0.005
+    spool_capacity: int = 2_000_000
 
     def decision_point(self) -> str:
         """The name this process's decisions carry: ``instance_name``, else ``host:pid``."""
@@ -292,6 +311,7 @@ class Settings:
             batch_size=int(source.get("REBAC_DECISION_BATCH_SIZE", limits.DECISION_BATCH_SIZE)),
             flush_seconds=float(source.get("REBAC_DECISION_FLUSH_SECONDS", limits.DECISION_FLUSH_SECONDS)),
             instance_name=source.get("REBAC_INSTANCE_NAME", "").strip() or None,
+            spool_dir=_spool_dir(source.get("REBAC_DECISION_SPOOL", ""), database.home),
         )
         requests = AccessRequestSettings(
             approve_permission=source.get("REBAC_APPROVE_PERMISSION", "approve_access"),

@@ -85,6 +85,22 @@ def drop_database(server_url: str, url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _rebac_home() -> Iterator[Path]:
+    """A throwaway ``REBAC_HOME`` for the session (unless one is set): the decision spool,
+    keys and other local state of every server the tests start stay out of the user's home."""
+    if os.environ.get("REBAC_HOME"):
+        yield Path(os.environ["REBAC_HOME"])
+        return
+    home = Path(tempfile.mkdtemp(prefix="rebac-test-home-"))
+    os.environ["REBAC_HOME"] = str(home)
+    try:
+        yield home
+    finally:
+        os.environ.pop("REBAC_HOME", None)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     configured = os.environ.get("REBAC_TEST_DATABASE_URL")

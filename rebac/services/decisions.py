@@ -18,7 +18,6 @@ midnight) instead of every day kept.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -28,11 +27,19 @@ from typing import TYPE_CHECKING, Any, Final
 
 from rebac import errors, limits, opaque
 from rebac.config import DecisionLogSettings
-from rebac.engine.results import CheckResult, Hop, Permissionship
+from rebac.engine.results import CheckResult
 from rebac.engine.trace import CheckTrace
 from rebac.errors import RebacError
-from rebac.refs import ObjectRef, SubjectRef, external, parse_object, parse_subject
+from rebac.refs import ObjectRef, SubjectRef, parse_object, parse_subject
+from rebac.services.decision_records import (
+    DecisionScope,
+    build_record,
+    cap_context,
+    record_fields,
+    result_of,
+)
 from rebac.services.recorder import DecisionRecorder, DecisionStats
+from rebac.services.spool_recorder import SpoolingRecorder
 from rebac.services.tracing import Tracing
 from rebac.store.base import (
     DecisionFilter,
@@ -42,7 +49,6 @@ from rebac.store.base import (
     DecisionResult,
     TupleStore,
 )
-from rebac.store.revision import Revision
 
 if TYPE_CHECKING:
     from rebac.engine import Engine
@@ -74,28 +80,6 @@ DECISION_ID_TIME_SLACK: Final = timedelta(minutes=1)
 # --- what a decision records ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionScope:
-    """What all decisions of one request share."""
-
-    source: str
-    caller: str | None
-    revision: Revision | None = None
-    schema_version: int | None = None
-    schema_hash: str | None = None
-
-
-def result_of(outcome: CheckResult | BaseException) -> DecisionResult:
-    """The recorded result of an engine answer (or of the error it raised)."""
-    if isinstance(outcome, BaseException):
-        return DecisionResult.ERROR
-    if outcome.permissionship is Permissionship.HAS_PERMISSION:
-        return DecisionResult.ALLOWED
-    if outcome.permissionship is Permissionship.CONDITIONAL:
-        return DecisionResult.CONDITIONAL
-    return DecisionResult.DENIED
-
-
 def _written(text: str | None, parse: Callable[[str], object]) -> str | None:
     """A reference filter as the log writes it (``user:rick@x`` and ``user:"rick@x"`` are one)."""
     if not text:
@@ -104,110 +88,6 @@ def _written(text: str | None, parse: Callable[[str], object]) -> str | None:
         return str(parse(text))
     except errors.RefSyntaxError:
         return text  # matches no record; the log holds parsed references only
-
-
-def _hop(hop: Hop) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "subject": str(external(hop.subject)),
-        "depth": hop.depth,
-        "permissionship": hop.permissionship.value,
-        "reason": hop.reason.value,
-    }
-    if hop.missing:
-        out["missing"] = sorted(hop.missing)
-    return out
-
-
-def _reason(outcome: CheckResult | BaseException) -> str:
-    if isinstance(outcome, RebacError):
-        return f"error: {type(outcome).__name__}: {outcome.message}"
-    if isinstance(outcome, BaseException):
-        return f"error: {type(outcome).__name__}"  # foreign messages may quote internals
-    failed = outcome.failed_hop
-    if failed is not None:
-        return f"hop {failed.depth} {failed.subject}: {failed.reason.value}"
-    if outcome.permissionship is Permissionship.CONDITIONAL:
-        return "conditional: missing " + ", ".join(sorted(outcome.missing))
-    if outcome.permissionship is Permissionship.HAS_PERMISSION:
-        return f"granted through {len(outcome.delegation)} hops" if outcome.delegation else "granted"
-    return "no path grants the permission"
-
-
-def cap_context(context: Mapping[str, Any] | None, max_bytes: int) -> dict[str, Any] | None:
-    """``context`` as recorded: itself, or ``{"truncated": true, "bytes": N}`` when too large."""
-    if not context:
-        return None
-    text = json.dumps(context, sort_keys=True, separators=(",", ":"), default=str)
-    size = len(text.encode())
-    if size > max_bytes:
-        return {"truncated": True, "bytes": size}
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
-
-
-def build_record(
-    decision_id: str,
-    *,
-    decided_at: datetime,
-    scope: DecisionScope,
-    resource: ObjectRef,
-    permission: str,
-    subject: SubjectRef,
-    outcome: CheckResult | BaseException,
-    context: Mapping[str, Any] | None,
-    latency_ms: float,
-    max_context_bytes: int,
-    decision_point: str | None = None,
-) -> DecisionRecord:
-    """The record of one decision (``decision_point``: the instance that made it)."""
-    chain = () if isinstance(outcome, BaseException) else tuple(_hop(h) for h in outcome.delegation)
-    return DecisionRecord(
-        decision_id=decision_id,
-        decided_at=decided_at,
-        source=scope.source,
-        caller=scope.caller,
-        subject=str(external(subject)),
-        permission=permission,
-        resource=str(external(resource)),
-        result=result_of(outcome),
-        reason=_reason(outcome),
-        chain=chain,
-        revision=scope.revision.value if scope.revision is not None else None,
-        schema_version=scope.schema_version,
-        schema_hash=scope.schema_hash,
-        context=cap_context(context, max_context_bytes),
-        latency_ms=latency_ms,
-        decision_point=decision_point,
-    )
-
-
-def _build(  # noqa: PLR0917 - the positional tuple the request path hands the recorder
-    decision_id: str,
-    decided_at: datetime,
-    scope: DecisionScope,
-    resource: ObjectRef,
-    permission: str,
-    subject: SubjectRef,
-    outcome: CheckResult | BaseException,
-    context: Mapping[str, Any] | None,
-    latency_ms: float,
-    max_context_bytes: int,
-    decision_point: str,
-) -> DecisionRecord:
-    """:func:`build_record` from positional parts (run by the recorder's writer thread)."""
-    return build_record(
-        decision_id,
-        decided_at=decided_at,
-        scope=scope,
-        resource=resource,
-        permission=permission,
-        subject=subject,
-        outcome=outcome,
-        context=context,
-        latency_ms=latency_ms,
-        max_context_bytes=max_context_bytes,
-        decision_point=decision_point,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +148,7 @@ async def check_and_record(  # noqa: PLR0917 - the check's own positionals, as E
     await recorder.defer(
         scope.source,
         result,
-        _build,
+        record_fields,
         (
             decision_id,
             decided_at,
@@ -429,9 +309,17 @@ class Decisions:
         """OpenTelemetry spans of decisions (``None``: off; see :mod:`rebac.services.tracing`)."""
 
     def start(self) -> None:
-        """Start recording decisions (when enabled and the store keeps a log); idempotent."""
+        """Start recording decisions (when enabled and the store keeps a log); idempotent.
+
+        With ``spool_dir`` and a store that offers a spool, through the spool and a shipper
+        process (:mod:`rebac.services.spool_recorder`); else with a writer thread.
+        """
         if self.recorder is None and self.settings.enabled and self._log is not None:
-            self.recorder = DecisionRecorder(self._log, self.settings)
+            opener = getattr(self._log, "decision_spool", None)
+            if self.settings.spool_dir is not None and callable(opener):
+                self.recorder = SpoolingRecorder(self._log, self.settings, opener())
+            else:
+                self.recorder = DecisionRecorder(self._log, self.settings)
             self.recorder.start()
 
     async def aclose(self) -> None:

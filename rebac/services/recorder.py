@@ -6,12 +6,11 @@ Every decision (a check, each bulk-check item, each AuthZEN evaluation) gets a t
 :mod:`rebac.services.decisions`).
 
 **Recording never waits for the database, and costs the request path one append.** The request
-path hands :meth:`DecisionRecorder.defer` the raw parts of a decision (a tuple); the record itself
-is built, formatted and written by one **writer thread**, in batches of ``batch_size`` records, or
-whatever is buffered once the writer has waited ``flush_seconds``. A store that offers a
-synchronous writer (:class:`SyncDecisionWriter`, the Postgres store: its own connection, COPY)
-is written from that thread without touching the event loop; any other store's async
-``append_decisions`` is run on the loop the recorder was started on.
+path hands :meth:`DecisionRecorder.defer` the raw parts of a decision (a tuple); one **writer
+thread** builds, formats and writes the records, ``batch_size`` at a time or whatever is buffered
+after ``flush_seconds``: through a store's :class:`SyncDecisionWriter` (Postgres: its own
+connection, COPY) off the event loop, else through ``append_decisions`` on the recorder's loop.
+(``rebac serve`` uses :class:`~rebac.services.spool_recorder.SpoolingRecorder` instead.)
 
 **What a crash can lose.** Only records accepted and not yet committed (``queued`` in the stats):
 never more than ``queue_capacity + batch_size`` (the buffer's bound plus the one batch being
@@ -50,14 +49,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol, cast
 
 from rebac.config import DecisionLogSettings
 from rebac.store.base import DecisionLog, DecisionRecord, DecisionResult
 
-__all__ = ["DecisionRecorder", "DecisionStats", "SyncDecisionWriter"]
+__all__ = ["DecisionRecorder", "DecisionStats", "RecordFields", "SyncDecisionWriter", "fields_of"]
 
 _LOG: Final = logging.getLogger("rebac.decisions")
 _RETRIES: Final = 3
@@ -69,8 +68,7 @@ _MS_MASK: Final = (1 << 48) - 1
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MS: Final = timedelta(milliseconds=1)
 _JOIN_SECONDS: Final = 30.0
-_BUILD_CHUNK: Final = 32
-"""Records the writer thread builds between two releases of the GIL (well under a millisecond)."""
+_BUILD_CHUNK: Final = 32  # records built between two releases of the GIL (well under a millisecond)
 _STEP_BACK_MS: Final = 1000
 """An id is at most this far (plus borrowed milliseconds) ahead of the time it was made for."""
 
@@ -161,12 +159,16 @@ class SyncDecisionWriter(Protocol):
         """Release the writer's connection."""
 
 
-Pending = tuple[Callable[..., DecisionRecord], tuple[Any, ...]]
-"""A record not built yet: ``build(*args)`` makes it, in the writer thread."""
+RecordFields = tuple[Any, ...]  # a record's fields in DecisionRecord order: DecisionRecord(*fields)
+
+Pending = tuple[Callable[..., RecordFields], tuple[Any, ...]]  # (build, args), built by the writer
+
+_FIELDS: Final = tuple(f.name for f in fields(DecisionRecord))
 
 
-def _identity(record: DecisionRecord) -> DecisionRecord:
-    return record
+def fields_of(record: DecisionRecord) -> RecordFields:
+    """The fields of a built ``record``, in order."""
+    return tuple(getattr(record, name) for name in _FIELDS)
 
 
 class DecisionRecorder:
@@ -243,21 +245,37 @@ class DecisionRecorder:
         """
         if record.decision_point is None:
             record = replace(record, decision_point=self.instance_name)
-        return await self.defer(record.source, record.result, _identity, (record,), always=always)
+        return await self.defer(record.source, record.result, fields_of, (record,), always=always)
 
     async def defer(
         self,
         source: str,
         result: DecisionResult,
-        build: Callable[..., DecisionRecord],
+        build: Callable[..., RecordFields],
         args: tuple[Any, ...],
         *,
         always: bool = False,
     ) -> bool:
-        """Buffer the record ``build(*args)`` will make (in the writer thread); True when kept.
+        """Buffer the record ``build(*args)`` gives the fields of (in the writer thread); True when kept.
 
         Waits at most ``overload_wait_seconds`` when the buffer is full, then drops and counts it.
         """
+        if not await self._admit(source, result, always=always):
+            return False
+        self._accept(build, args)
+        self._recorded += 1
+        return True
+
+    def _accept(self, build: Callable[..., RecordFields], args: tuple[Any, ...]) -> None:
+        """Keep one admitted record (here: buffered for the writer thread)."""
+        buffer = self._buffer
+        buffer.append((build, args))
+        size = len(buffer)
+        if size == 1 or size % self.settings.batch_size == 0:
+            self._tick.set()
+
+    async def _admit(self, source: str, result: DecisionResult, *, always: bool) -> bool:
+        """Count the decision, sample it, and wait for room (bounded); False: not recorded."""
         hook = self.on_record
         if hook is not None:
             hook(source, result)
@@ -267,23 +285,21 @@ class DecisionRecorder:
         if self._closed:
             self._drop("the decision recorder is closed")
             return False
-        buffer = self._buffer
-        if len(buffer) >= self.settings.queue_capacity and not await self._wait_for_space():
+        if self._full() and not await self._wait_for_space():
             self._drop("the decision log is overloaded")
             return False
-        buffer.append((build, args))
-        self._recorded += 1
-        size = len(buffer)
-        if size == 1 or size % self.settings.batch_size == 0:
-            self._tick.set()
         return True
+
+    def _full(self) -> bool:
+        """Whether a record must wait for room (``queue_capacity`` buffered)."""
+        return len(self._buffer) >= self.settings.queue_capacity
 
     async def _wait_for_space(self) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.overload_wait_seconds
         self._waiting += 1
         try:
-            while len(self._buffer) >= self.settings.queue_capacity:
+            while self._full():
                 remaining = deadline - loop.time()
                 if remaining <= 0 or self._closed:
                     return False
@@ -313,10 +329,11 @@ class DecisionRecorder:
                 target=self._run, args=(writer,), name="rebac-decision-writer", daemon=True
             )
             self._thread.start()
-        if self._pruner is None and prune_every_seconds is not None and self.settings.retention_days > 0:
-            self._pruner = asyncio.create_task(
-                self._prune_loop(prune_every_seconds), name="rebac-decision-gc"
-            )
+        self._start_pruner(prune_every_seconds)
+
+    def _start_pruner(self, every: float | None) -> None:
+        if self._pruner is None and every is not None and self.settings.retention_days > 0:
+            self._pruner = asyncio.create_task(self._prune_loop(every), name="rebac-decision-gc")
 
     def _run(self, writer: SyncDecisionWriter | None) -> None:
         try:
@@ -356,7 +373,8 @@ class DecisionRecorder:
         try:
             batch: list[DecisionRecord] = []
             for start in range(0, len(taken), _BUILD_CHUNK):
-                batch.extend([build(*args) for build, args in taken[start : start + _BUILD_CHUNK]])
+                chunk = taken[start : start + _BUILD_CHUNK]
+                batch.extend([DecisionRecord(*build(*args)) for build, args in chunk])
                 time.sleep(0)  # let the event loop's thread have the GIL between chunks
             self._write_blocking(writer, batch)
         finally:
@@ -397,7 +415,7 @@ class DecisionRecorder:
         taken = self._take()
         self._space.set()
         try:
-            batch = [build(*args) for build, args in taken]
+            batch = [DecisionRecord(*build(*args)) for build, args in taken]
             for attempt in range(_RETRIES + 1):
                 try:
                     await self._sink.append_decisions(batch)
@@ -438,15 +456,18 @@ class DecisionRecorder:
         await self.flush()
         self._stop = True
         self._tick.set()
-        if self._pruner is not None:
-            self._pruner.cancel()
-            await asyncio.gather(self._pruner, return_exceptions=True)
-            self._pruner = None
+        await self._stop_pruner()
         thread, self._thread = self._thread, None
         if thread is not None:
             await asyncio.to_thread(thread.join, _JOIN_SECONDS)
 
     # --- retention and stats ------------------------------------------------------------------------
+
+    async def _stop_pruner(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
+            await asyncio.gather(self._pruner, return_exceptions=True)
+            self._pruner = None
 
     async def prune(self) -> int:
         """Drop whole days older than ``retention_days`` (nothing when it is 0); return the days."""

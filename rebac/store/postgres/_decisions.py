@@ -13,6 +13,7 @@ recorder's writer thread, so neither the event loop nor the read pool carries th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -69,6 +70,8 @@ def _bounds(day: date) -> tuple[str, str]:
 
 _COPY_ESCAPES: Final = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _NULL: Final = "\\N"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND: Final = timedelta(seconds=1)
 
 
 def _text(value: str | None) -> str:
@@ -80,29 +83,66 @@ def _text(value: str | None) -> str:
     return value
 
 
-def _line(record: DecisionRecord) -> str:
-    """One COPY text line, in ``_COLUMNS`` order.
+RecordFields = tuple[Any, ...]
+"""A record's fields in :class:`~rebac.store.base.DecisionRecord` order (``DecisionRecord(*fields)``)."""
 
-    Formatted here rather than by psycopg's per-field adapters: the flusher writes every decision
-    the service makes, and this is several times cheaper per row.
+
+_FIELDS: Final = tuple(f.name for f in dataclasses.fields(DecisionRecord))
+
+
+def _fields_of(record: DecisionRecord) -> RecordFields:
+    return tuple(getattr(record, name) for name in _FIELDS)
+
+
+class CopyLines:
+    """Formats a record's fields as one COPY text line, in ``_COLUMNS`` order.
+
+    Formatted here rather than by psycopg's per-field adapters: every decision the service makes
+    is formatted, and this is several times cheaper per row. The text of the current second is
+    kept (one instance per thread), and a line is escaped field by field only when some field
+    holds a backslash, tab, CR or LF.
     """
-    chain = json.dumps(list(record.chain)) if record.chain else "[]"
-    context = None if record.context is None else json.dumps(record.context)
-    revision = _NULL if record.revision is None else str(record.revision)
-    version = _NULL if record.schema_version is None else str(record.schema_version)
-    return (
-        f"{record.decided_at.isoformat()}\t{record.decision_id}\t{_text(record.source)}\t"
-        f"{_text(record.caller)}\t{_text(record.subject)}\t{_text(record.permission)}\t"
-        f"{_text(record.resource)}\t{record.result.value}\t{_text(record.reason)}\t{_text(chain)}\t"
-        f"{revision}\t{version}\t{_text(record.schema_hash)}\t{_text(context)}\t{record.latency_ms!r}\t"
-        f"{_text(record.decision_point)}\n"
-    )
+
+    __slots__ = ("_end", "_prefix", "_start")
+
+    def __init__(self) -> None:
+        self._start = self._end = _EPOCH  # the second the prefix is of: [start, end)
+        self._prefix = ""
+
+    def __call__(self, fields: RecordFields) -> str:
+        """The line of ``fields`` (a :class:`~rebac.store.base.DecisionRecord`'s, in order)."""
+        (decision_id, at, source, caller, subject, permission, resource, result, reason, chain, revision,
+         version, schema_hash, context, latency_ms, point) = fields  # fmt: skip
+        if at.tzinfo is not UTC and at.utcoffset():
+            at = at.astimezone(UTC)
+        if not self._start <= at < self._end:
+            start = at.replace(microsecond=0)
+            self._start, self._end, self._prefix = start, start + _SECOND, start.strftime("%Y-%m-%d %H:%M:%S")
+        chain_text = json.dumps(list(chain)) if chain else "[]"
+        context_text = None if context is None else json.dumps(context)
+        raw = f"{source}{caller}{subject}{permission}{resource}{reason}{schema_hash}{point}"
+        raw = f"{raw}{chain_text}{context_text}"
+        if "\\" in raw or "\t" in raw or "\n" in raw or "\r" in raw:
+            source, caller, subject, permission, resource, reason, schema_hash, point = map(
+                _text, (source, caller, subject, permission, resource, reason, schema_hash, point)
+            )
+            chain_text = _text(chain_text)
+            context_text = _text(context_text)
+        return (
+            f"{self._prefix}.{at.microsecond:06d}+00\t{decision_id}\t{source}\t"
+            f"{_NULL if caller is None else caller}\t{subject}\t{permission}\t{resource}\t"
+            f"{result.value}\t{reason}\t{chain_text}\t{_NULL if revision is None else revision}\t"
+            f"{_NULL if version is None else version}\t{_NULL if schema_hash is None else schema_hash}\t"
+            f"{_NULL if context_text is None else context_text}\t{latency_ms!r}\t"
+            f"{_NULL if point is None else point}\n"
+        )
 
 
 def _chunks(batch: Sequence[DecisionRecord]) -> Iterator[str]:
     """The batch as COPY text, ``_YIELD_EVERY`` lines per chunk, formatted lazily (between yields)."""
+    line = CopyLines()
     for start in range(0, len(batch), _YIELD_EVERY):
-        yield "".join([_line(record) for record in batch[start : start + _YIELD_EVERY]])
+        yield "".join([line(_fields_of(record)) for record in batch[start : start + _YIELD_EVERY]])
 
 
 def _record(row: sa.Row[Any]) -> DecisionRecord:
@@ -177,6 +217,24 @@ def _partition_ddl(day: date) -> str:
     )
 
 
+def connected(conn: psycopg.Connection[Any] | None, conninfo: str, name: str) -> psycopg.Connection[Any]:
+    """``conn`` while it is open, else a new connection named ``name`` (5 s to connect)."""
+    if conn is None or conn.closed:
+        conn = psycopg.connect(conninfo, application_name=name, connect_timeout=5)
+    return conn
+
+
+def ensure_partitions(conn: psycopg.Connection[Any], days: set[date], known: set[date]) -> None:
+    """Create the partitions of ``days`` not in ``known`` (one transaction), then add them to it."""
+    missing = days - known
+    if missing:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
+            for day in sorted(missing):
+                conn.execute(_partition_ddl(day).encode())
+        known |= missing
+
+
 class PgDecisionWriter:
     """Writes decision batches with COPY on its own connection (blocking; one thread only).
 
@@ -196,12 +254,7 @@ class PgDecisionWriter:
         self._known: set[date] = set()
 
     def _connection(self) -> psycopg.Connection[Any]:
-        conn = self._conn
-        if conn is None or conn.closed:
-            conn = psycopg.connect(
-                self._conninfo, application_name="rebac-decision-writer", connect_timeout=5
-            )
-            self._conn = conn
+        self._conn = conn = connected(self._conn, self._conninfo, "rebac-decision-writer")
         return conn
 
     def write(self, batch: Sequence[DecisionRecord]) -> None:
@@ -211,13 +264,7 @@ class PgDecisionWriter:
         days = {record.decided_at.astimezone(UTC).date() for record in batch}
         try:
             conn = self._connection()
-            missing = days - self._known
-            if missing:
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))
-                    for day in sorted(missing):
-                        conn.execute(_partition_ddl(day).encode())
-                self._known |= missing
+            ensure_partitions(conn, days, self._known)
             with conn.transaction(), conn.cursor() as cur, cur.copy(_COPY) as copy:
                 for chunk in _chunks(batch):
                     copy.write(chunk)

@@ -69,6 +69,7 @@ from rebac.store.postgres._read import ReadStatements
 from rebac.store.postgres._replicas import ReplicaRouter, ReplicaSettings
 from rebac.store.postgres._requests import PostgresAccessRequestMixin
 from rebac.store.postgres._schemas import PostgresSchemaMixin
+from rebac.store.postgres._shipper import PgDecisionSpool
 from rebac.store.postgres._snapshot import load_in_thread
 from rebac.store.postgres._sql import relationship_from_row, translate_errors
 from rebac.store.postgres._write import PostgresWriteMixin
@@ -476,6 +477,10 @@ class PostgresTupleStore(
     async def append_decisions(self, batch: Sequence[DecisionRecord]) -> None:
         """Store ``batch`` in one transaction (into daily partitions, see :mod:`._decisions`)."""
         await self._decisions.append(batch)
+
+    def decision_spool(self) -> PgDecisionSpool:
+        """The spool format and shipper of the spooling recorder (see :mod:`._shipper`)."""
+        return PgDecisionSpool(self._conninfo)
 
     def decision_writer(self) -> PgDecisionWriter:
         """A blocking COPY writer on its own connection, for the decision recorder's thread."""
