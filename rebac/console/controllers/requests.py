@@ -56,6 +56,11 @@ def _duration(text: str | None) -> int | None:
     return seconds
 
 
+def _back_to_queue(request_id: str) -> Redirect:
+    """After a decision: the queue, which names the request just decided."""
+    return Redirect(f"/console/requests?{urlencode({'done': request_id})}", status_code=HTTP_303_SEE_OTHER)
+
+
 class RequestsController(Controller):
     """The access-request queue (behind the console's session guard)."""
 
@@ -118,9 +123,7 @@ class RequestsController(Controller):
             caller=me.principal.key_id,
             grant_seconds=_duration(data.get("duration")),
         )
-        return Redirect(
-            f"/console/requests?{urlencode({'done': decided.request_id})}", status_code=HTTP_303_SEE_OTHER
-        )
+        return _back_to_queue(decided.request_id)
 
     @post("/{request_id:str}/deny", include_in_schema=False, status_code=303)
     async def deny(
@@ -140,6 +143,4 @@ class RequestsController(Controller):
             reason=data.get("reason", "").strip(),
             caller=me.principal.key_id,
         )
-        return Redirect(
-            f"/console/requests?{urlencode({'done': decided.request_id})}", status_code=HTTP_303_SEE_OTHER
-        )
+        return _back_to_queue(decided.request_id)
