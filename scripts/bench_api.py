@@ -65,6 +65,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
+from rebac.store.postgres.capacity import connections_per_process, read_capacity
 from rebac.store.postgres.migrate import upgrade_to_head
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -644,11 +645,13 @@ async def workers_comparison(args: argparse.Namespace, key: str, db_url: str) ->
     ]
     loads = {"healthz": [encoder.request("GET", "/healthz")], "check": checks}
     counts: list[int] = args.workers
+    pool = comparison_pool_size(db_url, sum(counts))
     runs: dict[str, list[dict[str, float]]] = {}
     with contextlib.ExitStack() as stack:
         servers: dict[int, tuple[Http, list[int]]] = {}
         for count in counts:
-            port, pid = stack.enter_context(rebac_server(db_url, key, {}, workers=count))
+            env = {"REBAC_POOL_SIZE": str(pool)}
+            port, pid = stack.enter_context(rebac_server(db_url, key, env, workers=count))
             seen = all_workers_ready(port, count)
             server = Http(port, key)
             await warm_pass(server, checks)  # each worker's check cache sees its share of the checks
@@ -671,6 +674,31 @@ async def workers_comparison(args: argparse.Namespace, key: str, db_url: str) ->
         ratio = f"  x{best['rps'] / first['rps']:.2f} of {counts[0]} worker(s)"
         print(fmt(f"{workers} worker(s) {what} (median run)", best) + ratio)
     return out
+
+
+def comparison_pool_size(db_url: str, processes: int, default: int = 10) -> int:
+    """The largest ``REBAC_POOL_SIZE`` (at most ``default``) with which ``processes`` workers fit together.
+
+    The comparison keeps every server up at once (1 + 2 workers = 3 processes), each worker
+    opening up to ``3 * pool + 8`` connections under load. With the default pool that is 114 of
+    the 97 a stock PostgreSQL accepts (fewer still when other clients are connected), so a busy
+    worker met ``too many clients`` and answered 503 (fail closed). The pool is sized so that
+    every worker's budget fits what the database has free now; the size is printed.
+    """
+    capacity = read_capacity(db_url)
+    free = capacity.available - capacity.in_use
+    pool = default
+    while pool > 1 and processes * connections_per_process(pool) > free:
+        pool -= 1
+    need = processes * connections_per_process(pool)
+    if need > free:
+        raise RuntimeError(f"{processes} workers need {need} connections; only {free} are free")
+    print(
+        f"workers comparison: REBAC_POOL_SIZE {pool} for every server ({processes} worker processes x "
+        f"{connections_per_process(pool)} = {need} connections, of {free} free: "
+        f"max_connections {capacity.max_connections}, {capacity.reserved} reserved, {capacity.in_use} in use)"
+    )
+    return pool
 
 
 def _median_run(measured: list[dict[str, float]]) -> dict[str, float]:
@@ -731,16 +759,18 @@ def main() -> None:
         print("targeted server: no RSS, server CPU or decision-log comparison (not started here)")
     else:
         key = secrets.token_urlsafe(24)
-        with database() as db_url, rebac_server(db_url, key, {}, workers=args.workers[0]) as (port, pid):
-            http = Http(port, key)
-            asyncio.run(http.call(http.request("GET", "/healthz")))  # the worker is up: find it
-            pids = process_tree(pid)
-            out = asyncio.run(run(args, http, pids, db_url))
+        with database() as db_url:
+            with rebac_server(db_url, key, {}, workers=args.workers[0]) as (port, pid):
+                http = Http(port, key)
+                asyncio.run(http.call(http.request("GET", "/healthz")))  # the worker is up: find it
+                pids = process_tree(pid)
+                out = asyncio.run(run(args, http, pids, db_url))
+                rss = {str(p): rss_mib(p) for p in pids}
+                out["server_rss_mib"] = {"per_process": rss, "total": sum(rss.values())}
+                print(f"server RSS (VmRSS, granian main + worker): {sum(rss.values()):.0f} MiB {rss}")
+            # that server is stopped first: its pools must not take connections the comparison needs
             if len(args.workers) > 1 or args.only_workers:
                 out["workers"] = asyncio.run(workers_comparison(args, key, db_url))
-            rss = {str(p): rss_mib(p) for p in pids}
-            out["server_rss_mib"] = {"per_process": rss, "total": sum(rss.values())}
-            print(f"server RSS (VmRSS, granian main + worker): {sum(rss.values()):.0f} MiB {rss}")
     if "results" in out:
         client_cost(out)
     load_after = os.getloadavg()
