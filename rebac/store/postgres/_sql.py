@@ -15,6 +15,7 @@ from typing import Any, Final
 import psycopg
 import sqlalchemy as sa
 from psycopg import errors as pg_errors
+from psycopg_pool import PoolTimeout
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 
@@ -150,6 +151,22 @@ def row_values(
 _SERIALIZATION: Final = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 
 
+def unavailable(exc: BaseException | None) -> str:
+    """Why the database is unavailable, in words that name no DSN.
+
+    A pool that had no connection free in time, a server refusing clients, or (anything else) the
+    database itself.
+    """
+    if isinstance(exc, PoolTimeout | sa_exc.TimeoutError):
+        return (
+            "the database is unavailable: no connection was free in time"
+            " (the pool is exhausted or cannot connect)"
+        )
+    if isinstance(exc, pg_errors.TooManyConnections):
+        return "the database is unavailable: it refused the connection (too many clients)"
+    return "the database is unavailable"
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:
     """Turn driver errors into ``StoreError`` subclasses; messages never carry DSNs or SQL.
@@ -168,11 +185,11 @@ def translate_errors() -> Iterator[None]:
         if isinstance(orig, _SERIALIZATION):
             raise SerializationFailureError("the transaction conflicted with another one; retry") from exc
         if exc.connection_invalidated or isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError):
-            raise StoreUnavailableError("the database is unavailable") from exc
+            raise StoreUnavailableError(unavailable(orig)) from exc
         if isinstance(orig, pg_errors.UndefinedTable):
             raise StoreError("the database is not migrated; run `rebac migrate`") from exc
         raise StoreError("the datastore failed") from exc
     except (sa_exc.SQLAlchemyError, psycopg.Error, OSError) as exc:
         if isinstance(exc, psycopg.OperationalError | OSError | sa_exc.TimeoutError):
-            raise StoreUnavailableError("the database is unavailable") from exc
+            raise StoreUnavailableError(unavailable(exc)) from exc
         raise StoreError("the datastore failed") from exc
