@@ -76,7 +76,8 @@ def _children_cpu() -> float:
 def _shipper_backend(url: str) -> int | None:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'rebac-decision-shipper'"
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name = 'rebac-decision-shipper' AND datname = current_database()"
         ).fetchone()
     return None if row is None else int(row[0])
 
