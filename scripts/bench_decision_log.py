@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import resource
 import secrets
 import tempfile
@@ -75,7 +76,8 @@ def _children_cpu() -> float:
 def _shipper_backend(url: str) -> int | None:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = 'rebac-decision-shipper'"
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name = 'rebac-decision-shipper' AND datname = current_database()"
         ).fetchone()
     return None if row is None else int(row[0])
 
@@ -104,20 +106,34 @@ async def _spool_run(
     return serving, _children_cpu() - c0, pg
 
 
-async def main() -> None:
+def _parts(
+    decision_id: str, now: datetime, scope: DecisionScope, resource: Any, subject: Any
+) -> tuple[Any, ...]:
+    result = CheckResult(Permissionship.HAS_PERMISSION)
+    return (decision_id, now, scope, resource, "view", subject, result, None, 0.5, 4096, "bench:1")
+
+
+async def main() -> None:  # noqa: PLR0915 - one straight measurement script
     """Parse the arguments, measure, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument(
+        "--distinct",
+        type=int,
+        default=100_000,
+        help="distinct subjects and resources the records name, drawn at random (as bench_api's checks do)",
+    )
     args = parser.parse_args()
     n = args.records
     print(f"load average before: {os.getloadavg()}")
     recorder = DecisionRecorder(_Nowhere(), DecisionLogSettings(queue_capacity=n + 1))  # type: ignore[arg-type]
     scope = DecisionScope("check", "preshared", Revision(42), 3, "ab" * 32)
-    resource, subject = parse_object("document:d1"), parse_subject("agent:a7")
-    result = CheckResult(Permissionship.HAS_PERMISSION)
+    rng = random.Random(17)
+    resources = [parse_object(f"document:d{i}") for i in range(args.distinct)]
+    subjects = [parse_subject(f"agent:a{i}") for i in range(args.distinct)]
     now = datetime.now(UTC)
     parts = [
-        (recorder.new_id(now), now, scope, resource, "view", subject, result, None, 0.5, 4096, "bench:1")
+        _parts(recorder.new_id(now), now, scope, rng.choice(resources), rng.choice(subjects))
         for _ in range(n)
     ]
     t0 = time.process_time()
