@@ -22,9 +22,10 @@
 #                      reruns chosen ones (copy changed tests into it and its mutants/ first)
 #   MUTATION_KEEP=1    keep the temporary folder (its path is printed), e.g. for `mutmut show NAME`
 #   MUTATION_REPORT=1  only print the report of the run in MUTATION_DIR (no mutants are run)
-#   MUTATION_TIMEOUT_MULTIPLIER  a mutant whose tests run longer than (their time in the stats phase
-#                      + 1 s) times this is stopped and counted "timeout" (default 5; mutmut's 15
-#                      let a looping mutant hold a worker for many minutes)
+#   MUTATION_TIMEOUT_MULTIPLIER, MUTATION_TIMEOUT_CONSTANT  a mutant whose tests run longer than
+#                      (their time in the stats phase + CONSTANT s) x MULTIPLIER is stopped and
+#                      counted "timeout" (defaults 5 and 10: each forked run pays pytest's own
+#                      start-up, and a looping mutant must not hold a worker for many minutes)
 # Prints the score (killed / all mutants) per module and overall, and every mutant not killed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,6 +106,7 @@ if [ "${MUTATION_REPORT:-0}" != 1 ]; then
                 echo "    $path"
             done
             echo "timeout_multiplier=${MUTATION_TIMEOUT_MULTIPLIER:-5}"
+            echo "timeout_constant=${MUTATION_TIMEOUT_CONSTANT:-10}"
             echo "pytest_add_cli_args_test_selection="
             for path in "${tests[@]}"; do
                 echo "    $path"
