@@ -135,9 +135,10 @@ async def test_a_caveated_subject_set_row_is_evaluated_with_the_request_context(
     assert await perm(engine, "doc:1#see@user:tom") == "caveated"
 
 
-# group:n#member needs one more hop (through group:m) to find tom. Reached through ``first`` it has
-# the depth; reached again through ``second`` (one hop deeper) it does not, and a result decided
-# earlier in the same request must not stand in for the evaluation the budget refuses.
+# The members of group n need one more hop (through group m) to find tom. Reached through
+# ``first`` that hop fits the depth budget; reached again through ``second`` (one hop deeper) it
+# does not, and a result decided earlier in the same request must not stand in for the
+# evaluation the budget refuses.
 DEPTH = [
     "doc:1#first@group:n#member",
     "doc:1#second@group:h#member",
