@@ -10,8 +10,9 @@
 # Test selection: mutmut first runs the chosen tests once and records which test reaches which
 # mutated function (its "stats" phase); each mutant then runs only those tests, with -x. The
 # default tests are the ones that exercise the four modules: the engine unit tests, the API unit
-# tests, the regressions and the fail-closed mutant tests, plus the two PostgreSQL API files that
-# map errors to problem details (they need REBAC_TEST_DATABASE_URL, or start an embedded server).
+# tests (with the problem-mapping tests), the regressions and the fail-closed mutant tests, plus the
+# PostgreSQL API file that maps caveat errors to problem details (it needs REBAC_TEST_DATABASE_URL,
+# or starts an embedded server).
 # Everything runs under `nice -n 10`: the machine is shared. See docs/mutation.md.
 #
 # Usage: scripts/mutation.sh [pytest paths...]
@@ -21,6 +22,10 @@
 #                      reruns chosen ones (copy changed tests into it and its mutants/ first)
 #   MUTATION_KEEP=1    keep the temporary folder (its path is printed), e.g. for `mutmut show NAME`
 #   MUTATION_REPORT=1  only print the report of the run in MUTATION_DIR (no mutants are run)
+#   MUTATION_TIMEOUT_MULTIPLIER, MUTATION_TIMEOUT_CONSTANT  a mutant whose tests run longer than
+#                      (their time in the stats phase + CONSTANT s) x MULTIPLIER is stopped and
+#                      counted "timeout" (defaults 5 and 10: each forked run pays pytest's own
+#                      start-up, and a looping mutant must not hold a worker for many minutes)
 # Prints the score (killed / all mutants) per module and overall, and every mutant not killed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +37,6 @@ if [ ${#tests[@]} -eq 0 ]; then
         tests/unit/api
         tests/regressions
         tests/integration/api/test_caveat_errors_api.py
-        tests/integration/api/test_problem_mapping.py
     )
 fi
 modules=(rebac/engine/check.py rebac/engine/caveats.py rebac/engine/delegation.py rebac/api/problems.py)
@@ -101,6 +105,8 @@ if [ "${MUTATION_REPORT:-0}" != 1 ]; then
             for path in schema docs migrations scripts README.md pyproject.toml; do
                 echo "    $path"
             done
+            echo "timeout_multiplier=${MUTATION_TIMEOUT_MULTIPLIER:-5}"
+            echo "timeout_constant=${MUTATION_TIMEOUT_CONSTANT:-10}"
             echo "pytest_add_cli_args_test_selection="
             for path in "${tests[@]}"; do
                 echo "    $path"

@@ -150,3 +150,27 @@ def test_a_bad_element_names_its_parameter(kind, value):
     with pytest.raises(CaveatEvaluationError) as caught:
         convert_value(value, kind, "limits")
     assert caught.value.details == {"parameter": "limits", "expected": "int"}
+
+
+def test_a_context_value_named_wrongly_is_an_error_that_names_the_parameter():
+    cs = CaveatSet({"c": CaveatDefinition("c", {"limit": INT}, "limit > 1")})
+    with pytest.raises(CaveatEvaluationError) as caught:
+        cs.evaluate("c", {}, {"limit": "abc"})
+    assert caught.value.details == {"parameter": "limit", "expected": "int"}
+    assert "'limit'" in str(caught.value)
+
+
+def test_a_value_cel_cannot_hold_is_a_typed_error_that_says_why():
+    # JSON can carry a lone surrogate (``"\\ud800"``); the CEL library raises on it instead of
+    # returning an error value, and that must still be the caveat's typed error with the
+    # library's reason, never a bare exception
+    arguments = CaveatType("map", (CaveatType("any"),))
+    cs = _set("arguments.amount < 10", arguments=arguments)
+    with pytest.raises(CaveatEvaluationError) as caught:
+        cs.evaluate("c", {}, {"arguments": {"amount": "\ud800"}})
+    assert caught.value.details == {"caveat": "c"}
+    message = str(caught.value)
+    assert message.startswith("caveat 'c' failed: ")
+    assert "null" in message  # the library's reason ("construction from null is not valid")
+    assert "not bool" not in message
+    assert cs.evaluate("c", {}, {"arguments": {"amount": 2}}).truth is Truth.TRUE

@@ -126,3 +126,25 @@ async def test_the_principals_read_after_a_wildcard_principal_still_cap_the_agen
     engine, _ = await make_engine(SCHEMA, rels)
     assert (await _check(engine, "doc:d#view@agent:ok")).permissionship is YES
     assert (await _check(engine, "doc:d#view@agent:a")).permissionship is NO
+
+
+async def test_two_principals_that_share_a_principal_are_no_cycle():
+    # a diamond, s -> a -> c and s -> b -> c: c's component is done when b reaches it again;
+    # counting it as still open merged b and s into a false cycle, and a false cycle denies all
+    rels = [
+        "agent:s#principal@agent:a",
+        "agent:s#principal@agent:b",
+        "agent:a#principal@user:c",
+        "agent:b#principal@user:c",
+        "doc:d#viewer@agent:s",
+        "doc:d#viewer@agent:a",
+        "doc:d#viewer@agent:b",
+        "doc:d#viewer@user:c",
+    ]
+    engine, _ = await make_engine(SCHEMA, rels)
+    result = await _check(engine, "doc:d#view@agent:s")
+    assert result.permissionship is YES
+    assert not result.cycle_detected
+    rels.remove("doc:d#viewer@user:c")
+    engine, _ = await make_engine(SCHEMA, rels)
+    assert (await _check(engine, "doc:d#view@agent:s")).permissionship is NO
