@@ -101,7 +101,7 @@ class Authenticator:
         preshared_subject: The subject the preshared key acts for (``None``: none).
     """
 
-    __slots__ = ("_cache", "_cache_seconds", "_keys", "_preshared", "_preshared_hash", "_verified")
+    __slots__ = ("_cache", "_cache_seconds", "_keys", "_preshared", "_preshared_hash")
 
     def __init__(
         self,
@@ -116,9 +116,6 @@ class Authenticator:
         self._keys = keys
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, StoredKey, Principal | None]] = {}
-        # Accepted header values, until the key row they were checked against expires: a repeat
-        # costs one dict look-up instead of two sha256 (a revocation is seen as late as before).
-        self._verified: dict[str, tuple[float, Principal]] = {}
 
     async def _find(self, key_id: str) -> tuple[StoredKey, Principal | None] | None:
         """The stored key and the principal it authenticates, parsed once per lookup.
@@ -165,25 +162,13 @@ class Authenticator:
         """
         if not header:
             raise UnauthenticatedError("an API key is required (Authorization: Bearer <key>)")
-        hit = self._verified.get(header)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        principal, until = await self._verify(header)
-        if until > time.monotonic():
-            if len(self._verified) >= _CACHE_ENTRIES:
-                self._verified.clear()
-            self._verified[header] = (until, principal)
-        return principal
-
-    async def _verify(self, header: str) -> tuple[Principal, float]:
-        """The caller of ``header`` and until when that answer may be reused (monotonic time)."""
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise UnauthenticatedError("use the Bearer scheme: Authorization: Bearer <key>")
         presented = hash_secret(token)
         if self._preshared_hash is not None and hmac.compare_digest(presented, self._preshared_hash):
-            return self._preshared, time.monotonic() + self._cache_seconds
+            return self._preshared
         if self._keys is not None and token.startswith(KEY_PREFIX):
             key_id, _, secret = token[len(KEY_PREFIX) :].partition("_")
             found = await self._find(key_id) if key_id and secret else None
@@ -194,8 +179,7 @@ class Authenticator:
                         raise UnauthenticatedError(
                             "the API key's stored subject is malformed; create a new key"
                         )
-                    entry = self._cache.get(key_id)
-                    return principal, 0.0 if entry is None else entry[0]
+                    return principal
         raise UnauthenticatedError("the API key is unknown or revoked")
 
 
