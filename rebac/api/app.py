@@ -18,11 +18,12 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, Final
 
 from litestar import Litestar
 from litestar.datastructures import State
 
+from rebac.api import dto
 from rebac.api.auth import Authenticator, KeyLookup
 from rebac.api.controllers import (
     AuthZenController,
@@ -39,7 +40,9 @@ from rebac.api.controllers.analysis import AnalysisController
 from rebac.api.controllers.authzen_requests import AccessRequestsController
 from rebac.api.controllers.blast_radius import BlastRadiusController
 from rebac.api.controllers.identities import IdentitiesController
+from rebac.api.controllers.permissions import check_response
 from rebac.api.deps import dependencies
+from rebac.api.hot import HotRoute
 from rebac.api.metrics import Gather, MetricsController, gatherer
 from rebac.api.middleware import ACCESS_LOGGER, AccessLog, BatchHandler, EdgeMiddleware
 from rebac.api.openapi import complete_document, openapi_config
@@ -55,6 +58,8 @@ from rebac.services.tracing import open_tracing
 from rebac.store.base import TupleStore
 from rebac.store.factory import Say, checked_database, open_store
 from rebac.store.postgres import PostgresTupleStore
+
+CHECK_PATH: Final = "/v1/permissions/check"
 
 __all__ = ["AsgiApp", "Seed", "access_logger", "create_app", "one_line_startup_failures", "serving_database"]
 
@@ -88,6 +93,7 @@ def create_app(
     schema_refresh_seconds: float = 1.0,
     seed: Seed | None = None,
     key_cache_seconds: float = 2.0,
+    fast_path: bool | None = None,
 ) -> Litestar:
     """Build the app.
 
@@ -100,6 +106,9 @@ def create_app(
         schema_refresh_seconds: How stale the cached current-schema pointer may get.
         seed: Called with the services at startup (``rebac serve --demo`` loads its data so).
         key_cache_seconds: How long a looked-up API key is reused (a revocation's delay).
+        fast_path: Serve ordinary ``POST /v1/permissions/check`` before Litestar's router
+            (:class:`~rebac.api.middleware.EdgeMiddleware`); ``None`` reads
+            ``REBAC_FAST_PATH`` (``off`` disables it; the answers are the same either way).
     """
 
     def authenticator(table: KeyLookup | None) -> Authenticator:
@@ -185,8 +194,13 @@ def create_app(
         debug=False,
     )
     complete_document(app)
+    front = None
+    if fast_path if fast_path is not None else os.environ.get("REBAC_FAST_PATH", "on") != "off":
+        front = {
+            CHECK_PATH: HotRoute(app.asgi_handler, dto.CheckRequest, check_response, "check"),
+        }
     # Around the router and its exception handling, so unknown routes and refused keys are seen too.
-    app.asgi_handler = EdgeMiddleware(app.asgi_handler, access_log=access_log, metrics=metrics)
+    app.asgi_handler = EdgeMiddleware(app.asgi_handler, access_log=access_log, metrics=metrics, front=front)
     return app
 
 

@@ -71,6 +71,26 @@ class HotRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve an ordinary request here, anything else through the route."""
+
+        async def route(replayed: Receive) -> None:
+            await self.app(scope, replayed, send)
+
+        await self.serve(scope, receive, send, send, route, ())
+
+    async def serve(  # noqa: PLR0917 - one request's ASGI callables and the edge's additions
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        send_problem: Send,
+        fallback: Callable[[Receive], Awaitable[None]],
+        extra_headers: tuple[tuple[bytes, bytes], ...],
+    ) -> int | None:
+        """Answer ``scope`` here (the status) or hand it to ``fallback`` with the body replayed (``None``).
+
+        ``send`` takes the answer, whose headers end with ``extra_headers``; ``send_problem`` takes
+        a decision's error, rendered by the app's exception handler.
+        """
         litestar_app = scope["litestar_app"]
         state: AppState = litestar_app.state.app
         authorization = length = token = media = source = None
@@ -94,8 +114,8 @@ class HotRoute:
             or int(length) > limit
             or not is_json(media)
         ):
-            await self.app(scope, receive, send)
-            return
+            await fallback(receive)
+            return None
         scope.setdefault("state", {})["principal"] = principal  # for the access log
         body, seen = await _read_body(receive, limit)
         data = None
@@ -105,24 +125,25 @@ class HotRoute:
             except (msgspec.MsgspecError, RecursionError):  # the route reports it (400)
                 data = None
         if data is None:
-            await self.app(scope, _replay(seen, receive), send)
-            return
+            await fallback(_replay(seen, receive))
+            return None
         try:
             services = state.services
             current = await services.engines.current()
             answer = encode_json(await self._serve(services, current, principal.key_id, data, token, source))
         except Exception as exc:  # noqa: BLE001 - rendered by the app's handler, as the route would
-            request = litestar_app.request_class(scope=scope, receive=receive, send=send)
+            request = litestar_app.request_class(scope=scope, receive=receive, send=send_problem)
             response = handle_exception(request, exc)
-            await response.to_asgi_response(app=None, request=request)(scope, receive, send)
-            return
+            await response.to_asgi_response(app=None, request=request)(scope, receive, send_problem)
+            return response.status_code
         start: Message = {
             "type": "http.response.start",
             "status": 200,
-            "headers": [_JSON_HEADERS, (_CONTENT_LENGTH, str(len(answer)).encode())],
+            "headers": [_JSON_HEADERS, (_CONTENT_LENGTH, str(len(answer)).encode()), *extra_headers],
         }
         await send(start)
         await send({"type": "http.response.body", "body": answer, "more_body": False})
+        return 200
 
 
 def hot_route(

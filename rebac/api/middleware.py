@@ -16,6 +16,12 @@ sees every HTTP request, unknown routes and refused keys too:
   clean shutdown writes them all (:meth:`AccessLog.close`, from the app's lifespan).
 - **NUL in the URL.** A query string or path holding a NUL character (``%00``) is refused with
   a 400 problem before routing: PostgreSQL text cannot hold it, and no filter needs it.
+- **Front routes.** ``POST`` to a path in ``front`` (the decision endpoints, see
+  :mod:`rebac.api.hot`) is offered to its :class:`~rebac.api.hot.HotRoute` before Litestar's
+  exception middleware and router: an ordinary request is answered there with one start and one
+  body message (the request id among its headers, so no per-message wrapper runs); anything else
+  goes to the router with the body replayed, as if no front route existed. The access line and
+  the metrics are the same for both (``path_template`` is the route's path).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import msgspec
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from rebac.api.auth import Principal
+from rebac.api.hot import HotRoute
 from rebac.api.problems import PROBLEM_MEDIA_TYPE, clip, problem_for
 from rebac.errors import InvalidInputError
 from rebac.services.observability import Metrics
@@ -146,12 +153,20 @@ class EdgeMiddleware:
         metrics: Where each request's duration is counted, by route template (``/metrics``).
     """
 
-    __slots__ = ("access_log", "app", "metrics")
+    __slots__ = ("access_log", "app", "front", "metrics")
 
-    def __init__(self, app: ASGIApp, *, access_log: AccessLog | None, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        access_log: AccessLog | None,
+        metrics: Metrics | None = None,
+        front: dict[str, HotRoute] | None = None,
+    ) -> None:
         self.app = app
         self.access_log = access_log
         self.metrics = metrics
+        self.front = front or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one connection (anything but HTTP passes through untouched)."""
@@ -175,6 +190,17 @@ class EdgeMiddleware:
         try:
             if _NUL_QUERY in scope["query_string"] or "\x00" in scope["path"]:
                 await _refuse_nul(send_with_id)
+            elif (hot := self.front.get(scope["path"])) is not None and cast("HTTPScope", scope)[
+                "method"
+            ] == "POST":
+
+                async def route(replayed: Receive) -> None:
+                    await self.app(scope, replayed, send_with_id)
+
+                scope["path_template"] = scope["path"]
+                served = await hot.serve(scope, receive, send, send_with_id, route, ((_HEADER, request_id),))
+                if served is not None:
+                    status = served
             else:
                 await self.app(scope, receive, send_with_id)
         finally:
