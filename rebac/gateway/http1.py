@@ -56,6 +56,11 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(HttpTimeoutError("no answer within the read timeout", connect=False))
 
 
+def _stop_waiting(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: the answer in progress, filled by httptools' callbacks."""
 
@@ -156,6 +161,20 @@ class _Connection(asyncio.Protocol):
             if timer is not None:
                 timer.cancel()
 
+    async def settle(self, seconds: float) -> None:
+        """Until the parser has something new, or ``seconds`` passed (never raises: the caller looks)."""
+        if self.error is not None or self.complete:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        timer = loop.call_later(seconds, _stop_waiting, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            timer.cancel()
+
     async def exchange(self, request: bytes, timeout: float | None) -> None:
         """Write ``request`` and wait for the head of its answer."""
         self.begin()
@@ -227,7 +246,34 @@ class Http1Response:
 
     async def read(self) -> bytes:
         """The whole body."""
+        connection = self._connection
+        if connection is not None and connection.complete and connection.error is None:
+            data = connection.take()  # all here: no stream to walk
+            self.release()
+            return data
         return b"".join([chunk async for chunk in self.chunks()])
+
+    async def settle(self, first: float, rest: float) -> None:
+        """Wait for the body: its first bytes up to ``first`` seconds, then its end up to ``rest`` more.
+
+        For an answer whose head came alone: when its body follows at once, it can go on whole.
+        """
+        connection = self._connection
+        if connection is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + first
+        while not connection.chunks and not connection.complete and connection.error is None:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await connection.settle(left)
+        deadline = loop.time() + rest
+        while not connection.complete and connection.error is None:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await connection.settle(left)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives (what has arrived is yielded at once, joined).

@@ -39,6 +39,10 @@ __all__ = ["HttpUpstream", "StdioUpstream", "Upstream", "UpstreamError"]
 log = logging.getLogger("rebac.gateway")
 
 PROTOCOL_VERSION: Final = "2025-06-18"
+FIRST_EVENT_SECONDS: Final = 0.05
+"""How long an answer whose head came alone is held for its body (then it streams)."""
+LAST_EVENT_SECONDS: Final = 0.005
+"""How long, once its body began, it is held for its end: a progress event waits at most this."""
 _FORWARDED: Final = frozenset(
     {
         b"content-type",
@@ -148,6 +152,8 @@ class HttpUpstream:
                 verb.encode(), self._target, [(b"host", self._host), *sent, *framing], body
             )
             response = await pool.send(request, timeout=self._timeout, connect_timeout=self._connect_timeout)
+            if not response.complete and verb == "POST":
+                await response.settle(FIRST_EVENT_SECONDS, LAST_EVENT_SECONDS)
             back = _kept(response.headers)
             answer = Answer(
                 response.status,
