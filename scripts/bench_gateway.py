@@ -120,7 +120,11 @@ def cpu_seconds(pids: list[int]) -> float:
     """The CPU time the threads of ``pids`` have run (``/proc/PID/task/*/schedstat``, in ns)."""
     total = 0
     for pid in pids:
-        for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            continue  # a process that ended (its time is lost: see process_tree)
+        for task in tasks:
             try:
                 total += int((task / "schedstat").read_text().split()[0])
             except (OSError, IndexError, ValueError):
@@ -206,7 +210,11 @@ class Stack:
     gateway: str
     token: str
     procs: dict[str, subprocess.Popen[bytes]]
-    pids: dict[str, list[int]]
+
+    @property
+    def pids(self) -> dict[str, list[int]]:
+        """Each process's tree now (``rebac serve`` runs a worker and a decision-log shipper)."""
+        return {name: process_tree(proc.pid) for name, proc in self.procs.items()}
 
 
 @contextlib.contextmanager
@@ -260,8 +268,7 @@ def stack() -> Iterator[Stack]:
         now = int(time.time())
         claims = {"iss": ISSUER, "aud": gateway, "sub": "alice", "client_id": "assistant", "exp": now + 3600}
         token = jwt.encode(claims, signer, algorithm="RS256", headers={"kid": "b"})
-        pids = {name: process_tree(proc.pid) for name, proc in procs.items()}
-        yield Stack(endpoint, key, direct, gateway, token, procs, pids)
+        yield Stack(endpoint, key, direct, gateway, token, procs)
     finally:
         for proc in reversed(procs.values()):
             stop(proc)
@@ -278,7 +285,7 @@ def run_concurrency(bench: Stack, concurrency: int, requests: int, rounds: int) 
     rounds is the figure that resists one noisy round, the pooled percentiles are also given.
     """
     samples: dict[str, list[float]] = {"direct": [], "gateway": []}
-    cpu = {mode: dict.fromkeys(bench.pids, 0.0) for mode in samples}
+    cpu = {mode: dict.fromkeys(bench.procs, 0.0) for mode in samples}
     added: dict[str, list[float]] = {"p50": [], "p99": []}
     targets = {"direct": (bench.direct, None), "gateway": (bench.gateway, bench.token)}
     for n in range(rounds):
@@ -288,7 +295,7 @@ def run_concurrency(bench: Stack, concurrency: int, requests: int, rounds: int) 
             url, bearer = targets[mode]
             this[mode], used = asyncio.run(measure(url, bearer, requests, concurrency, bench.pids))
             samples[mode] += this[mode]
-            cpu[mode] = {name: cpu[mode][name] + used[name] for name in bench.pids}
+            cpu[mode] = {name: cpu[mode][name] + used[name] for name in bench.procs}
         for q, level in (("p50", 0.5), ("p99", 0.99)):
             added[q].append(pct(this["gateway"], level) - pct(this["direct"], level))
     row: dict[str, Any] = {

@@ -425,8 +425,12 @@ class Http1Pool:
         return connection
 
 
-def request_bytes(method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+def request_bytes(
+    method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes, *, framed: bool = False
+) -> bytes:
     """One HTTP/1.1 request (``headers`` must name ``Host``; ``Content-Length`` is added for a body).
+
+    ``framed``: the caller put ``Content-Length`` in ``headers`` itself (not looked for again).
 
     Raises:
         ValueError: a header name or value with a line break (it would split the request).
@@ -436,7 +440,7 @@ def request_bytes(method: bytes, target: bytes, headers: list[tuple[bytes, bytes
         if b"\n" in name or b"\r" in name or b"\n" in value or b"\r" in value:
             raise ValueError("a header has a line break")
         lines += [name, b": ", value, b"\r\n"]
-    if body and not any(name.lower() == b"content-length" for name, _ in headers):
+    if body and not framed and not any(name.lower() == b"content-length" for name, _ in headers):
         lines += [b"content-length: ", str(len(body)).encode(), b"\r\n"]
     lines += [b"\r\n", body]
     return b"".join(lines)

@@ -121,7 +121,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
             target = self._targets[url] = (parsed.host, parsed.port or 80, parsed.netloc, parsed.raw_path)
         host, port, netloc, path = target
         head = [(b"host", netloc), *((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())]
-        data = request_bytes(method.encode(), path, head, body)
+        if body:
+            head.append((b"content-length", str(len(body)).encode()))
+        data = request_bytes(method.encode(), path, head, body, framed=True)
         response = await self._send(self._pool(host, port), data, timeout.read, timeout.connect, None)
         try:
             content = await response.read()
