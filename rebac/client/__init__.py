@@ -140,6 +140,7 @@ from rebac.client._models import (
     WatchEvent,
     WatchUpdate,
 )
+from rebac.client._raw import RawAnswer, RawTransport
 from rebac.client._requests import ACCESS_REQUEST_STATUSES, AccessGrant, AccessRequest, AccessRequestStatus
 from rebac.client._sync import Client
 from rebac.client._tokens import AUTHZEN_TOKEN_HEADER
@@ -213,6 +214,8 @@ __all__ = [
     "PrincipalEdge",
     "Problem",
     "ProblemError",
+    "RawAnswer",
+    "RawTransport",
     "ReachEntry",
     "ReachGroup",
     "ReachStep",

@@ -11,6 +11,7 @@ from rebac.client._call import Call, Page, Paged, StreamCall
 from rebac.client._config import DEFAULT_TIMEOUT, Retry
 from rebac.client._errors import ConnectionLost, ProblemError, RebacClientError
 from rebac.client._iterators import AsyncPageIterator, AsyncStream
+from rebac.client._raw import RawAnswer, RawTransport, json_body
 
 if TYPE_CHECKING:
     import httpx
@@ -55,6 +56,7 @@ class AsyncBase:
         if transport is None and tls is not None:
             transport = httpx.AsyncHTTPTransport(verify=tls)
         self._transport_errors: type[httpx.TransportError] = httpx.TransportError
+        self._raw = transport if isinstance(transport, RawTransport) else None
         self._http = httpx.AsyncClient(
             headers=self._core.headers, transport=transport, timeout=self._core.timeout
         )
@@ -106,7 +108,7 @@ class AsyncBase:
             attempt += 1
             headers: Mapping[str, str] | None = None
             try:
-                response = await self._http.request(**core.request(call, timeout))
+                response = await self._request(call, timeout)
             except self._transport_errors as exc:
                 error: RebacClientError = transport_error(exc, core.base_url)
                 cause: BaseException | None = exc
@@ -123,6 +125,19 @@ class AsyncBase:
                 error.attempts = attempt
                 raise error from cause
             await _sleep(delay)
+
+    async def _request(self, call: Call[T], timeout: float | httpx.Timeout | None) -> RawAnswer:
+        """One exchange: on the raw transport when there is one and the call suits it, else httpx."""
+        request = self._core.request(call, timeout)
+        if self._raw is None or call.params or call.content is not None:
+            return await self._http.request(**request)
+        headers = {k.lower(): v for k, v in self._core.headers.items()}
+        body = b""
+        if call.json is not None:
+            body = json_body(call.json)
+            headers["content-type"] = "application/json"
+        headers.update((k.lower(), v) for k, v in (request["headers"] or {}).items())
+        return await self._raw.raw_request(call.method, request["url"], headers, body, request["timeout"])
 
     def _pages(self, paged: Paged[T]) -> AsyncPageIterator[T]:
         async def fetch(call: Call[Page[T]]) -> Page[T]:

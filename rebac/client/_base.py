@@ -30,6 +30,7 @@ from rebac.client._errors import (
     problem_of_response,
 )
 from rebac.client._models import BulkCheck, CheckResult, Decision, Permissionship, Reason
+from rebac.client._raw import RawAnswer
 from rebac.client._tokens import Tokens
 
 if TYPE_CHECKING:
@@ -216,13 +217,13 @@ class Core:
                 out["json"] = call.json
         return out
 
-    def problem(self, response: httpx.Response) -> ProblemError:
+    def problem(self, response: RawAnswer) -> ProblemError:
         """The error of a non-2xx answer whose body has been read."""
         return problem_error(
             problem_of_response(response.status_code, response.reason_phrase, response.content)
         )
 
-    def finish(self, call: Call[T], response: httpx.Response) -> T:
+    def finish(self, call: Call[T], response: RawAnswer) -> T:
         """The value of a read answer (remembering its token), or its problem raised."""
         if response.status_code >= 400:
             raise self.problem(response)

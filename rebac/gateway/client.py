@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from rebac.client import AsyncClient
-from rebac.gateway.http1 import Http1Transport
+from rebac.gateway.transport import Http1Transport
 from rebac.integrations.mcp_policy import DECISION_SOURCE_HEADER
 
 __all__ = ["GATEWAY_SOURCE", "gateway_client"]

@@ -7,13 +7,8 @@ C). Idle keep-alive connections wait in a stack, the most recent first. One the 
 drops out as soon as the event loop sees it close; before reuse, one idle too long, or whose
 socket is readable (a close the loop has not seen yet), is dropped too.
 
-:class:`Http1Transport` puts this under an ``httpx.AsyncClient`` (the SDK's ``transport=``), so
-everything above the socket (the SDK's requests, retries, answers and fail-closed decisions)
-stays as it is. Its failures are httpx's own exceptions: :class:`httpx.ConnectError` (nothing was
-sent), :class:`httpx.ConnectTimeout`, :class:`httpx.ReadTimeout` (no answer within the read
-timeout) and :class:`httpx.RemoteProtocolError` (the connection closed mid-answer or the answer
-is not HTTP). A connection whose exchange failed, timed out, was cancelled or was not read to its
-end is closed, never reused. Plain ``http://`` only: an ``https://`` URL is refused.
+:class:`rebac.gateway.transport.Http1Transport` puts this under the SDK. A connection whose
+exchange failed, timed out, was cancelled or was not read to its end is closed, never reused.
 """
 
 from __future__ import annotations
@@ -25,12 +20,10 @@ from collections.abc import AsyncIterator
 from typing import Final, cast
 
 import httptools
-import httpx
 
 __all__ = [
     "Http1Pool",
     "Http1Response",
-    "Http1Transport",
     "HttpBrokenError",
     "HttpConnectError",
     "HttpTimeoutError",
@@ -61,6 +54,11 @@ class HttpTimeoutError(TimeoutError):
 def _expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_exception(HttpTimeoutError("no answer within the read timeout", connect=False))
+
+
+def _stop_waiting(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class _Connection(asyncio.Protocol):
@@ -163,6 +161,20 @@ class _Connection(asyncio.Protocol):
             if timer is not None:
                 timer.cancel()
 
+    async def settle(self, seconds: float) -> None:
+        """Until the parser has something new, or ``seconds`` passed (never raises: the caller looks)."""
+        if self.error is not None or self.complete:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        timer = loop.call_later(seconds, _stop_waiting, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            timer.cancel()
+
     async def exchange(self, request: bytes, timeout: float | None) -> None:
         """Write ``request`` and wait for the head of its answer."""
         self.begin()
@@ -234,7 +246,34 @@ class Http1Response:
 
     async def read(self) -> bytes:
         """The whole body."""
+        connection = self._connection
+        if connection is not None and connection.complete and connection.error is None:
+            data = connection.take()  # all here: no stream to walk
+            self.release()
+            return data
         return b"".join([chunk async for chunk in self.chunks()])
+
+    async def settle(self, first: float, rest: float) -> None:
+        """Wait for the body: its first bytes up to ``first`` seconds, then its end up to ``rest`` more.
+
+        For an answer whose head came alone: when its body follows at once, it can go on whole.
+        """
+        connection = self._connection
+        if connection is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + first
+        while not connection.chunks and not connection.complete and connection.error is None:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await connection.settle(left)
+        deadline = loop.time() + rest
+        while not connection.complete and connection.error is None:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await connection.settle(left)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives (what has arrived is yielded at once, joined).
@@ -386,8 +425,12 @@ class Http1Pool:
         return connection
 
 
-def request_bytes(method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+def request_bytes(
+    method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes, *, framed: bool = False
+) -> bytes:
     """One HTTP/1.1 request (``headers`` must name ``Host``; ``Content-Length`` is added for a body).
+
+    ``framed``: the caller put ``Content-Length`` in ``headers`` itself (not looked for again).
 
     Raises:
         ValueError: a header name or value with a line break (it would split the request).
@@ -397,81 +440,7 @@ def request_bytes(method: bytes, target: bytes, headers: list[tuple[bytes, bytes
         if b"\n" in name or b"\r" in name or b"\n" in value or b"\r" in value:
             raise ValueError("a header has a line break")
         lines += [name, b": ", value, b"\r\n"]
-    if body and not any(name.lower() == b"content-length" for name, _ in headers):
+    if body and not framed and not any(name.lower() == b"content-length" for name, _ in headers):
         lines += [b"content-length: ", str(len(body)).encode(), b"\r\n"]
     lines += [b"\r\n", body]
     return b"".join(lines)
-
-
-class _Body(httpx.AsyncByteStream):
-    """An answer's body for httpx, its failures as httpx's exceptions."""
-
-    def __init__(self, response: Http1Response, request: httpx.Request) -> None:
-        self._response = response
-        self._request = request
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._response.chunks():
-                yield chunk
-        except HttpTimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc), request=self._request) from exc
-        except HttpBrokenError as exc:
-            raise httpx.RemoteProtocolError(str(exc), request=self._request) from exc
-
-    async def aclose(self) -> None:
-        await self._response.aclose()
-
-
-class Http1Transport(httpx.AsyncBaseTransport):
-    """An httpx transport on :class:`Http1Pool` (one pool per ``host:port``; ``http://`` only).
-
-    Args:
-        max_connections: Requests in flight at once, per server.
-        max_idle: Idle connections kept, per server.
-    """
-
-    def __init__(self, *, max_connections: int = 100, max_idle: int = 32) -> None:
-        self._pools: dict[tuple[str, int], Http1Pool] = {}
-        self._max_connections = max_connections
-        self._max_idle = max_idle
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` on a pooled connection; the answer's body streams."""
-        url = request.url
-        if url.scheme != "http":
-            raise httpx.UnsupportedProtocol(
-                f"the gateway's HTTP/1.1 client speaks http:// only, not {url.scheme}://"
-            )
-        key = (url.host, url.port or 80)
-        pool = self._pools.get(key)
-        if pool is None:
-            pool = self._pools[key] = Http1Pool(
-                key[0], key[1], max_connections=self._max_connections, max_idle=self._max_idle
-            )
-        timeouts = request.extensions.get("timeout", {})
-        body = await request.aread()
-        data = request_bytes(request.method.encode(), url.raw_path, request.headers.raw, body)
-        try:
-            response = await pool.send(
-                data, timeout=timeouts.get("read"), connect_timeout=timeouts.get("connect")
-            )
-        except HttpTimeoutError as exc:
-            kind = httpx.ConnectTimeout if exc.connect else httpx.ReadTimeout
-            raise kind(str(exc), request=request) from exc
-        except HttpConnectError as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
-        except HttpBrokenError as exc:
-            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-        return httpx.Response(
-            response.status,
-            headers=response.headers,
-            stream=_Body(response, request),
-            extensions={"http_version": b"HTTP/1.1"},
-        )
-
-    async def aclose(self) -> None:
-        """Close every pool's idle connections."""
-        pools, self._pools = self._pools, {}
-        for pool in pools.values():
-            await pool.aclose()

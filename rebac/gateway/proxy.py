@@ -206,8 +206,9 @@ def _authority(url: str) -> str:
 
 
 def _header(headers: Headers, name: bytes) -> str | None:
+    """The first value of a header (ASGI lowercases names: ``name`` must be lowercase)."""
     for key, value in headers:
-        if key.lower() == name:
+        if key == name:
             return value.decode("latin-1")
     return None
 

@@ -6,9 +6,13 @@ a key id the set does not have (a rotation). Asymmetric algorithms only (:data:`
 token verifies with its key's algorithm (the JWK's ``alg``, else the one of its key type), so
 ``none`` and HMAC are never accepted.
 
-A token that validated is remembered (by its text, up to :data:`CACHE_SIZE` tokens) until its
-``exp``, so the hot path does not verify a signature per request; expiry and not-before are
-checked again on every use.
+A token that validated is remembered (by its exact text, up to :data:`CACHE_SIZE` tokens, the
+oldest dropped first), so the hot path does not verify a signature per request. On every use its
+``exp`` and ``nbf`` are checked again against the clock (an expired entry is dropped), and a key
+set that changed since it was verified (a JWKS URL refetched with other keys: a rotation or a
+revoked key) sends it through full verification again. A URL's key set is refreshed when due on
+a cached request too, so a removed key stops its tokens within :data:`JWKS_REFRESH_SECONDS`. A
+forged or altered token is other text: never a hit.
 """
 
 from __future__ import annotations
@@ -50,7 +54,10 @@ class JwksSource:
         self.location = location
         self._timeout = timeout
         self._keys: jwt.PyJWKSet | None = None
+        self._raw: Any = None
         self._fetched = 0.0
+        self.generation = 0
+        """Bumped whenever the key set changes (tokens verified under another are verified again)."""
         self._is_url = location.startswith(("http://", "https://"))
         if not self._is_url:
             try:
@@ -58,12 +65,23 @@ class JwksSource:
             except OSError as exc:
                 raise InvalidInputError(f"cannot read the JWKS {location}: {exc.strerror}") from exc
             self._keys = _key_set(text, location)
+            self._raw = json.loads(text)
+
+    def due(self) -> bool:
+        """Whether a URL's key set should be fetched again before it is used."""
+        return self._is_url and (
+            self._keys is None or time.monotonic() - self._fetched > JWKS_REFRESH_SECONDS
+        )
+
+    async def refresh(self) -> None:
+        """Fetch a URL's key set again if :meth:`due` (a failed fetch keeps the keys it had)."""
+        if self.due():
+            await self._fetch(time.monotonic())
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
         """The key a token names (its ``kid``; the only key when it names none)."""
+        await self.refresh()
         now = time.monotonic()
-        if self._is_url and (self._keys is None or now - self._fetched > JWKS_REFRESH_SECONDS):
-            await self._fetch(now)
         found = _find(self._keys, kid)
         if found is None and self._is_url and now - self._fetched > JWKS_MIN_REFETCH_SECONDS:
             await self._fetch(now)
@@ -84,10 +102,15 @@ class JwksSource:
         finally:
             self._fetched = now
         try:
-            self._keys = _key_set(response.text, self.location)
+            keys = _key_set(response.text, self.location)
         except InvalidInputError as exc:
             if self._keys is None:
                 raise InvalidBearerError(f"the JWKS fetched is not usable: {exc}") from exc
+            return
+        raw = json.loads(response.text)
+        if raw != self._raw:
+            self._raw, self._keys = raw, keys
+            self.generation += 1
 
 
 def _key_set(text: str, where: str) -> jwt.PyJWKSet:
@@ -110,6 +133,7 @@ class _Valid:
     claims: Mapping[str, Any]
     expires: float
     not_before: float
+    generation: int
 
 
 class TokenValidator:
@@ -135,20 +159,31 @@ class TokenValidator:
             raise InvalidBearerError(
                 "the Authorization header must be 'Bearer <token>'", error="invalid_request"
             )
-        now = time.time()
         hit = self._cache.get(token)
         if hit is not None:
+            if self.keys.due():
+                await self.keys.refresh()
+            now = time.time()
             if now >= hit.expires + LEEWAY_SECONDS:
                 del self._cache[token]
                 raise InvalidBearerError("the token has expired")
-            if now < hit.not_before - LEEWAY_SECONDS:
-                raise InvalidBearerError("the token is not yet valid")
-            return hit.claims
+            if hit.generation == self.keys.generation:
+                if now < hit.not_before - LEEWAY_SECONDS:
+                    raise InvalidBearerError("the token is not yet valid")
+                return hit.claims
+            del self._cache[token]  # verified under keys that changed since: verified again
         claims = await self._decode(token)
-        self._cache[token] = _Valid(claims, float(claims["exp"]), float(claims.get("nbf", 0)))
+        # the generation of the keys that verified it: nothing awaits between the key and here
+        generation = self.keys.generation
+        self._cache[token] = _Valid(claims, float(claims["exp"]), float(claims.get("nbf", 0)), generation)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return claims
+
+    @property
+    def cached(self) -> int:
+        """How many validated tokens are remembered."""
+        return len(self._cache)
 
     async def _decode(self, token: str) -> dict[str, Any]:
         try:

@@ -39,6 +39,10 @@ __all__ = ["HttpUpstream", "StdioUpstream", "Upstream", "UpstreamError"]
 log = logging.getLogger("rebac.gateway")
 
 PROTOCOL_VERSION: Final = "2025-06-18"
+FIRST_EVENT_SECONDS: Final = 0.05
+"""How long an answer whose head came alone is held for its body (then it streams)."""
+LAST_EVENT_SECONDS: Final = 0.005
+"""How long, once its body began, it is held for its end: a progress event waits at most this."""
 _FORWARDED: Final = frozenset(
     {
         b"content-type",
@@ -118,7 +122,7 @@ class HttpUpstream:
 
     async def exchange(self, verb: str, incoming: Incoming | None, headers: Headers) -> Answer:
         """Forward the exchange; a JSON answer (or one complete already) is read whole, a stream streamed."""
-        sent = [(k, v) for k, v in headers if k.lower() in _FORWARDED]
+        sent = [(k, v) for k, v in headers if k in _FORWARDED]  # ASGI names are lowercase
         sent.append((b"accept-encoding", b"identity"))
         body = incoming.body if incoming is not None else b""
         if self._pool is not None:
@@ -145,9 +149,11 @@ class HttpUpstream:
         try:
             framing = [(b"content-length", str(len(body)).encode())] if verb == "POST" else []
             request = request_bytes(
-                verb.encode(), self._target, [(b"host", self._host), *sent, *framing], body
+                verb.encode(), self._target, [(b"host", self._host), *sent, *framing], body, framed=True
             )
             response = await pool.send(request, timeout=self._timeout, connect_timeout=self._connect_timeout)
+            if not response.complete and verb == "POST":
+                await response.settle(FIRST_EVENT_SECONDS, LAST_EVENT_SECONDS)
             back = _kept(response.headers)
             answer = Answer(
                 response.status,

@@ -17,7 +17,8 @@ import pytest
 
 from rebac.client import Reason
 from rebac.gateway import gateway_client
-from rebac.gateway.http1 import Http1Pool, Http1Transport, HttpBrokenError, HttpTimeoutError, request_bytes
+from rebac.gateway.http1 import Http1Pool, HttpBrokenError, HttpTimeoutError, request_bytes
+from rebac.gateway.transport import Http1Transport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+from rebac.gateway import tokens
 from rebac.gateway.tokens import InvalidBearerError, JwksSource, TokenValidator
 
 AUD = "https://gw.test/mcp"
@@ -140,3 +141,89 @@ async def test_an_unreachable_jwks_url_refuses_tokens() -> None:
     )
     with pytest.raises(InvalidBearerError, match="could not be fetched"):
         await validator.validate(f"Bearer {mint(ec.generate_private_key(ec.SECP256R1()))}")
+
+
+# --- the cache of validated tokens ----------------------------------------------------------------
+
+
+async def test_a_cached_token_is_refused_once_it_expires(
+    signer: tuple[Any, TokenValidator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, validator = signer
+    now = time.time()
+    token = f"Bearer {mint(key, exp=int(now) + 60)}"
+    assert (await validator.validate(token))["sub"] == "alice"
+    assert validator.cached == 1
+    monkeypatch.setattr(time, "time", lambda: now + 60 + tokens.LEEWAY_SECONDS + 1)
+    with pytest.raises(InvalidBearerError, match="expired"):
+        await validator.validate(token)
+    assert validator.cached == 0  # the entry did not outlive exp
+
+
+async def test_a_cached_token_is_refused_before_its_nbf(
+    signer: tuple[Any, TokenValidator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, validator = signer
+    now = time.time()
+    token = f"Bearer {mint(key, nbf=int(now))}"
+    await validator.validate(token)
+    monkeypatch.setattr(time, "time", lambda: now - tokens.LEEWAY_SECONDS - 10)  # the clock went back
+    with pytest.raises(InvalidBearerError, match="not yet valid"):
+        await validator.validate(token)
+
+
+async def test_a_forged_signature_on_cached_claims_is_refused(signer: tuple[Any, TokenValidator]) -> None:
+    key, validator = signer
+    token = mint(key)
+    await validator.validate(f"Bearer {token}")
+    head, body, _ = token.split(".")
+    forged = mint(ec.generate_private_key(ec.SECP256R1()))
+    for other in (f"{head}.{body}.{forged.split('.')[2]}", f"{head}.{body}.", token + "x"):
+        with pytest.raises(InvalidBearerError):
+            await validator.validate(f"Bearer {other}")
+
+
+async def test_the_cache_is_bounded(
+    signer: tuple[Any, TokenValidator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, validator = signer
+    monkeypatch.setattr(tokens, "CACHE_SIZE", 3)
+    for n in range(6):
+        await validator.validate(f"Bearer {mint(key, sub=f'u{n}')}")
+    assert validator.cached == 3
+
+
+async def test_a_jwks_rotation_invalidates_cached_tokens(
+    jwks_url: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, url = jwks_url
+    validator = TokenValidator(JwksSource(url), issuer=ISS, audience=AUD)
+    token = f"Bearer {mint(key)}"
+    assert (await validator.validate(token))["sub"] == "alice"
+    assert (await validator.validate(token))["sub"] == "alice"
+    assert _Jwks.hits == 1
+    # the same key set fetched again: the cached token stays a hit
+    monkeypatch.setattr(tokens, "JWKS_REFRESH_SECONDS", 0.0)
+    assert (await validator.validate(token))["sub"] == "alice"
+    assert _Jwks.hits == 2
+    # the key is rotated out: the next fetch drops it, and the cached token is verified again
+    rotated = ec.generate_private_key(ec.SECP256R1())
+    _Jwks.body = json.dumps(
+        {"keys": [json.loads(ECAlgorithm.to_jwk(rotated.public_key())) | {"kid": "k2"}]}
+    ).encode()
+    with pytest.raises(InvalidBearerError, match="no key"):
+        await validator.validate(token)
+    assert _Jwks.hits >= 3
+    assert validator.cached == 0
+    assert (await validator.validate(f"Bearer {mint(rotated, kid='k2')}"))["sub"] == "alice"
+
+
+async def test_a_cached_token_is_checked_against_the_refreshed_keys_only_when_due(
+    jwks_url: tuple[Any, str],
+) -> None:
+    key, url = jwks_url
+    validator = TokenValidator(JwksSource(url), issuer=ISS, audience=AUD)
+    token = f"Bearer {mint(key)}"
+    for _ in range(5):
+        await validator.validate(token)
+    assert _Jwks.hits == 1  # within JWKS_REFRESH_SECONDS: no fetch per request
