@@ -340,16 +340,27 @@ def all_workers_ready(port: int, count: int, tries: int = 2_000) -> set[int]:
 
 @contextmanager
 def rebac_server(
-    db_url: str, key: str, extra_env: dict[str, str], workers: int = 1
+    db_url: str,
+    key: str,
+    extra_env: dict[str, str],
+    workers: int = 1,
+    *,
+    args: tuple[str, ...] = (),
+    quiet: bool = False,
 ) -> Iterator[tuple[int, int]]:
-    """``rebac serve --workers N`` on a free 127.0.0.1 port; yields (port, pid); stops that PID on exit."""
+    """``rebac serve --workers N ARGS`` on a free 127.0.0.1 port; yields (port, pid); stops that PID on exit.
+
+    ``quiet``: the server's output is discarded (its access log would otherwise fill the terminal).
+    """
     port = int(BENCH_HTTP._free_port())  # noqa: SLF001 - bench_http.py's helper
     env = {**os.environ, "REBAC_DATABASE_URL": db_url, "REBAC_PRESHARED_KEY": key, **extra_env}
     rebac = Path(sys.executable).with_name("rebac")
     proc = subprocess.Popen(  # noqa: S603 - our own entry point
-        [str(rebac), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        [str(rebac), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *args],
         cwd=ROOT,
         env=env,
+        stdout=subprocess.DEVNULL if quiet else None,
+        stderr=subprocess.DEVNULL if quiet else None,
     )
     try:
         BENCH_HTTP._wait_ready(port, proc, 60.0)  # noqa: SLF001 - bench_http.py's helper

@@ -24,7 +24,6 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -150,34 +149,10 @@ def main() -> None:
     extra = dict(item.split("=", 1) for item in args.env)
     print(f"load average before: {os.getloadavg()}")
     with API.database() as db_url, tempfile.TemporaryDirectory() as home:
-        env = {
-            **os.environ,
-            "REBAC_DATABASE_URL": db_url,
-            "REBAC_PRESHARED_KEY": KEY,
-            "REBAC_HOME": home,
-            **extra,
-        }
-        port = int(API.BENCH_HTTP._free_port())  # noqa: SLF001
-        rebac = Path(sys.executable).with_name("rebac")
-        proc = subprocess.Popen(  # noqa: S603 - our own entry point
-            [str(rebac), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            API.BENCH_HTTP._wait_ready(port, proc, 60.0)  # noqa: SLF001
-            API.wait_readyz(port, proc)
+        server = API.rebac_server(db_url, KEY, {"REBAC_HOME": home, **extra}, args=("--demo",), quiet=True)
+        with server as (port, pid):
             time.sleep(1.0)  # minimizeLatency's revision catches up with the demo's writes
-            roles = _roles(proc.pid)
-            out = asyncio.run(_run(args, port, roles))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            out = asyncio.run(_run(args, port, _roles(pid)))
     for name, r in out.items():
         print(_line(name, r))
     ratio = out["check"]["worker_cpu_us"] / out["healthz"]["worker_cpu_us"]
