@@ -111,7 +111,7 @@ class AccessLog:
 
     def _write(self, batch: list[_Fields]) -> None:
         lines = [_line(*fields) for fields in batch]
-        handlers = self.logger.handlers
+        handlers = list(self.logger.handlers)  # a snapshot: one added meanwhile waits for the next batch
         if (
             handlers
             and all(isinstance(h, BatchHandler) for h in handlers)
