@@ -78,10 +78,18 @@ class FastReads:
             name=name,
         )
 
-    async def open(self) -> None:
-        """Open the pool (connections are made in the background)."""
+    async def open(self, *, wait: bool = False) -> None:
+        """Open the pool; connections are made in the background.
+
+        With ``wait``, return once its first connection is made, so the first read never waits
+        for one (the primary's pool: the store has just reached that server). A replica's pool
+        does not wait, since a replica that is down must not hold up the start.
+
+        Raises:
+            StoreUnavailableError: ``wait`` and no connection was made within the pool's timeout.
+        """
         with translate_errors():
-            await self._pool.open(wait=False)
+            await self._pool.open(wait=wait, timeout=self._pool.timeout)
 
     async def close(self) -> None:
         """Close every connection."""

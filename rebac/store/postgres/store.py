@@ -211,7 +211,7 @@ class PostgresTupleStore(
             replicas=replicas,
         )
         try:
-            await store._fast.open()
+            await store._fast.open(wait=True)
             if store._replicas is not None:
                 await store._replicas.open()
         except BaseException:
